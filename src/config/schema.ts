@@ -1,0 +1,292 @@
+/**
+ * The configuration file's JSON Schema (TypeBox). One schema validates the
+ * file at start-up and types the rest of the code through Static<>.
+ */
+import { type Static, Type as T } from '@sinclair/typebox'
+
+const Seconds = (description: string, def: number) => T.Number({ minimum: 0, default: def, description })
+const Millis = (description: string, def: number) => T.Integer({ minimum: 1, default: def, description })
+
+export const ServerConfigSchema = T.Object(
+  {
+    host: T.String({ default: '0.0.0.0' }),
+    port: T.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+    apiKeys: T.Array(T.String({ minLength: 16 }), {
+      default: [],
+      description: 'Bearer keys accepted by the API; use ${VAR} references, at least 16 characters each.',
+    }),
+    bodyLimitBytes: T.Integer({ minimum: 1024, default: 1_048_576 }),
+    trustProxy: T.Boolean({ default: false }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const QueueConfigSchema = T.Object(
+  {
+    maxConcurrentTransfers: T.Integer({ minimum: 1, maximum: 256, default: 4 }),
+    maxQueuedItems: T.Integer({
+      minimum: 1,
+      default: 10_000,
+      description: 'Beyond this the API answers 429.',
+    }),
+    maxActiveRuns: T.Integer({ minimum: 1, default: 50 }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const StoreConfigSchema = T.Object(
+  {
+    sqlitePath: T.String({ minLength: 1, default: './data/bridge.sqlite' }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const ClientCredentialsAuthSchema = T.Object(
+  {
+    type: T.Literal('client_credentials'),
+    clientId: T.String({ minLength: 1 }),
+    clientSecret: T.String({ minLength: 1 }),
+  },
+  { additionalProperties: false },
+)
+
+export const JwtAuthSchema = T.Object(
+  {
+    type: T.Literal('jwt'),
+    clientId: T.String({ minLength: 1 }),
+    username: T.String({ minLength: 1 }),
+    privateKey: T.String({
+      minLength: 1,
+      description: 'PEM text of the RSA key whose certificate is on the connected app.',
+    }),
+    audience: T.Optional(T.String({ description: 'Defaults to loginUrl.' })),
+  },
+  { additionalProperties: false },
+)
+
+export const SalesforceConfigSchema = T.Object(
+  {
+    loginUrl: T.String({ pattern: '^https?://', default: 'https://login.salesforce.com' }),
+    apiVersion: T.String({ pattern: '^[0-9]+\\.[0-9]$', default: '63.0' }),
+    auth: T.Union([ClientCredentialsAuthSchema, JwtAuthSchema]),
+    timeoutMs: Millis('Deadline for one Salesforce call.', 60_000),
+    maxRetries: T.Integer({ minimum: 0, maximum: 10, default: 4 }),
+  },
+  { additionalProperties: false },
+)
+
+export const SDriveConfigSchema = T.Object(
+  {
+    filesPath: T.String({
+      default: '/cg/SDrive/files',
+      description: 'Apex REST path of the S-Drive files resource.',
+    }),
+    s3UploadUrl: T.String({
+      pattern: '^https?://',
+      description: 'Where the S3 browser-POST form goes (the bucket endpoint); S-Drive does not return it.',
+    }),
+    idListEncoding: T.Union([T.Literal('comma'), T.Literal('json')], {
+      default: 'comma',
+      description: 'How id lists are packed into one query parameter (UNCONFIRMED in the S-Drive docs).',
+    }),
+    linkLifetimeSeconds: T.Integer({ minimum: 1, default: 300 }),
+    uploadTimeoutMs: Millis('Deadline for one S3 upload without progress.', 120_000),
+    replaceMode: T.Union([T.Literal('delete'), T.Literal('softDelete')], {
+      default: 'softDelete',
+      description:
+        'How the existing file is removed under the replace policy: delete the file record, or set Is_Deleted__c.',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+export const TlsConfigSchema = T.Object(
+  {
+    ca: T.Optional(T.String({ description: 'PEM of a private CA to trust.' })),
+    rejectUnauthorized: T.Boolean({ default: true }),
+    minVersion: T.Optional(T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')])),
+    maxVersion: T.Optional(T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')])),
+    servername: T.Optional(T.String()),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const EndpointConfigSchema = T.Object(
+  {
+    protocol: T.Union([T.Literal('sftp'), T.Literal('ftp'), T.Literal('ftps'), T.Literal('ftps-implicit')]),
+    host: T.String({ minLength: 1 }),
+    port: T.Optional(T.Integer({ minimum: 1, maximum: 65535 })),
+    username: T.String({ minLength: 1 }),
+    password: T.Optional(T.String()),
+    privateKey: T.Optional(T.String({ description: 'PEM/OpenSSH private key text (SFTP).' })),
+    passphrase: T.Optional(T.String()),
+    hostKeySha256: T.Optional(
+      T.String({ description: 'Pinned SFTP host key: "SHA256:<base64>" as ssh-keygen -l prints it.' }),
+    ),
+    insecureSkipHostKeyCheck: T.Boolean({ default: false }),
+    tls: TlsConfigSchema,
+    maxConnections: T.Integer({ minimum: 1, maximum: 64, default: 2 }),
+    connectTimeoutMs: Millis('Deadline for connect + login.', 15_000),
+    operationTimeoutMs: Millis('Deadline for one command, and for a transfer without progress.', 60_000),
+    keepaliveIntervalMs: Millis('SSH keepalive / FTP NOOP interval.', 10_000),
+    idleCloseMs: Millis('Close a pooled connection unused this long.', 30_000),
+    fileNameEncoding: T.Union([T.Literal('utf8'), T.Literal('latin1')], { default: 'utf8' }),
+    supportsRename: T.Boolean({ default: true }),
+  },
+  { additionalProperties: false },
+)
+
+const TargetFields = {
+  fileObject: T.String({
+    pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+    description: 'S-Drive file object, e.g. cg__AccountFile__c',
+  }),
+  parentField: T.String({
+    pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+    description: 'Its parent lookup field, e.g. cg__Account__c',
+  }),
+  folder: T.Optional(T.String({ description: 'S-Drive folder name (template) the file goes into.' })),
+  description: T.Optional(
+    T.String({ description: 'Description template, e.g. "From {flow}: {file.name}".' }),
+  ),
+}
+
+export const TargetConfigSchema = T.Object(TargetFields, { additionalProperties: false })
+export const PartialTargetConfigSchema = T.Partial(TargetConfigSchema, { additionalProperties: false })
+
+const ObjectName = T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' })
+
+export const FileNameRuleSchema = T.Object(
+  {
+    type: T.Literal('filename'),
+    pattern: T.String({ minLength: 1, description: 'Regex with named groups, applied to the file name.' }),
+    object: ObjectName,
+    fields: T.Optional(
+      T.Record(T.String(), ObjectName, { description: 'Group name → lookup field; default: same name.' }),
+    ),
+    target: T.Optional(PartialTargetConfigSchema),
+  },
+  { additionalProperties: false },
+)
+
+export const RecordIdRuleSchema = T.Object(
+  {
+    type: T.Literal('recordId'),
+    pattern: T.Optional(
+      T.String({ description: 'Regex with a named group "id"; default finds a 15/18-char id.' }),
+    ),
+    object: ObjectName,
+    target: T.Optional(PartialTargetConfigSchema),
+  },
+  { additionalProperties: false },
+)
+
+export const FolderRuleSchema = T.Object(
+  {
+    type: T.Literal('folder'),
+    template: T.String({
+      minLength: 1,
+      description:
+        'Folder path relative to the source directory, with {Field} segments, e.g. "{AccountNumber}".',
+    }),
+    object: ObjectName,
+    target: T.Optional(PartialTargetConfigSchema),
+  },
+  { additionalProperties: false },
+)
+
+export const MatchRuleSchema = T.Union([FileNameRuleSchema, RecordIdRuleSchema, FolderRuleSchema])
+
+export const ReadinessSchema = T.Union([
+  T.Object(
+    {
+      mode: T.Literal('stable'),
+      stableSeconds: Seconds('Size and mtime must not change across this re-check.', 5),
+      minAgeSeconds: Seconds('The file must be at least this old (by its mtime).', 10),
+    },
+    { additionalProperties: false },
+  ),
+  T.Object(
+    { mode: T.Literal('doneMarker'), suffix: T.String({ minLength: 1, default: '.done' }) },
+    { additionalProperties: false },
+  ),
+])
+
+export const RetryConfigSchema = T.Object(
+  {
+    maxAttempts: T.Integer({ minimum: 1, maximum: 50, default: 5 }),
+    baseDelayMs: T.Integer({ minimum: 0, default: 1000 }),
+    maxDelayMs: T.Integer({ minimum: 0, default: 60_000 }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const InboundFlowSchema = T.Object(
+  {
+    name: T.String({ pattern: '^[a-z0-9][a-z0-9-_]*$', maxLength: 64 }),
+    kind: T.Literal('inbound'),
+    description: T.Optional(T.String()),
+    source: T.Object(
+      {
+        endpoint: T.String({ minLength: 1 }),
+        directory: T.String({ minLength: 1, pattern: '^/' }),
+        include: T.Array(T.String({ minLength: 1 }), { default: ['**'] }),
+        exclude: T.Array(T.String({ minLength: 1 }), { default: [] }),
+        recursive: T.Boolean({ default: false }),
+      },
+      { additionalProperties: false },
+    ),
+    readiness: T.Optional(ReadinessSchema),
+    match: T.Array(MatchRuleSchema, { minItems: 1 }),
+    target: TargetConfigSchema,
+    existing: T.Union([T.Literal('skip'), T.Literal('replace'), T.Literal('duplicate')], { default: 'skip' }),
+    after: T.Object(
+      {
+        success: T.Union([T.Literal('move'), T.Literal('delete'), T.Literal('keep')], { default: 'move' }),
+        processedDirectory: T.Optional(T.String({ pattern: '^/' })),
+        errorDirectory: T.String({ pattern: '^/' }),
+      },
+      { additionalProperties: false },
+    ),
+    schedule: T.Optional(
+      T.Object(
+        { cron: T.String({ minLength: 1 }), timezone: T.String({ default: 'UTC' }) },
+        { additionalProperties: false },
+      ),
+    ),
+    retry: RetryConfigSchema,
+    maxFilesPerRun: T.Integer({ minimum: 1, default: 10_000 }),
+  },
+  { additionalProperties: false },
+)
+
+export const ConfigSchema = T.Object(
+  {
+    server: ServerConfigSchema,
+    queue: QueueConfigSchema,
+    store: StoreConfigSchema,
+    salesforce: SalesforceConfigSchema,
+    sdrive: SDriveConfigSchema,
+    endpoints: T.Record(T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9-_]*$' }), EndpointConfigSchema),
+    flows: T.Array(InboundFlowSchema, { default: [] }),
+  },
+  { additionalProperties: false },
+)
+
+export type BridgeConfig = Static<typeof ConfigSchema>
+export type ServerConfig = Static<typeof ServerConfigSchema>
+export type QueueConfig = Static<typeof QueueConfigSchema>
+export type StoreConfig = Static<typeof StoreConfigSchema>
+export type SalesforceConfig = Static<typeof SalesforceConfigSchema>
+export type SDriveConfig = Static<typeof SDriveConfigSchema>
+export type TlsConfig = Static<typeof TlsConfigSchema>
+/** An endpoint as configured, plus its name (the key under `endpoints`). */
+export type EndpointConfig = Static<typeof EndpointConfigSchema> & { name: string }
+export type TargetConfig = Static<typeof TargetConfigSchema>
+export type MatchRule = Static<typeof MatchRuleSchema>
+export type FileNameRule = Static<typeof FileNameRuleSchema>
+export type RecordIdRule = Static<typeof RecordIdRuleSchema>
+export type FolderRule = Static<typeof FolderRuleSchema>
+export type Readiness = Static<typeof ReadinessSchema>
+export type RetryConfig = Static<typeof RetryConfigSchema>
+export type InboundFlow = Static<typeof InboundFlowSchema>

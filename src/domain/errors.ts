@@ -1,0 +1,95 @@
+/**
+ * Errors as typed values with stable codes. The code is what tests, logs,
+ * metrics and the HTTP API use; the message is for people.
+ */
+export const ErrorCodes = [
+  // input / API
+  'VALIDATION_FAILED',
+  'UNAUTHORIZED',
+  'NOT_FOUND',
+  'CONFLICT',
+  'PAYLOAD_TOO_LARGE',
+  'QUEUE_FULL',
+  'CONFIG_INVALID',
+  // matching
+  'NO_MATCHING_RECORD',
+  'AMBIGUOUS_RECORD',
+  'NO_MATCH_RULE',
+  'INVALID_FILE_NAME',
+  // remote file servers
+  'HOST_KEY_MISMATCH',
+  'TLS_CERTIFICATE_INVALID',
+  'REMOTE_AUTH_FAILED',
+  'REMOTE_NOT_FOUND',
+  'REMOTE_PERMISSION_DENIED',
+  'REMOTE_IO',
+  'CONNECTION_LOST',
+  'TIMEOUT',
+  // salesforce / s-drive / s3
+  'SALESFORCE_AUTH_FAILED',
+  'SESSION_EXPIRED',
+  'API_LIMIT_EXCEEDED',
+  'SALESFORCE_ERROR',
+  'SALESFORCE_UNAVAILABLE',
+  'SDRIVE_REJECTED',
+  'SDRIVE_ERROR',
+  'S3_UPLOAD_FAILED',
+  // integrity
+  'SIZE_MISMATCH',
+  'CHECKSUM_MISMATCH',
+  'FILE_CHANGED',
+  'FILE_EXISTS',
+  // lifecycle
+  'CANCELLED',
+  'INTERNAL',
+] as const
+
+export type ErrorCode = (typeof ErrorCodes)[number]
+
+export interface BridgeErrorOptions {
+  /** A transient fault may succeed on retry (dropped connection, 5xx, timeout). */
+  transient?: boolean
+  details?: Record<string, unknown>
+  cause?: unknown
+}
+
+export class BridgeError extends Error {
+  readonly code: ErrorCode
+  readonly transient: boolean
+  readonly details: Record<string, unknown> | undefined
+
+  constructor(code: ErrorCode, message: string, options: BridgeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'BridgeError'
+    this.code = code
+    this.transient = options.transient ?? false
+    this.details = options.details
+  }
+}
+
+export function isBridgeError(value: unknown): value is BridgeError {
+  return value instanceof BridgeError
+}
+
+/** Codes that are worth retrying by default even when raised without the transient flag. */
+const transientCodes: ReadonlySet<ErrorCode> = new Set([
+  'CONNECTION_LOST',
+  'TIMEOUT',
+  'SALESFORCE_UNAVAILABLE',
+  'SESSION_EXPIRED',
+  'API_LIMIT_EXCEEDED',
+  'S3_UPLOAD_FAILED',
+  'REMOTE_IO',
+])
+
+export function isTransient(error: unknown): boolean {
+  if (isBridgeError(error)) return error.transient || transientCodes.has(error.code)
+  return false
+}
+
+/** Wrap anything thrown into a BridgeError, keeping a BridgeError as it is. */
+export function toBridgeError(error: unknown, fallback: ErrorCode = 'INTERNAL'): BridgeError {
+  if (isBridgeError(error)) return error
+  const message = error instanceof Error ? error.message : String(error)
+  return new BridgeError(fallback, message, { cause: error })
+}

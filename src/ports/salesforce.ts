@@ -1,0 +1,44 @@
+/** Salesforce REST, as the rest of the code needs it. Adapters: src/adapters/salesforce. */
+export interface ApiUsage {
+  used: number
+  limit: number
+}
+
+export interface SalesforceCallOptions {
+  signal?: AbortSignal
+}
+
+export interface SaveResult {
+  id: string | null
+  success: boolean
+  errors: { statusCode?: string; message: string; fields?: string[] }[]
+}
+
+export interface SalesforceApi {
+  /** Runs a SOQL query and follows nextRecordsUrl until done. */
+  query<T extends Record<string, unknown> = Record<string, unknown>>(
+    soql: string,
+    options?: SalesforceCallOptions,
+  ): Promise<T[]>
+  /** Calls an Apex REST resource (path below /services/apexrest). */
+  apex<T = unknown>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    body?: unknown,
+    options?: SalesforceCallOptions,
+  ): Promise<T>
+  /** PATCH many records (sObject Collections, ≤200 per call). */
+  updateRecords(
+    sobject: string,
+    records: Record<string, unknown>[],
+    options?: SalesforceCallOptions,
+  ): Promise<SaveResult[]>
+  /** DELETE many records (sObject Collections). */
+  deleteRecords(ids: string[], options?: SalesforceCallOptions): Promise<SaveResult[]>
+  /** Authenticates if needed; throws SALESFORCE_AUTH_FAILED if it cannot. */
+  checkAuth(options?: SalesforceCallOptions): Promise<void>
+  /** Latest Sforce-Limit-Info reading, if any response carried one. */
+  apiUsage(): ApiUsage | null
+  /** Number of HTTP calls made (for metrics and benchmarks). */
+  callCount(): number
+}

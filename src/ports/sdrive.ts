@@ -1,0 +1,90 @@
+import type { Readable } from 'node:stream'
+
+/** One file to register with S-Drive before its bytes go to S3. */
+export interface SDriveFileSpec {
+  fileName: string
+  sizeBytes: number
+  contentType: string
+  description?: string
+}
+
+/** What S-Drive's POST /files hands back for one file, turned into an S3 form. */
+export interface UploadTicket {
+  fileName: string
+  wipFileId: string
+  key: string
+  /** S3 browser-POST form fields in the order they must be sent (before the file part). */
+  formFields: [string, string][]
+}
+
+export interface CompleteResult {
+  wipFileId: string
+  success: boolean
+  message?: string
+}
+
+/** An S-Drive file-object record. */
+export interface SDriveFile {
+  id: string
+  parentId: string
+  fileName: string
+  sizeBytes: number | null
+  key: string | null
+  folderId: string | null
+}
+
+export interface SDriveTarget {
+  parentId: string
+  fileObject: string
+  parentField: string
+}
+
+export interface SDriveCallOptions {
+  signal?: AbortSignal
+}
+
+/**
+ * The S-Drive upload protocol (POST WIP records → S3 form POST → PUT
+ * complete) and the SOQL reads around it. Adapter: src/adapters/sdrive.
+ */
+export interface SDrive {
+  /** Step 1, batched: one call for many files of the same parent. */
+  startUpload(
+    target: SDriveTarget,
+    files: SDriveFileSpec[],
+    options?: SDriveCallOptions,
+  ): Promise<UploadTicket[]>
+  /** Step 2: streams `body` (exactly sizeBytes long) to S3. Returns the S3 version id if the bucket has one. */
+  uploadToS3(
+    ticket: UploadTicket,
+    body: Readable,
+    sizeBytes: number,
+    contentType: string,
+    options?: SDriveCallOptions,
+  ): Promise<{ versionId: string | null }>
+  /** Step 3, batched. */
+  completeUpload(
+    wipFileIds: string[],
+    versionIds: (string | null)[],
+    options?: SDriveCallOptions,
+  ): Promise<CompleteResult[]>
+  /** Removes WIP records whose upload did not finish, so nothing half-written stays visible. */
+  cancelUpload(target: SDriveTarget, wipFileIds: string[], options?: SDriveCallOptions): Promise<void>
+  /** Finished (non-WIP, not deleted) files under these parents, optionally only these names. */
+  findFiles(
+    fileObject: string,
+    parentField: string,
+    parentIds: string[],
+    fileNames?: string[],
+    options?: SDriveCallOptions,
+  ): Promise<SDriveFile[]>
+  /** WIP records (unfinished uploads) under these parents, for cleanup after a crash. */
+  findWipFiles(
+    fileObject: string,
+    parentField: string,
+    parentIds: string[],
+    options?: SDriveCallOptions,
+  ): Promise<SDriveFile[]>
+  /** Removes finished files (replace policy), per sdrive.replaceMode. */
+  removeFiles(fileObject: string, ids: string[], options?: SDriveCallOptions): Promise<void>
+}

@@ -1,0 +1,175 @@
+/**
+ * Durable state: runs, their per-file items, the exactly-once ledger and
+ * idempotency keys. The SQLite adapter is the embedded default; a PostgreSQL
+ * adapter implements the same contract (test/contract/store.test.ts).
+ */
+
+export const RunStates = [
+  'queued',
+  'running',
+  'succeeded',
+  'partially_failed',
+  'failed',
+  'cancelled',
+] as const
+export type RunState = (typeof RunStates)[number]
+
+export const ItemStates = ['pending', 'transferring', 'finalizing', 'done', 'failed', 'skipped'] as const
+export type ItemState = (typeof ItemStates)[number]
+
+export type RunTrigger = 'api' | 'schedule' | 'retry' | 'startup'
+
+export interface RunRecord {
+  id: string
+  flow: string
+  state: RunState
+  trigger: RunTrigger
+  idempotencyKey: string | null
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+  /** Files seen but not taken this time (not ready yet, already processed, excluded). */
+  notes: RunNote[]
+  error: { code: string; message: string } | null
+}
+
+export interface RunNote {
+  path: string
+  reason: 'NOT_READY' | 'ALREADY_PROCESSED' | 'IN_PROGRESS_ELSEWHERE'
+  message: string
+}
+
+export interface ItemTarget {
+  object: string
+  recordId: string
+  fileObject: string
+  parentField: string
+  folder: string | null
+  description: string | null
+}
+
+export interface ItemRecord {
+  id: string
+  runId: string
+  flow: string
+  endpoint: string
+  path: string
+  name: string
+  size: number
+  modifiedAt: number
+  /** endpoint + path + size + mtime: the exactly-once key. */
+  ledgerKey: string
+  state: ItemState
+  attempts: number
+  nextAttemptAt: string | null
+  target: ItemTarget | null
+  wipFileId: string | null
+  sdriveFileId: string | null
+  sha256: string | null
+  bytesTransferred: number
+  /** Where the source file ended up (processed or error directory), if moved. */
+  finalPath: string | null
+  error: { code: string; message: string } | null
+  createdAt: string
+  updatedAt: string
+}
+
+export interface NewItem {
+  endpoint: string
+  path: string
+  name: string
+  size: number
+  modifiedAt: number
+  ledgerKey: string
+  target: ItemTarget | null
+  /** Items that fail planning (no match, ambiguous) are created already failed. */
+  state?: ItemState
+  error?: { code: string; message: string } | null
+}
+
+export type ItemPatch = Partial<
+  Pick<
+    ItemRecord,
+    | 'state'
+    | 'attempts'
+    | 'nextAttemptAt'
+    | 'target'
+    | 'wipFileId'
+    | 'sdriveFileId'
+    | 'sha256'
+    | 'bytesTransferred'
+    | 'finalPath'
+    | 'error'
+  >
+>
+
+export type RunPatch = Partial<Pick<RunRecord, 'state' | 'startedAt' | 'finishedAt' | 'notes' | 'error'>>
+
+export interface RunCounts {
+  total: number
+  pending: number
+  transferring: number
+  finalizing: number
+  done: number
+  failed: number
+  skipped: number
+  bytesDone: number
+}
+
+export interface ListRunsQuery {
+  flow?: string
+  state?: RunState
+  /** Opaque cursor from a previous page. */
+  cursor?: string
+  limit: number
+}
+
+export interface CreateRunInput {
+  flow: string
+  trigger: RunTrigger
+  idempotencyKey?: string
+  /** Hash of the request, so the same key with a different request is a conflict. */
+  requestHash?: string
+}
+
+export type CreateRunResult =
+  | { outcome: 'created'; run: RunRecord }
+  | { outcome: 'existing'; run: RunRecord }
+  | { outcome: 'conflict'; run: RunRecord }
+
+export interface AddItemsResult {
+  /** Items inserted (their ledger key was free). */
+  added: ItemRecord[]
+  /** Paths whose ledger key was already taken, with the owning item. */
+  duplicates: { item: NewItem; ownerItemId: string; ownerState: ItemState }[]
+}
+
+export interface Store {
+  /** Creates or updates the schema; safe to call on every start. */
+  migrate(): Promise<void>
+  createRun(input: CreateRunInput): Promise<CreateRunResult>
+  getRun(id: string): Promise<RunRecord | null>
+  listRuns(query: ListRunsQuery): Promise<{ runs: RunRecord[]; nextCursor: string | null }>
+  updateRun(id: string, patch: RunPatch): Promise<RunRecord>
+  /** Runs in these states (resume after restart). */
+  findRuns(states: RunState[]): Promise<RunRecord[]>
+
+  /**
+   * Inserts items and claims their ledger keys atomically: a key already
+   * claimed by any item (any run) is reported as a duplicate, not inserted.
+   */
+  addItems(runId: string, items: NewItem[]): Promise<AddItemsResult>
+  getItem(id: string): Promise<ItemRecord | null>
+  listItems(runId: string): Promise<ItemRecord[]>
+  updateItem(id: string, patch: ItemPatch): Promise<ItemRecord>
+  /** Items in these states across all runs (resume after restart). */
+  findItems(states: ItemState[]): Promise<ItemRecord[]>
+  /** Frees a failed item's ledger key so the same file can be taken again by a later run. */
+  releaseLedger(itemId: string): Promise<void>
+  runCounts(runId: string): Promise<RunCounts>
+  /** Counts of items in pending/transferring/finalizing across all runs. */
+  activeItemCount(): Promise<number>
+  /** Ok if the store answers (readiness). */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,72 @@
+/**
+ * The Salesforce + S-Drive + S3 emulator's public shape, as tests, the demo
+ * and `npm run sandbox` use it. Implemented in ./index.ts (startSalesforceSandbox).
+ */
+
+export interface SalesforceSandboxOptions {
+  host?: string // default 127.0.0.1
+  port?: number // default 0 (ephemeral)
+  orgId?: string // default '00D000000000001AAA'
+  clientId?: string // default 'sandbox-client-id'
+  clientSecret?: string // default 'sandbox-client-secret'
+  /** JWT bearer: PEM public key(s) per consumer key; assertions are RS256-verified against it. */
+  jwtPublicKeys?: Record<string, string>
+  /** Access tokens expire this long after issue (→ 401 INVALID_SESSION_ID). Default: never. */
+  sessionTtlMs?: number
+  /** Daily API request limit reported in Sforce-Limit-Info; beyond it 403 REQUEST_LIMIT_EXCEEDED. Default 15000. */
+  dailyApiLimit?: number
+  /** S3 bucket name used in keys/policies. Default 'cg-sandbox-bucket'. */
+  bucket?: string
+  /** Versioned bucket: S3 answers with x-amz-version-id. Default false. */
+  versionedBucket?: boolean
+  /** S-Drive max file size in bytes (POST /files → 422 beyond). Default 5 GiB. */
+  maxFileSizeBytes?: number
+  /** Where S3 object bytes are kept; default a fresh temp dir (removed on close). */
+  dataDir?: string
+}
+
+export type FaultTarget = 'token' | 'query' | 'sobject' | 'composite' | 'apex' | 's3'
+
+export interface FaultSpec {
+  /** HTTP status to answer with (e.g. 500, 503). */
+  status: number
+  /** Optional body; default a Salesforce-shaped error array (or S3 XML for s3). */
+  body?: unknown
+  /** Only fault requests whose method matches (e.g. 'PUT' to fail S-Drive step 3). */
+  method?: string
+  /** For s3: answer after reading this many bytes of the upload body, then destroy the socket. */
+  dropAfterBytes?: number
+}
+
+export interface SalesforceSandbox {
+  /** Login and instance URL (same server): http://127.0.0.1:<port> */
+  readonly url: string
+  /** S3 bucket endpoint for browser-POST uploads: http://127.0.0.1:<port>/s3/<bucket>/ */
+  readonly s3UploadUrl: string
+  readonly orgId: string
+  readonly clientId: string
+  readonly clientSecret: string
+
+  /** Seeds a record without counting an API call; returns its new 18-char id. */
+  insert(sobject: string, fields: Record<string, unknown>): string
+  /** Snapshot of all records of an sObject (deleted ones excluded unless asked). */
+  records(sobject: string, options?: { includeDeleted?: boolean }): Record<string, unknown>[]
+  /** The stored bytes of an S3 object, or undefined. */
+  s3Object(key: string): Promise<Buffer | undefined>
+  /** All S3 keys. */
+  s3Keys(): string[]
+
+  /** Fail the next `count` requests to `target` with `spec`. */
+  failNext(target: FaultTarget, count: number, spec: FaultSpec): void
+  /** Invalidate every issued access token now (next call → 401 INVALID_SESSION_ID). */
+  expireSessions(): void
+  /** Set the API usage counter (e.g. to the limit, to provoke REQUEST_LIMIT_EXCEEDED). */
+  setApiUsage(used: number): void
+
+  /** Requests counted per kind since start (token, query, queryMore, sobject, composite, apex:GET|POST|PUT|DELETE, s3). */
+  readonly calls: Readonly<Record<string, number>>
+  /** Total API calls counted against the daily limit (everything except token and s3). */
+  apiCallCount(): number
+
+  close(): Promise<void>
+}

@@ -267,7 +267,10 @@ export const ConfigSchema = T.Object(
     store: StoreConfigSchema,
     salesforce: SalesforceConfigSchema,
     sdrive: SDriveConfigSchema,
-    endpoints: T.Record(T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9-_]*$' }), EndpointConfigSchema),
+    // additionalProperties: false, or a name outside the pattern would skip validation entirely.
+    endpoints: T.Record(T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9-_]*$' }), EndpointConfigSchema, {
+      additionalProperties: false,
+    }),
     flows: T.Array(InboundFlowSchema, { default: [] }),
   },
   { additionalProperties: false },

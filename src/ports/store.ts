@@ -46,6 +46,10 @@ export interface ItemTarget {
   parentField: string
   folder: string | null
   description: string | null
+  /** Existing S-Drive files this upload replaces (removed only after the new one is confirmed). */
+  replaceIds?: string[]
+  /** The skip policy found the file already in S-Drive: nothing is uploaded. */
+  alreadyInSDrive?: boolean
 }
 
 export interface ItemRecord {
@@ -164,6 +168,8 @@ export interface Store {
   updateItem(id: string, patch: ItemPatch): Promise<ItemRecord>
   /** Items in these states across all runs (resume after restart). */
   findItems(states: ItemState[]): Promise<ItemRecord[]>
+  /** Who owns these ledger keys, if anyone (dry runs read the ledger without claiming). */
+  ledgerOwners(keys: string[]): Promise<Map<string, { itemId: string; state: ItemState }>>
   /** Frees a failed item's ledger key so the same file can be taken again by a later run. */
   releaseLedger(itemId: string): Promise<void>
   runCounts(runId: string): Promise<RunCounts>

@@ -1,0 +1,53 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type as T } from '@sinclair/typebox'
+import { ErrorRef, FlowParams } from '../schemas/common.js'
+import type { Bridge } from '../src/bridge.js'
+import { redactConfig } from '../src/config/load.js'
+import { BridgeError } from '../src/domain/errors.js'
+
+const flows: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
+  const redacted = redactConfig(bridge.config)
+
+  app.get(
+    '/v1/flows',
+    {
+      schema: {
+        operationId: 'listFlows',
+        summary: 'Configured flows',
+        tags: ['flows'],
+        response: { 200: T.Ref('FlowList'), 401: ErrorRef },
+      },
+    },
+    async () => ({
+      flows: bridge.config.flows.map((f) => ({
+        name: f.name,
+        kind: f.kind,
+        description: f.description ?? null,
+        endpoint: f.source.endpoint,
+        directory: f.source.directory,
+        schedule: f.schedule?.cron ?? null,
+      })),
+    }),
+  )
+
+  app.get(
+    '/v1/flows/:flow',
+    {
+      schema: {
+        operationId: 'getFlow',
+        summary: 'One flow as configured, with its endpoint (secrets redacted)',
+        tags: ['flows'],
+        params: FlowParams,
+        response: { 200: T.Ref('FlowDetail'), 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
+      },
+    },
+    async (request) => {
+      const flow = redacted.flows.find((f) => f.name === request.params.flow)
+      if (!flow) throw new BridgeError('NOT_FOUND', `flow "${request.params.flow}" is not configured`)
+      const endpoint = redacted.endpoints[flow.source.endpoint] ?? {}
+      return { name: flow.name, flow: { ...flow }, endpoint: { ...endpoint } }
+    },
+  )
+}
+
+export default flows

@@ -1,0 +1,76 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type as T } from '@sinclair/typebox'
+import { ErrorRef } from '../schemas/common.js'
+import type { Bridge } from '../src/bridge.js'
+import { toBridgeError } from '../src/domain/errors.js'
+
+const health: FastifyPluginAsyncTypebox<{ bridge: Bridge; isShuttingDown: () => boolean }> = async (
+  app,
+  { bridge, isShuttingDown },
+) => {
+  app.get(
+    '/healthz',
+    {
+      config: { public: true },
+      schema: {
+        operationId: 'getHealth',
+        summary: 'Liveness: the process answers',
+        tags: ['operations'],
+        response: { 200: T.Ref('Health') },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  )
+
+  app.get(
+    '/readyz',
+    {
+      config: { public: true },
+      schema: {
+        operationId: 'getReadiness',
+        summary: 'Readiness: the store answers and Salesforce authentication works',
+        tags: ['operations'],
+        response: { 200: T.Ref('Readiness'), 503: T.Ref('Readiness') },
+      },
+    },
+    async (_request, reply) => {
+      const check = async (fn: () => Promise<void>) => {
+        try {
+          await fn()
+          return 'ok'
+        } catch (error) {
+          return toBridgeError(error).code
+        }
+      }
+      const [store, salesforce] = await Promise.all([
+        check(() => bridge.store.ping()),
+        check(() => bridge.sf.checkAuth()),
+      ])
+      const ready = !isShuttingDown() && store === 'ok' && salesforce === 'ok'
+      return reply
+        .code(ready ? 200 : 503)
+        .send({ status: ready ? 'ready' : 'not_ready', checks: { store, salesforce } })
+    },
+  )
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        operationId: 'getMetrics',
+        summary: 'Prometheus metrics (text exposition format)',
+        tags: ['operations'],
+        produces: ['text/plain'],
+        response: { 200: T.String(), 401: ErrorRef },
+      },
+    },
+    async (_request, reply) => {
+      bridge.metrics.queueDepth(bridge.queue.depth())
+      const usage = bridge.sf.apiUsage()
+      if (usage) bridge.metrics.apiUsage(usage)
+      return reply.type(bridge.metrics.contentType).send(await bridge.metrics.render())
+    },
+  )
+}
+
+export default health

@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type as T } from '@sinclair/typebox'
+import { ErrorRef, FlowParams } from '../schemas/common.js'
+import { ListRunsQuery, RunParams, StartRunHeaders, StartRunQuery } from '../schemas/runs.js'
+import type { Bridge } from '../src/bridge.js'
+import { BridgeError } from '../src/domain/errors.js'
+import { toPlannedFileView, toRunDetailView, toRunSummaryView } from '../src/services/run-views.js'
+
+const errors = {
+  400: ErrorRef,
+  401: ErrorRef,
+  404: ErrorRef,
+}
+
+const runs: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
+  app.post(
+    '/v1/flows/:flow/runs',
+    {
+      schema: {
+        operationId: 'startFlowRun',
+        summary: 'Start a run of an inbound flow (or plan one with dryRun=true)',
+        description:
+          'Answers 202 with the run id at once; the transfer happens in the background. With dryRun=true answers 200 with what a run would do, changing nothing.',
+        tags: ['runs'],
+        params: FlowParams,
+        querystring: StartRunQuery,
+        headers: StartRunHeaders,
+        response: {
+          200: T.Ref('DryRunPlan'),
+          202: T.Ref('RunAccepted'),
+          ...errors,
+          409: ErrorRef,
+          429: ErrorRef,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { flow } = request.params
+      if (request.query.dryRun) {
+        const plan = await bridge.engine.dryRun(flow)
+        return reply
+          .code(200)
+          .send({ flow: plan.flow, dryRun: true, files: plan.files.map(toPlannedFileView) })
+      }
+      const key = request.headers['idempotency-key']
+      const { run, created } = await bridge.engine.startRun(flow, {
+        trigger: 'api',
+        ...(key
+          ? {
+              idempotencyKey: `${flow}:${key}`,
+              requestHash: createHash('sha256').update(`runs:${flow}`).digest('hex'),
+            }
+          : {}),
+      })
+      return reply.code(202).send({ runId: run.id, statusUrl: `/v1/runs/${run.id}`, created })
+    },
+  )
+
+  app.get(
+    '/v1/runs/:id',
+    {
+      schema: {
+        operationId: 'getRun',
+        summary: 'A run with its counts, notes and per-file items',
+        tags: ['runs'],
+        params: RunParams,
+        response: { 200: T.Ref('RunDetail'), ...errors },
+      },
+    },
+    async (request) => {
+      const run = await bridge.store.getRun(request.params.id)
+      if (!run) throw new BridgeError('NOT_FOUND', `run ${request.params.id} does not exist`)
+      const [counts, items] = await Promise.all([
+        bridge.store.runCounts(run.id),
+        bridge.store.listItems(run.id),
+      ])
+      return toRunDetailView(run, counts, items)
+    },
+  )
+
+  app.get(
+    '/v1/runs',
+    {
+      schema: {
+        operationId: 'listRuns',
+        summary: 'Runs, newest first, filtered by flow and state, paged by cursor',
+        tags: ['runs'],
+        querystring: ListRunsQuery,
+        response: { 200: T.Ref('RunList'), 400: ErrorRef, 401: ErrorRef },
+      },
+    },
+    async (request) => {
+      const { flow, state, cursor, limit } = request.query
+      const page = await bridge.store.listRuns({
+        limit,
+        ...(flow ? { flow } : {}),
+        ...(state ? { state } : {}),
+        ...(cursor ? { cursor } : {}),
+      })
+      return { runs: page.runs.map(toRunSummaryView), nextCursor: page.nextCursor }
+    },
+  )
+
+  app.post(
+    '/v1/runs/:id/retry',
+    {
+      schema: {
+        operationId: 'retryRun',
+        summary: 'Retry the failed items of a run',
+        tags: ['runs'],
+        params: RunParams,
+        response: { 202: T.Ref('RetryAccepted'), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { run, retried } = await bridge.engine.retryRun(request.params.id)
+      return reply.code(202).send({ runId: run.id, retried })
+    },
+  )
+}
+
+export default runs

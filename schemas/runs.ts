@@ -1,0 +1,172 @@
+import { type Static, Type as T } from '@sinclair/typebox'
+import { ItemStates, RunStates } from '../src/ports/store.js'
+
+export const RunState = T.Union(
+  RunStates.map((s) => T.Literal(s)),
+  { $id: 'RunState', title: 'RunState' },
+)
+export const ItemState = T.Union(
+  ItemStates.map((s) => T.Literal(s)),
+  { $id: 'ItemState', title: 'ItemState' },
+)
+
+const Nullable = <S extends ReturnType<typeof T.String>>(s: S) => T.Union([s, T.Null()])
+
+export const RunItem = T.Object(
+  {
+    id: T.String(),
+    path: T.String({ description: 'Where the file was found.' }),
+    name: T.String(),
+    size: T.Integer(),
+    modifiedAt: T.String({ format: 'date-time' }),
+    state: T.Ref('ItemState'),
+    attempts: T.Integer(),
+    nextAttemptAt: Nullable(T.String({ format: 'date-time' })),
+    targetObject: Nullable(T.String()),
+    targetRecordId: Nullable(T.String()),
+    sdriveFileId: Nullable(T.String()),
+    sha256: Nullable(T.String()),
+    bytesTransferred: T.Integer(),
+    finalPath: Nullable(
+      T.String({ description: 'Where the source file is now (processed or error folder).' }),
+    ),
+    errorCode: Nullable(T.String()),
+    errorMessage: Nullable(T.String()),
+  },
+  { $id: 'RunItem', title: 'RunItem', additionalProperties: false },
+)
+
+export const RunNote = T.Object(
+  {
+    path: T.String(),
+    reason: T.String({ description: 'NOT_READY, ALREADY_PROCESSED or IN_PROGRESS_ELSEWHERE' }),
+    message: T.String(),
+  },
+  { $id: 'RunNote', title: 'RunNote', additionalProperties: false },
+)
+
+export const RunCounts = T.Object(
+  {
+    total: T.Integer(),
+    pending: T.Integer(),
+    transferring: T.Integer(),
+    finalizing: T.Integer(),
+    done: T.Integer(),
+    failed: T.Integer(),
+    skipped: T.Integer(),
+    bytesDone: T.Integer(),
+  },
+  { $id: 'RunCounts', title: 'RunCounts', additionalProperties: false },
+)
+
+export const RunSummary = T.Object(
+  {
+    id: T.String(),
+    flow: T.String(),
+    state: T.Ref('RunState'),
+    trigger: T.String(),
+    createdAt: T.String({ format: 'date-time' }),
+    startedAt: Nullable(T.String({ format: 'date-time' })),
+    finishedAt: Nullable(T.String({ format: 'date-time' })),
+    errorCode: Nullable(T.String()),
+    errorMessage: Nullable(T.String()),
+  },
+  { $id: 'RunSummary', title: 'RunSummary', additionalProperties: false },
+)
+
+export const RunDetail = T.Object(
+  {
+    id: T.String(),
+    flow: T.String(),
+    state: T.Ref('RunState'),
+    trigger: T.String(),
+    createdAt: T.String({ format: 'date-time' }),
+    startedAt: Nullable(T.String({ format: 'date-time' })),
+    finishedAt: Nullable(T.String({ format: 'date-time' })),
+    errorCode: Nullable(T.String()),
+    errorMessage: Nullable(T.String()),
+    counts: T.Ref('RunCounts'),
+    notes: T.Array(T.Ref('RunNote')),
+    items: T.Array(T.Ref('RunItem')),
+  },
+  { $id: 'RunDetail', title: 'RunDetail', additionalProperties: false },
+)
+export type RunDetailT = Static<typeof RunDetail>
+
+export const RunList = T.Object(
+  {
+    runs: T.Array(T.Ref('RunSummary')),
+    nextCursor: Nullable(
+      T.String({ description: 'Pass as cursor for the next page; null on the last page.' }),
+    ),
+  },
+  { $id: 'RunList', title: 'RunList', additionalProperties: false },
+)
+
+export const RunAccepted = T.Object(
+  {
+    runId: T.String(),
+    statusUrl: T.String(),
+    created: T.Boolean({
+      description: 'false when an earlier request with the same Idempotency-Key made this run.',
+    }),
+  },
+  { $id: 'RunAccepted', title: 'RunAccepted', additionalProperties: false },
+)
+
+export const RetryAccepted = T.Object(
+  { runId: T.String(), retried: T.Integer({ description: 'Failed items put back in the queue.' }) },
+  { $id: 'RetryAccepted', title: 'RetryAccepted', additionalProperties: false },
+)
+
+export const PlannedFile = T.Object(
+  {
+    path: T.String(),
+    size: T.Integer(),
+    action: T.String({ description: 'upload, skip, replace, duplicate, fail, wait or already-processed' }),
+    targetObject: Nullable(T.String()),
+    targetRecordId: Nullable(T.String()),
+    fileObject: Nullable(T.String()),
+    reason: Nullable(T.String()),
+    code: Nullable(T.String()),
+  },
+  { $id: 'PlannedFile', title: 'PlannedFile', additionalProperties: false },
+)
+
+export const DryRunPlan = T.Object(
+  { flow: T.String(), dryRun: T.Boolean(), files: T.Array(T.Ref('PlannedFile')) },
+  { $id: 'DryRunPlan', title: 'DryRunPlan', additionalProperties: false },
+)
+
+export const RunParams = T.Object({
+  id: T.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
+})
+
+export const StartRunQuery = T.Object(
+  {
+    dryRun: T.Optional(
+      T.Boolean({ default: false, description: 'Plan only: list what would happen, change nothing.' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const StartRunHeaders = T.Object({
+  'idempotency-key': T.Optional(
+    T.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'Same key → same run; with a different request → 409.',
+    }),
+  ),
+})
+
+export const ListRunsQuery = T.Object(
+  {
+    flow: T.Optional(T.String({ maxLength: 64 })),
+    state: T.Optional(T.Union(RunStates.map((s) => T.Literal(s)))),
+    cursor: T.Optional(T.String({ maxLength: 200 })),
+    limit: T.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  },
+  { additionalProperties: false },
+)

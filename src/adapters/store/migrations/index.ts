@@ -1,0 +1,14 @@
+/**
+ * Schema migrations in the order they apply. They are TypeScript modules
+ * rather than .sql files so the build (tsc) ships them without a copy step.
+ * Never edit a released migration; add the next version instead.
+ */
+import { sql as initial } from './001-initial.js'
+
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export const migrations: readonly Migration[] = [{ version: 1, name: 'initial', sql: initial }]

@@ -1,0 +1,497 @@
+/**
+ * The embedded Store: one SQLite file (better-sqlite3). The driver is
+ * synchronous; the Store interface is async so a PostgreSQL adapter can
+ * implement the same contract, and every method here just runs its statements
+ * and resolves.
+ */
+import Database from 'better-sqlite3'
+import { BridgeError } from '../../domain/errors.js'
+import type {
+  AddItemsResult,
+  CreateRunInput,
+  CreateRunResult,
+  ItemPatch,
+  ItemRecord,
+  ItemState,
+  ListRunsQuery,
+  NewItem,
+  RunCounts,
+  RunPatch,
+  RunRecord,
+  RunState,
+  Store,
+} from '../../ports/store.js'
+import { decodeRunCursor, encodeRunCursor } from './cursor.js'
+import { createIdGenerator } from './ids.js'
+import { migrations as defaultMigrations, type Migration } from './migrations/index.js'
+
+export interface SqliteStoreOptions {
+  /** Database file, or ':memory:'. */
+  path: string
+  /** How long a writer waits for another connection's lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number
+  /** Clock for ids and timestamps (tests). */
+  now?: () => number
+  /** Migrations to apply (tests of the migration runner). */
+  migrations?: readonly Migration[]
+}
+
+interface RunRow {
+  id: string
+  flow: string
+  state: string
+  trigger: string
+  idempotency_key: string | null
+  created_at: string
+  updated_at: string
+  started_at: string | null
+  finished_at: string | null
+  notes: string
+  error: string | null
+}
+
+interface ItemRow {
+  id: string
+  run_id: string
+  flow: string
+  endpoint: string
+  path: string
+  name: string
+  size: number
+  modified_at: number
+  ledger_key: string
+  state: string
+  attempts: number
+  next_attempt_at: string | null
+  target: string | null
+  wip_file_id: string | null
+  sdrive_file_id: string | null
+  sha256: string | null
+  bytes_transferred: number
+  final_path: string | null
+  error: string | null
+  created_at: string
+  updated_at: string
+}
+
+/** Patchable run fields → column, and how the value is stored. */
+const runColumns: Record<keyof RunPatch, { column: string; json: boolean }> = {
+  state: { column: 'state', json: false },
+  startedAt: { column: 'started_at', json: false },
+  finishedAt: { column: 'finished_at', json: false },
+  notes: { column: 'notes', json: true },
+  error: { column: 'error', json: true },
+}
+
+const itemColumns: Record<keyof ItemPatch, { column: string; json: boolean }> = {
+  state: { column: 'state', json: false },
+  attempts: { column: 'attempts', json: false },
+  nextAttemptAt: { column: 'next_attempt_at', json: false },
+  target: { column: 'target', json: true },
+  wipFileId: { column: 'wip_file_id', json: false },
+  sdriveFileId: { column: 'sdrive_file_id', json: false },
+  sha256: { column: 'sha256', json: false },
+  bytesTransferred: { column: 'bytes_transferred', json: false },
+  finalPath: { column: 'final_path', json: false },
+  error: { column: 'error', json: true },
+}
+
+const activeItemStates: readonly ItemState[] = ['pending', 'transferring', 'finalizing']
+
+export function createSqliteStore(options: SqliteStoreOptions): Store {
+  const now = options.now ?? Date.now
+  const nextId = createIdGenerator(now)
+  const migrations = options.migrations ?? defaultMigrations
+  const db = new Database(options.path)
+  let closed = false
+
+  db.pragma('journal_mode = WAL')
+  // FULL, not NORMAL: in WAL mode NORMAL can lose the last commits on a power
+  // cut. A lost ledger claim or item state would let a file already uploaded
+  // to S-Drive be uploaded again, which is exactly what the ledger prevents.
+  // One WAL fsync per commit is cheap next to a network transfer per file.
+  db.pragma('synchronous = FULL')
+  db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`)
+  db.pragma('foreign_keys = ON')
+
+  const isoNow = () => new Date(now()).toISOString()
+
+  function open(): Database.Database {
+    if (closed) throw new BridgeError('INTERNAL', 'store is closed')
+    return db
+  }
+
+  /** Runs fn in one transaction that takes the write lock at BEGIN, so read-then-write cannot race. */
+  function writeTransaction<T>(fn: () => T): T {
+    try {
+      return open().transaction(fn).immediate()
+    } catch (error) {
+      // Another connection held the write lock longer than busy_timeout: worth retrying, not a bug.
+      if (error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY')) {
+        throw new BridgeError('INTERNAL', `store is busy: ${error.message}`, {
+          transient: true,
+          cause: error,
+        })
+      }
+      throw error
+    }
+  }
+
+  function runRow(id: string): RunRow | undefined {
+    return open().prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?').get(id)
+  }
+
+  function itemRow(id: string): ItemRow | undefined {
+    return open().prepare<[string], ItemRow>('SELECT * FROM items WHERE id = ?').get(id)
+  }
+
+  function migrate(): void {
+    const conn = open()
+    conn.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER PRIMARY KEY,
+      name       TEXT NOT NULL,
+      applied_at TEXT NOT NULL
+    )`)
+    const known = new Set(migrations.map((m) => m.version))
+    const applied = conn
+      .prepare<[], { version: number }>('SELECT version FROM schema_migrations')
+      .all()
+      .map((r) => r.version)
+    const unknown = applied.filter((v) => !known.has(v))
+    if (unknown.length > 0) {
+      throw new BridgeError(
+        'INTERNAL',
+        `database schema has migrations this build does not know (${unknown.join(', ')}); refusing to run an older build against it`,
+      )
+    }
+    for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+      writeTransaction(() => {
+        // Checked inside the write transaction: another process may have applied it meanwhile.
+        const done = conn
+          .prepare<[number], { version: number }>('SELECT version FROM schema_migrations WHERE version = ?')
+          .get(migration.version)
+        if (done) return
+        conn.exec(migration.sql)
+        conn
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(migration.version, migration.name, isoNow())
+      })
+    }
+  }
+
+  function insertRun(input: CreateRunInput): RunRecord {
+    const { id, ms } = nextId('run_')
+    const createdAt = new Date(ms).toISOString()
+    open()
+      .prepare(
+        `INSERT INTO runs (id, flow, state, trigger, idempotency_key, created_at, updated_at, notes)
+         VALUES (?, ?, 'queued', ?, ?, ?, ?, '[]')`,
+      )
+      .run(id, input.flow, input.trigger, input.idempotencyKey ?? null, createdAt, createdAt)
+    return toRun(runRow(id)!)
+  }
+
+  function createRun(input: CreateRunInput): CreateRunResult {
+    const key = input.idempotencyKey
+    if (key === undefined) return { outcome: 'created', run: insertRun(input) }
+    return writeTransaction((): CreateRunResult => {
+      const conn = open()
+      const previous = conn
+        .prepare<[string], { run_id: string; request_hash: string | null }>(
+          'SELECT run_id, request_hash FROM idempotency WHERE key = ?',
+        )
+        .get(key)
+      if (previous) {
+        const run = toRun(runRow(previous.run_id)!)
+        // The flow is part of the request: one key reused for another flow is a conflict even without hashes.
+        const same = previous.request_hash === (input.requestHash ?? null) && run.flow === input.flow
+        return { outcome: same ? 'existing' : 'conflict', run }
+      }
+      const run = insertRun(input)
+      conn
+        .prepare('INSERT INTO idempotency (key, run_id, request_hash, created_at) VALUES (?, ?, ?, ?)')
+        .run(key, run.id, input.requestHash ?? null, run.createdAt)
+      return { outcome: 'created', run }
+    })
+  }
+
+  function listRuns(query: ListRunsQuery): { runs: RunRecord[]; nextCursor: string | null } {
+    if (!Number.isInteger(query.limit) || query.limit < 1) {
+      throw new BridgeError('VALIDATION_FAILED', `limit must be a positive integer, got ${query.limit}`)
+    }
+    const where: string[] = []
+    const params: (string | number)[] = []
+    if (query.flow !== undefined) {
+      where.push('flow = ?')
+      params.push(query.flow)
+    }
+    if (query.state !== undefined) {
+      where.push('state = ?')
+      params.push(query.state)
+    }
+    if (query.cursor !== undefined) {
+      const cursor = decodeRunCursor(query.cursor)
+      where.push('(created_at, id) < (?, ?)')
+      params.push(cursor.createdAt, cursor.id)
+    }
+    // One extra row tells whether another page exists without a count query.
+    params.push(query.limit + 1)
+    const rows = open()
+      .prepare<(string | number)[], RunRow>(
+        `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY created_at DESC, id DESC LIMIT ?`,
+      )
+      .all(...params)
+    const page = rows.slice(0, query.limit).map(toRun)
+    const last = page[page.length - 1]
+    const nextCursor =
+      rows.length > query.limit && last ? encodeRunCursor({ createdAt: last.createdAt, id: last.id }) : null
+    return { runs: page, nextCursor }
+  }
+
+  function updateRun(id: string, patch: RunPatch): RunRecord {
+    return writeTransaction(() => {
+      const { sets, values } = assignments(runColumns, patch)
+      const result = open()
+        .prepare(`UPDATE runs SET ${[...sets, 'updated_at = ?'].join(', ')} WHERE id = ?`)
+        .run(...values, isoNow(), id)
+      if (result.changes === 0) throw new BridgeError('NOT_FOUND', `run ${id} not found`)
+      return toRun(runRow(id)!)
+    })
+  }
+
+  function findRuns(states: RunState[]): RunRecord[] {
+    if (states.length === 0) return []
+    return open()
+      .prepare<string[], RunRow>(
+        `SELECT * FROM runs WHERE state IN (${placeholders(states.length)}) ORDER BY created_at, id`,
+      )
+      .all(...states)
+      .map(toRun)
+  }
+
+  function addItems(runId: string, items: NewItem[]): AddItemsResult {
+    return writeTransaction(() => {
+      const conn = open()
+      const run = runRow(runId)
+      if (!run) throw new BridgeError('NOT_FOUND', `run ${runId} not found`)
+      const claim = conn.prepare(
+        'INSERT INTO ledger (ledger_key, item_id, claimed_at) VALUES (?, ?, ?) ON CONFLICT (ledger_key) DO NOTHING',
+      )
+      const owner = conn.prepare<[string], { item_id: string; state: ItemState }>(
+        'SELECT l.item_id, i.state FROM ledger l JOIN items i ON i.id = l.item_id WHERE l.ledger_key = ?',
+      )
+      const insert = conn.prepare(
+        `INSERT INTO items (id, run_id, flow, endpoint, path, name, size, modified_at, ledger_key, state,
+           target, error, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      const added: ItemRecord[] = []
+      const duplicates: AddItemsResult['duplicates'] = []
+      for (const item of items) {
+        const { id, ms } = nextId('itm_')
+        const createdAt = new Date(ms).toISOString()
+        // The claim comes first: the ledger's primary key, not a lookup, decides who gets the file.
+        if (claim.run(item.ledgerKey, id, createdAt).changes === 0) {
+          const taken = owner.get(item.ledgerKey)!
+          duplicates.push({ item, ownerItemId: taken.item_id, ownerState: taken.state })
+          continue
+        }
+        insert.run(
+          id,
+          runId,
+          run.flow,
+          item.endpoint,
+          item.path,
+          item.name,
+          item.size,
+          item.modifiedAt,
+          item.ledgerKey,
+          item.state ?? 'pending',
+          toJson(item.target),
+          toJson(item.error ?? null),
+          createdAt,
+          createdAt,
+        )
+        added.push(toItem(itemRow(id)!))
+      }
+      return { added, duplicates }
+    })
+  }
+
+  function updateItem(id: string, patch: ItemPatch): ItemRecord {
+    return writeTransaction(() => {
+      const { sets, values } = assignments(itemColumns, patch)
+      const result = open()
+        .prepare(`UPDATE items SET ${[...sets, 'updated_at = ?'].join(', ')} WHERE id = ?`)
+        .run(...values, isoNow(), id)
+      if (result.changes === 0) throw new BridgeError('NOT_FOUND', `item ${id} not found`)
+      return toItem(itemRow(id)!)
+    })
+  }
+
+  function findItems(states: ItemState[]): ItemRecord[] {
+    if (states.length === 0) return []
+    return open()
+      .prepare<string[], ItemRow>(
+        `SELECT * FROM items WHERE state IN (${placeholders(states.length)}) ORDER BY created_at, id`,
+      )
+      .all(...states)
+      .map(toItem)
+  }
+
+  function ledgerOwners(keys: string[]): Map<string, { itemId: string; state: ItemState }> {
+    const owners = new Map<string, { itemId: string; state: ItemState }>()
+    const lookup = open().prepare<[string], { item_id: string; state: ItemState }>(
+      'SELECT l.item_id, i.state FROM ledger l JOIN items i ON i.id = l.item_id WHERE l.ledger_key = ?',
+    )
+    // One read transaction: every answer comes from the same snapshot.
+    open().transaction(() => {
+      for (const key of new Set(keys)) {
+        const row = lookup.get(key)
+        if (row) owners.set(key, { itemId: row.item_id, state: row.state })
+      }
+    })()
+    return owners
+  }
+
+  function runCounts(runId: string): RunCounts {
+    const conn = open()
+    if (!runRow(runId)) throw new BridgeError('NOT_FOUND', `run ${runId} not found`)
+    const rows = conn
+      .prepare<[string], { state: ItemState; n: number; bytes: number }>(
+        `SELECT state, count(*) AS n, coalesce(sum(bytes_transferred), 0) AS bytes
+         FROM items WHERE run_id = ? GROUP BY state`,
+      )
+      .all(runId)
+    const counts: RunCounts = {
+      total: 0,
+      pending: 0,
+      transferring: 0,
+      finalizing: 0,
+      done: 0,
+      failed: 0,
+      skipped: 0,
+      bytesDone: 0,
+    }
+    for (const row of rows) {
+      counts[row.state] = row.n
+      counts.total += row.n
+      counts.bytesDone += row.bytes
+    }
+    return counts
+  }
+
+  return {
+    migrate: async () => migrate(),
+    createRun: async (input) => createRun(input),
+    getRun: async (id) => {
+      const row = runRow(id)
+      return row ? toRun(row) : null
+    },
+    listRuns: async (query) => listRuns(query),
+    updateRun: async (id, patch) => updateRun(id, patch),
+    findRuns: async (states) => findRuns(states),
+    addItems: async (runId, items) => addItems(runId, items),
+    getItem: async (id) => {
+      const row = itemRow(id)
+      return row ? toItem(row) : null
+    },
+    listItems: async (runId) =>
+      open()
+        .prepare<[string], ItemRow>('SELECT * FROM items WHERE run_id = ? ORDER BY id')
+        .all(runId)
+        .map(toItem),
+    updateItem: async (id, patch) => updateItem(id, patch),
+    findItems: async (states) => findItems(states),
+    ledgerOwners: async (keys) => ledgerOwners(keys),
+    releaseLedger: async (itemId) => {
+      // Keyed by item id, so a key already re-claimed by a newer item is left alone.
+      open().prepare('DELETE FROM ledger WHERE item_id = ?').run(itemId)
+    },
+    runCounts: async (runId) => runCounts(runId),
+    activeItemCount: async () =>
+      open()
+        .prepare<string[], { n: number }>(
+          `SELECT count(*) AS n FROM items WHERE state IN (${placeholders(activeItemStates.length)})`,
+        )
+        .get(...activeItemStates)!.n,
+    ping: async () => {
+      open().prepare('SELECT 1').get()
+    },
+    close: async () => {
+      if (closed) return
+      closed = true
+      db.close()
+    },
+  }
+}
+
+function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ')
+}
+
+function assignments<P extends object>(
+  columns: Record<keyof P, { column: string; json: boolean }>,
+  patch: P,
+): { sets: string[]; values: unknown[] } {
+  const sets: string[] = []
+  const values: unknown[] = []
+  for (const [key, value] of Object.entries(patch)) {
+    const spec = columns[key as keyof P]
+    // Unknown keys are ignored rather than interpolated: column names come only from the table above.
+    if (spec === undefined || value === undefined) continue
+    sets.push(`${spec.column} = ?`)
+    values.push(spec.json ? toJson(value) : value)
+  }
+  return { sets, values }
+}
+
+function toJson(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value)
+}
+
+function fromJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T)
+}
+
+function toRun(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    flow: row.flow,
+    state: row.state as RunRecord['state'],
+    trigger: row.trigger as RunRecord['trigger'],
+    idempotencyKey: row.idempotency_key,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    notes: fromJson<RunRecord['notes']>(row.notes) ?? [],
+    error: fromJson<RunRecord['error']>(row.error),
+  }
+}
+
+function toItem(row: ItemRow): ItemRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    flow: row.flow,
+    endpoint: row.endpoint,
+    path: row.path,
+    name: row.name,
+    size: row.size,
+    modifiedAt: row.modified_at,
+    ledgerKey: row.ledger_key,
+    state: row.state as ItemState,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    target: fromJson<ItemRecord['target']>(row.target),
+    wipFileId: row.wip_file_id,
+    sdriveFileId: row.sdrive_file_id,
+    sha256: row.sha256,
+    bytesTransferred: row.bytes_transferred,
+    finalPath: row.final_path,
+    error: fromJson<ItemRecord['error']>(row.error),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}

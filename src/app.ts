@@ -1,0 +1,60 @@
+/**
+ * The application as a plugin: external plugins, then ours, then routes,
+ * in that order. It creates nothing that listens; src/server.ts does.
+ */
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import flowRoutes from '../routes/flows.js'
+import healthRoutes from '../routes/health.js'
+import runRoutes from '../routes/runs.js'
+import { sharedSchemas } from '../schemas/index.js'
+import type { Bridge } from './bridge.js'
+import auth from './plugins/auth.js'
+import errors from './plugins/errors.js'
+
+export interface AppOptions {
+  bridge: Bridge
+  isShuttingDown?: () => boolean
+}
+
+export const openApiInfo = {
+  title: 'sdrive-ftp-bridge',
+  description:
+    'Moves documents between FTP/FTPS/SFTP servers and S-Drive (Salesforce). Every call but health, readiness and the documentation needs `Authorization: Bearer <API key>`.',
+  version: '1.0.0',
+}
+
+export default fp(
+  async function bridgeApp(app: FastifyInstance, options: AppOptions) {
+    const { bridge } = options
+    for (const schema of sharedSchemas) app.addSchema(schema)
+    await app.register(errors)
+    await app.register(auth, { apiKeys: bridge.config.server.apiKeys, publicPrefixes: ['/docs'] })
+
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: openApiInfo,
+        components: {
+          securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key' } },
+        },
+        security: [{ apiKey: [] }],
+        tags: [
+          { name: 'runs', description: 'Inbound runs and their files' },
+          { name: 'flows', description: 'Configured flows' },
+          { name: 'operations', description: 'Health, readiness, metrics' },
+        ],
+      },
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    })
+    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
+
+    app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger())
+    await app.register(healthRoutes, { bridge, isShuttingDown: options.isShuttingDown ?? (() => false) })
+    await app.register(flowRoutes, { bridge })
+    await app.register(runRoutes, { bridge })
+  },
+  { name: 'sdrive-ftp-bridge' },
+)

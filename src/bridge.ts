@@ -1,0 +1,134 @@
+/**
+ * The composition root: builds adapters from the configuration and wires
+ * them into the services. The HTTP app, the CLI and tests all get their
+ * Bridge from here, so they run the same object graph.
+ */
+import type { Logger } from 'pino'
+import { createSystemClock } from './adapters/clock/system-clock.js'
+import { createPrometheusMetrics, type PrometheusMetrics } from './adapters/metrics/prometheus.js'
+import { createRemoteFiles } from './adapters/remote/index.js'
+import { createSalesforceApi } from './adapters/salesforce/index.js'
+import { type CronScheduler, startCronScheduler } from './adapters/scheduler/cron-scheduler.js'
+import { createSDrive } from './adapters/sdrive/index.js'
+import { createSqliteStore } from './adapters/store/sqlite.js'
+import type { LoadedConfig } from './config/load.js'
+import type { EndpointConfig, InboundFlow } from './config/schema.js'
+import { BridgeError } from './domain/errors.js'
+import type { Clock } from './ports/clock.js'
+import type { RemoteFiles } from './ports/remote-files.js'
+import type { SalesforceApi } from './ports/salesforce.js'
+import type { SDrive } from './ports/sdrive.js'
+import type { Store } from './ports/store.js'
+import { createTransferQueue, type TransferQueue } from './queue/transfer-queue.js'
+import { createInboundEngine, type InboundEngine, type RemoteRegistry } from './services/inbound-engine.js'
+
+export interface Bridge {
+  config: LoadedConfig
+  flows: ReadonlyMap<string, InboundFlow>
+  endpoints: ReadonlyMap<string, EndpointConfig>
+  store: Store
+  sf: SalesforceApi
+  sdrive: SDrive
+  remotes: RemoteRegistry
+  queue: TransferQueue
+  engine: InboundEngine
+  metrics: PrometheusMetrics
+  logger: Logger
+  /** Resumes unfinished runs and starts cron schedules. */
+  start(options?: { schedules?: boolean }): Promise<void>
+  close(): Promise<void>
+}
+
+export interface BridgeOverrides {
+  clock?: Clock
+  store?: Store
+  remoteFactory?: (endpoint: EndpointConfig, logger: Logger) => RemoteFiles
+}
+
+export async function createBridge(
+  config: LoadedConfig,
+  logger: Logger,
+  overrides: BridgeOverrides = {},
+): Promise<Bridge> {
+  const clock = overrides.clock ?? createSystemClock()
+  const metrics = createPrometheusMetrics()
+  const store = overrides.store ?? createSqliteStore({ path: config.store.sqlitePath })
+  await store.migrate()
+
+  const endpoints = new Map(Object.values(config.endpoints).map((e) => [e.name, e]))
+  const flows = new Map(config.flows.map((f) => [f.name, f]))
+  const remoteFactory = overrides.remoteFactory ?? createRemoteFiles
+  const remoteCache = new Map<string, RemoteFiles>()
+  const remotes: RemoteRegistry = {
+    get(name): RemoteFiles {
+      const cached = remoteCache.get(name)
+      if (cached) return cached
+      const endpoint = endpoints.get(name)
+      if (!endpoint) throw new BridgeError('NOT_FOUND', `endpoint "${name}" is not configured`)
+      const remote = remoteFactory(endpoint, logger.child({ endpoint: name }))
+      remoteCache.set(name, remote)
+      return remote
+    },
+  }
+
+  const sf = createSalesforceApi(config.salesforce, {
+    logger: logger.child({ component: 'salesforce' }),
+    onApiUsage: metrics.apiUsage,
+  })
+  const sdrive = createSDrive(sf, config.sdrive, { logger: logger.child({ component: 'sdrive' }) })
+  const queue = createTransferQueue({
+    concurrency: config.queue.maxConcurrentTransfers,
+    maxWaiting: config.queue.maxQueuedItems,
+    endpointConcurrency: (name) => endpoints.get(name)?.maxConnections ?? 1,
+  })
+  const engine = createInboundEngine({
+    flows,
+    endpoints,
+    store,
+    remotes,
+    sf,
+    sdrive,
+    queue,
+    clock,
+    logger: logger.child({ component: 'engine' }),
+    metrics,
+    maxQueuedItems: config.queue.maxQueuedItems,
+  })
+
+  let scheduler: CronScheduler | null = null
+  let closed = false
+  const depthTimer = setInterval(() => metrics.queueDepth(queue.depth()), 1000)
+  depthTimer.unref()
+
+  return {
+    config,
+    flows,
+    endpoints,
+    store,
+    sf,
+    sdrive,
+    remotes,
+    queue,
+    engine,
+    metrics,
+    logger,
+    async start(options = {}) {
+      await engine.recover()
+      if (options.schedules !== false) scheduler = startCronScheduler([...flows.values()], engine, logger)
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      clearInterval(depthTimer)
+      scheduler?.stop()
+      // Each cleanup runs even if an earlier one fails; the first failure is reported.
+      const results = await Promise.allSettled([
+        engine.close(),
+        ...[...remoteCache.values()].map((r) => r.close()),
+      ])
+      const storeClosed = await Promise.allSettled([store.close()])
+      const failure = [...results, ...storeClosed].find((r) => r.status === 'rejected')
+      if (failure && failure.status === 'rejected') throw failure.reason
+    },
+  }
+}

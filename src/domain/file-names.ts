@@ -1,0 +1,57 @@
+/**
+ * File-name rules for both sides: what a remote entry may be called, what
+ * S-Drive accepts, and collision-safe names for processed / error folders.
+ */
+import { posix } from 'node:path'
+import { BridgeError } from './errors.js'
+
+/** S-Drive refuses these in a file name (reference §1.3, rule 4). */
+const SDRIVE_FORBIDDEN = /[\\/:*?"<>|~]/g
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what we strip
+const CONTROL = /[\u0000-\u001f\u007f]/g
+
+/**
+ * A name as listed by a remote server must be one path segment. Anything
+ * else (a server returning `a/../b`, `..`, NUL) is refused, never joined.
+ */
+export function assertSafeEntryName(name: string): void {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw new BridgeError('INVALID_FILE_NAME', `unsafe file name from server: ${JSON.stringify(name)}`)
+  }
+}
+
+/** The name the file gets in S-Drive: forbidden characters replaced, trimmed, never empty. */
+export function sdriveFileName(name: string, replacement = '_'): string {
+  const cleaned = name.replace(CONTROL, '').replace(SDRIVE_FORBIDDEN, replacement).trim()
+  if (cleaned === '' || /^\.+$/.test(cleaned)) {
+    throw new BridgeError('INVALID_FILE_NAME', `file name ${JSON.stringify(name)} has no usable characters`)
+  }
+  return cleaned
+}
+
+/** Joins a directory and a single entry name, refusing traversal. */
+export function joinRemote(dir: string, name: string): string {
+  assertSafeEntryName(name)
+  return posix.join(dir, name)
+}
+
+/** Path of `path` relative to `root`, or null if it is not below root. */
+export function relativeTo(root: string, path: string): string | null {
+  const rel = posix.relative(posix.normalize(root), posix.normalize(path))
+  if (rel === '' || rel.startsWith('..') || posix.isAbsolute(rel)) return null
+  return rel
+}
+
+/**
+ * A name that does not collide with `taken`: `x.pdf`, then
+ * `x (run-abc 1).pdf` … so a processed folder never loses an earlier file.
+ */
+export function collisionSafeName(name: string, taken: ReadonlySet<string>, tag: string): string {
+  if (!taken.has(name)) return name
+  const ext = posix.extname(name)
+  const stem = ext === '' || ext === name ? name : name.slice(0, -ext.length)
+  for (let i = 1; ; i++) {
+    const candidate = `${stem} (${tag}${i === 1 ? '' : ` ${i}`})${ext === name ? '' : ext}`
+    if (!taken.has(candidate)) return candidate
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * Which Salesforce record a partner file belongs to. Pure: the rules turn a
+ * file into a lookup key; the service runs one batched SOQL query per
+ * object and field set; `resolveMatch` turns the answers into a record id
+ * or a reason. No I/O here.
+ */
+import type { FileNameRule, FolderRule, MatchRule, RecordIdRule, TargetConfig } from '../config/schema.js'
+import { BridgeError, type ErrorCode } from './errors.js'
+import { id15, looksLikeRecordId } from './record-ids.js'
+
+export interface MatchCandidate {
+  name: string
+  /** Directory of the file relative to the flow's source directory, '' at its root. */
+  relativeDir: string
+}
+
+export type MatchKey =
+  | { kind: 'lookup'; ruleIndex: number; object: string; fields: Record<string, string> }
+  | { kind: 'id'; ruleIndex: number; object: string; id: string }
+
+export type KeyOutcome = { ok: true; key: MatchKey } | { ok: false; code: ErrorCode; message: string }
+
+interface CompiledFileNameRule {
+  rule: FileNameRule
+  regex: RegExp
+  groupToField: Record<string, string>
+}
+interface CompiledRecordIdRule {
+  rule: RecordIdRule
+  regex: RegExp | null
+}
+interface CompiledFolderRule {
+  rule: FolderRule
+  segments: RegExp[]
+  fields: string[]
+}
+type CompiledRule =
+  | { type: 'filename'; c: CompiledFileNameRule }
+  | { type: 'recordId'; c: CompiledRecordIdRule }
+  | { type: 'folder'; c: CompiledFolderRule }
+
+export interface CompiledRules {
+  rules: readonly CompiledRule[]
+  source: readonly MatchRule[]
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+function namedGroups(regex: RegExp): string[] {
+  // A match against an empty string does not reveal group names; parse them from the source.
+  return [...regex.source.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)].map((m) => m[1] as string)
+}
+
+function compileFolderTemplate(template: string): { segments: RegExp[]; fields: string[] } {
+  const fields: string[] = []
+  const segments = template
+    .split('/')
+    .filter((s) => s !== '' && s !== '**' && s !== '*')
+    .map((segment) => {
+      let pattern = ''
+      let last = 0
+      for (const m of segment.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+        pattern += escapeRegex(segment.slice(last, m.index))
+        const field = m[1] as string
+        fields.push(field)
+        pattern += `(?<${field}>.+)`
+        last = (m.index ?? 0) + m[0].length
+      }
+      pattern += escapeRegex(segment.slice(last))
+      return new RegExp(`^${pattern}$`, 'u')
+    })
+  return { segments, fields }
+}
+
+export function compileMatchRules(rules: readonly MatchRule[]): CompiledRules {
+  const compiled = rules.map((rule): CompiledRule => {
+    switch (rule.type) {
+      case 'filename': {
+        const regex = new RegExp(rule.pattern, 'u')
+        const groupToField: Record<string, string> = {}
+        for (const group of namedGroups(regex)) groupToField[group] = rule.fields?.[group] ?? group
+        return { type: 'filename', c: { rule, regex, groupToField } }
+      }
+      case 'recordId':
+        return { type: 'recordId', c: { rule, regex: rule.pattern ? new RegExp(rule.pattern, 'u') : null } }
+      case 'folder':
+        return { type: 'folder', c: { rule, ...compileFolderTemplate(rule.template) } }
+      default:
+        throw new BridgeError('CONFIG_INVALID', `unknown match rule type ${(rule as { type: string }).type}`)
+    }
+  })
+  return { rules: compiled, source: rules }
+}
+
+function findRecordId(name: string, c: CompiledRecordIdRule): string | null {
+  if (c.regex) {
+    const id = c.regex.exec(name)?.groups?.id
+    return id && looksLikeRecordId(id) ? id : null
+  }
+  // Default: the first 15/18-char alphanumeric token that is a plausible id.
+  for (const token of name.split(/[^A-Za-z0-9]+/)) {
+    if (looksLikeRecordId(token)) return token
+  }
+  return null
+}
+
+/** First rule that recognises the file decides; the order in the config is the priority. */
+export function extractMatchKey(file: MatchCandidate, compiled: CompiledRules): KeyOutcome {
+  for (const [ruleIndex, r] of compiled.rules.entries()) {
+    switch (r.type) {
+      case 'filename': {
+        const m = r.c.regex.exec(file.name)
+        if (!m) continue
+        const fields: Record<string, string> = {}
+        for (const [group, field] of Object.entries(r.c.groupToField)) {
+          const value = m.groups?.[group]
+          if (value === undefined || value === '') {
+            return {
+              ok: false,
+              code: 'NO_MATCHING_RECORD',
+              message: `group "${group}" is empty in ${file.name}`,
+            }
+          }
+          fields[field] = value
+        }
+        return { ok: true, key: { kind: 'lookup', ruleIndex, object: r.c.rule.object, fields } }
+      }
+      case 'recordId': {
+        const id = findRecordId(file.name, r.c)
+        if (id === null) continue
+        return { ok: true, key: { kind: 'id', ruleIndex, object: r.c.rule.object, id } }
+      }
+      case 'folder': {
+        const dirs = file.relativeDir === '' ? [] : file.relativeDir.split('/')
+        if (dirs.length < r.c.segments.length) continue
+        const fields: Record<string, string> = {}
+        const matched = r.c.segments.every((segment, i) => {
+          const m = segment.exec(dirs[i] as string)
+          if (!m) return false
+          Object.assign(fields, m.groups ?? {})
+          return true
+        })
+        if (!matched) continue
+        return { ok: true, key: { kind: 'lookup', ruleIndex, object: r.c.rule.object, fields } }
+      }
+    }
+  }
+  return {
+    ok: false,
+    code: 'NO_MATCH_RULE',
+    message: `no match rule recognises "${file.relativeDir === '' ? '' : `${file.relativeDir}/`}${file.name}"`,
+  }
+}
+
+/** One batched lookup: all values of one field set on one object. */
+export interface LookupPlan {
+  object: string
+  /** Sorted field names; the first one carries the IN list. */
+  fields: string[]
+  values: Record<string, string[]>
+}
+
+const lookupGroupKey = (object: string, fields: string[]) => `${object}\u0000${fields.join(',')}`
+
+/** Groups keys into as few queries as possible: one per object and field set. */
+export function planLookups(keys: readonly MatchKey[]): LookupPlan[] {
+  const plans = new Map<string, { object: string; fields: string[]; values: Map<string, Set<string>> }>()
+  for (const key of keys) {
+    const fields = key.kind === 'id' ? ['Id'] : Object.keys(key.fields).sort()
+    const group = lookupGroupKey(key.object, fields)
+    let plan = plans.get(group)
+    if (!plan) {
+      plan = { object: key.object, fields, values: new Map(fields.map((f) => [f, new Set<string>()])) }
+      plans.set(group, plan)
+    }
+    for (const f of fields) {
+      const value = key.kind === 'id' ? key.id : (key.fields[f] as string)
+      plan.values.get(f)?.add(value)
+    }
+  }
+  return [...plans.values()].map((p) => ({
+    object: p.object,
+    fields: p.fields,
+    values: Object.fromEntries([...p.values].map(([f, set]) => [f, [...set].sort()])),
+  }))
+}
+
+/** Records returned by the lookups, per object. Field values as Salesforce returned them. */
+export type LookupResults = ReadonlyMap<string, readonly Record<string, unknown>[]>
+
+export type MatchOutcome = { ok: true; recordId: string } | { ok: false; code: ErrorCode; message: string }
+
+// SOQL `=` on text is case-insensitive, so the in-memory comparison must be too.
+const sameText = (a: unknown, b: string) =>
+  a !== null && a !== undefined && String(a).localeCompare(b, undefined, { sensitivity: 'accent' }) === 0
+
+export function resolveMatch(key: MatchKey, results: LookupResults): MatchOutcome {
+  const records = results.get(key.object) ?? []
+  const hits =
+    key.kind === 'id'
+      ? records.filter((r) => typeof r.Id === 'string' && id15(r.Id) === id15(key.id))
+      : records.filter((r) => Object.entries(key.fields).every(([field, value]) => sameText(r[field], value)))
+  const ids = [...new Set(hits.map((r) => String(r.Id)))]
+  const what =
+    key.kind === 'id'
+      ? `${key.object} ${key.id}`
+      : `${key.object} with ${Object.entries(key.fields)
+          .map(([f, v]) => `${f} = ${JSON.stringify(v)}`)
+          .join(' and ')}`
+  if (ids.length === 0) return { ok: false, code: 'NO_MATCHING_RECORD', message: `no ${what}` }
+  if (ids.length > 1) {
+    return {
+      ok: false,
+      code: 'AMBIGUOUS_RECORD',
+      message: `${ids.length} records match ${what}: ${ids.join(', ')}`,
+    }
+  }
+  return { ok: true, recordId: ids[0] as string }
+}
+
+/** The target of a rule: the flow's default merged with the rule's override. */
+export function ruleTarget(rules: CompiledRules, ruleIndex: number, flowTarget: TargetConfig): TargetConfig {
+  const rule = rules.source[ruleIndex]
+  if (!rule) throw new BridgeError('INTERNAL', `no match rule #${ruleIndex}`)
+  return { ...flowTarget, ...(rule.target ?? {}) } as TargetConfig
+}

@@ -1,0 +1,13 @@
+import type { ApiUsage } from './salesforce.js'
+
+export type FileOutcome = 'done' | 'skipped' | 'failed' | 'retrying'
+
+/** What the services report; the Prometheus adapter turns it into series. */
+export interface BridgeMetrics {
+  fileFinished(flow: string, outcome: FileOutcome, bytes: number): void
+  failure(flow: string, code: string): void
+  transferDuration(flow: string, seconds: number): void
+  queueDepth(depth: number): void
+  runFinished(flow: string, state: string): void
+  apiUsage(usage: ApiUsage): void
+}

@@ -1,0 +1,128 @@
+/**
+ * Lists a flow's source directory and decides which files are complete
+ * enough to take now. A file still being written is left for a later run.
+ */
+import picomatch from 'picomatch'
+import type { InboundFlow } from '../config/schema.js'
+import { isBridgeError } from '../domain/errors.js'
+import { assertSafeEntryName, relativeTo } from '../domain/file-names.js'
+import {
+  DEFAULT_READINESS,
+  firstLook,
+  isMarker,
+  type ListedFile,
+  needsSecondLook,
+  secondLook,
+} from '../domain/readiness.js'
+import type { Clock } from '../ports/clock.js'
+import type { RemoteEntry, RemoteFiles } from '../ports/remote-files.js'
+import type { RunNote } from '../ports/store.js'
+
+export interface DiscoveredFile extends ListedFile {
+  /** Directory relative to the flow's source directory ('' at its root). */
+  relativeDir: string
+}
+
+export interface Discovery {
+  ready: DiscoveredFile[]
+  notes: RunNote[]
+}
+
+const MAX_DEPTH = 32
+
+async function listTree(
+  remote: RemoteFiles,
+  root: string,
+  recursive: boolean,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, RemoteEntry[]>> {
+  const byDir = new Map<string, RemoteEntry[]>()
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    const entries = await remote.list(dir, signal ? { signal } : {})
+    byDir.set(dir, entries)
+    if (!recursive || depth >= MAX_DEPTH) return
+    for (const entry of entries) {
+      if (entry.type === 'directory') await walk(entry.path, depth + 1)
+    }
+  }
+  await walk(root, 0)
+  return byDir
+}
+
+export interface DiscoverOptions {
+  remote: RemoteFiles
+  flow: InboundFlow
+  clock: Clock
+  signal?: AbortSignal
+  /** Directories never scanned even if below the source (the flow's own processed/error folders). */
+  skipDirs?: string[]
+}
+
+export async function discoverFiles(options: DiscoverOptions): Promise<Discovery> {
+  const { remote, flow, clock, signal } = options
+  const readiness = flow.readiness ?? DEFAULT_READINESS
+  const root = flow.source.directory
+  const include = picomatch(flow.source.include, { dot: false })
+  const exclude = flow.source.exclude.length > 0 ? picomatch(flow.source.exclude) : () => false
+  const skipDirs = new Set([
+    flow.after.processedDirectory,
+    flow.after.errorDirectory,
+    ...(options.skipDirs ?? []),
+  ])
+
+  const tree = await listTree(remote, root, flow.source.recursive, signal)
+  const notes: RunNote[] = []
+  const candidates: DiscoveredFile[] = []
+  const now = clock.now()
+
+  for (const [dir, entries] of tree) {
+    if (skipDirs.has(dir)) continue
+    const names = new Set(entries.map((e) => e.name))
+    const relativeDir = relativeTo(root, dir) ?? ''
+    for (const entry of entries) {
+      if (entry.type !== 'file') continue
+      try {
+        assertSafeEntryName(entry.name)
+      } catch (error) {
+        notes.push({
+          path: entry.path,
+          reason: 'NOT_READY',
+          message: isBridgeError(error) ? error.message : 'bad name',
+        })
+        continue
+      }
+      if (isMarker(entry.name, readiness)) continue
+      const relPath = relativeDir === '' ? entry.name : `${relativeDir}/${entry.name}`
+      if (!include(relPath) && !include(entry.name)) continue
+      if (exclude(relPath) || exclude(entry.name)) continue
+      const file: DiscoveredFile = {
+        path: entry.path,
+        name: entry.name,
+        size: entry.size,
+        modifiedAt: entry.modifiedAt,
+        relativeDir,
+      }
+      const verdict = firstLook(file, readiness, names, now)
+      if (verdict.ready) candidates.push(file)
+      else notes.push({ path: file.path, reason: 'NOT_READY', message: verdict.reason })
+    }
+  }
+
+  if (candidates.length === 0 || !needsSecondLook(readiness) || readiness.mode !== 'stable') {
+    return { ready: candidates, notes }
+  }
+
+  await clock.sleep(readiness.stableSeconds * 1000, signal)
+  const dirs = [...new Set(candidates.map((c) => c.path.slice(0, c.path.lastIndexOf('/')) || '/'))]
+  const again = new Map<string, RemoteEntry>()
+  for (const dir of dirs) {
+    for (const entry of await remote.list(dir, signal ? { signal } : {})) again.set(entry.path, entry)
+  }
+  const ready: DiscoveredFile[] = []
+  for (const file of candidates) {
+    const verdict = secondLook(file, again.get(file.path))
+    if (verdict.ready) ready.push(file)
+    else notes.push({ path: file.path, reason: 'NOT_READY', message: verdict.reason })
+  }
+  return { ready, notes }
+}

@@ -1,0 +1,49 @@
+import { createHash, type Hash } from 'node:crypto'
+import { Transform, type TransformCallback } from 'node:stream'
+import { BridgeError } from '../domain/errors.js'
+
+/**
+ * Passes bytes through while counting them and computing SHA-256 and MD5
+ * (S3's ETag for single-part uploads). With `expectedSize`, a file that
+ * grows or shrinks under us fails the stream with FILE_CHANGED instead of
+ * sending S3 a body that disagrees with its Content-Length.
+ */
+export class HashingStream extends Transform {
+  bytes = 0
+  private readonly sha256: Hash = createHash('sha256')
+  private readonly md5: Hash = createHash('md5')
+  private readonly expectedSize: number | undefined
+
+  constructor(expectedSize?: number) {
+    super()
+    this.expectedSize = expectedSize
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length
+    if (this.expectedSize !== undefined && this.bytes > this.expectedSize) {
+      callback(this.changed())
+      return
+    }
+    this.sha256.update(chunk)
+    this.md5.update(chunk)
+    callback(null, chunk)
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.expectedSize !== undefined && this.bytes !== this.expectedSize) callback(this.changed())
+    else callback()
+  }
+
+  private changed(): BridgeError {
+    return new BridgeError(
+      'FILE_CHANGED',
+      `file size changed while reading: listed ${this.expectedSize} bytes, read ${this.bytes}`,
+      { transient: true },
+    )
+  }
+
+  digests(): { sha256: string; md5: string } {
+    return { sha256: this.sha256.digest('hex'), md5: this.md5.digest('hex') }
+  }
+}

@@ -1,0 +1,573 @@
+/**
+ * Drives inbound runs: discover → match (batched SOQL) → claim in the
+ * ledger → upload in batches → dispose of the source. A run is driven by a
+ * loop that reads its items from the store each round, so resuming after a
+ * restart is the same code path as running for the first time.
+ */
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import type { EndpointConfig, InboundFlow } from '../config/schema.js'
+import { type BatchLimits, batchByKey, DEFAULT_BATCH_LIMITS } from '../domain/batching.js'
+import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
+import { sdriveFileName } from '../domain/file-names.js'
+import { assertTransition, finalRunState } from '../domain/item-state.js'
+import { ledgerKey } from '../domain/readiness.js'
+import type { Clock } from '../ports/clock.js'
+import type { BridgeMetrics } from '../ports/metrics.js'
+import type { RemoteFiles } from '../ports/remote-files.js'
+import type { SalesforceApi } from '../ports/salesforce.js'
+import type { SDrive } from '../ports/sdrive.js'
+import type { ItemRecord, NewItem, RunRecord, RunTrigger, Store } from '../ports/store.js'
+import type { TransferQueue } from '../queue/transfer-queue.js'
+import { type BatchContext, sdriveTargetOf, transferBatch } from './batch-transfer.js'
+import { type DiscoveredFile, discoverFiles } from './discovery.js'
+import { matchFiles } from './record-matcher.js'
+import { currentLocation, disposeFailed, disposeSucceeded } from './source-disposal.js'
+
+export interface RemoteRegistry {
+  get(endpoint: string): RemoteFiles
+}
+
+export interface InboundEngineDeps {
+  flows: ReadonlyMap<string, InboundFlow>
+  endpoints: ReadonlyMap<string, EndpointConfig>
+  store: Store
+  remotes: RemoteRegistry
+  sf: SalesforceApi
+  sdrive: SDrive
+  queue: TransferQueue
+  clock: Clock
+  logger: Logger
+  metrics: BridgeMetrics
+  maxQueuedItems: number
+  batchLimits?: BatchLimits
+}
+
+export interface StartRunOptions {
+  trigger: RunTrigger
+  idempotencyKey?: string
+  requestHash?: string
+}
+
+export type PlannedAction =
+  | 'upload'
+  | 'skip'
+  | 'replace'
+  | 'duplicate'
+  | 'fail'
+  | 'wait'
+  | 'already-processed'
+
+export interface PlannedFile {
+  path: string
+  size: number
+  action: PlannedAction
+  target: { object: string; recordId: string; fileObject: string } | null
+  reason: string | null
+  code: string | null
+}
+
+export interface DryRunPlan {
+  flow: string
+  files: PlannedFile[]
+}
+
+export interface InboundEngine {
+  startRun(flow: string, options: StartRunOptions): Promise<{ run: RunRecord; created: boolean }>
+  dryRun(flow: string, signal?: AbortSignal): Promise<DryRunPlan>
+  retryRun(runId: string): Promise<{ run: RunRecord; retried: number }>
+  /** Resumes every unfinished run (call once at start-up). */
+  recover(): Promise<void>
+  /** Resolves when the run's driver has stopped (finished, or engine closed). */
+  settled(runId: string): Promise<void>
+  hasActiveRun(flow: string): boolean
+  readonly events: EventEmitter
+  close(): Promise<void>
+}
+
+const ACTIVE: ItemRecord['state'][] = ['pending', 'transferring', 'finalizing']
+
+export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
+  const { store, clock, logger, metrics } = deps
+  const batchLimits = deps.batchLimits ?? DEFAULT_BATCH_LIMITS
+  const drivers = new Map<string, Promise<void>>()
+  const activeFlows = new Map<string, number>()
+  const shutdown = new AbortController()
+  const events = new EventEmitter()
+  let closed = false
+
+  const flowOf = (name: string): InboundFlow => {
+    const flow = deps.flows.get(name)
+    if (!flow)
+      throw new BridgeError('NOT_FOUND', `flow "${name}" is not configured`, { details: { flow: name } })
+    return flow
+  }
+
+  async function setItem(item: ItemRecord, to: ItemRecord['state'], patch: Partial<ItemRecord> = {}) {
+    assertTransition(item.state, to)
+    return store.updateItem(item.id, { ...patch, state: to })
+  }
+
+  /** Moves a permanently failed file to the error folder (once) and reports it. */
+  async function handleFailed(flow: InboundFlow, item: ItemRecord): Promise<void> {
+    const remote = deps.remotes.get(item.endpoint)
+    const error = item.error ?? { code: 'INTERNAL', message: 'failed' }
+    const { finalPath } = await disposeFailed(
+      remote,
+      flow,
+      item,
+      {
+        code: error.code,
+        message: error.message,
+        runId: item.runId,
+        itemId: item.id,
+        flow: flow.name,
+        file: item.path,
+        attempts: item.attempts,
+        time: new Date(clock.now()).toISOString(),
+      },
+      shutdown.signal,
+    )
+    await store.updateItem(item.id, { finalPath })
+    metrics.fileFinished(flow.name, 'failed', 0)
+  }
+
+  async function finalize(flow: InboundFlow, item: ItemRecord): Promise<void> {
+    const remote = deps.remotes.get(item.endpoint)
+    const replaceIds = item.target?.replaceIds ?? []
+    if (replaceIds.length > 0 && item.target) {
+      await deps.sdrive.removeFiles(item.target.fileObject, replaceIds, { signal: shutdown.signal })
+      await store.updateItem(item.id, { target: { ...item.target, replaceIds: [] } })
+    }
+    const { finalPath } = await disposeSucceeded(remote, flow, item, shutdown.signal)
+    const skipped = item.target?.alreadyInSDrive === true
+    await setItem(item, skipped ? 'skipped' : 'done', { finalPath, error: null })
+    metrics.fileFinished(flow.name, skipped ? 'skipped' : 'done', skipped ? 0 : item.bytesTransferred)
+  }
+
+  /** Decides, for matched files, what the existing-file policy asks. One SOQL per file object. */
+  async function applyExistingPolicy(flow: InboundFlow, items: ItemRecord[]): Promise<void> {
+    const groups = new Map<string, ItemRecord[]>()
+    for (const item of items) {
+      if (!item.target) continue
+      const key = `${item.target.fileObject}\u0000${item.target.parentField}`
+      groups.set(key, [...(groups.get(key) ?? []), item])
+    }
+    for (const group of groups.values()) {
+      const { fileObject, parentField } = (group[0] as ItemRecord).target as NonNullable<ItemRecord['target']>
+      const existing = await deps.sdrive.findFiles(
+        fileObject,
+        parentField,
+        [...new Set(group.map((i) => (i.target as NonNullable<ItemRecord['target']>).recordId))],
+        [...new Set(group.map((i) => sdriveFileName(i.name)))],
+        { signal: shutdown.signal },
+      )
+      for (const item of group) {
+        const target = item.target as NonNullable<ItemRecord['target']>
+        const same = existing.filter(
+          (f) =>
+            f.parentId.slice(0, 15) === target.recordId.slice(0, 15) &&
+            f.fileName === sdriveFileName(item.name),
+        )
+        if (same.length === 0 || flow.existing === 'duplicate') continue
+        if (flow.existing === 'skip') {
+          // Already in S-Drive: nothing to upload, the source is tidied like a success.
+          await setItem(item, 'finalizing', {
+            sdriveFileId: (same[0] as { id: string }).id,
+            target: { ...target, alreadyInSDrive: true },
+          })
+        } else {
+          await store.updateItem(item.id, { target: { ...target, replaceIds: same.map((f) => f.id) } })
+        }
+      }
+    }
+  }
+
+  async function matchPending(flow: InboundFlow, items: ItemRecord[]): Promise<void> {
+    const unmatched = items.filter((i) => i.state === 'pending' && i.target === null)
+    if (unmatched.length === 0) return
+    const candidates = unmatched.map((item) => ({
+      item,
+      name: item.name,
+      relativeDir: relativeDirOf(flow, item.path),
+    }))
+    const results = await matchFiles(candidates, flow, deps.sf, shutdown.signal)
+    const matched: ItemRecord[] = []
+    for (const c of candidates) {
+      const result = results.get(c)
+      if (!result) continue
+      if (result.ok) {
+        matched.push(await store.updateItem(c.item.id, { target: result.target, error: null }))
+      } else if (result.transient) {
+        await store.updateItem(c.item.id, { error: { code: result.code, message: result.message } })
+      } else {
+        metrics.failure(flow.name, result.code)
+        await setItem(c.item, 'failed', { error: { code: result.code, message: result.message } })
+      }
+    }
+    if (matched.length > 0) await applyExistingPolicy(flow, matched)
+  }
+
+  function relativeDirOf(flow: InboundFlow, path: string): string {
+    const root = flow.source.directory.replace(/\/+$/, '')
+    const dir = path.slice(0, path.lastIndexOf('/'))
+    return dir.length > root.length && dir.startsWith(`${root}/`) ? dir.slice(root.length + 1) : ''
+  }
+
+  async function discover(flow: InboundFlow, run: RunRecord): Promise<void> {
+    const remote = deps.remotes.get(flow.source.endpoint)
+    const { ready, notes } = await discoverFiles({ remote, flow, clock, signal: shutdown.signal })
+    const limited = ready.slice(0, flow.maxFilesPerRun)
+    const newItems: NewItem[] = limited.map((file: DiscoveredFile) => ({
+      endpoint: flow.source.endpoint,
+      path: file.path,
+      name: file.name,
+      size: file.size,
+      modifiedAt: file.modifiedAt,
+      ledgerKey: ledgerKey(flow.source.endpoint, file),
+      target: null,
+    }))
+    const { duplicates } = await store.addItems(run.id, newItems)
+    for (const d of duplicates) {
+      if (ACTIVE.includes(d.ownerState)) {
+        const own = (await store.getItem(d.ownerItemId))?.runId === run.id
+        if (own) continue
+        notes.push({
+          path: d.item.path,
+          reason: 'IN_PROGRESS_ELSEWHERE',
+          message: `being processed by item ${d.ownerItemId}`,
+        })
+      } else {
+        notes.push({
+          path: d.item.path,
+          reason: 'ALREADY_PROCESSED',
+          message: `processed before by item ${d.ownerItemId} (${d.ownerState})`,
+        })
+      }
+    }
+    await store.updateRun(run.id, { notes })
+  }
+
+  /** One round over the run's items; returns the time to wake up for due retries, or null when finished. */
+  async function round(flow: InboundFlow, runId: string): Promise<number | null> {
+    let items = await store.listItems(runId)
+    await matchPending(flow, items)
+    items = await store.listItems(runId)
+
+    for (const item of items.filter((i) => i.state === 'failed' && i.finalPath === null)) {
+      await handleFailed(flow, item).catch((error) =>
+        logger.warn(
+          { item: item.id, err: toBridgeError(error).message },
+          'could not move file to the error folder',
+        ),
+      )
+    }
+
+    const now = clock.now()
+    const due = items.filter(
+      (i) =>
+        (i.state === 'pending' || i.state === 'transferring') &&
+        i.target !== null &&
+        (i.nextAttemptAt === null || Date.parse(i.nextAttemptAt) <= now),
+    )
+    const remote = deps.remotes.get(flow.source.endpoint)
+    const ctx: BatchContext = {
+      flow,
+      remote,
+      store,
+      sdrive: deps.sdrive,
+      queue: deps.queue,
+      clock,
+      logger,
+      metrics,
+      signal: shutdown.signal,
+    }
+    const batches = batchByKey(
+      due,
+      (i) => JSON.stringify([i.endpoint, sdriveTargetOf(i.target as NonNullable<ItemRecord['target']>)]),
+      (i) => i.size,
+      batchLimits,
+    )
+    await Promise.all(
+      batches.map((batch) =>
+        transferBatch(ctx, batch).catch((error) =>
+          logger.error({ flow: flow.name, err: toBridgeError(error).message }, 'batch failed unexpectedly'),
+        ),
+      ),
+    )
+
+    for (const item of (await store.listItems(runId)).filter((i) => i.state === 'finalizing')) {
+      try {
+        await finalize(flow, item)
+      } catch (error) {
+        const e = toBridgeError(error)
+        if (isTransient(e)) {
+          logger.warn(
+            { item: item.id, code: e.code, err: e.message },
+            'could not dispose of the source file; will retry',
+          )
+          await store.updateItem(item.id, {
+            error: { code: e.code, message: e.message },
+            nextAttemptAt: new Date(clock.now() + flow.retry.baseDelayMs).toISOString(),
+          })
+        } else {
+          // The document is safely in S-Drive; only the tidy-up failed. The ledger keeps the
+          // file from being taken again, and the item says exactly what is left to do by hand.
+          metrics.failure(flow.name, e.code)
+          await setItem(item, 'failed', {
+            finalPath: currentLocation(item),
+            error: {
+              code: e.code,
+              message: `uploaded to S-Drive as ${item.sdriveFileId}, but the source could not be disposed of: ${e.message}`,
+            },
+          })
+        }
+      }
+    }
+    for (const item of (await store.listItems(runId)).filter(
+      (i) => i.state === 'failed' && i.finalPath === null,
+    )) {
+      await handleFailed(flow, item).catch((error) =>
+        logger.warn(
+          { item: item.id, err: toBridgeError(error).message },
+          'could not move file to the error folder',
+        ),
+      )
+    }
+
+    const counts = await store.runCounts(runId)
+    const finalState = finalRunState(counts)
+    if (finalState !== null) {
+      await store.updateRun(runId, { state: finalState, finishedAt: new Date(clock.now()).toISOString() })
+      metrics.runFinished(flow.name, finalState)
+      return null
+    }
+    const remaining = await store.listItems(runId)
+    const next = remaining
+      .filter((i) => ACTIVE.includes(i.state))
+      .map((i) => (i.nextAttemptAt ? Date.parse(i.nextAttemptAt) : clock.now() + flow.retry.baseDelayMs))
+    return Math.max(clock.now(), Math.min(...next))
+  }
+
+  async function drive(flow: InboundFlow, run: RunRecord, withDiscovery: boolean): Promise<void> {
+    activeFlows.set(flow.name, (activeFlows.get(flow.name) ?? 0) + 1)
+    try {
+      await store.updateRun(run.id, {
+        state: 'running',
+        startedAt: run.startedAt ?? new Date(clock.now()).toISOString(),
+      })
+      if (withDiscovery) {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await discover(flow, run)
+            break
+          } catch (error) {
+            const e = toBridgeError(error, 'REMOTE_IO')
+            if (!isTransient(e) || attempt >= flow.retry.maxAttempts || shutdown.signal.aborted) throw e
+            logger.warn({ flow: flow.name, code: e.code, attempt }, 'listing failed; retrying')
+            await clock.sleep(
+              Math.min(flow.retry.maxDelayMs, flow.retry.baseDelayMs * 2 ** (attempt - 1)),
+              shutdown.signal,
+            )
+          }
+        }
+      }
+      for (;;) {
+        const wake = await round(flow, run.id)
+        if (wake === null) break
+        await clock.sleep(Math.max(0, wake - clock.now()), shutdown.signal)
+      }
+    } catch (error) {
+      if (shutdown.signal.aborted) return
+      const e = toBridgeError(error)
+      logger.error({ flow: flow.name, run: run.id, code: e.code, err: e.message }, 'run failed')
+      metrics.failure(flow.name, e.code)
+      await store.updateRun(run.id, {
+        state: 'failed',
+        finishedAt: new Date(clock.now()).toISOString(),
+        error: { code: e.code, message: e.message },
+      })
+      metrics.runFinished(flow.name, 'failed')
+    } finally {
+      activeFlows.set(flow.name, (activeFlows.get(flow.name) ?? 1) - 1)
+      events.emit('run-settled', run.id)
+    }
+  }
+
+  function launch(flow: InboundFlow, run: RunRecord, withDiscovery: boolean): void {
+    if (closed || drivers.has(run.id)) return
+    const driver = drive(flow, run, withDiscovery).finally(() => drivers.delete(run.id))
+    drivers.set(run.id, driver)
+  }
+
+  return {
+    events,
+
+    async startRun(flowName, options) {
+      const flow = flowOf(flowName)
+      if ((await store.activeItemCount()) >= deps.maxQueuedItems || !deps.queue.hasRoom()) {
+        throw new BridgeError('QUEUE_FULL', 'too many files are waiting; try again later', {
+          transient: true,
+          details: { retryAfterSeconds: 30 },
+        })
+      }
+      const result = await store.createRun({
+        flow: flow.name,
+        trigger: options.trigger,
+        ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+        ...(options.requestHash ? { requestHash: options.requestHash } : {}),
+      })
+      if (result.outcome === 'conflict') {
+        throw new BridgeError('CONFLICT', 'Idempotency-Key was already used with a different request', {
+          details: { runId: result.run.id },
+        })
+      }
+      if (result.outcome === 'created') launch(flow, result.run, true)
+      return { run: result.run, created: result.outcome === 'created' }
+    },
+
+    async dryRun(flowName, signal) {
+      const flow = flowOf(flowName)
+      const remote = deps.remotes.get(flow.source.endpoint)
+      const { ready, notes } = await discoverFiles({ remote, flow, clock, ...(signal ? { signal } : {}) })
+      const owners = await store.ledgerOwners(ready.map((f) => ledgerKey(flow.source.endpoint, f)))
+      const files: PlannedFile[] = notes.map((n) => ({
+        path: n.path,
+        size: 0,
+        action: 'wait',
+        target: null,
+        reason: n.message,
+        code: n.reason,
+      }))
+      const fresh = ready.filter((f) => {
+        const owner = owners.get(ledgerKey(flow.source.endpoint, f))
+        if (!owner) return true
+        files.push({
+          path: f.path,
+          size: f.size,
+          action: 'already-processed',
+          target: null,
+          reason: `item ${owner.itemId} (${owner.state})`,
+          code: 'ALREADY_PROCESSED',
+        })
+        return false
+      })
+      const matches = await matchFiles(fresh, flow, deps.sf, signal)
+      const matched = fresh.filter((f) => matches.get(f)?.ok)
+      const existing = new Map<string, number>()
+      const byObject = new Map<string, DiscoveredFile[]>()
+      for (const f of matched) {
+        const m = matches.get(f) as { ok: true; target: NonNullable<ItemRecord['target']> }
+        const k = `${m.target.fileObject}\u0000${m.target.parentField}`
+        byObject.set(k, [...(byObject.get(k) ?? []), f])
+      }
+      for (const [k, group] of byObject) {
+        const [fileObject, parentField] = k.split('\u0000') as [string, string]
+        const targets = group.map(
+          (f) => (matches.get(f) as { ok: true; target: NonNullable<ItemRecord['target']> }).target,
+        )
+        const found = await deps.sdrive.findFiles(
+          fileObject,
+          parentField,
+          [...new Set(targets.map((t) => t.recordId))],
+          [...new Set(group.map((f) => sdriveFileName(f.name)))],
+          signal ? { signal } : {},
+        )
+        for (const file of found) {
+          const key = `${file.parentId.slice(0, 15)}\u0000${file.fileName}`
+          existing.set(key, (existing.get(key) ?? 0) + 1)
+        }
+      }
+      for (const f of fresh) {
+        const m = matches.get(f)
+        if (!m?.ok) {
+          files.push({
+            path: f.path,
+            size: f.size,
+            action: 'fail',
+            target: null,
+            reason: m?.message ?? null,
+            code: m?.code ?? null,
+          })
+          continue
+        }
+        const exists = existing.has(`${m.target.recordId.slice(0, 15)}\u0000${sdriveFileName(f.name)}`)
+        const action: PlannedAction = !exists ? 'upload' : flow.existing
+        files.push({
+          path: f.path,
+          size: f.size,
+          action,
+          target: { object: m.target.object, recordId: m.target.recordId, fileObject: m.target.fileObject },
+          reason: exists ? `a file named ${sdriveFileName(f.name)} is already on the record` : null,
+          code: null,
+        })
+      }
+      files.sort((a, b) => a.path.localeCompare(b.path))
+      return { flow: flow.name, files }
+    },
+
+    async retryRun(runId) {
+      const run = await store.getRun(runId)
+      if (!run) throw new BridgeError('NOT_FOUND', `run ${runId} does not exist`, { details: { runId } })
+      const flow = flowOf(run.flow)
+      const failed = (await store.listItems(runId)).filter((i) => i.state === 'failed')
+      for (const item of failed) {
+        // A file that failed matching is matched again: the record may exist by now.
+        const rematch =
+          item.error?.code === 'NO_MATCHING_RECORD' ||
+          item.error?.code === 'AMBIGUOUS_RECORD' ||
+          item.error?.code === 'NO_MATCH_RULE'
+        const pending = await setItem(item, 'pending', {
+          attempts: 0,
+          nextAttemptAt: null,
+          ...(rematch ? { target: null } : {}),
+        })
+        // Already in S-Drive (only the tidy-up failed): never upload it again.
+        if (item.sdriveFileId !== null) await setItem(pending, 'finalizing')
+        if (item.finalPath) {
+          const remote = deps.remotes.get(item.endpoint)
+          const errorJson = `${currentLocation(item)}.error.json`
+          await remote.delete(errorJson).catch(() => undefined)
+        }
+      }
+      const updated =
+        failed.length > 0
+          ? await store.updateRun(runId, { state: 'running', finishedAt: null, error: null })
+          : run
+      if (failed.length > 0) {
+        // A retry of a run that is still being driven joins that driver's next round.
+        if (!drivers.has(runId)) launch(flow, updated, false)
+      }
+      return { run: updated, retried: failed.length }
+    },
+
+    async recover() {
+      for (const run of await store.findRuns(['queued', 'running'])) {
+        const flow = deps.flows.get(run.flow)
+        if (!flow) {
+          await store.updateRun(run.id, {
+            state: 'failed',
+            finishedAt: new Date(clock.now()).toISOString(),
+            error: { code: 'NOT_FOUND', message: `flow "${run.flow}" is no longer configured` },
+          })
+          continue
+        }
+        logger.info({ run: run.id, flow: run.flow }, 'resuming run')
+        launch(flow, run, true)
+      }
+    },
+
+    async settled(runId) {
+      await drivers.get(runId)
+    },
+
+    hasActiveRun: (flow) => (activeFlows.get(flow) ?? 0) > 0,
+
+    async close() {
+      if (closed) return
+      closed = true
+      shutdown.abort(new BridgeError('CANCELLED', 'service is shutting down'))
+      await Promise.allSettled([...drivers.values()])
+    },
+  }
+}

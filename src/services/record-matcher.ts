@@ -1,0 +1,104 @@
+/**
+ * Finds the target record of every file of a run with as few SOQL queries
+ * as possible: one per object and lookup field set (chunked only when the
+ * IN list would exceed the statement limit), never one per file.
+ */
+import type { InboundFlow } from '../config/schema.js'
+import { type BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
+import {
+  type CompiledRules,
+  compileMatchRules,
+  extractMatchKey,
+  type LookupPlan,
+  type MatchCandidate,
+  type MatchKey,
+  planLookups,
+  resolveMatch,
+  ruleTarget,
+} from '../domain/matching.js'
+import { inClause, selectWhereIn } from '../domain/soql.js'
+import type { SalesforceApi } from '../ports/salesforce.js'
+import type { ItemTarget } from '../ports/store.js'
+
+export type MatchResult =
+  | { ok: true; target: ItemTarget }
+  | { ok: false; code: string; message: string; transient: boolean }
+
+const compiledCache = new WeakMap<InboundFlow, CompiledRules>()
+
+export function compiledRulesOf(flow: InboundFlow): CompiledRules {
+  let compiled = compiledCache.get(flow)
+  if (!compiled) {
+    compiled = compileMatchRules(flow.match)
+    compiledCache.set(flow, compiled)
+  }
+  return compiled
+}
+
+function queriesFor(plan: LookupPlan): string[] {
+  const [first, ...rest] = plan.fields as [string, ...string[]]
+  // Extra fields narrow the query; the exact tuple is checked in memory by resolveMatch.
+  const extraWhere = rest.map((f) => inClause(f, plan.values[f] ?? [])).join(' AND ')
+  return selectWhereIn({
+    fields: ['Id', ...plan.fields],
+    object: plan.object,
+    field: first,
+    values: plan.values[first] ?? [],
+    ...(extraWhere ? { extraWhere } : {}),
+  })
+}
+
+export async function matchFiles<T extends MatchCandidate>(
+  files: readonly T[],
+  flow: InboundFlow,
+  sf: SalesforceApi,
+  signal?: AbortSignal,
+): Promise<Map<T, MatchResult>> {
+  const rules = compiledRulesOf(flow)
+  const out = new Map<T, MatchResult>()
+  const keyed: [T, MatchKey][] = []
+  for (const file of files) {
+    const outcome = extractMatchKey(file, rules)
+    if (outcome.ok) keyed.push([file, outcome.key])
+    else out.set(file, { ok: false, code: outcome.code, message: outcome.message, transient: false })
+  }
+
+  const results = new Map<string, Record<string, unknown>[]>()
+  for (const plan of planLookups(keyed.map(([, key]) => key))) {
+    let records: Record<string, unknown>[]
+    try {
+      records = (await Promise.all(queriesFor(plan).map((q) => sf.query(q, signal ? { signal } : {})))).flat()
+    } catch (error) {
+      // A failed lookup fails only the files that needed it, with the reason.
+      const e: BridgeError = toBridgeError(error, 'SALESFORCE_ERROR')
+      for (const [file, key] of keyed) {
+        if (key.object === plan.object)
+          out.set(file, { ok: false, code: e.code, message: e.message, transient: isTransient(e) })
+      }
+      continue
+    }
+    results.set(plan.object, [...(results.get(plan.object) ?? []), ...records])
+  }
+
+  for (const [file, key] of keyed) {
+    if (out.has(file)) continue
+    const match = resolveMatch(key, results)
+    if (!match.ok) {
+      out.set(file, { ...match, transient: false })
+      continue
+    }
+    const target = ruleTarget(rules, key.ruleIndex, flow.target)
+    out.set(file, {
+      ok: true,
+      target: {
+        object: key.object,
+        recordId: match.recordId,
+        fileObject: target.fileObject,
+        parentField: target.parentField,
+        folder: target.folder ?? null,
+        description: target.description ?? null,
+      },
+    })
+  }
+  return out
+}

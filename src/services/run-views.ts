@@ -1,0 +1,55 @@
+/** Store records → API shapes (flat, named fields that read well in a Flow). */
+import type { ItemRecord, RunCounts, RunRecord } from '../ports/store.js'
+import type { PlannedFile } from './inbound-engine.js'
+
+export function toRunSummaryView(run: RunRecord) {
+  return {
+    id: run.id,
+    flow: run.flow,
+    state: run.state,
+    trigger: run.trigger,
+    createdAt: run.createdAt,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    errorCode: run.error?.code ?? null,
+    errorMessage: run.error?.message ?? null,
+  }
+}
+
+export function toItemView(item: ItemRecord) {
+  return {
+    id: item.id,
+    path: item.path,
+    name: item.name,
+    size: item.size,
+    modifiedAt: new Date(item.modifiedAt).toISOString(),
+    state: item.state,
+    attempts: item.attempts,
+    nextAttemptAt: item.nextAttemptAt,
+    targetObject: item.target?.object ?? null,
+    targetRecordId: item.target?.recordId ?? null,
+    sdriveFileId: item.sdriveFileId,
+    sha256: item.sha256,
+    bytesTransferred: item.bytesTransferred,
+    finalPath: item.finalPath,
+    errorCode: item.error?.code ?? null,
+    errorMessage: item.error?.message ?? null,
+  }
+}
+
+export function toRunDetailView(run: RunRecord, counts: RunCounts, items: ItemRecord[]) {
+  return { ...toRunSummaryView(run), counts, notes: run.notes, items: items.map(toItemView) }
+}
+
+export function toPlannedFileView(file: PlannedFile) {
+  return {
+    path: file.path,
+    size: file.size,
+    action: file.action,
+    targetObject: file.target?.object ?? null,
+    targetRecordId: file.target?.recordId ?? null,
+    fileObject: file.target?.fileObject ?? null,
+    reason: file.reason,
+    code: file.code,
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * What happens to the partner's file once its fate is known: moved to the
+ * processed folder (collision-safe), deleted or kept after success; moved
+ * to the error folder with a `<name>.error.json` beside it after a
+ * permanent failure. Called only after S-Drive confirmed (or refused) it.
+ */
+import { posix } from 'node:path'
+import { Readable } from 'node:stream'
+import type { InboundFlow } from '../config/schema.js'
+import { collisionSafeName } from '../domain/file-names.js'
+import { markerName } from '../domain/readiness.js'
+import type { RemoteFiles } from '../ports/remote-files.js'
+import type { ItemRecord } from '../ports/store.js'
+
+/** Where the file is now: the error folder after a failure that is being retried, else where it was found. */
+export function currentLocation(item: ItemRecord): string {
+  return item.finalPath ?? item.path
+}
+
+function destinationDir(baseDir: string, item: ItemRecord, sourceRoot: string): string {
+  const rel = posix.relative(sourceRoot, posix.dirname(item.path))
+  return rel === '' || rel.startsWith('..') ? baseDir : posix.join(baseDir, rel)
+}
+
+async function freeName(remote: RemoteFiles, dir: string, name: string, tag: string, signal?: AbortSignal) {
+  await remote.mkdirp(dir, signal ? { signal } : {})
+  const taken = new Set((await remote.list(dir, signal ? { signal } : {})).map((e) => e.name))
+  return posix.join(dir, collisionSafeName(name, taken, tag))
+}
+
+async function removeMarker(remote: RemoteFiles, flow: InboundFlow, item: ItemRecord, signal?: AbortSignal) {
+  const marker = markerName(
+    item.name,
+    flow.readiness ?? { mode: 'stable', stableSeconds: 0, minAgeSeconds: 0 },
+  )
+  if (marker === null) return
+  const path = posix.join(posix.dirname(item.path), marker)
+  if (await remote.stat(path, signal ? { signal } : {})) await remote.delete(path, signal ? { signal } : {})
+}
+
+export interface DisposalResult {
+  /** The path the source file now has, or null if deleted / kept in place. */
+  finalPath: string | null
+}
+
+/**
+ * Applies `after.success`. Idempotent across crashes: a source that is
+ * already gone is taken as moved/deleted by an earlier attempt.
+ */
+export async function disposeSucceeded(
+  remote: RemoteFiles,
+  flow: InboundFlow,
+  item: ItemRecord,
+  signal?: AbortSignal,
+): Promise<DisposalResult> {
+  const opts = signal ? { signal } : {}
+  const source = currentLocation(item)
+  const exists = (await remote.stat(source, opts)) !== null
+  const errorJson = `${source}.error.json`
+  if (item.finalPath !== null && (await remote.stat(errorJson, opts))) await remote.delete(errorJson, opts)
+
+  let finalPath: string | null = null
+  if (exists) {
+    switch (flow.after.success) {
+      case 'keep':
+        finalPath = null
+        break
+      case 'delete':
+        await remote.delete(source, opts)
+        break
+      case 'move': {
+        const dir = destinationDir(flow.after.processedDirectory as string, item, flow.source.directory)
+        finalPath = await freeName(remote, dir, item.name, item.runId, signal)
+        await remote.rename(source, finalPath, opts)
+        break
+      }
+    }
+  }
+  await removeMarker(remote, flow, item, signal)
+  return { finalPath }
+}
+
+export interface ErrorReport {
+  code: string
+  message: string
+  runId: string
+  itemId: string
+  flow: string
+  file: string
+  attempts: number
+  time: string
+}
+
+/** Moves the file to the error folder and writes the reason beside it. */
+export async function disposeFailed(
+  remote: RemoteFiles,
+  flow: InboundFlow,
+  item: ItemRecord,
+  report: ErrorReport,
+  signal?: AbortSignal,
+): Promise<DisposalResult> {
+  const opts = signal ? { signal } : {}
+  const source = currentLocation(item)
+  let finalPath = source
+  const errorDir = destinationDir(flow.after.errorDirectory, item, flow.source.directory)
+  const alreadyThere = posix.dirname(source) === errorDir
+  if (!alreadyThere) {
+    // Nothing to move (gone since): record where it was, so the failure is not re-handled forever.
+    if ((await remote.stat(source, opts)) === null) return { finalPath: source }
+    finalPath = await freeName(remote, errorDir, item.name, item.runId, signal)
+    await remote.rename(source, finalPath, opts)
+  }
+  const body = Buffer.from(`${JSON.stringify(report, null, 2)}\n`, 'utf8')
+  await remote.write(`${finalPath}.error.json`, Readable.from([body]), opts)
+  await removeMarker(remote, flow, item, signal)
+  return { finalPath }
+}

@@ -1,0 +1,552 @@
+/**
+ * The Store contract: every adapter (SQLite, PostgreSQL) runs this suite.
+ *
+ * `makeStore` must open a NEW Store instance on the SAME database each time it
+ * is called, and that database must start empty for this suite. The suite
+ * opens several instances (to race two writers, and to check that data
+ * survives a reopen), calls migrate() on each, and closes all of them. Cases
+ * stay independent by using their own flow names and ledger keys, and by
+ * measuring global counts as differences.
+ */
+import type { Test } from 'tap'
+import type { ItemState, NewItem, RunRecord, Store } from '../../src/ports/store.js'
+
+export function storeContract(t: Test, makeStore: () => Promise<Store>): void {
+  async function open(tt: Test): Promise<Store> {
+    const store = await makeStore()
+    tt.teardown(() => store.close())
+    await store.migrate()
+    return store
+  }
+
+  function newItem(ledgerKey: string, overrides: Partial<NewItem> = {}): NewItem {
+    const name = ledgerKey.split('/').pop() ?? ledgerKey
+    return {
+      endpoint: 'partner-sftp',
+      path: `/inbox/${name}`,
+      name,
+      size: 1024,
+      modifiedAt: 1_700_000_000_000,
+      ledgerKey,
+      target: null,
+      ...overrides,
+    }
+  }
+
+  async function newRun(store: Store, flow: string): Promise<RunRecord> {
+    const result = await store.createRun({ flow, trigger: 'api' })
+    return result.run
+  }
+
+  t.test('migrate is safe to run again', async (t) => {
+    const store = await open(t)
+    await store.migrate()
+    await store.migrate()
+    await store.ping()
+    const run = await newRun(store, 'migrate')
+    t.equal((await store.getRun(run.id))?.id, run.id)
+  })
+
+  t.test('createRun creates a queued run with empty progress fields', async (t) => {
+    const store = await open(t)
+    const result = await store.createRun({ flow: 'create', trigger: 'schedule' })
+    t.equal(result.outcome, 'created')
+    const run = result.run
+    t.match(run.id, /^run_[0-9a-z]+$/)
+    t.match(run, {
+      flow: 'create',
+      state: 'queued',
+      trigger: 'schedule',
+      idempotencyKey: null,
+      startedAt: null,
+      finishedAt: null,
+      notes: [],
+      error: null,
+    })
+    t.ok(Number.isFinite(Date.parse(run.createdAt)), 'createdAt is an ISO timestamp')
+    t.same(await store.getRun(run.id), run)
+    t.equal(await store.getRun('run_missing'), null)
+  })
+
+  t.test('idempotency keys', async (t) => {
+    const store = await open(t)
+    const first = await store.createRun({
+      flow: 'idem',
+      trigger: 'api',
+      idempotencyKey: 'key-1',
+      requestHash: 'hash-a',
+    })
+    t.equal(first.outcome, 'created')
+    t.equal(first.run.idempotencyKey, 'key-1')
+
+    const again = await store.createRun({
+      flow: 'idem',
+      trigger: 'api',
+      idempotencyKey: 'key-1',
+      requestHash: 'hash-a',
+    })
+    t.equal(again.outcome, 'existing', 'same key and same request → the existing run')
+    t.same(again.run, first.run)
+
+    const conflict = await store.createRun({
+      flow: 'idem',
+      trigger: 'api',
+      idempotencyKey: 'key-1',
+      requestHash: 'hash-b',
+    })
+    t.equal(conflict.outcome, 'conflict', 'same key, different request → conflict')
+    t.equal(conflict.run.id, first.run.id, 'a conflict reports the run that owns the key')
+
+    const otherFlow = await store.createRun({ flow: 'idem-other', trigger: 'api', idempotencyKey: 'key-2' })
+    t.equal(otherFlow.outcome, 'created')
+    const sameWithoutHash = await store.createRun({
+      flow: 'idem-other',
+      trigger: 'api',
+      idempotencyKey: 'key-2',
+    })
+    t.equal(sameWithoutHash.outcome, 'existing', 'no hash on either side is the same request')
+    const keyForOtherFlow = await store.createRun({ flow: 'idem', trigger: 'api', idempotencyKey: 'key-2' })
+    t.equal(keyForOtherFlow.outcome, 'conflict', 'a key reused for another flow is a conflict')
+
+    const runs = await store.listRuns({ flow: 'idem', limit: 10 })
+    t.equal(runs.runs.length, 1, 'existing and conflict outcomes create nothing')
+
+    const plain1 = await store.createRun({ flow: 'idem', trigger: 'api' })
+    const plain2 = await store.createRun({ flow: 'idem', trigger: 'api' })
+    t.not(plain1.run.id, plain2.run.id, 'without a key every call creates a run')
+  })
+
+  t.test('two writers creating a run with the same idempotency key get one run', async (t) => {
+    const a = await open(t)
+    const b = await open(t)
+    const input = { flow: 'idem-race', trigger: 'api' as const, idempotencyKey: 'race', requestHash: 'h' }
+    const results = await Promise.all([a.createRun(input), b.createRun(input)])
+    t.same(results.map((r) => r.outcome).sort(), ['created', 'existing'])
+    t.equal(results[0]?.run.id, results[1]?.run.id)
+  })
+
+  t.test('updateRun returns the fresh record', async (t) => {
+    const store = await open(t)
+    const run = await newRun(store, 'update-run')
+    const started = await store.updateRun(run.id, { state: 'running', startedAt: '2024-05-01T10:00:00.000Z' })
+    t.match(started, {
+      id: run.id,
+      state: 'running',
+      startedAt: '2024-05-01T10:00:00.000Z',
+      finishedAt: null,
+    })
+    const finished = await store.updateRun(run.id, {
+      state: 'partially_failed',
+      finishedAt: '2024-05-01T10:05:00.000Z',
+      notes: [{ path: '/inbox/a.pdf', reason: 'NOT_READY', message: 'still growing' }],
+      error: { code: 'NO_MATCHING_RECORD', message: '1 of 3 files had no record' },
+    })
+    t.same(finished.notes, [{ path: '/inbox/a.pdf', reason: 'NOT_READY', message: 'still growing' }])
+    t.same(finished.error, { code: 'NO_MATCHING_RECORD', message: '1 of 3 files had no record' })
+    t.equal(finished.startedAt, '2024-05-01T10:00:00.000Z', 'fields not in the patch are kept')
+    t.same(await store.getRun(run.id), finished)
+    const cleared = await store.updateRun(run.id, { error: null })
+    t.equal(cleared.error, null)
+    t.same(await store.updateRun(run.id, {}), cleared, 'an empty patch changes nothing visible')
+    await t.rejects(store.updateRun('run_missing', { state: 'failed' }), { code: 'NOT_FOUND' })
+  })
+
+  t.test('addItems inserts items with their defaults', async (t) => {
+    const store = await open(t)
+    const run = await newRun(store, 'add-items')
+    const target = {
+      object: 'Account',
+      recordId: '001000000000001AAA',
+      fileObject: 'cg__AccountFile__c',
+      parentField: 'cg__Account__c',
+      folder: 'Invoices',
+      description: null,
+    }
+    const result = await store.addItems(run.id, [
+      newItem('add-items/a.pdf', { target }),
+      newItem('add-items/b.pdf', {
+        state: 'failed',
+        error: { code: 'NO_MATCHING_RECORD', message: 'no Account with AccountNumber 42' },
+      }),
+    ])
+    t.equal(result.duplicates.length, 0)
+    t.equal(result.added.length, 2)
+    const [a, b] = result.added
+    t.match(a, {
+      runId: run.id,
+      flow: 'add-items',
+      endpoint: 'partner-sftp',
+      path: '/inbox/a.pdf',
+      name: 'a.pdf',
+      size: 1024,
+      modifiedAt: 1_700_000_000_000,
+      ledgerKey: 'add-items/a.pdf',
+      state: 'pending',
+      attempts: 0,
+      nextAttemptAt: null,
+      wipFileId: null,
+      sdriveFileId: null,
+      sha256: null,
+      bytesTransferred: 0,
+      finalPath: null,
+      error: null,
+    })
+    t.same(a?.target, target)
+    t.match(a?.id, /^itm_[0-9a-z]+$/)
+    t.match(b, { state: 'failed', error: { code: 'NO_MATCHING_RECORD' }, target: null })
+    t.same(await store.getItem(a!.id), a)
+    t.same(
+      (await store.listItems(run.id)).map((i) => i.id),
+      [a!.id, b!.id],
+      'listItems returns items in insertion order',
+    )
+    t.equal(await store.getItem('itm_missing'), null)
+    t.same(await store.listItems('run_missing'), [])
+    t.same(await store.addItems(run.id, []), { added: [], duplicates: [] })
+    await t.rejects(store.addItems('run_missing', [newItem('add-items/c.pdf')]), { code: 'NOT_FOUND' })
+  })
+
+  t.test('a ledger key is claimed once, across runs and within a batch', async (t) => {
+    const store = await open(t)
+    const run1 = await newRun(store, 'ledger')
+    const run2 = await newRun(store, 'ledger')
+    const first = await store.addItems(run1.id, [newItem('ledger/x.pdf'), newItem('ledger/y.pdf')])
+    const owner = first.added[0]!
+    await store.updateItem(owner.id, { state: 'transferring' })
+
+    const second = await store.addItems(run2.id, [newItem('ledger/x.pdf'), newItem('ledger/z.pdf')])
+    t.same(
+      second.added.map((i) => i.ledgerKey),
+      ['ledger/z.pdf'],
+    )
+    t.equal(second.duplicates.length, 1)
+    t.same(second.duplicates[0], {
+      item: newItem('ledger/x.pdf'),
+      ownerItemId: owner.id,
+      ownerState: 'transferring',
+    })
+    t.same(
+      (await store.listItems(run2.id)).map((i) => i.ledgerKey),
+      ['ledger/z.pdf'],
+      'a duplicate is not inserted',
+    )
+
+    const owners = await store.ledgerOwners([
+      'ledger/x.pdf',
+      'ledger/z.pdf',
+      'ledger/none.pdf',
+      'ledger/x.pdf',
+    ])
+    t.same(
+      [...owners.entries()].sort(),
+      [
+        ['ledger/x.pdf', { itemId: owner.id, state: 'transferring' }],
+        ['ledger/z.pdf', { itemId: second.added[0]!.id, state: 'pending' }],
+      ],
+      'ledgerOwners reads claims without taking any',
+    )
+    t.equal((await store.ledgerOwners([])).size, 0)
+    t.equal((await store.ledgerOwners(['ledger/none.pdf'])).size, 0, 'and does not claim the free key')
+
+    const run3 = await newRun(store, 'ledger')
+    const batch = await store.addItems(run3.id, [newItem('ledger/w.pdf'), newItem('ledger/w.pdf')])
+    t.equal(batch.added.length, 1, 'the same key twice in one batch is added once')
+    t.equal(batch.duplicates[0]?.ownerItemId, batch.added[0]?.id)
+    t.equal(batch.duplicates[0]?.ownerState, 'pending')
+  })
+
+  t.test('two store instances racing for the same keys: exactly one wins each key', async (t) => {
+    const a = await open(t)
+    const b = await open(t)
+    const runA = await newRun(a, 'race')
+    const runB = await newRun(b, 'race')
+    const keys = Array.from({ length: 25 }, (_, i) => `race/file-${String(i).padStart(2, '0')}.pdf`)
+    const [resultA, resultB] = await Promise.all([
+      a.addItems(
+        runA.id,
+        keys.map((k) => newItem(k)),
+      ),
+      b.addItems(
+        runB.id,
+        [...keys].reverse().map((k) => newItem(k)),
+      ),
+    ])
+    const winners = new Map<string, string>()
+    for (const item of [...resultA.added, ...resultB.added]) {
+      t.notOk(winners.has(item.ledgerKey), `${item.ledgerKey} added once`)
+      winners.set(item.ledgerKey, item.id)
+    }
+    t.equal(winners.size, keys.length, 'every key has a winner')
+    t.equal(resultA.duplicates.length + resultB.duplicates.length, keys.length, 'and exactly one loser')
+    for (const duplicate of [...resultA.duplicates, ...resultB.duplicates]) {
+      t.equal(duplicate.ownerItemId, winners.get(duplicate.item.ledgerKey))
+    }
+    const stored = [...(await a.listItems(runA.id)), ...(await a.listItems(runB.id))]
+    t.equal(stored.length, keys.length, 'the database holds one item per key')
+  })
+
+  t.test('updateItem returns the fresh record', async (t) => {
+    const store = await open(t)
+    const run = await newRun(store, 'update-item')
+    const { added } = await store.addItems(run.id, [newItem('update-item/a.pdf')])
+    const item = added[0]!
+    const target = {
+      object: 'Opportunity',
+      recordId: '006000000000001AAA',
+      fileObject: 'cg__OpportunityFile__c',
+      parentField: 'cg__Opportunity__c',
+      folder: null,
+      description: 'From partner',
+      replaceIds: ['a0B000000000007', 'a0B000000000008'],
+      alreadyInSDrive: false,
+    }
+    const updated = await store.updateItem(item.id, {
+      state: 'transferring',
+      attempts: 1,
+      nextAttemptAt: '2024-05-01T10:00:30.000Z',
+      target,
+      wipFileId: 'a0B000000000001',
+      bytesTransferred: 512,
+    })
+    t.match(updated, {
+      id: item.id,
+      state: 'transferring',
+      attempts: 1,
+      nextAttemptAt: '2024-05-01T10:00:30.000Z',
+      wipFileId: 'a0B000000000001',
+      bytesTransferred: 512,
+      createdAt: item.createdAt,
+    })
+    t.same(updated.target, target)
+    t.ok(updated.updatedAt >= item.updatedAt, 'updatedAt moves forward')
+    const done = await store.updateItem(item.id, {
+      state: 'done',
+      sdriveFileId: 'a0B000000000002',
+      sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      bytesTransferred: 1024,
+      finalPath: '/processed/a.pdf',
+      nextAttemptAt: null,
+    })
+    t.match(done, {
+      state: 'done',
+      nextAttemptAt: null,
+      finalPath: '/processed/a.pdf',
+      wipFileId: 'a0B000000000001',
+    })
+    t.same(await store.getItem(item.id), done)
+    const failed = await store.updateItem(item.id, {
+      state: 'failed',
+      error: { code: 'TIMEOUT', message: 'slow' },
+    })
+    t.same(failed.error, { code: 'TIMEOUT', message: 'slow' })
+    t.equal((await store.updateItem(item.id, { error: null })).error, null)
+    await t.rejects(store.updateItem('itm_missing', { state: 'done' }), { code: 'NOT_FOUND' })
+  })
+
+  t.test('releaseLedger frees only the claim of that item', async (t) => {
+    const store = await open(t)
+    const run1 = await newRun(store, 'release')
+    const failed = (await store.addItems(run1.id, [newItem('release/a.pdf')])).added[0]!
+    await store.updateItem(failed.id, { state: 'failed', error: { code: 'REMOTE_IO', message: 'reset' } })
+
+    const run2 = await newRun(store, 'release')
+    t.equal((await store.addItems(run2.id, [newItem('release/a.pdf')])).duplicates.length, 1, 'still claimed')
+
+    await store.releaseLedger(failed.id)
+    const retaken = await store.addItems(run2.id, [newItem('release/a.pdf')])
+    t.equal(retaken.added.length, 1, 'a released key can be taken again')
+    const newOwner = retaken.added[0]!
+
+    await store.releaseLedger(failed.id)
+    const run3 = await newRun(store, 'release')
+    const third = await store.addItems(run3.id, [newItem('release/a.pdf')])
+    t.equal(
+      third.duplicates[0]?.ownerItemId,
+      newOwner.id,
+      "releasing the old item leaves the new owner's claim",
+    )
+
+    await store.releaseLedger('itm_missing')
+    t.equal((await store.getItem(failed.id))?.state, 'failed', 'the item itself is kept')
+  })
+
+  t.test('runCounts and activeItemCount', async (t) => {
+    const store = await open(t)
+    const before = await store.activeItemCount()
+    const run = await newRun(store, 'counts')
+    const states: ItemState[] = [
+      'pending',
+      'pending',
+      'transferring',
+      'finalizing',
+      'done',
+      'done',
+      'failed',
+      'skipped',
+    ]
+    const { added } = await store.addItems(
+      run.id,
+      states.map((_, i) => newItem(`counts/${i}.pdf`)),
+    )
+    t.equal(await store.activeItemCount(), before + states.length, 'new items are pending, so active')
+    for (const [i, state] of states.entries()) {
+      await store.updateItem(added[i]!.id, { state, bytesTransferred: 100 * (i + 1) })
+    }
+    t.same(await store.runCounts(run.id), {
+      total: 8,
+      pending: 2,
+      transferring: 1,
+      finalizing: 1,
+      done: 2,
+      failed: 1,
+      skipped: 1,
+      bytesDone: 100 * (1 + 2 + 3 + 4 + 5 + 6 + 7 + 8),
+    })
+    t.equal(await store.activeItemCount(), before + 4, 'pending + transferring + finalizing')
+    const empty = await newRun(store, 'counts')
+    t.same(await store.runCounts(empty.id), {
+      total: 0,
+      pending: 0,
+      transferring: 0,
+      finalizing: 0,
+      done: 0,
+      failed: 0,
+      skipped: 0,
+      bytesDone: 0,
+    })
+    await t.rejects(store.runCounts('run_missing'), { code: 'NOT_FOUND' })
+  })
+
+  t.test('listRuns pages newest first with an opaque cursor', async (t) => {
+    const store = await open(t)
+    const created: RunRecord[] = []
+    for (let i = 0; i < 120; i++) {
+      const run = await newRun(store, i % 2 === 0 ? 'paging-even' : 'paging-odd')
+      created.push(i % 3 === 0 ? await store.updateRun(run.id, { state: 'failed' }) : run)
+    }
+    const newestFirst = [...created].reverse()
+
+    async function collect(query: { flow?: string; state?: 'failed' | 'queued' }, limit: number) {
+      const ids: string[] = []
+      let cursor: string | undefined
+      let pages = 0
+      for (;;) {
+        const page = await store.listRuns({ ...query, limit, ...(cursor ? { cursor } : {}) })
+        pages++
+        t.ok(page.runs.length <= limit)
+        ids.push(...page.runs.map((r) => r.id))
+        if (page.nextCursor === null) break
+        cursor = page.nextCursor
+        if (pages > 200) throw new Error('paging does not end')
+      }
+      return { ids, pages }
+    }
+
+    const even = await collect({ flow: 'paging-even' }, 7)
+    t.same(
+      even.ids,
+      newestFirst.filter((r) => r.flow === 'paging-even').map((r) => r.id),
+    )
+    t.equal(even.pages, Math.ceil(60 / 7))
+
+    const exact = await collect({ flow: 'paging-odd' }, 20)
+    t.equal(exact.pages, 3, 'a last page that is exactly full has no next cursor')
+    t.equal(exact.ids.length, 60)
+
+    const failedEven = await collect({ flow: 'paging-even', state: 'failed' }, 6)
+    t.same(
+      failedEven.ids,
+      newestFirst.filter((r) => r.flow === 'paging-even' && r.state === 'failed').map((r) => r.id),
+    )
+    t.equal(failedEven.ids.length, 20)
+
+    const queued = await collect({ state: 'queued' }, 50)
+    const ours = new Set(created.filter((r) => r.state === 'queued').map((r) => r.id))
+    t.same(
+      queued.ids.filter((id) => ours.has(id)),
+      newestFirst.filter((r) => ours.has(r.id)).map((r) => r.id),
+      'the state filter alone, across flows',
+    )
+
+    const all = await collect({}, 33)
+    t.same(
+      all.ids.filter((id) => created.some((r) => r.id === id)),
+      newestFirst.map((r) => r.id),
+      'no filter: every run once, newest first',
+    )
+    t.equal(new Set(all.ids).size, all.ids.length, 'no run appears twice')
+
+    const first = await store.listRuns({ flow: 'paging-odd', limit: 10 })
+    await newRun(store, 'paging-odd')
+    const second = await store.listRuns({ flow: 'paging-odd', limit: 10, cursor: first.nextCursor! })
+    t.same(
+      second.runs.map((r) => r.id),
+      newestFirst
+        .filter((r) => r.flow === 'paging-odd')
+        .slice(10, 20)
+        .map((r) => r.id),
+      'a run created between pages does not shift the next page',
+    )
+
+    t.same(await store.listRuns({ flow: 'paging-none', limit: 5 }), { runs: [], nextCursor: null })
+    await t.rejects(store.listRuns({ limit: 5, cursor: 'not a cursor' }), { code: 'VALIDATION_FAILED' })
+  })
+
+  t.test('findRuns and findItems select by state across runs', async (t) => {
+    const store = await open(t)
+    const queued = await newRun(store, 'find')
+    const running = await store.updateRun((await newRun(store, 'find')).id, { state: 'running' })
+    const done = await store.updateRun((await newRun(store, 'find')).id, { state: 'succeeded' })
+
+    const mine = (runs: RunRecord[]) => runs.filter((r) => r.flow === 'find').map((r) => r.id)
+    t.same(mine(await store.findRuns(['queued', 'running'])), [queued.id, running.id], 'oldest first')
+    t.same(mine(await store.findRuns(['succeeded'])), [done.id])
+    t.same(await store.findRuns([]), [])
+
+    const a = (await store.addItems(queued.id, [newItem('find/a.pdf'), newItem('find/b.pdf')])).added
+    const b = (await store.addItems(running.id, [newItem('find/c.pdf')])).added
+    await store.updateItem(a[1]!.id, { state: 'transferring' })
+    await store.updateItem(b[0]!.id, { state: 'finalizing' })
+    const ourItems = new Set([...a, ...b].map((i) => i.id))
+    const found = (await store.findItems(['transferring', 'finalizing'])).filter((i) => ourItems.has(i.id))
+    t.same(
+      found.map((i) => [i.ledgerKey, i.state]),
+      [
+        ['find/b.pdf', 'transferring'],
+        ['find/c.pdf', 'finalizing'],
+      ],
+    )
+    t.same(
+      (await store.findItems(['pending'])).filter((i) => ourItems.has(i.id)).map((i) => i.ledgerKey),
+      ['find/a.pdf'],
+    )
+    t.same(await store.findItems([]), [])
+  })
+
+  t.test('data survives closing and reopening', async (t) => {
+    const first = await open(t)
+    const { run } = await first.createRun({
+      flow: 'reopen',
+      trigger: 'startup',
+      idempotencyKey: 'reopen-key',
+    })
+    const item = (await first.addItems(run.id, [newItem('reopen/a.pdf')])).added[0]!
+    const updated = await first.updateItem(item.id, { state: 'done', sdriveFileId: 'a0B000000000009' })
+    await first.close()
+    await first.close()
+    await t.rejects(first.ping(), 'a closed store refuses calls')
+
+    const second = await open(t)
+    t.same(await second.getRun(run.id), run)
+    t.same(await second.getItem(item.id), updated)
+    const again = await second.createRun({ flow: 'reopen', trigger: 'startup', idempotencyKey: 'reopen-key' })
+    t.equal(again.outcome, 'existing', 'idempotency keys persist')
+    const other = await newRun(second, 'reopen')
+    const duplicate = await second.addItems(other.id, [newItem('reopen/a.pdf')])
+    t.same(
+      duplicate.duplicates.map((d) => [d.ownerItemId, d.ownerState]),
+      [[item.id, 'done']],
+      'ledger claims persist',
+    )
+  })
+}

@@ -1,0 +1,463 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings test ${VAR} references, not templates.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { parse, stringify } from 'yaml'
+import {
+  ConfigError,
+  type ConfigIssue,
+  type Env,
+  loadConfig,
+  parseConfig,
+  REDACTED,
+  redactConfig,
+} from '../../src/config/load.js'
+import { isBridgeError } from '../../src/domain/errors.js'
+
+const fixturePath = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bridge.example.yaml')
+const fixtureText = readFileSync(fixturePath, 'utf8')
+
+const env: Env = {
+  BRIDGE_API_KEY: 'k3y-0123456789abcdef-k3y',
+  SF_CLIENT_ID: '3MVG9-example-client-id',
+  SF_CLIENT_SECRET: 'example-client-secret',
+  PARTNER_SFTP_KEY: '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n',
+  PARTNER_SFTP_PASSPHRASE: 'correct horse',
+  SCANNER_FTP_PASSWORD: 'scanner-pass',
+  BANK_FTPS_PASSWORD: 'bank-pass',
+}
+
+/** The fixture as plain data (references unresolved), to mutate per case. */
+function fixtureData(): Record<string, unknown> {
+  return parse(fixtureText) as Record<string, unknown>
+}
+
+type Segment = string | number
+
+/** Sets (or, with `undefined`, deletes) a value at a path in plain data. */
+function setAt(data: Record<string, unknown>, path: Segment[], value: unknown): void {
+  let node: unknown = data
+  for (const segment of path.slice(0, -1)) node = (node as Record<Segment, unknown>)[segment]
+  const last = path[path.length - 1]!
+  const parent = node as Record<Segment, unknown>
+  if (value === undefined) delete parent[last]
+  else parent[last] = value
+}
+
+/** The issues parsing finds; [] when the text is valid. */
+function issuesFor(text: string, format: 'yaml' | 'json' = 'yaml', environment: Env = env): ConfigIssue[] {
+  try {
+    parseConfig(text, format, environment)
+    return []
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.issues]
+    throw error
+  }
+}
+
+/** Issues for the fixture after some changes, as "path: message" lines. */
+function errorsAfter(...changes: [Segment[], unknown][]): string[] {
+  const data = fixtureData()
+  for (const [path, value] of changes) setAt(data, path, value)
+  return issuesFor(stringify(data)).map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+}
+
+t.test('the example configuration loads with defaults applied', async (t) => {
+  const config = await loadConfig(fixturePath, env)
+
+  t.match(config.server, { host: '0.0.0.0', port: 8080, bodyLimitBytes: 1_048_576, trustProxy: true })
+  t.same(config.server.apiKeys, [env.BRIDGE_API_KEY])
+  t.same(config.queue, { maxConcurrentTransfers: 8, maxQueuedItems: 5000, maxActiveRuns: 50 })
+  t.equal(config.store.sqlitePath, './data/bridge.sqlite', '${VAR:-default} falls back when unset')
+  t.same(config.salesforce, {
+    loginUrl: 'https://login.salesforce.com',
+    apiVersion: '63.0',
+    auth: { type: 'client_credentials', clientId: env.SF_CLIENT_ID, clientSecret: env.SF_CLIENT_SECRET },
+    timeoutMs: 60_000,
+    maxRetries: 4,
+  })
+  t.match(config.sdrive, {
+    filesPath: '/cg/SDrive/files',
+    idListEncoding: 'comma',
+    linkLifetimeSeconds: 300,
+    uploadTimeoutMs: 120_000,
+    replaceMode: 'softDelete',
+  })
+
+  t.same(Object.keys(config.endpoints), ['partner-sftp', 'scanner-ftp', 'bank-ftps'])
+  const sftp = config.endpoints['partner-sftp']!
+  t.match(sftp, {
+    name: 'partner-sftp',
+    protocol: 'sftp',
+    privateKey: env.PARTNER_SFTP_KEY,
+    passphrase: env.PARTNER_SFTP_PASSPHRASE,
+    insecureSkipHostKeyCheck: false,
+    maxConnections: 4,
+    connectTimeoutMs: 15_000,
+    operationTimeoutMs: 60_000,
+    keepaliveIntervalMs: 10_000,
+    idleCloseMs: 30_000,
+    fileNameEncoding: 'utf8',
+    supportsRename: true,
+  })
+  t.match(config.endpoints['scanner-ftp'], {
+    name: 'scanner-ftp',
+    protocol: 'ftp',
+    password: env.SCANNER_FTP_PASSWORD,
+    fileNameEncoding: 'latin1',
+    supportsRename: false,
+    maxConnections: 2,
+    tls: { rejectUnauthorized: true },
+  })
+  t.match(config.endpoints['bank-ftps'], {
+    name: 'bank-ftps',
+    tls: { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', rejectUnauthorized: true, ca: /BEGIN CERTIFICATE/ },
+  })
+
+  t.same(
+    config.flows.map((f) => f.name),
+    ['partner-invoices', 'scanned-contracts', 'bank-statements'],
+  )
+  const [invoices, contracts, statements] = config.flows
+  t.same(
+    config.flows.map((f) => f.match.map((m) => m.type)),
+    [['filename'], ['recordId', 'recordId'], ['folder']],
+    'each match rule type appears',
+  )
+  t.same(
+    invoices?.readiness,
+    { mode: 'stable', stableSeconds: 10, minAgeSeconds: 10 },
+    'defaults inside a union',
+  )
+  t.same(contracts?.readiness, { mode: 'doneMarker', suffix: '.done' })
+  t.equal(statements?.readiness, undefined, 'an optional union stays absent')
+  t.same(invoices?.source, {
+    endpoint: 'partner-sftp',
+    directory: '/outbound/invoices',
+    include: ['*.pdf'],
+    exclude: ['*.tmp'],
+    recursive: false,
+  })
+  t.same(statements?.source.include, ['**'])
+  t.same(statements?.source.exclude, [])
+  t.equal(invoices?.existing, 'skip')
+  t.same(invoices?.retry, { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 })
+  t.same(contracts?.retry, { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000 })
+  t.equal(invoices?.maxFilesPerRun, 10_000)
+  t.same(statements?.schedule, { cron: '0 6 * * 1-5', timezone: 'UTC' })
+})
+
+t.test('JSON configurations', async (t) => {
+  const json = JSON.stringify(fixtureData(), null, 2)
+  const config = parseConfig(json, 'json', env)
+  t.equal(config.endpoints['bank-ftps']?.name, 'bank-ftps')
+  t.equal(config.flows.length, 3)
+
+  const dir = mkdtempSync(join(tmpdir(), 'bridge-config-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'bridge.json')
+  writeFileSync(file, json)
+  t.equal((await loadConfig(file, env)).flows[0]?.name, 'partner-invoices', '.json files are read as JSON')
+
+  const broken = '{\n  "server": {\n    "port": 8080,\n  }\n}\n'
+  const [problem, ...rest] = issuesFor(broken, 'json')
+  t.same(rest, [])
+  t.equal(problem?.path, '')
+  t.match(problem?.message, /^invalid JSON: .*\(line 4, column 3\)$/)
+})
+
+t.test('YAML syntax errors are reported with their position', async (t) => {
+  const issues = issuesFor('server:\n  port: 8080\n  port: 9090\n')
+  t.equal(issues.length, 1)
+  t.match(issues[0]?.message, /^invalid YAML: Map keys must be unique at line 3, column 3$/)
+  t.match(issuesFor('flows: [1,\n')[0]?.message, /^invalid YAML: .*line \d+, column \d+/)
+  t.same(issuesFor(''), [{ path: '', message: 'the configuration is empty' }])
+  t.same(issuesFor('- a\n- b\n'), [{ path: '', message: 'the configuration must be a mapping' }])
+})
+
+t.test('environment references', async (t) => {
+  t.test('resolve ${VAR}, ${VAR:-default} and $${', async (t) => {
+    const data = fixtureData()
+    setAt(data, ['flows', 0, 'description'], 'cost $${HOME} ${MISSING:-n/a} ${EMPTY:-fallback} [${EMPTY}]')
+    setAt(data, ['store', 'sqlitePath'], '${BRIDGE_DATA_DIR:-./data}/bridge.sqlite')
+    const config = parseConfig(stringify(data), 'yaml', {
+      ...env,
+      EMPTY: '',
+      BRIDGE_DATA_DIR: '/var/lib/bridge',
+    })
+    t.equal(config.flows[0]?.description, 'cost ${HOME} n/a fallback []', 'literal, default, empty')
+    t.equal(config.store.sqlitePath, '/var/lib/bridge/bridge.sqlite', 'a set variable wins over the default')
+  })
+
+  t.test('a missing variable names the key and the variable', async (t) => {
+    const { SF_CLIENT_SECRET: _secret, BANK_FTPS_PASSWORD: _password, ...partial } = env
+    const issues = issuesFor(fixtureText, 'yaml', partial)
+    t.same(issues, [
+      {
+        path: 'salesforce.auth.clientSecret',
+        message: 'environment variable SF_CLIENT_SECRET is not set',
+      },
+      {
+        path: 'endpoints.bank-ftps.password',
+        message: 'environment variable BANK_FTPS_PASSWORD is not set',
+      },
+    ])
+    const error = t.throws(() => parseConfig(fixtureText, 'yaml', partial)) as ConfigError
+    t.equal(
+      error.message,
+      'invalid configuration:\n' +
+        'salesforce.auth.clientSecret: environment variable SF_CLIENT_SECRET is not set\n' +
+        'endpoints.bank-ftps.password: environment variable BANK_FTPS_PASSWORD is not set',
+    )
+  })
+
+  t.test('array elements and malformed references', async (t) => {
+    const { BRIDGE_API_KEY: _key, ...partial } = env
+    t.same(issuesFor(fixtureText, 'yaml', partial), [
+      { path: 'server.apiKeys[0]', message: 'environment variable BRIDGE_API_KEY is not set' },
+    ])
+    t.same(errorsAfter([['flows', 1, 'description'], 'a ${not-a-name} b']), [
+      'flows[1].description: invalid environment reference "${not-a-name}"',
+    ])
+    t.same(errorsAfter([['flows', 1, 'description'], 'a ${OPEN']), [
+      'flows[1].description: unterminated environment reference "${OPEN" (write $${ for a literal ${)',
+    ])
+  })
+})
+
+t.test('schema errors as key paths', async (t) => {
+  t.same(errorsAfter([['endpoints', 'partner-sftp', 'port'], 70000]), [
+    'endpoints.partner-sftp.port: must be <= 65535',
+  ])
+  t.same(errorsAfter([['server', 'prot'], 8080]), ['server.prot: unknown key'])
+  t.same(errorsAfter([['flows', 2, 'match', 0, 'colour'], 'red']), ['flows[2].match[0].colour: unknown key'])
+  t.same(errorsAfter([['endpoints', 'partner-sftp', 'port'], '22']), [
+    'endpoints.partner-sftp.port: must be integer',
+  ])
+  t.same(errorsAfter([['sdrive'], undefined]), ['sdrive: required'])
+  t.same(errorsAfter([['flows', 0, 'after', 'errorDirectory'], undefined]), [
+    'flows[0].after.errorDirectory: required',
+  ])
+  t.same(errorsAfter([['flows', 0, 'match', 0, 'pattern'], '']), [
+    'flows[0].match[0].pattern: must not be empty',
+  ])
+  t.same(errorsAfter([['sdrive', 'idListEncoding'], 'csv']), [
+    'sdrive.idListEncoding: must be one of "comma", "json"',
+  ])
+  t.same(errorsAfter([['flows', 0, 'source', 'directory'], 'outbound']), [
+    'flows[0].source.directory: must match pattern "^/"',
+  ])
+  t.same(
+    errorsAfter([
+      ['endpoints', 'partner sftp'],
+      { protocol: 'ftp', host: 'h', username: 'u', password: 'p' },
+    ]),
+    ['endpoints.partner sftp: invalid name: must match ^[A-Za-z0-9][A-Za-z0-9-_]*$'],
+  )
+  t.same(errorsAfter([['flows', 0, 'match'], []]), ['flows[0].match: must NOT have fewer than 1 items'])
+})
+
+t.test('unions report only the branch their discriminator picks', async (t) => {
+  t.same(
+    errorsAfter([
+      ['salesforce', 'auth'],
+      { type: 'jwt', clientId: 'abc', privateKey: 'PEM', clientSecret: 'x' },
+    ]),
+    ['salesforce.auth.username: required', 'salesforce.auth.clientSecret: unknown key'],
+  )
+  t.same(errorsAfter([['salesforce', 'auth', 'type'], 'password']), [
+    'salesforce.auth.type: must be one of "client_credentials", "jwt"',
+  ])
+  t.same(errorsAfter([['salesforce', 'auth', 'type'], undefined]), [
+    'salesforce.auth.type: required, must be one of "client_credentials", "jwt"',
+  ])
+  t.same(errorsAfter([['flows', 0, 'match', 0, 'type'], 'regex']), [
+    'flows[0].match[0].type: must be one of "filename", "recordId", "folder"',
+  ])
+  t.same(errorsAfter([['flows', 2, 'match', 0, 'template'], undefined]), [
+    'flows[2].match[0].template: required',
+  ])
+  t.same(errorsAfter([['flows', 0, 'readiness'], { mode: 'doneMarker', stableSeconds: 5 }]), [
+    'flows[0].readiness.stableSeconds: unknown key',
+  ])
+  t.same(errorsAfter([['flows', 0, 'readiness', 'stableSeconds'], -1]), [
+    'flows[0].readiness.stableSeconds: must be >= 0',
+  ])
+})
+
+t.test('checks beyond the schema', async (t) => {
+  t.same(
+    errorsAfter([
+      ['flows', 2, 'match', 0],
+      { type: 'filename', pattern: '^(?<acct>\\d+', object: 'Account' },
+    ]),
+    [
+      'flows[2].match[0].pattern: invalid regular expression: Invalid regular expression: /^(?<acct>\\d+/u: Unterminated group',
+    ],
+  )
+  t.same(errorsAfter([['flows', 0, 'match', 0, 'pattern'], '^INV-\\d+\\.pdf$']), [
+    'flows[0].match[0].pattern: must have at least one named group, e.g. (?<AccountNumber>\\d+)',
+  ])
+  t.same(errorsAfter([['flows', 0, 'match', 0, 'fields'], { account: 'AccountNumber' }]), [
+    'flows[0].match[0].fields.account: the pattern has no group named "account"',
+  ])
+  t.same(errorsAfter([['flows', 0, 'match', 0, 'pattern'], '^INV-(?<_acct>\\d{6})\\.pdf$']), [
+    'flows[0].match[0].fields.acct: the pattern has no group named "acct"',
+    'flows[0].match[0].pattern: group "_acct" is not a valid field name; map it to one under fields',
+  ])
+  t.same(
+    errorsAfter([['flows', 0, 'match', 0, 'fields'], undefined]),
+    [],
+    'an unmapped group names its field',
+  )
+  t.same(errorsAfter([['flows', 1, 'match', 0, 'pattern'], '^OPP_(?<opp>[A-Za-z0-9]{18})_']), [
+    'flows[1].match[0].pattern: must have a group named "id", e.g. (?<id>[A-Za-z0-9]{18})',
+  ])
+  t.same(errorsAfter([['flows', 1, 'match', 0, 'pattern'], '^OPP_(?<id>[A-Z']), [
+    'flows[1].match[0].pattern: invalid regular expression: Invalid regular expression: /^OPP_(?<id>[A-Z/u: Unterminated character class',
+  ])
+  t.same(errorsAfter([['flows', 2, 'match', 0, 'template'], 'statements']), [
+    'flows[2].match[0].template: must contain at least one {Field}',
+  ])
+  t.same(errorsAfter([['flows', 2, 'match', 0, 'template'], '{Account Number}']), [
+    'flows[2].match[0].template: "{Account Number}" is not a {Field} reference',
+  ])
+  t.same(errorsAfter([['flows', 2, 'name'], 'partner-invoices']), [
+    'flows[2].name: duplicate flow name "partner-invoices" (also flows[0])',
+  ])
+  t.same(errorsAfter([['flows', 1, 'source', 'endpoint'], 'scanner']), [
+    'flows[1].source.endpoint: unknown endpoint "scanner" (configured: partner-sftp, scanner-ftp, bank-ftps)',
+  ])
+  t.same(errorsAfter([['flows', 0, 'after', 'processedDirectory'], undefined]), [
+    'flows[0].after.processedDirectory: required when after.success is "move"',
+  ])
+  t.same(
+    errorsAfter(
+      [['flows', 0, 'after', 'processedDirectory'], undefined],
+      [['flows', 0, 'after', 'success'], undefined],
+    ),
+    ['flows[0].after.processedDirectory: required when after.success is "move"'],
+    'move is the default',
+  )
+  t.same(errorsAfter([['endpoints', 'partner-sftp', 'hostKeySha256'], undefined]), [
+    'endpoints.partner-sftp.hostKeySha256: required for sftp endpoints unless insecureSkipHostKeyCheck is true',
+  ])
+  t.same(
+    errorsAfter(
+      [['endpoints', 'partner-sftp', 'hostKeySha256'], undefined],
+      [['endpoints', 'partner-sftp', 'insecureSkipHostKeyCheck'], true],
+    ),
+    [],
+  )
+  t.same(errorsAfter([['endpoints', 'partner-sftp', 'hostKeySha256'], 'ab:cd:ef']), [
+    'endpoints.partner-sftp.hostKeySha256: must look like "SHA256:<43 base64 characters>" (ssh-keygen -l)',
+  ])
+  t.same(errorsAfter([['endpoints', 'partner-sftp', 'privateKey'], undefined]), [
+    'endpoints.partner-sftp: password or privateKey is required',
+  ])
+  t.same(
+    errorsAfter(
+      [['endpoints', 'partner-sftp', 'privateKey'], undefined],
+      [['endpoints', 'partner-sftp', 'password'], 'secret'],
+    ),
+    [],
+  )
+  t.same(errorsAfter([['endpoints', 'scanner-ftp', 'password'], undefined]), [
+    'endpoints.scanner-ftp.password: required for ftp endpoints',
+  ])
+  t.same(errorsAfter([['endpoints', 'bank-ftps', 'privateKey'], 'KEY']), [
+    'endpoints.bank-ftps.privateKey: only used by sftp endpoints',
+  ])
+  t.same(
+    errorsAfter(
+      [['endpoints', 'bank-ftps', 'tls', 'minVersion'], 'TLSv1.3'],
+      [['endpoints', 'bank-ftps', 'tls', 'maxVersion'], 'TLSv1.2'],
+    ),
+    ['endpoints.bank-ftps.tls.minVersion: must not be higher than maxVersion (TLSv1.3 > TLSv1.2)'],
+  )
+  t.same(errorsAfter([['flows', 0, 'schedule', 'cron'], '61 * * * *']), [
+    'flows[0].schedule.cron: invalid cron expression: CronPattern: Invalid value for minute: 61',
+  ])
+  t.same(errorsAfter([['flows', 0, 'schedule', 'timezone'], 'Europe/Atlantis']), [
+    'flows[0].schedule.timezone: unknown time zone "Europe/Atlantis" (use an IANA name like Europe/Berlin)',
+  ])
+  t.same(errorsAfter([['flows', 0, 'retry'], { baseDelayMs: 5000, maxDelayMs: 1000 }]), [
+    'flows[0].retry.baseDelayMs: must not exceed maxDelayMs (1000)',
+  ])
+})
+
+t.test('all problems are reported together in one ConfigError', async (t) => {
+  const data = fixtureData()
+  setAt(data, ['server', 'prot'], 1)
+  setAt(data, ['endpoints', 'partner-sftp', 'port'], 0)
+  setAt(data, ['flows', 2, 'source', 'endpoint'], 'nowhere')
+  const error = t.throws(() => parseConfig(stringify(data), 'yaml', env)) as ConfigError
+  t.ok(error instanceof ConfigError)
+  t.ok(isBridgeError(error))
+  t.equal(error.code, 'CONFIG_INVALID')
+  t.equal(error.name, 'ConfigError')
+  t.same(error.issues, [
+    { path: 'server.prot', message: 'unknown key' },
+    { path: 'endpoints.partner-sftp.port', message: 'must be >= 1' },
+    {
+      path: 'flows[2].source.endpoint',
+      message: 'unknown endpoint "nowhere" (configured: partner-sftp, scanner-ftp, bank-ftps)',
+    },
+  ])
+  t.equal(error.message.split('\n').length, 4, 'a heading and one line per issue')
+  t.same(error.details, { issues: error.issues })
+})
+
+t.test('loadConfig reports a file it cannot read', async (t) => {
+  const missing = join(tmpdir(), 'bridge-config-does-not-exist.yaml')
+  await t.rejects(loadConfig(missing, env), {
+    code: 'CONFIG_INVALID',
+    issues: [{ path: '', message: new RegExp(`^cannot read ${missing}: ENOENT`) }],
+  })
+})
+
+t.test('redactConfig hides secrets and nothing else', async (t) => {
+  const data = fixtureData()
+  setAt(data, ['endpoints', 'scanner-ftp', 'password'], '${SCANNER_FTP_PASSWORD}')
+  setAt(data, ['salesforce', 'auth'], {
+    type: 'jwt',
+    clientId: 'cid',
+    username: 'u@x',
+    privateKey: '${SF_KEY}',
+  })
+  const config = parseConfig(stringify(data), 'yaml', { ...env, SF_KEY: 'PEM' })
+  const before = JSON.stringify(config)
+  const redacted = redactConfig(config)
+
+  t.equal(JSON.stringify(config), before, 'the original is untouched')
+  t.same(redacted.server.apiKeys, [REDACTED], 'each key is hidden, the count stays visible')
+  t.same(redacted.salesforce.auth, { type: 'jwt', clientId: 'cid', username: 'u@x', privateKey: REDACTED })
+  t.match(redacted.endpoints['partner-sftp'], {
+    privateKey: REDACTED,
+    passphrase: REDACTED,
+    hostKeySha256: 'SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8',
+    username: 'acme',
+  })
+  t.notOk('password' in redacted.endpoints['partner-sftp']!, 'an absent secret stays absent')
+  t.equal(redacted.endpoints['scanner-ftp']?.password, REDACTED)
+  t.equal(redacted.endpoints['bank-ftps']?.password, REDACTED)
+  t.equal(
+    redacted.endpoints['bank-ftps']?.tls.ca,
+    config.endpoints['bank-ftps']?.tls.ca,
+    'tls.ca is not a secret',
+  )
+  t.notMatch(
+    JSON.stringify(redacted),
+    /example-client-secret|scanner-pass|bank-pass|correct horse|PRIVATE KEY/,
+  )
+  t.same(redacted.flows, config.flows)
+
+  const clientCredentials = redactConfig(parseConfig(fixtureText, 'yaml', env))
+  t.same(clientCredentials.salesforce.auth, {
+    type: 'client_credentials',
+    clientId: env.SF_CLIENT_ID,
+    clientSecret: REDACTED,
+  })
+})

@@ -1,0 +1,41 @@
+import t from 'tap'
+import {
+  assertSafeEntryName,
+  collisionSafeName,
+  joinRemote,
+  relativeTo,
+  sdriveFileName,
+} from '../../src/domain/file-names.js'
+
+t.test('names from a server must be one segment', async (t) => {
+  for (const bad of ['', '.', '..', '../etc/passwd', 'a/b', 'x\0y']) {
+    t.throws(() => assertSafeEntryName(bad), { code: 'INVALID_FILE_NAME' }, JSON.stringify(bad))
+  }
+  for (const ok of ["O'Brien contract.pdf", 'Überweisung 2024.pdf', '契約書.pdf', '..hidden', 'a..b']) {
+    t.doesNotThrow(() => assertSafeEntryName(ok), ok)
+  }
+  t.throws(() => joinRemote('/in', '../x'), { code: 'INVALID_FILE_NAME' })
+  t.equal(joinRemote('/in', "O'Brien.pdf"), "/in/O'Brien.pdf")
+})
+
+t.test('S-Drive names lose the characters S-Drive refuses', async (t) => {
+  t.equal(sdriveFileName('a:b*c?"d"<e>|f~g\\h.pdf'), 'a_b_c__d__e__f_g_h.pdf')
+  t.equal(sdriveFileName("O'Brien contract.pdf"), "O'Brien contract.pdf")
+  t.equal(sdriveFileName('契約書.pdf'), '契約書.pdf')
+  t.equal(sdriveFileName('tab\there.pdf'), 'tabhere.pdf')
+  t.throws(() => sdriveFileName(' .. '), { code: 'INVALID_FILE_NAME' })
+})
+
+t.test('collision-safe names never overwrite', async (t) => {
+  t.equal(collisionSafeName('a.pdf', new Set(), 'run1'), 'a.pdf')
+  t.equal(collisionSafeName('a.pdf', new Set(['a.pdf']), 'run1'), 'a (run1).pdf')
+  t.equal(collisionSafeName('a.pdf', new Set(['a.pdf', 'a (run1).pdf']), 'run1'), 'a (run1 2).pdf')
+  t.equal(collisionSafeName('README', new Set(['README']), 'r'), 'README (r)')
+})
+
+t.test('relativeTo stays inside the root', async (t) => {
+  t.equal(relativeTo('/in', '/in/a/b'), 'a/b')
+  t.equal(relativeTo('/in', '/in'), null)
+  t.equal(relativeTo('/in', '/other'), null)
+  t.equal(relativeTo('/in', '/in/../x'), null)
+})

@@ -36,6 +36,15 @@ export function soqlIdentifier(name: string): string {
   return name
 }
 
+/**
+ * Salesforce caps URI + headers at 16,384 bytes and queries go in the GET
+ * URL, so callers that send a query by GET budget it in URL-encoded
+ * characters with headroom for host, path and headers.
+ */
+export const QUERY_URL_BUDGET = 12_000
+
+export const urlLength = (text: string): number => encodeURIComponent(text).length
+
 /** How long a piece of query text counts as; default plain characters. */
 export type MeasureFn = (text: string) => number
 

@@ -54,14 +54,17 @@ export interface SDrive {
     files: SDriveFileSpec[],
     options?: SDriveCallOptions,
   ): Promise<UploadTicket[]>
-  /** Step 2: streams `body` (exactly sizeBytes long) to S3. Returns the S3 version id if the bucket has one. */
+  /**
+   * Step 2: streams `body` (exactly sizeBytes long) to S3. Returns the S3
+   * version id if the bucket has one, and the ETag S3 answered with.
+   */
   uploadToS3(
     ticket: UploadTicket,
     body: Readable,
     sizeBytes: number,
     contentType: string,
     options?: SDriveCallOptions,
-  ): Promise<{ versionId: string | null }>
+  ): Promise<{ versionId: string | null; etag: string | null }>
   /** Step 3, batched. */
   completeUpload(
     wipFileIds: string[],

@@ -10,7 +10,7 @@ import mime from 'mime'
 import type { Logger } from 'pino'
 import type { InboundFlow } from '../config/schema.js'
 import { backoffDelay } from '../domain/backoff.js'
-import { type BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
+import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
 import { sdriveFileName } from '../domain/file-names.js'
 import { assertTransition } from '../domain/item-state.js'
 import { renderTemplate } from '../domain/templates.js'
@@ -139,6 +139,18 @@ async function reconcile(
   return remaining
 }
 
+/**
+ * A plain MD5 ETag must equal what we sent. Multipart or KMS-encrypted
+ * objects have ETags that are not an MD5 (a "-N" suffix, or not hex), and
+ * cannot be checked this way.
+ */
+export function etagMatches(etag: string | null, md5: string): boolean {
+  if (etag === null) return true
+  const bare = etag.replace(/^W\//, '').replace(/"/g, '').toLowerCase()
+  if (!/^[0-9a-f]{32}$/.test(bare)) return true
+  return bare === md5
+}
+
 interface Uploaded {
   item: ItemRecord
   versionId: string | null
@@ -156,7 +168,17 @@ async function uploadOne(ctx: BatchContext, item: ItemRecord, ticket: UploadTick
         // If S3 gives up first, stop reading the source too.
         upload.catch((error: unknown) => stream.destroy(error as Error))
         const [s3] = await Promise.all([upload, pipeline(stream, meter)])
-        return { versionId: s3.versionId, bytes: meter.bytes, ...meter.digests() }
+        const digests = meter.digests()
+        if (!etagMatches(s3.etag, digests.md5)) {
+          throw new BridgeError(
+            'CHECKSUM_MISMATCH',
+            `S3 stored different bytes: ETag ${s3.etag}, sent MD5 ${digests.md5}`,
+            {
+              transient: true,
+            },
+          )
+        }
+        return { versionId: s3.versionId, bytes: meter.bytes, ...digests }
       },
       opts(ctx.signal),
     ),

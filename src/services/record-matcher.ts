@@ -16,7 +16,7 @@ import {
   resolveMatch,
   ruleTarget,
 } from '../domain/matching.js'
-import { inClause, selectWhereIn } from '../domain/soql.js'
+import { inClause, QUERY_URL_BUDGET, selectWhereIn, urlLength } from '../domain/soql.js'
 import type { SalesforceApi } from '../ports/salesforce.js'
 import type { ItemTarget } from '../ports/store.js'
 
@@ -44,6 +44,8 @@ function queriesFor(plan: LookupPlan): string[] {
     object: plan.object,
     field: first,
     values: plan.values[first] ?? [],
+    maxChars: QUERY_URL_BUDGET,
+    measure: urlLength,
     ...(extraWhere ? { extraWhere } : {}),
   })
 }

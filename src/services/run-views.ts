@@ -53,3 +53,5 @@ export function toPlannedFileView(file: PlannedFile) {
     code: file.code,
   }
 }
+
+export type RunDetailView = ReturnType<typeof toRunDetailView>

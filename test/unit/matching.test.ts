@@ -3,6 +3,7 @@ import type { MatchRule } from '../../src/config/schema.js'
 import {
   compileMatchRules,
   extractMatchKey,
+  type MatchKey,
   planLookups,
   resolveMatch,
   ruleTarget,
@@ -71,7 +72,7 @@ t.test('no rule → NO_MATCH_RULE naming the file', async (t) => {
 })
 
 t.test('lookups are planned per object and field set, values deduplicated', async (t) => {
-  const keys = [
+  const keys: MatchKey[] = [
     { kind: 'lookup' as const, ruleIndex: 0, object: 'Account', fields: { AccountNumber: 'B' } },
     { kind: 'lookup' as const, ruleIndex: 0, object: 'Account', fields: { AccountNumber: 'A' } },
     { kind: 'lookup' as const, ruleIndex: 0, object: 'Account', fields: { AccountNumber: 'A' } },

@@ -23,6 +23,14 @@ export interface SalesforceSandboxOptions {
   maxFileSizeBytes?: number
   /** Where S3 object bytes are kept; default a fresh temp dir (removed on close). */
   dataDir?: string
+  /** How POST /files answers: a bare uploadRequestInfo[] (default) or {"uploadRequestInfo":[…]}. */
+  postResponseShape?: 'array' | 'wrapped'
+  /** AWS region in credentials and signatures. Default 'us-east-1'. */
+  awsRegion?: string
+  /** Customer-made S-Drive file objects (no cg__ prefix, parent field Parent__c) known from the start. */
+  fileObjects?: string[]
+  /** Clock in ms since epoch, for sessions, policies, JWT and presigned URLs. Default Date.now. */
+  now?: () => number
 }
 
 export type FaultTarget = 'token' | 'query' | 'sobject' | 'composite' | 'apex' | 's3'

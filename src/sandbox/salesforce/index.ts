@@ -1,0 +1,128 @@
+/** startSalesforceSandbox: Salesforce (OAuth, REST, SOQL), S-Drive's files resource and an S3 bucket, on one port. */
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Sessions } from './auth.js'
+import { DataApi } from './data-api.js'
+import { Faults, Usage } from './faults.js'
+import { IdAllocator } from './ids.js'
+import { S3Store } from './s3-store.js'
+import { SDriveFiles } from './sdrive.js'
+import { createRequestHandler } from './server.js'
+import { RecordStore } from './store.js'
+import type { SalesforceSandbox, SalesforceSandboxOptions } from './types.js'
+
+export type * from './types.js'
+
+const GIB = 1024 * 1024 * 1024
+
+export async function startSalesforceSandbox(
+  options: SalesforceSandboxOptions = {},
+): Promise<SalesforceSandbox> {
+  const host = options.host ?? '127.0.0.1'
+  const orgId = options.orgId ?? '00D000000000001AAA'
+  const clientId = options.clientId ?? 'sandbox-client-id'
+  const clientSecret = options.clientSecret ?? 'sandbox-client-secret'
+  const bucket = options.bucket ?? 'cg-sandbox-bucket'
+  const now = options.now ?? Date.now
+  const ownsDataDir = options.dataDir === undefined
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sf-sandbox-')))
+  if (!ownsDataDir) await mkdir(dataDir, { recursive: true })
+
+  const server = createServer()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  } catch (error) {
+    if (ownsDataDir) await rm(dataDir, { recursive: true, force: true })
+    throw error
+  }
+  const { port } = server.address() as AddressInfo
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+
+  const ids = new IdAllocator()
+  const store = new RecordStore(ids, now)
+  for (const name of options.fileObjects ?? []) store.defineFileObject(name)
+  const usage = new Usage(options.dailyApiLimit ?? 15000)
+  const faults = new Faults()
+  const sessions = new Sessions({
+    url,
+    orgId,
+    clientId,
+    clientSecret,
+    jwtPublicKeys: options.jwtPublicKeys ?? {},
+    sessionTtlMs: options.sessionTtlMs,
+    now,
+  })
+  const credentials = {
+    accessKeyId: 'AKIASANDBOX',
+    secretAccessKey: randomBytes(30).toString('base64'),
+    region: options.awsRegion ?? 'us-east-1',
+  }
+  const s3Store = new S3Store(dataDir, options.versionedBucket ?? false)
+  const sdrive = new SDriveFiles({
+    store,
+    s3: s3Store,
+    credentials,
+    bucket,
+    origin: url,
+    now,
+    maxFileSizeBytes: options.maxFileSizeBytes ?? 5 * GIB,
+    postResponseShape: options.postResponseShape ?? 'array',
+  })
+  const data = new DataApi(store, () => ({ used: usage.used, limit: usage.limit }))
+  server.on(
+    'request',
+    createRequestHandler({
+      sessions,
+      usage,
+      faults,
+      data,
+      sdrive,
+      s3: { bucket, credentials, store: s3Store, now, origin: url },
+    }),
+  )
+
+  let closing: Promise<void> | undefined
+  return {
+    url,
+    s3UploadUrl: `${url}/s3/${bucket}/`,
+    orgId,
+    clientId,
+    clientSecret,
+    insert: (sobject, fields) => store.seed(sobject, fields),
+    records: (sobject, recordOptions) => {
+      const table = store.existingTable(sobject)
+      return table ? store.list(table, recordOptions?.includeDeleted ?? false).map((r) => ({ ...r })) : []
+    },
+    s3Object: (key) => s3Store.bytes(key),
+    s3Keys: () => s3Store.keys(),
+    failNext: (target, count, spec) => faults.add(target, count, spec),
+    expireSessions: () => sessions.expireAll(),
+    setApiUsage: (used) => {
+      usage.used = used
+    },
+    get calls() {
+      return { ...usage.counts }
+    },
+    apiCallCount: () => usage.apiCalls(),
+    close: () => {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve())
+          server.closeAllConnections()
+        })
+        if (ownsDataDir) await rm(dataDir, { recursive: true, force: true })
+      })()
+      return closing
+    },
+  }
+}

@@ -48,8 +48,8 @@ const runs: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge
         trigger: 'api',
         ...(key
           ? {
-              idempotencyKey: `${flow}:${key}`,
-              requestHash: createHash('sha256').update(`runs:${flow}`).digest('hex'),
+              idempotencyKey: key,
+              requestHash: createHash('sha256').update(`POST /v1/flows/${flow}/runs`).digest('hex'),
             }
           : {}),
       })

@@ -1,0 +1,160 @@
+/**
+ * `npm run demo`: the sandbox (Salesforce + S-Drive + S3), a local SFTP
+ * server with sample partner files, and the service on its embedded SQLite
+ * default; one run is triggered over HTTP and its outcome printed per file.
+ * Then it keeps serving (the flow is also scheduled every minute) until Ctrl-C.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, rm, utimes, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { parseConfig } from '../src/config/load.js'
+import { toId18 } from '../src/domain/record-ids.js'
+import { createLogger } from '../src/logging/logger.js'
+import { startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
+import { startSftpServer } from '../src/sandbox/sftp-server.js'
+import { startServer } from '../src/server.js'
+
+const home = resolve(process.env.DEMO_DIR ?? '.demo')
+await rm(home, { recursive: true, force: true })
+const remoteRoot = join(home, 'partner-sftp')
+await mkdir(join(remoteRoot, 'inbox'), { recursive: true })
+
+const sandbox = await startSalesforceSandbox()
+const acme = sandbox.insert('Account', { Name: 'Acme Corp', AccountNumber: 'ACME-001' })
+const globex = sandbox.insert('Account', { Name: 'Globex', AccountNumber: 'GLOBEX-7' })
+const deal = toId18(
+  sandbox.insert('Opportunity', { Name: 'Globex renewal', StageName: 'Closed Won' }).slice(0, 15),
+)
+
+const password = randomBytes(12).toString('base64url')
+const sftp = await startSftpServer({ root: remoteRoot, users: [{ username: 'partner', password }] })
+
+const hourAgo = (Date.now() - 3600_000) / 1000
+const samples: [string, string, boolean][] = [
+  ['inbox/ACME-001_master-services-agreement.pdf', 'matched by name: AccountNumber ACME-001', true],
+  ['inbox/accounts/GLOBEX-7/invoice-2026-11.pdf', 'matched by folder: accounts/GLOBEX-7', true],
+  [`inbox/signed-order-form ${deal}.pdf`, 'matched by the Opportunity id in its name', true],
+  ['inbox/UNKNOWN-42_certificate.pdf', 'no account UNKNOWN-42: goes to /errors with a reason file', true],
+  ['inbox/ACME-001_still-uploading.pdf', 'modified just now: waits until it is 30 s old', false],
+]
+for (const [path, text, old] of samples) {
+  const full = join(remoteRoot, path)
+  await mkdir(dirname(full), { recursive: true })
+  await writeFile(full, `%PDF-1.4\n% demo document: ${text}\n`)
+  if (old) await utimes(full, hourAgo, hourAgo)
+}
+
+const apiKey = `demo-${randomBytes(16).toString('hex')}`
+const config = {
+  server: { host: '127.0.0.1', port: Number(process.env.PORT ?? 8080), apiKeys: ['${BRIDGE_API_KEY}'] },
+  store: { sqlitePath: join(home, 'bridge.sqlite') },
+  salesforce: {
+    loginUrl: sandbox.url,
+    auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: '${SF_CLIENT_SECRET}' },
+  },
+  sdrive: { s3UploadUrl: sandbox.s3UploadUrl },
+  endpoints: {
+    'partner-sftp': {
+      protocol: 'sftp',
+      host: sftp.host,
+      port: sftp.port,
+      username: 'partner',
+      password: '${PARTNER_SFTP_PASSWORD}',
+      hostKeySha256: sftp.hostKeySha256,
+    },
+  },
+  flows: [
+    {
+      name: 'partner-contracts',
+      kind: 'inbound',
+      description: 'Partner drop → Account / Opportunity files in S-Drive',
+      source: { endpoint: 'partner-sftp', directory: '/inbox', include: ['**/*.pdf'], recursive: true },
+      readiness: { mode: 'stable', stableSeconds: 1, minAgeSeconds: 30 },
+      match: [
+        { type: 'folder', template: 'accounts/{AccountNumber}', object: 'Account' },
+        { type: 'filename', pattern: '^(?<AccountNumber>[A-Z]+-\\d+)_', object: 'Account' },
+        {
+          type: 'recordId',
+          object: 'Opportunity',
+          target: { fileObject: 'cg__OpportunityFile__c', parentField: 'cg__Opportunity__c' },
+        },
+      ],
+      target: {
+        fileObject: 'cg__AccountFile__c',
+        parentField: 'cg__Account__c',
+        description: 'Received from partner via {flow} on {date}',
+      },
+      existing: 'skip',
+      after: { success: 'move', processedDirectory: '/processed', errorDirectory: '/errors' },
+      schedule: { cron: '* * * * *', timezone: 'UTC' },
+    },
+  ],
+}
+const env = {
+  BRIDGE_API_KEY: apiKey,
+  SF_CLIENT_SECRET: sandbox.clientSecret,
+  PARTNER_SFTP_PASSWORD: password,
+}
+const configPath = join(home, 'bridge.json')
+await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`)
+
+const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' })
+let server: Awaited<ReturnType<typeof startServer>>
+try {
+  server = await startServer(parseConfig(JSON.stringify(config), 'json', env), logger)
+} catch (error) {
+  if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
+  config.server.port = 0
+  server = await startServer(parseConfig(JSON.stringify(config), 'json', env), logger)
+}
+
+const api = async (method: string, path: string) => {
+  const res = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${apiKey}` } })
+  return (await res.json()) as any
+}
+
+const out = (line = '') => process.stdout.write(`${line}\n`)
+out(`sdrive-ftp-bridge demo — service at ${server.url}`)
+out(`  sandbox org:   ${sandbox.url}   (Salesforce + S-Drive + S3 emulator)`)
+out(`  partner SFTP:  sftp://partner@${sftp.host}:${sftp.port}/  host key ${sftp.hostKeySha256}`)
+out(`  files on disk: ${remoteRoot}`)
+out(`  config:        ${configPath}`)
+out()
+out('Dry run (POST /v1/flows/partner-contracts/runs?dryRun=true):')
+const plan = await api('POST', '/v1/flows/partner-contracts/runs?dryRun=true')
+for (const f of plan.files) out(`  ${f.action.padEnd(8)} ${f.path}${f.reason ? `  — ${f.reason}` : ''}`)
+out()
+out('Run (POST /v1/flows/partner-contracts/runs):')
+const started = await api('POST', '/v1/flows/partner-contracts/runs')
+await server.bridge.engine.settled(started.runId)
+const run = await api('GET', `/v1/runs/${started.runId}`)
+const names = new Map([
+  [acme.slice(0, 15), 'Account Acme Corp'],
+  [globex.slice(0, 15), 'Account Globex'],
+  [deal.slice(0, 15), 'Opportunity Globex renewal'],
+])
+for (const item of run.items) {
+  const where =
+    item.state === 'done'
+      ? `→ ${names.get(String(item.targetRecordId).slice(0, 15)) ?? item.targetRecordId} (S-Drive file ${item.sdriveFileId}, sha256 ${String(item.sha256).slice(0, 12)}…), source moved to ${item.finalPath}`
+      : `${item.errorCode}: ${item.errorMessage}; moved to ${item.finalPath}`
+  out(`  ${item.state.padEnd(7)} ${item.path}\n          ${where}`)
+}
+for (const note of run.notes) out(`  waiting ${note.path}\n          ${note.message}`)
+out(`  run ${run.id}: ${run.state} (${run.counts.done} done, ${run.counts.failed} failed)`)
+out()
+out('Try:')
+out(`  export KEY=${apiKey}`)
+out(`  curl -s -H "Authorization: Bearer $KEY" ${server.url}/v1/runs/${run.id}`)
+out(`  curl -s -H "Authorization: Bearer $KEY" ${server.url}/metrics | grep bridge_`)
+out(`  Swagger UI: ${server.url}/docs    OpenAPI: ${server.url}/openapi.json`)
+out('The flow also runs every minute: the still-uploading file is taken once it is 30 s old. Ctrl-C stops.')
+
+const stop = async () => {
+  await server.close()
+  await sftp.close()
+  await sandbox.close()
+  process.exit(0)
+}
+process.once('SIGINT', stop)
+process.once('SIGTERM', stop)

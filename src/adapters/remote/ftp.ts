@@ -1,0 +1,391 @@
+/**
+ * FTP, explicit FTPS (AUTH TLS) and implicit FTPS through basic-ftp: binary
+ * mode, passive data connections, MLSD listings where the server offers them
+ * (basic-ftp asks FEAT) and LIST otherwise.
+ *
+ * basic-ftp resumes the control connection's TLS session on every data
+ * connection (vsftpd's require_ssl_reuse insists on it); `observeTlsReuse`
+ * logs whether each data connection really did.
+ */
+import { PassThrough, type Readable, Transform, Writable } from 'node:stream'
+import type { ConnectionOptions, TLSSocket } from 'node:tls'
+import { Client, type FileInfo, FTPError } from 'basic-ftp'
+import type { Logger } from 'pino'
+import type { EndpointConfig } from '../../config/schema.js'
+import { BridgeError } from '../../domain/errors.js'
+import type { RemoteEntry, RemoteFiles, RemoteOpOptions } from '../../ports/remote-files.js'
+import { cancelledError, connectionLost, timeoutError, transportError } from './failures.js'
+import { parseListDate } from './list-dates.js'
+import { CallerFailure, type OperationControl, runOperation } from './operation.js'
+import { absolutePath, ancestry, childPath } from './paths.js'
+import { type CloseOptions, createConnectionPool } from './pool.js'
+import { renameUnsupported } from './sftp.js'
+
+const GATE_HIGH_WATER = 256 * 1024
+
+export function ftpError(error: unknown): BridgeError {
+  if (error instanceof BridgeError) return error
+  const transport = transportError(error)
+  if (transport) return transport
+  const message = error instanceof Error ? error.message : String(error)
+  if (error instanceof FTPError) {
+    if (error.code === 530) return new BridgeError('REMOTE_AUTH_FAILED', message, { cause: error })
+    if (error.code === 421 || error.code === 425 || error.code === 426) return connectionLost(message, error)
+    if (/ENOENT|no such file|not found|does not exist/i.test(message)) {
+      return new BridgeError('REMOTE_NOT_FOUND', message, { cause: error })
+    }
+    if (/EACCES|EPERM|permission|denied/i.test(message) || error.code === 553) {
+      return new BridgeError('REMOTE_PERMISSION_DENIED', message, { cause: error })
+    }
+    if (error.code === 550) return new BridgeError('REMOTE_NOT_FOUND', message, { cause: error })
+    return new BridgeError('REMOTE_IO', message, { cause: error })
+  }
+  if (/timeout/i.test(message)) return new BridgeError('TIMEOUT', message, { transient: true, cause: error })
+  if (/closed|FIN packet|not connected|socket hang up/i.test(message)) return connectionLost(message, error)
+  return new BridgeError('REMOTE_IO', message, { cause: error })
+}
+
+function isReply(error: unknown, ...codes: number[]): boolean {
+  return error instanceof FTPError && (codes.length === 0 || codes.includes(error.code))
+}
+
+function entryFromInfo(dir: string, info: FileInfo, now: number): RemoteEntry {
+  return {
+    path: childPath(dir, info.name),
+    name: info.name,
+    type: info.isDirectory ? 'directory' : info.isFile ? 'file' : 'other',
+    size: info.size,
+    modifiedAt: info.modifiedAt?.getTime() ?? parseListDate(info.rawModifiedAt, now) ?? 0,
+  }
+}
+
+/**
+ * Between the data connection and the consumer. FTP signals a complete
+ * transfer only on the control connection (226), and a dropped server looks
+ * like a clean end of the data stream, so the consumer sees the end only
+ * after the reply confirmed it, and an error otherwise.
+ */
+class DownloadGate {
+  readonly readable = new PassThrough({ highWaterMark: GATE_HIGH_WATER })
+  bytes = 0
+  onFirstChunk: () => void = () => {}
+  readonly sink = new Writable({
+    write: (chunk: Buffer, _encoding, callback) => {
+      if (this.bytes === 0) this.onFirstChunk()
+      this.bytes += chunk.length
+      if (this.readable.destroyed) {
+        callback(new Error('the consumer closed the stream'))
+        return
+      }
+      if (this.readable.write(chunk)) {
+        callback()
+        return
+      }
+      const resume = () => {
+        this.readable.off('drain', resume)
+        this.readable.off('close', resume)
+        callback()
+      }
+      this.readable.on('drain', resume)
+      this.readable.on('close', resume)
+    },
+    final: (callback) => callback(),
+  })
+
+  finish(): void {
+    this.readable.end()
+  }
+
+  fail(error: BridgeError): void {
+    this.readable.destroy(error)
+  }
+}
+
+export function createFtpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logger): RemoteFiles {
+  const logger = baseLogger.child({ endpoint: endpoint.name, protocol: endpoint.protocol })
+  const secure = endpoint.protocol === 'ftp' ? false : endpoint.protocol === 'ftps' ? true : 'implicit'
+  const port = endpoint.port ?? (secure === 'implicit' ? 990 : 21)
+  const tls = endpoint.tls ?? { rejectUnauthorized: true }
+  const secureOptions: ConnectionOptions = {
+    rejectUnauthorized: tls.rejectUnauthorized ?? true,
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    ...(tls.minVersion ? { minVersion: tls.minVersion } : {}),
+    ...(tls.maxVersion ? { maxVersion: tls.maxVersion } : {}),
+    ...(tls.servername ? { servername: tls.servername } : {}),
+  }
+
+  function observeTlsReuse(client: Client): void {
+    let strategy = client.prepareTransfer
+    // basic-ftp swaps in the first strategy that works, so wrap whatever it installs.
+    Object.defineProperty(client, 'prepareTransfer', {
+      configurable: true,
+      get: () => async (ftp: Client['ftp']) => {
+        const reply = await strategy(ftp)
+        const socket = ftp.dataSocket as TLSSocket | undefined
+        if (socket && typeof socket.isSessionReused === 'function') {
+          socket.once('secureConnect', () => {
+            const reused = socket.isSessionReused()
+            if (reused) logger.debug({ tlsSessionReused: true }, 'FTPS data connection resumed the TLS session')
+            else logger.warn({ tlsSessionReused: false }, 'FTPS data connection did not resume the TLS session')
+          })
+        }
+        return reply
+      },
+      set: (next: Client['prepareTransfer']) => {
+        strategy = next
+      },
+    })
+  }
+
+  async function connect(signal: AbortSignal | undefined): Promise<Client> {
+    const client = new Client(endpoint.operationTimeoutMs)
+    client.ftp.encoding = endpoint.fileNameEncoding ?? 'utf8'
+    if (secure) observeTlsReuse(client)
+    let stopped: BridgeError | undefined
+    const stop = (error: BridgeError) => {
+      stopped ??= error
+      client.close()
+    }
+    const onAbort = () => stop(cancelledError(signal))
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const timer = setTimeout(
+      () => stop(timeoutError(`connecting to ${endpoint.name}`, endpoint.connectTimeoutMs)),
+      endpoint.connectTimeoutMs,
+    )
+    try {
+      if (signal?.aborted) throw cancelledError(signal)
+      await client.access({
+        host: endpoint.host,
+        port,
+        user: endpoint.username,
+        password: endpoint.password ?? '',
+        secure,
+        secureOptions: { ...secureOptions },
+      })
+      logger.debug('ftp connection opened')
+      return client
+    } catch (error) {
+      client.close()
+      if (stopped) throw stopped
+      const mapped = ftpError(error)
+      if (mapped.code === 'REMOTE_AUTH_FAILED') {
+        throw new BridgeError('REMOTE_AUTH_FAILED', `login to ${endpoint.name} failed: ${mapped.message}`, {
+          cause: error,
+        })
+      }
+      throw mapped
+    } finally {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  const pool = createConnectionPool<Client>({
+    name: endpoint.name,
+    maxConnections: endpoint.maxConnections,
+    idleCloseMs: endpoint.idleCloseMs,
+    keepaliveIntervalMs: endpoint.keepaliveIntervalMs,
+    create: connect,
+    isAlive: (client) => !client.closed,
+    destroy: async (client) => client.close(),
+    ping: async (client) => {
+      await client.send('NOOP')
+    },
+    logger,
+  })
+
+  function run<T>(
+    name: string,
+    options: RemoteOpOptions | undefined,
+    body: (client: Client, control: OperationControl) => Promise<T>,
+  ): Promise<T> {
+    return runOperation(
+      {
+        pool,
+        name: `${name} on ${endpoint.name}`,
+        signal: options?.signal,
+        timeoutMs: endpoint.operationTimeoutMs,
+        kill: (client) => client.close(),
+        toError: ftpError,
+        logger,
+      },
+      body,
+    )
+  }
+
+  /** Lists `dir` through CWD: some servers answer LIST of a missing path with an empty listing. */
+  async function listDir(client: Client, dir: string): Promise<RemoteEntry[] | null> {
+    try {
+      await client.cd(dir)
+    } catch (error) {
+      if (isReply(error, 550, 450, 451, 553)) return null
+      throw error
+    }
+    const now = Date.now()
+    const infos = await client.list()
+    return infos.filter((info) => info.name !== '.' && info.name !== '..').map((info) => entryFromInfo(dir, info, now))
+  }
+
+  async function isDirectory(client: Client, dir: string): Promise<boolean> {
+    try {
+      await client.cd(dir)
+      return true
+    } catch (error) {
+      if (isReply(error)) return false
+      throw error
+    }
+  }
+
+  return {
+    endpoint: endpoint.name,
+
+    list(dir, options) {
+      const path = absolutePath(dir)
+      return run(`list ${path}`, options, async (client) => {
+        const entries = await listDir(client, path)
+        if (!entries) throw new BridgeError('REMOTE_NOT_FOUND', `no such directory: ${path}`)
+        return entries
+      })
+    },
+
+    stat(target, options) {
+      const path = absolutePath(target)
+      return run(`stat ${path}`, options, async (client) => {
+        if (path === '/') return { path, name: '/', type: 'directory', size: 0, modifiedAt: 0 } as RemoteEntry
+        const slash = path.lastIndexOf('/')
+        const siblings = await listDir(client, slash === 0 ? '/' : path.slice(0, slash))
+        return siblings?.find((entry) => entry.path === path) ?? null
+      })
+    },
+
+    read<T>(target: string, consume: (stream: Readable) => Promise<T>, options?: RemoteOpOptions) {
+      const path = absolutePath(target)
+      return run(`read ${path}`, options, async (client, control) => {
+        const gate = new DownloadGate()
+        let consumed: Promise<T> | undefined
+        let transferDone = false
+        let consumerLeftEarly = false
+        const startConsumer = () => {
+          if (consumed) return
+          control.commit()
+          consumed = consume(gate.readable)
+          control.hold(consumed)
+          const settled = () => {
+            // A consumer that returns before the end leaves RETR running; only closing stops it.
+            if (!transferDone) {
+              consumerLeftEarly = true
+              client.close()
+            }
+          }
+          consumed.then(settled, settled)
+        }
+        gate.onFirstChunk = startConsumer
+        control.watch(() => ({ bytes: gate.bytes, waitingOnLocal: gate.readable.writableNeedDrain }))
+        let transferError: BridgeError | undefined
+        try {
+          await client.downloadTo(gate.sink, path)
+        } catch (error) {
+          transferError = ftpError(error)
+        }
+        transferDone = true
+        if (transferError && !consumerLeftEarly) {
+          // Nobody listens for errors on the stream before the consumer has it.
+          if (consumed) gate.fail(transferError)
+          else gate.readable.destroy()
+          throw transferError
+        }
+        startConsumer()
+        if (!gate.readable.destroyed) gate.finish()
+        try {
+          return await (consumed as Promise<T>)
+        } catch (error) {
+          throw new CallerFailure(error)
+        }
+      })
+    },
+
+    write(target, source, options) {
+      const path = absolutePath(target)
+      return run(`write ${path}`, options, async (client, control) => {
+        let bytes = 0
+        let sourceError: unknown
+        let sourceEnded = false
+        const counter = new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            bytes += chunk.length
+            callback(null, chunk)
+          },
+        })
+        // The source is only touched once the server accepted STOR; until then a dead
+        // connection can be retried without losing data. pipe(), not pipeline(): a failing
+        // upload must not be mistaken for a failing source.
+        counter.once('resume', () => {
+          control.commit()
+          source.once('error', (error) => {
+            sourceError ??= error
+            counter.destroy(error)
+          })
+          source.once('end', () => {
+            sourceEnded = true
+          })
+          source.pipe(counter)
+        })
+        control.watch(() => ({ bytes, waitingOnLocal: !sourceEnded && counter.readableLength === 0 }))
+        try {
+          await client.uploadFrom(counter, path)
+        } catch (error) {
+          if (!sourceEnded) {
+            source.unpipe(counter)
+            source.destroy()
+          }
+          if (sourceError === undefined) throw error
+          // The server still expects the rest of the upload; the connection is unusable.
+          client.close()
+          throw new CallerFailure(sourceError)
+        }
+        return { bytes }
+      })
+    },
+
+    rename(fromPath, toPath, options) {
+      const from = absolutePath(fromPath)
+      const to = absolutePath(toPath)
+      if (!endpoint.supportsRename) return Promise.reject(renameUnsupported(endpoint.name))
+      return run(`rename ${from}`, options, async (client, control) => {
+        control.commit()
+        await client.rename(from, to)
+      })
+    },
+
+    delete(target, options) {
+      const path = absolutePath(target)
+      return run(`delete ${path}`, options, async (client, control) => {
+        control.commit()
+        try {
+          await client.remove(path)
+        } catch (error) {
+          if (!isReply(error) || !(await isDirectory(client, path))) throw error
+          await client.removeEmptyDir(path)
+        }
+      })
+    },
+
+    mkdirp(dir, options) {
+      const path = absolutePath(dir)
+      return run(`mkdirp ${path}`, options, async (client) => {
+        if (await isDirectory(client, path)) return
+        for (const step of ancestry(path)) {
+          if (await isDirectory(client, step)) continue
+          try {
+            await client.send(`MKD ${step}`)
+          } catch (error) {
+            // Someone else may have created it in the meantime.
+            if (!isReply(error) || !(await isDirectory(client, step))) throw error
+          }
+        }
+      })
+    },
+
+    close: (closeOptions?: CloseOptions) => pool.close(closeOptions),
+  }
+}

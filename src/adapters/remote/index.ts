@@ -1,0 +1,12 @@
+/** Builds the RemoteFiles adapter for an endpoint's protocol. */
+import type { Logger } from 'pino'
+import type { EndpointConfig } from '../../config/schema.js'
+import type { RemoteFiles } from '../../ports/remote-files.js'
+import { createFtpRemoteFiles } from './ftp.js'
+import { createSftpRemoteFiles } from './sftp.js'
+
+export function createRemoteFiles(endpoint: EndpointConfig, logger: Logger): RemoteFiles {
+  return endpoint.protocol === 'sftp' ? createSftpRemoteFiles(endpoint, logger) : createFtpRemoteFiles(endpoint, logger)
+}
+
+export { fingerprintOf, parseHostKeyPin } from './sftp.js'

@@ -1,0 +1,454 @@
+/**
+ * SFTP through ssh2-sftp-client (connection set-up) and its ssh2 SFTP channel
+ * (operations). The channel is used directly because it reports SFTP status
+ * codes and file modes, and lets transfers stream with our own flow control.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { posix } from 'node:path'
+import { Readable } from 'node:stream'
+import type { Logger } from 'pino'
+import type { Client, ConnectConfig, SFTPWrapper, Stats } from 'ssh2'
+import SftpClient from 'ssh2-sftp-client'
+import type { EndpointConfig } from '../../config/schema.js'
+import { BridgeError } from '../../domain/errors.js'
+import type { RemoteEntry, RemoteFiles, RemoteOpOptions } from '../../ports/remote-files.js'
+import { cancelledError, connectionLost, timeoutError, transportError } from './failures.js'
+import { CallerFailure, type OperationControl, runOperation } from './operation.js'
+import { absolutePath, ancestry, childPath } from './paths.js'
+import { type CloseOptions, createConnectionPool } from './pool.js'
+
+interface SftpConnection {
+  readonly client: SftpClient
+  readonly sftp: SFTPWrapper
+  alive: boolean
+}
+
+/** ssh2-sftp-client keeps its ssh2 Client here; its typings do not say so. */
+const sshClientOf = (client: SftpClient): Client => (client as unknown as { client: Client }).client
+
+const SFTP_STATUS = { NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, NO_CONNECTION: 6, CONNECTION_LOST: 7 } as const
+const READ_CHUNK = 256 * 1024
+const WRITES_IN_FLIGHT = 4
+const S_IFMT = 0o170000
+
+/** "SHA256:<base64>" as ssh-keygen -l prints it, or bare base64 with or without padding. */
+export function parseHostKeyPin(pin: string): Buffer {
+  const digest = Buffer.from(pin.trim().replace(/^SHA256:/i, ''), 'base64')
+  if (digest.length !== 32) {
+    throw new BridgeError('CONFIG_INVALID', `hostKeySha256 is not a SHA-256 fingerprint: ${pin}`)
+  }
+  return digest
+}
+
+export function fingerprintOf(hostKey: Buffer): string {
+  return `SHA256:${createHash('sha256').update(hostKey).digest('base64').replace(/=+$/, '')}`
+}
+
+function call<T>(start: (done: (error: Error | undefined | null, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    try {
+      start((error, value) => (error ? reject(error) : resolve(value)))
+    } catch (error) {
+      reject(error)
+    }
+  })
+}
+
+function sftpError(error: unknown): BridgeError {
+  if (error instanceof BridgeError) return error
+  const transport = transportError(error)
+  if (transport) return transport
+  const message = error instanceof Error ? error.message : String(error)
+  switch ((error as { code?: unknown }).code) {
+    case SFTP_STATUS.NO_SUCH_FILE:
+      return new BridgeError('REMOTE_NOT_FOUND', message, { cause: error })
+    case SFTP_STATUS.PERMISSION_DENIED:
+      return new BridgeError('REMOTE_PERMISSION_DENIED', message, { cause: error })
+    case SFTP_STATUS.NO_CONNECTION:
+    case SFTP_STATUS.CONNECTION_LOST:
+      return connectionLost(message, error)
+  }
+  if (/no response from server|not connected|channel (is )?(not open|closed)|not writable/i.test(message)) {
+    return connectionLost(message, error)
+  }
+  return new BridgeError('REMOTE_IO', message, { cause: error })
+}
+
+function entryFromAttrs(path: string, attrs: Stats): RemoteEntry {
+  const format = attrs.mode & S_IFMT
+  return {
+    path,
+    name: path === '/' ? '/' : posix.basename(path),
+    type: format === 0o040000 ? 'directory' : format === 0o100000 ? 'file' : 'other',
+    size: attrs.size,
+    modifiedAt: attrs.mtime * 1000,
+  }
+}
+
+/** Streams a remote file chunk by chunk; a read is only issued when the consumer wants more. */
+class SftpReadStream extends Readable {
+  bytes = 0
+  reading = false
+  private position = 0
+
+  constructor(
+    private readonly sftp: SFTPWrapper,
+    private readonly handle: Buffer,
+    private readonly onFailure: (error: unknown) => BridgeError,
+  ) {
+    super({ highWaterMark: READ_CHUNK })
+  }
+
+  override _read(): void {
+    this.reading = true
+    const buffer = Buffer.allocUnsafe(READ_CHUNK)
+    call<number>((done) => this.sftp.read(this.handle, buffer, 0, READ_CHUNK, this.position, done)).then(
+      (bytesRead) => {
+        this.reading = false
+        if (bytesRead === 0) {
+          this.push(null)
+          return
+        }
+        this.position += bytesRead
+        this.bytes += bytesRead
+        this.push(buffer.subarray(0, bytesRead))
+      },
+      (error: unknown) => {
+        this.reading = false
+        this.destroy(this.onFailure(error))
+      },
+    )
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // Not awaited: on a dead channel CLOSE is never answered, and on a live one it is sent
+    // before anything else this connection does next.
+    call<undefined>((done) => this.sftp.close(this.handle, (closeError) => done(closeError, undefined))).catch(
+      () => undefined,
+    )
+    callback(error)
+  }
+}
+
+export function createSftpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logger): RemoteFiles {
+  const logger = baseLogger.child({ endpoint: endpoint.name, protocol: 'sftp' })
+  const pin = endpoint.hostKeySha256 ? parseHostKeyPin(endpoint.hostKeySha256) : undefined
+  if (!pin && endpoint.insecureSkipHostKeyCheck) {
+    logger.warn('host key verification is disabled for this endpoint (insecureSkipHostKeyCheck)')
+  }
+
+  async function connect(signal: AbortSignal | undefined): Promise<SftpConnection> {
+    let connection: SftpConnection | undefined
+    const markDead = () => {
+      if (connection) connection.alive = false
+    }
+    const client = new SftpClient(endpoint.name, { error: markDead, end: markDead, close: markDead })
+    let rawError: (Error & { level?: string }) | undefined
+    client.on('error', (error: Error) => {
+      rawError = error
+    })
+    client.on('close', markDead)
+    let presented: string | undefined
+    let hostKeyRejected = false
+    const config: ConnectConfig = {
+      host: endpoint.host,
+      port: endpoint.port ?? 22,
+      username: endpoint.username,
+      password: endpoint.password,
+      privateKey: endpoint.privateKey,
+      passphrase: endpoint.passphrase,
+      readyTimeout: endpoint.connectTimeoutMs,
+      keepaliveInterval: endpoint.keepaliveIntervalMs,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        presented = fingerprintOf(key)
+        const accepted = pin
+          ? timingSafeEqual(createHash('sha256').update(key).digest(), pin)
+          : endpoint.insecureSkipHostKeyCheck
+        hostKeyRejected = !accepted
+        return accepted
+      },
+    }
+
+    let timer: NodeJS.Timeout | undefined
+    let stopped: BridgeError | undefined
+    const stop = (error: BridgeError) => {
+      stopped ??= error
+      sshClientOf(client).destroy()
+    }
+    const onAbort = () => stop(cancelledError(signal))
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      if (signal?.aborted) throw cancelledError(signal)
+      timer = setTimeout(
+        () => stop(timeoutError(`connecting to ${endpoint.name}`, endpoint.connectTimeoutMs)),
+        endpoint.connectTimeoutMs,
+      )
+      const sftp = await client.connect(config)
+      connection = { client, sftp, alive: true }
+      logger.debug('sftp connection opened')
+      return connection
+    } catch (error) {
+      sshClientOf(client).destroy()
+      throw connectFailure(stopped, hostKeyRejected, presented, rawError ?? error)
+    } finally {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  function connectFailure(
+    stopped: BridgeError | undefined,
+    hostKeyRejected: boolean,
+    presented: string | undefined,
+    error: unknown,
+  ): BridgeError {
+    if (stopped) return stopped
+    if (hostKeyRejected && pin) {
+      return new BridgeError(
+        'HOST_KEY_MISMATCH',
+        `host key of ${endpoint.name} is ${presented}, expected ${endpoint.hostKeySha256}`,
+        { details: { presented, expected: endpoint.hostKeySha256 } },
+      )
+    }
+    if (hostKeyRejected) {
+      return new BridgeError(
+        'CONFIG_INVALID',
+        `endpoint ${endpoint.name} has no hostKeySha256; refusing an unverified host key (it presented ${presented}). ` +
+          'Pin it, or set insecureSkipHostKeyCheck to accept any key.',
+        { details: { presented } },
+      )
+    }
+    const level = (error as { level?: unknown }).level
+    const message = error instanceof Error ? error.message : String(error)
+    if (level === 'client-authentication') {
+      return new BridgeError('REMOTE_AUTH_FAILED', `login to ${endpoint.name} failed: ${message}`, { cause: error })
+    }
+    if (level === 'client-timeout') return new BridgeError('TIMEOUT', message, { transient: true, cause: error })
+    if (/privateKey|passphrase/i.test(message)) {
+      return new BridgeError('CONFIG_INVALID', `private key of ${endpoint.name}: ${message}`, { cause: error })
+    }
+    return transportError(error) ?? connectionLost(`connecting to ${endpoint.name}: ${message}`, error)
+  }
+
+  const pool = createConnectionPool<SftpConnection>({
+    name: endpoint.name,
+    maxConnections: endpoint.maxConnections,
+    idleCloseMs: endpoint.idleCloseMs,
+    keepaliveIntervalMs: endpoint.keepaliveIntervalMs,
+    create: connect,
+    isAlive: (conn) => conn.alive,
+    destroy: async (conn) => {
+      if (conn.alive) {
+        conn.alive = false
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          conn.client.end().catch(() => undefined),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, 2000)
+          }),
+        ])
+        clearTimeout(timer)
+      }
+      sshClientOf(conn.client).destroy()
+    },
+    logger,
+  })
+
+  function run<T>(
+    name: string,
+    options: RemoteOpOptions | undefined,
+    body: (conn: SftpConnection, control: OperationControl) => Promise<T>,
+  ): Promise<T> {
+    return runOperation(
+      {
+        pool,
+        name: `${name} on ${endpoint.name}`,
+        signal: options?.signal,
+        timeoutMs: endpoint.operationTimeoutMs,
+        kill: (conn) => {
+          conn.alive = false
+          sshClientOf(conn.client).destroy()
+        },
+        toError: sftpError,
+        logger,
+      },
+      body,
+    )
+  }
+
+  const statOrNull = async (sftp: SFTPWrapper, path: string): Promise<Stats | null> => {
+    try {
+      return await call<Stats>((done) => sftp.stat(path, done))
+    } catch (error) {
+      if ((error as { code?: unknown }).code === SFTP_STATUS.NO_SUCH_FILE) return null
+      throw error
+    }
+  }
+
+  return {
+    endpoint: endpoint.name,
+
+    list(dir, options) {
+      const path = absolutePath(dir)
+      return run(`list ${path}`, options, async ({ sftp }) => {
+        const items = await call<{ filename: string; attrs: Stats }[]>((done) => sftp.readdir(path, done))
+        return items
+          .filter((item) => item.filename !== '.' && item.filename !== '..')
+          .map((item) => entryFromAttrs(childPath(path, item.filename), item.attrs))
+      })
+    },
+
+    stat(target, options) {
+      const path = absolutePath(target)
+      return run(`stat ${path}`, options, async ({ sftp }) => {
+        const attrs = await statOrNull(sftp, path)
+        return attrs ? entryFromAttrs(path, attrs) : null
+      })
+    },
+
+    read(target, consume, options) {
+      const path = absolutePath(target)
+      return run(`read ${path}`, options, async ({ sftp }, control) => {
+        const handle = await call<Buffer>((done) => sftp.open(path, 'r', done))
+        const stream = new SftpReadStream(sftp, handle, (error) => {
+          const failure = sftpError(error)
+          control.fail(failure)
+          return failure
+        })
+        control.commit()
+        control.watch(() => ({ bytes: stream.bytes, waitingOnLocal: !stream.reading }))
+        const consumed = consume(stream)
+        control.hold(consumed)
+        try {
+          return await consumed
+        } catch (error) {
+          throw new CallerFailure(error)
+        } finally {
+          // A consumer that stopped early leaves the handle open; destroying closes it.
+          if (!stream.destroyed) stream.destroy()
+        }
+      })
+    },
+
+    write(target, source, options) {
+      const path = absolutePath(target)
+      return run(`write ${path}`, options, async ({ sftp }, control) => {
+        const handle = await call<Buffer>((done) => sftp.open(path, 'w', done))
+        control.commit()
+        let acknowledged = 0
+        const inFlight = new Set<Promise<void>>()
+        let sourceDone = false
+        control.watch(() => ({ bytes: acknowledged, waitingOnLocal: !sourceDone && inFlight.size === 0 }))
+        let writeError: unknown
+        const chunks = source[Symbol.asyncIterator]()
+        let position = 0
+        try {
+          for (;;) {
+            let next: IteratorResult<unknown>
+            try {
+              next = await chunks.next()
+            } catch (error) {
+              throw new CallerFailure(error)
+            }
+            if (next.done) {
+              sourceDone = true
+              break
+            }
+            const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value as string)
+            if (chunk.length === 0) continue
+            const at = position
+            position += chunk.length
+            const write = call<undefined>((done) =>
+              sftp.write(handle, chunk, 0, chunk.length, at, (error) => done(error, undefined)),
+            ).then(
+              () => {
+                acknowledged += chunk.length
+                inFlight.delete(write)
+              },
+              (error: unknown) => {
+                writeError ??= error
+                inFlight.delete(write)
+              },
+            )
+            inFlight.add(write)
+            if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight)
+            if (writeError) throw writeError
+          }
+          await Promise.all(inFlight)
+          if (writeError) throw writeError
+        } catch (error) {
+          sourceDone = true
+          await chunks.return?.()
+          await Promise.all(inFlight)
+          // Not awaited: on a dead channel CLOSE is never answered.
+          call<undefined>((done) => sftp.close(handle, (closeError) => done(closeError, undefined))).catch(
+            () => undefined,
+          )
+          throw error
+        }
+        await call<undefined>((done) => sftp.close(handle, (error) => done(error, undefined)))
+        return { bytes: acknowledged }
+      })
+    },
+
+    rename(fromPath, toPath, options) {
+      const from = absolutePath(fromPath)
+      const to = absolutePath(toPath)
+      if (!endpoint.supportsRename) return Promise.reject(renameUnsupported(endpoint.name))
+      return run(`rename ${from}`, options, async ({ sftp }, control) => {
+        control.commit()
+        try {
+          // posix-rename replaces an existing target, as rename(2) does; plain SFTP rename refuses.
+          await call<undefined>((done) => sftp.ext_openssh_rename(from, to, (error) => done(error, undefined)))
+        } catch (error) {
+          if (!/not support/i.test(error instanceof Error ? error.message : '')) throw error
+          await call<undefined>((done) => sftp.rename(from, to, (renameError) => done(renameError, undefined)))
+        }
+      })
+    },
+
+    delete(target, options) {
+      const path = absolutePath(target)
+      return run(`delete ${path}`, options, async ({ sftp }, control) => {
+        control.commit()
+        try {
+          await call<undefined>((done) => sftp.unlink(path, (error) => done(error, undefined)))
+        } catch (error) {
+          if ((error as { code?: unknown }).code === SFTP_STATUS.NO_SUCH_FILE) throw error
+          const attrs = await statOrNull(sftp, path)
+          if (!attrs || (attrs.mode & S_IFMT) !== 0o040000) throw error
+          await call<undefined>((done) => sftp.rmdir(path, (rmdirError) => done(rmdirError, undefined)))
+        }
+      })
+    },
+
+    mkdirp(dir, options) {
+      const path = absolutePath(dir)
+      return run(`mkdirp ${path}`, options, async ({ sftp }) => {
+        const target = await statOrNull(sftp, path)
+        if (target && (target.mode & S_IFMT) === 0o040000) return
+        for (const step of ancestry(path)) {
+          const existing = await statOrNull(sftp, step)
+          if (existing && (existing.mode & S_IFMT) === 0o040000) continue
+          if (existing) throw new BridgeError('REMOTE_IO', `${step} exists and is not a directory`)
+          try {
+            await call<undefined>((done) => sftp.mkdir(step, (error) => done(error, undefined)))
+          } catch (error) {
+            // Someone else may have created it in the meantime.
+            const raced = await statOrNull(sftp, step)
+            if (!raced || (raced.mode & S_IFMT) !== 0o040000) throw error
+          }
+        }
+      })
+    },
+
+    close: (closeOptions?: CloseOptions) => pool.close(closeOptions),
+  }
+}
+
+export function renameUnsupported(name: string): BridgeError {
+  return new BridgeError('REMOTE_PERMISSION_DENIED', `endpoint ${name} is configured without rename support`, {
+    details: { reason: 'rename-unsupported' },
+  })
+}

@@ -1,0 +1,43 @@
+/**
+ * Faults mid-run: an expired Salesforce session, an S3 500 and a dropped
+ * SFTP connection in the same run; the run still completes and leaves no
+ * WIP record behind.
+ */
+import t from 'tap'
+import { sdriveFiles, seedRecords, standardFlow, startHarness, wipRecords } from '../support/harness.js'
+
+t.test('session expiry, S3 500 and a dropped SFTP connection in one run', async (t) => {
+  const h = await startHarness({
+    protocol: 'sftp',
+    flows: (endpoint) => [standardFlow(endpoint)],
+  })
+  t.teardown(() => h.close())
+  seedRecords(h.sandbox)
+
+  await h.put('inbox/ACME-001_warmup.pdf', 'warm up: obtains a session')
+  t.equal((await h.runAndWait('partner-docs')).state, 'succeeded')
+
+  const payload = (i: number) => `${String(i).repeat(200_000)}`
+  for (let i = 1; i <= 6; i++) await h.put(`inbox/ACME-001_doc${i}.pdf`, payload(i))
+  h.sandbox.expireSessions()
+  h.sandbox.failNext('s3', 1, { status: 500 })
+  const sftp = h.remote as unknown as { faults: { dropAfterBytes(n: number): void } }
+  sftp.faults.dropAfterBytes(100_000)
+
+  const run = await h.runAndWait('partner-docs')
+  t.equal(run.state, 'succeeded', 'the run completes')
+  t.equal(run.counts.done, 6)
+  t.ok(
+    run.items.some((i) => i.attempts > 1),
+    'some files needed another attempt',
+  )
+  const names = sdriveFiles(h.sandbox).map((f) => f.cg__File_Name__c).sort()
+  t.same(names, ['ACME-001_warmup.pdf', ...[1, 2, 3, 4, 5, 6].map((i) => `ACME-001_doc${i}.pdf`)].sort(), 'one file each')
+  t.equal(wipRecords(h.sandbox).length, 0, 'no WIP record left behind')
+  for (let i = 1; i <= 6; i++) {
+    const rec = sdriveFiles(h.sandbox).find((f) => f.cg__File_Name__c === `ACME-001_doc${i}.pdf`)
+    const bytes = await h.sandbox.s3Object(String(rec?.cg__Key__c))
+    t.equal(bytes?.length, 200_000, `doc${i} arrived whole`)
+  }
+  t.same(await h.list('inbox'), [], 'every source file moved')
+})

@@ -27,6 +27,12 @@ export interface SalesforceApi {
     body?: unknown,
     options?: SalesforceCallOptions,
   ): Promise<T>
+  /** Creates many records (sObject Collections, ≤200 per call). */
+  createRecords(
+    sobject: string,
+    records: Record<string, unknown>[],
+    options?: SalesforceCallOptions,
+  ): Promise<SaveResult[]>
   /** PATCH many records (sObject Collections, ≤200 per call). */
   updateRecords(
     sobject: string,

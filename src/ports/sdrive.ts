@@ -88,6 +88,19 @@ export interface SDrive {
     parentIds: string[],
     options?: SDriveCallOptions,
   ): Promise<SDriveFile[]>
+  /**
+   * The id of the folder at `path` (names, outermost first) under the
+   * parent record, creating missing folders. Folders are file-object rows
+   * with Content_Type__c = 'Folder', nested by Parent_Folder_Id__c.
+   */
+  ensureFolder(target: SDriveTarget, path: string[], options?: SDriveCallOptions): Promise<string>
+  /** Puts finished files into a folder (Parent_Folder_Id__c), batched. */
+  moveToFolder(
+    fileObject: string,
+    fileIds: string[],
+    folderId: string,
+    options?: SDriveCallOptions,
+  ): Promise<void>
   /** Removes finished files (replace policy), per sdrive.replaceMode. */
   removeFiles(fileObject: string, ids: string[], options?: SDriveCallOptions): Promise<void>
 }

@@ -50,6 +50,9 @@ export interface ItemTarget {
   replaceIds?: string[]
   /** The skip policy found the file already in S-Drive: nothing is uploaded. */
   alreadyInSDrive?: boolean
+  /** The S-Drive folder `folder` resolved to, and whether the file was put in it. */
+  folderId?: string
+  folderApplied?: boolean
 }
 
 export interface ItemRecord {

@@ -12,6 +12,7 @@ import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
 import { sdriveFileName } from '../domain/file-names.js'
 import { assertTransition, finalRunState } from '../domain/item-state.js'
 import { ledgerKey } from '../domain/readiness.js'
+import { renderTemplate } from '../domain/templates.js'
 import type { Clock } from '../ports/clock.js'
 import type { BridgeMetrics } from '../ports/metrics.js'
 import type { RemoteFiles } from '../ports/remote-files.js'
@@ -145,6 +146,122 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     metrics.fileFinished(flow.name, skipped ? 'skipped' : 'done', skipped ? 0 : item.bytesTransferred)
   }
 
+  /** Folder path of an item: the target's template rendered, each name made S-Drive-safe. */
+  function folderPathOf(flow: InboundFlow, item: ItemRecord): string[] {
+    const target = item.target as NonNullable<ItemRecord['target']>
+    const rendered = renderTemplate(target.folder as string, {
+      flow: flow.name,
+      'record.id': target.recordId,
+      date: new Date(clock.now()).toISOString().slice(0, 10),
+      'file.dir': relativeDirOf(flow, item.path),
+    })
+    return rendered
+      .split('/')
+      .filter((s) => s.trim() !== '')
+      .map((s) => sdriveFileName(s))
+  }
+
+  /** Looks up (or creates) each distinct target folder once per round, before anything is uploaded. */
+  async function resolveFolders(flow: InboundFlow, items: ItemRecord[]): Promise<void> {
+    const needing = items.filter(
+      (i) => ACTIVE.includes(i.state) && i.target?.folder && !i.target.folderId && !i.target.alreadyInSDrive,
+    )
+    const groups = new Map<string, { path: string[]; items: ItemRecord[] }>()
+    for (const item of needing) {
+      const path = folderPathOf(flow, item)
+      if (path.length === 0) continue
+      const key = JSON.stringify([sdriveTargetOf(item.target as NonNullable<ItemRecord['target']>), path])
+      const group = groups.get(key) ?? { path, items: [] }
+      group.items.push(item)
+      groups.set(key, group)
+    }
+    for (const { path, items: group } of groups.values()) {
+      const target = (group[0] as ItemRecord).target as NonNullable<ItemRecord['target']>
+      try {
+        const folderId = await deps.sdrive.ensureFolder(sdriveTargetOf(target), path, {
+          signal: shutdown.signal,
+        })
+        for (const item of group) {
+          await store.updateItem(item.id, {
+            target: { ...(item.target as NonNullable<ItemRecord['target']>), folderId },
+          })
+        }
+      } catch (error) {
+        const e = toBridgeError(error, 'SDRIVE_ERROR')
+        logger.warn(
+          { flow: flow.name, folder: path.join('/'), code: e.code },
+          'could not resolve S-Drive folder',
+        )
+        for (const item of group) {
+          if (!isTransient(e) && item.state === 'pending') {
+            metrics.failure(flow.name, e.code)
+            await setItem(item, 'failed', {
+              error: { code: e.code, message: `S-Drive folder ${path.join('/')}: ${e.message}` },
+            })
+            continue
+          }
+          await store.updateItem(item.id, {
+            error: { code: e.code, message: e.message },
+            nextAttemptAt: new Date(clock.now() + flow.retry.baseDelayMs).toISOString(),
+          })
+        }
+      }
+    }
+  }
+
+  /** Puts uploaded files into their folders: one call per folder, before the source is disposed of. */
+  async function applyFolders(items: ItemRecord[]): Promise<void> {
+    const groups = new Map<string, ItemRecord[]>()
+    for (const item of items) {
+      const t = item.target
+      if (
+        item.state !== 'finalizing' ||
+        !t?.folderId ||
+        t.folderApplied ||
+        t.alreadyInSDrive ||
+        !item.sdriveFileId
+      )
+        continue
+      const key = `${t.fileObject}\u0000${t.folderId}`
+      groups.set(key, [...(groups.get(key) ?? []), item])
+    }
+    for (const group of groups.values()) {
+      const t = (group[0] as ItemRecord).target as NonNullable<ItemRecord['target']>
+      try {
+        await deps.sdrive.moveToFolder(
+          t.fileObject,
+          group.map((i) => i.sdriveFileId as string),
+          t.folderId as string,
+          { signal: shutdown.signal },
+        )
+        for (const item of group) {
+          await store.updateItem(item.id, {
+            target: { ...(item.target as NonNullable<ItemRecord['target']>), folderApplied: true },
+          })
+        }
+      } catch (error) {
+        const e = toBridgeError(error, 'SDRIVE_ERROR')
+        if (isTransient(e)) {
+          logger.warn(
+            { folder: t.folderId, code: e.code, err: e.message },
+            'could not move files into their folder; will retry',
+          )
+          continue
+        }
+        // The documents are in S-Drive on the right record; only the folder refused them. Say so and go on.
+        logger.error(
+          { folder: t.folderId, code: e.code, err: e.message },
+          'files stay at the record root: folder refused them',
+        )
+        for (const item of group) {
+          await store.updateItem(item.id, {
+            target: { ...(item.target as NonNullable<ItemRecord['target']>), folderApplied: true },
+          })
+        }
+      }
+    }
+  }
+
   /** Decides, for matched files, what the existing-file policy asks. One SOQL per file object. */
   async function applyExistingPolicy(flow: InboundFlow, items: ItemRecord[]): Promise<void> {
     const groups = new Map<string, ItemRecord[]>()
@@ -263,6 +380,9 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       )
     }
 
+    await resolveFolders(flow, items)
+    items = await store.listItems(runId)
+
     const now = clock.now()
     const due = items.filter(
       (i) =>
@@ -296,7 +416,13 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       ),
     )
 
-    for (const item of (await store.listItems(runId)).filter((i) => i.state === 'finalizing')) {
+    await applyFolders(await store.listItems(runId))
+    // A file waiting to be put into its folder keeps its source until that is done.
+    const waitsForFolder = (i: ItemRecord) =>
+      !!i.target?.folderId && !i.target.folderApplied && !i.target.alreadyInSDrive
+    for (const item of (await store.listItems(runId)).filter(
+      (i) => i.state === 'finalizing' && !waitsForFolder(i),
+    )) {
       try {
         await finalize(flow, item)
       } catch (error) {

@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { Logger } from 'pino'
+import type { BridgeOverrides } from '../../src/bridge.js'
 import { parseConfig } from '../../src/config/load.js'
 import { createLogger } from '../../src/logging/logger.js'
+import { startFtpServer } from '../../src/sandbox/ftp-server.js'
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce/index.js'
 import type { SalesforceSandbox, SalesforceSandboxOptions } from '../../src/sandbox/salesforce/types.js'
-import { startFtpServer } from '../../src/sandbox/ftp-server.js'
 import { startSftpServer } from '../../src/sandbox/sftp-server.js'
 import { caPem } from '../../src/sandbox/tls/index.js'
 import { type RunningServer, startServer } from '../../src/server.js'
@@ -33,6 +34,8 @@ export interface HarnessOptions {
   queue?: Record<string, unknown>
   endpoint?: Record<string, unknown>
   sqlitePath?: string
+  /** Overrides for the bridge (an injected clock, …) and whether cron schedules run. */
+  bridge?: BridgeOverrides & { schedules?: boolean }
 }
 
 export interface RemoteServerHandle {
@@ -55,7 +58,11 @@ export interface Harness {
   exists(relPath: string): Promise<boolean>
   read(relPath: string): Promise<string>
   list(relDir: string): Promise<string[]>
-  api(method: string, path: string, options?: { body?: unknown; headers?: Record<string, string> }): Promise<{
+  api(
+    method: string,
+    path: string,
+    options?: { body?: unknown; headers?: Record<string, string> },
+  ): Promise<{
     status: number
     headers: Headers
     json: any
@@ -69,7 +76,12 @@ export async function startRemoteServer(protocol: Protocol, root: string): Promi
   if (protocol === 'sftp') {
     return startSftpServer({ root, users: [{ username: 'partner', password: REMOTE_PASSWORD }] })
   }
-  return startFtpServer({ root, username: 'partner', password: REMOTE_PASSWORD, tls: protocol === 'ftps' ? 'explicit' : false })
+  return startFtpServer({
+    root,
+    username: 'partner',
+    password: REMOTE_PASSWORD,
+    tls: protocol === 'ftps' ? 'explicit' : false,
+  })
 }
 
 export function endpointConfig(protocol: Protocol, remote: RemoteServerHandle): Record<string, unknown> {
@@ -122,7 +134,10 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     },
   })
   const logger: Logger = createLogger({ level: 'debug', destination: sink })
-  const server = await startServer(parseConfig(configText, 'json', env), logger, { schedules: false })
+  const server = await startServer(parseConfig(configText, 'json', env), logger, {
+    schedules: false,
+    ...(options.bridge ?? {}),
+  })
 
   const api: Harness['api'] = async (method, path, opts = {}) => {
     const res = await fetch(`${server.url}${path}`, {
@@ -204,7 +219,10 @@ export function seedRecords(sandbox: SalesforceSandbox) {
 }
 
 /** The standard inbound flow: name lookup, record id, folder template, in that order. */
-export function standardFlow(endpoint: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function standardFlow(
+  endpoint: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     name: 'partner-docs',
     kind: 'inbound',
@@ -212,14 +230,18 @@ export function standardFlow(endpoint: string, overrides: Record<string, unknown
     readiness: { mode: 'stable', stableSeconds: 0, minAgeSeconds: 60 },
     match: [
       { type: 'folder', template: 'accounts/{AccountNumber}', object: 'Account' },
-      { type: 'filename', pattern: '^(?<AccountNumber>[A-Z\']+-\\d+)_', object: 'Account' },
+      { type: 'filename', pattern: "^(?<AccountNumber>[A-Z']+-\\d+)_", object: 'Account' },
       {
         type: 'recordId',
         object: 'Opportunity',
         target: { fileObject: 'cg__OpportunityFile__c', parentField: 'cg__Opportunity__c' },
       },
     ],
-    target: { fileObject: 'cg__AccountFile__c', parentField: 'cg__Account__c', description: 'From {flow}: {file.name}' },
+    target: {
+      fileObject: 'cg__AccountFile__c',
+      parentField: 'cg__Account__c',
+      description: 'From {flow}: {file.name}',
+    },
     existing: 'skip',
     after: { success: 'move', processedDirectory: '/processed', errorDirectory: '/errors' },
     retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 50 },

@@ -246,6 +246,23 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
       return run(`apex ${method} ${pathOf(path)}`, method, options, () => request<T>(method, url, sendBody))
     },
 
+    async createRecords(
+      sobject: string,
+      records: Record<string, unknown>[],
+      options?: SalesforceCallOptions,
+    ): Promise<SaveResult[]> {
+      const type = soqlIdentifier(sobject)
+      const results: SaveResult[] = []
+      for (const part of chunk(records, COLLECTION_CHUNK)) {
+        const body = { allOrNone: false, records: part.map((r) => ({ attributes: { type }, ...r })) }
+        const raw = await run('create records', 'POST', options, () =>
+          request<RawSaveResult[]>('POST', '/composite/sobjects', body),
+        )
+        results.push(...(Array.isArray(raw) ? raw.map(toSaveResult) : []))
+      }
+      return results
+    },
+
     async updateRecords(
       sobject: string,
       records: Record<string, unknown>[],

@@ -19,7 +19,7 @@ import type {
 } from '../../ports/sdrive.js'
 import { parseCompleteAnswer } from './complete-result.js'
 import { sdriveError } from './errors.js'
-import { fieldPrefix, fileQueries, toSDriveFile } from './queries.js'
+import { fieldPrefix, fileFields, fileQueries, folderQuery, toSDriveFile } from './queries.js'
 import { uploadToS3 } from './s3-upload.js'
 import { buildUploadRequest, matchAnswers, parseUploadAnswer, toTicket } from './upload-request.js'
 
@@ -204,6 +204,70 @@ export function createSDrive(sf: SalesforceApi, config: SDriveConfig, deps: SDri
 
     findWipFiles(fileObject, parentField, parentIds, options) {
       return findRecords(fileObject, parentField, parentIds, true, undefined, options)
+    },
+
+    async ensureFolder(target: SDriveTarget, path: string[], options?: SDriveCallOptions): Promise<string> {
+      if (path.length === 0)
+        throw new BridgeError('VALIDATION_FAILED', 'a folder path needs at least one name')
+      const f = fileFields(target.fileObject, target.parentField)
+      const rows = (
+        await Promise.all(
+          folderQuery(target.fileObject, target.parentField, target.parentId, path).map((q) =>
+            sf.query(q, options),
+          ),
+        )
+      ).flat()
+      let parentFolder: string | null = null
+      for (const name of path) {
+        const existing = rows.find(
+          (r) =>
+            r[f.fileName] === name && ((r[f.folder] as string | null | undefined) || null) === parentFolder,
+        )
+        if (existing) {
+          parentFolder = String(existing.Id)
+          continue
+        }
+        const [created] = await sf.createRecords(
+          target.fileObject,
+          [
+            {
+              [target.parentField]: target.parentId,
+              [f.fileName]: name,
+              [f.contentType]: 'Folder',
+              [f.folder]: parentFolder,
+              [f.wip]: false,
+            },
+          ],
+          options,
+        )
+        if (!created?.success || !created.id) {
+          throw new BridgeError('SDRIVE_ERROR', `could not create S-Drive folder "${name}"`, {
+            details: { errors: created?.errors ?? [] },
+          })
+        }
+        parentFolder = created.id
+      }
+      return parentFolder as string
+    },
+
+    async moveToFolder(fileObject: string, fileIds: string[], folderId: string, options?: SDriveCallOptions) {
+      if (fileIds.length === 0) return
+      const field = `${fieldPrefix(fileObject)}Parent_Folder_Id__c`
+      const results = await sf.updateRecords(
+        fileObject,
+        fileIds.map((Id) => ({ Id, [field]: folderId })),
+        options,
+      )
+      const failed = failedSaves(results, false)
+      if (failed.length > 0) {
+        throw new BridgeError(
+          'SDRIVE_ERROR',
+          `Could not move ${failed.length} file(s) into the S-Drive folder`,
+          {
+            details: { failures: failed.map((r) => ({ id: r.id, errors: r.errors })) },
+          },
+        )
+      }
     },
 
     async removeFiles(fileObject: string, ids: string[], options?: SDriveCallOptions): Promise<void> {

@@ -14,6 +14,7 @@ export function fileFields(fileObject: string, parentField: string) {
     size: `${p}File_Size_in_Bytes__c`,
     key: `${p}Key__c`,
     folder: `${p}Parent_Folder_Id__c`,
+    contentType: `${p}Content_Type__c`,
     wip: `${p}WIP__c`,
     deleted: `${p}Is_Deleted__c`,
     parent: parentField,
@@ -29,7 +30,8 @@ export function fileQueries(
 ): string[] {
   const f = fileFields(fileObject, parentField)
   const fields = ['Id', f.parent, f.fileName, f.size, f.key, f.folder]
-  const state = `${f.wip} = ${wip ? 'true' : 'false'} AND ${f.deleted} = false`
+  // Folders are rows of the same object; they are never "files" here.
+  const state = `${f.wip} = ${wip ? 'true' : 'false'} AND ${f.deleted} = false AND ${f.contentType} != 'Folder'`
   const parents = [...new Set(parentIds)]
   if (parents.length === 0) return []
   if (fileNames === undefined) {
@@ -84,4 +86,23 @@ export function toSDriveFile(
     key: stringOrNull(record[f.key]),
     folderId: stringOrNull(record[f.folder]),
   }
+}
+
+/** All folder rows with these names under one parent (one query; the path is walked in memory). */
+export function folderQuery(
+  fileObject: string,
+  parentField: string,
+  parentId: string,
+  names: readonly string[],
+): string[] {
+  const f = fileFields(fileObject, parentField)
+  return selectWhereIn({
+    fields: ['Id', f.fileName, f.folder],
+    object: fileObject,
+    field: f.fileName,
+    values: [...new Set(names)],
+    extraWhere: `${inClause(f.parent, [parentId])} AND ${f.contentType} = 'Folder' AND ${f.deleted} = false`,
+    maxChars: QUERY_URL_BUDGET,
+    measure: urlLength,
+  })
 }

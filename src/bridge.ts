@@ -10,6 +10,7 @@ import { createRemoteFiles } from './adapters/remote/index.js'
 import { createSalesforceApi } from './adapters/salesforce/index.js'
 import { type CronScheduler, startCronScheduler } from './adapters/scheduler/cron-scheduler.js'
 import { createSDrive } from './adapters/sdrive/index.js'
+import { createPostgresStore } from './adapters/store/postgres.js'
 import { createSqliteStore } from './adapters/store/sqlite.js'
 import type { LoadedConfig } from './config/load.js'
 import type { EndpointConfig, InboundFlow } from './config/schema.js'
@@ -52,7 +53,11 @@ export async function createBridge(
 ): Promise<Bridge> {
   const clock = overrides.clock ?? createSystemClock()
   const metrics = createPrometheusMetrics()
-  const store = overrides.store ?? createSqliteStore({ path: config.store.sqlitePath })
+  const store =
+    overrides.store ??
+    (config.store.postgresUrl
+      ? createPostgresStore({ url: config.store.postgresUrl })
+      : createSqliteStore({ path: config.store.sqlitePath }))
   await store.migrate()
 
   const endpoints = new Map(Object.values(config.endpoints).map((e) => [e.name, e]))

@@ -37,6 +37,13 @@ export const QueueConfigSchema = T.Object(
 export const StoreConfigSchema = T.Object(
   {
     sqlitePath: T.String({ minLength: 1, default: './data/bridge.sqlite' }),
+    postgresUrl: T.Optional(
+      T.String({
+        pattern: '^postgres(ql)?://',
+        description:
+          'PostgreSQL connection URL; when set, state lives there (shared by replicas) instead of in sqlitePath.',
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 )

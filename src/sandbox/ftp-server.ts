@@ -135,7 +135,10 @@ export async function startFtpServer(options: FtpSandboxOptions): Promise<FtpSan
     }
 
     override async read(fileName: string, readOptions: { start?: unknown }) {
-      const result = (await super.read(fileName, readOptions)) as { stream: Readable & { path: string }; clientPath: string }
+      const result = (await super.read(fileName, readOptions)) as {
+        stream: Readable & { path: string }
+        clientPath: string
+      }
       const source = result.stream
       // ftp-srv pauses and resumes what it sends from; a relay lets a fault freeze or cut it.
       const relay = new PassThrough()
@@ -162,7 +165,10 @@ export async function startFtpServer(options: FtpSandboxOptions): Promise<FtpSan
     }
 
     override write(fileName: string, writeOptions: { append?: boolean; start?: unknown }) {
-      const inner = super.write(fileName, writeOptions) as { stream: Writable & { path: string }; clientPath: string }
+      const inner = super.write(fileName, writeOptions) as {
+        stream: Writable & { path: string }
+        clientPath: string
+      }
       const stream = new Writable({
         write: (chunk: Buffer, _encoding, callback) => {
           if (this.dropped(chunk.length)) callback(new Error('dropped by the sandbox'))

@@ -57,6 +57,8 @@ async function move(
 
 /** A failed attempt: back to pending with a delay while attempts remain and the fault is transient. */
 async function failAttempt(ctx: BatchContext, item: ItemRecord, error: BridgeError): Promise<ItemRecord> {
+  // Shutting down is not the file's fault: leave the item as it is; the next start reconciles it.
+  if (ctx.signal.aborted) return item
   const retry = ctx.flow.retry
   const err = { code: error.code, message: error.message }
   ctx.metrics.failure(ctx.flow.name, error.code)

@@ -417,6 +417,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     )
 
     await applyFolders(await store.listItems(runId))
+    shutdown.signal.throwIfAborted()
     // A file waiting to be put into its folder keeps its source until that is done.
     const waitsForFolder = (i: ItemRecord) =>
       !!i.target?.folderId && !i.target.folderApplied && !i.target.alreadyInSDrive
@@ -461,6 +462,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       )
     }
 
+    shutdown.signal.throwIfAborted()
     const counts = await store.runCounts(runId)
     const finalState = finalRunState(counts)
     if (finalState !== null) {

@@ -200,11 +200,14 @@ t.test('file queries respect the URL budget and namespace', async (t) => {
       q,
       /^SELECT Id, cg__Case__c, cg__File_Name__c, cg__File_Size_in_Bytes__c, cg__Key__c, cg__Parent_Folder_Id__c FROM cg__CaseFile__c WHERE cg__Case__c IN \(/,
     )
-    t.match(q, /AND \(cg__WIP__c = false AND cg__Is_Deleted__c = false AND cg__File_Name__c IN \(/)
+    t.match(
+      q,
+      /AND \(cg__WIP__c = false AND cg__Is_Deleted__c = false AND cg__Content_Type__c != 'Folder' AND cg__File_Name__c IN \(/,
+    )
   }
   const custom = fileQueries('Invoice_File__c', 'Parent__c', ['a', 'a'], true)
   t.same(custom, [
-    "SELECT Id, Parent__c, File_Name__c, File_Size_in_Bytes__c, Key__c, Parent_Folder_Id__c FROM Invoice_File__c WHERE Parent__c IN ('a') AND (WIP__c = true AND Is_Deleted__c = false)",
+    "SELECT Id, Parent__c, File_Name__c, File_Size_in_Bytes__c, Key__c, Parent_Folder_Id__c FROM Invoice_File__c WHERE Parent__c IN ('a') AND (WIP__c = true AND Is_Deleted__c = false AND Content_Type__c != 'Folder')",
   ])
   t.same(fileQueries('X__c', 'P__c', [], false), [])
   t.same(fileQueries('X__c', 'P__c', ['a'], false, []), [])

@@ -1,12 +1,21 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import pg from 'pg'
 import t, { type Test } from 'tap'
 import { createIdGenerator } from '../../src/adapters/store/ids.js'
 import { migrations } from '../../src/adapters/store/migrations/index.js'
+import { createPostgresStore, type PostgresStoreOptions } from '../../src/adapters/store/postgres.js'
+import { migrations as pgMigrations } from '../../src/adapters/store/postgres-migrations/index.js'
 import { createSqliteStore } from '../../src/adapters/store/sqlite.js'
+import { redactUrl } from '../../src/config/redact.js'
+import type { NewItem, Store } from '../../src/ports/store.js'
 import { storeContract } from '../support/store-contract.js'
+
+/** PostgreSQL runs on this machine and in CI, so an unreachable server fails the run rather than skipping it. */
+const pgUrl = process.env.BRIDGE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 function tempFile(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'bridge-store-'))
@@ -131,5 +140,284 @@ t.test('sqlite specifics', async (t) => {
     t.equal(later.ms, clock)
     t.match(later.id, /^run_[0-9a-f]{32}$/)
     t.equal(later.id.slice(4, 16), clock.toString(16).padStart(12, '0'))
+  })
+})
+
+interface PgSchema {
+  name: string
+  /** A plain connection outside any store, to look at the tables directly. */
+  admin: pg.Client
+  /** A new store instance (its own pool, as a replica has) on this schema, closed at teardown. */
+  open(t: Test, options?: Partial<PostgresStoreOptions>): Store
+}
+
+/** A fresh schema per test: test files and runs in parallel never share tables. Dropped at teardown. */
+async function pgSchema(t: Test): Promise<PgSchema> {
+  const name = `bridge_test_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 5000 })
+  try {
+    await admin.connect()
+  } catch (error) {
+    await admin.end().catch(() => {})
+    throw new Error(
+      `PostgreSQL is not reachable at ${redactUrl(pgUrl)}: ${(error as Error).message}. ` +
+        'Start it, or point BRIDGE_TEST_PG_URL at a server whose database the tests may create schemas in.',
+    )
+  }
+  t.teardown(async () => {
+    await admin.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`)
+    await admin.end()
+  })
+  return {
+    name,
+    admin,
+    open(tt, options = {}) {
+      const store = createPostgresStore({ url: pgUrl, schema: name, poolSize: 4, ...options })
+      tt.teardown(() => store.close())
+      return store
+    },
+  }
+}
+
+function item(ledgerKey: string): NewItem {
+  return {
+    endpoint: 'e',
+    path: `/${ledgerKey}`,
+    name: ledgerKey,
+    size: 1,
+    modifiedAt: 1,
+    ledgerKey,
+    target: null,
+  }
+}
+
+/** A fixed shuffle (seeded LCG), so a failing interleaving can be replayed. */
+function shuffled<T>(values: readonly T[], seed: number): T[] {
+  const out = [...values]
+  let state = seed
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31
+    const j = state % (i + 1)
+    ;[out[i], out[j]] = [out[j]!, out[i]!]
+  }
+  return out
+}
+
+t.test('postgres (fresh schema) passes the store contract', async (t) => {
+  const schema = await pgSchema(t)
+  storeContract(t, async () => createPostgresStore({ url: pgUrl, schema: schema.name, poolSize: 4 }))
+})
+
+t.test('postgres specifics', async (t) => {
+  t.test('tables live in the given schema, with PostgreSQL types', async (t) => {
+    const schema = await pgSchema(t)
+    const store = schema.open(t)
+    await store.migrate()
+    const columns = await schema.admin.query<{ table_name: string; column_name: string; data_type: string }>(
+      `SELECT table_name, column_name, data_type FROM information_schema.columns
+       WHERE table_schema = $1 AND column_name IN ('created_at', 'target', 'notes', 'size')`,
+      [schema.name],
+    )
+    const typeOf = (table: string, column: string) =>
+      columns.rows.find((r) => r.table_name === table && r.column_name === column)?.data_type
+    t.equal(typeOf('runs', 'created_at'), 'timestamp with time zone')
+    t.equal(typeOf('runs', 'notes'), 'jsonb')
+    t.equal(typeOf('items', 'target'), 'jsonb')
+    t.equal(typeOf('items', 'size'), 'bigint')
+    const tables = await schema.admin.query<{ table_name: string }>(
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+      [schema.name],
+    )
+    t.same(
+      tables.rows.map((r) => r.table_name),
+      ['idempotency', 'items', 'ledger', 'runs', 'schema_migrations'],
+    )
+    const recorded = await schema.admin.query<{ version: number; name: string }>(
+      `SELECT version, name FROM "${schema.name}".schema_migrations ORDER BY version`,
+    )
+    t.same(
+      recorded.rows.map((r) => [r.version, r.name]),
+      pgMigrations.map((m) => [m.version, m.name]),
+      'every migration is recorded once',
+    )
+
+    const { run } = await store.createRun({ flow: 'types', trigger: 'api' })
+    const stored = await schema.admin.query<{ created_at: Date }>(
+      `SELECT created_at FROM "${schema.name}".runs WHERE id = $1`,
+      [run.id],
+    )
+    t.equal(stored.rows[0]?.created_at.toISOString(), run.createdAt, 'the timestamp is the one returned')
+    t.match(
+      run.createdAt,
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+      'returned as an ISO string, like SQLite',
+    )
+  })
+
+  t.test('the ledger is unique in the database, not only in the adapter', async (t) => {
+    const schema = await pgSchema(t)
+    const store = schema.open(t)
+    await store.migrate()
+    const { run } = await store.createRun({ flow: 'direct', trigger: 'api' })
+    const { added } = await store.addItems(run.id, [item('direct/a'), item('direct/b')])
+    await store.releaseLedger(added[1]!.id)
+    await t.rejects(
+      schema.admin.query(
+        `INSERT INTO "${schema.name}".ledger (ledger_key, item_id, claimed_at) VALUES ('direct/a', $1, now())`,
+        [added[1]!.id],
+      ),
+      { code: '23505' },
+      'a second claim on a key is rejected by the primary key',
+    )
+  })
+
+  t.test('replicas racing overlapping batches: every key claimed exactly once, no deadlock', async (t) => {
+    const schema = await pgSchema(t)
+    const replicas = [schema.open(t), schema.open(t), schema.open(t), schema.open(t)]
+    await Promise.all(replicas.map((r) => r.migrate()))
+    const keys = Array.from({ length: 60 }, (_, i) => `overlap/${String(i).padStart(2, '0')}`)
+    // Every replica sends three batches at once, each a differently ordered, overlapping slice.
+    const calls = replicas.flatMap((replica, r) =>
+      [0, 1, 2].map(async (b) => {
+        const seed = r * 3 + b + 1
+        const slice = shuffled(keys, seed).slice(0, 45)
+        const { run } = await replica.createRun({ flow: 'overlap', trigger: 'api' })
+        return replica.addItems(run.id, slice.map(item))
+      }),
+    )
+    const results = await Promise.all(calls)
+    const winners = new Map<string, string>()
+    for (const added of results.flatMap((r) => r.added)) {
+      t.notOk(winners.has(added.ledgerKey), `${added.ledgerKey} added once`)
+      winners.set(added.ledgerKey, added.id)
+    }
+    const offered = new Set(results.flatMap((r) => [...r.added.map((i) => i.ledgerKey)]))
+    t.equal(winners.size, offered.size)
+    t.equal(
+      results.reduce((n, r) => n + r.added.length + r.duplicates.length, 0),
+      12 * 45,
+      'every offered item is either added or a duplicate',
+    )
+    for (const duplicate of results.flatMap((r) => r.duplicates)) {
+      t.equal(duplicate.ownerItemId, winners.get(duplicate.item.ledgerKey), 'a duplicate names the winner')
+    }
+    const stored = await schema.admin.query<{ n: number; keys: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT ledger_key)::int AS keys FROM "${schema.name}".items`,
+    )
+    t.same(stored.rows[0], { n: winners.size, keys: winners.size }, 'the database holds one item per key')
+    const owners = await replicas[0]!.ledgerOwners(keys)
+    t.same(
+      new Map([...owners].map(([k, v]) => [k, v.itemId])),
+      winners,
+      'the ledger agrees with what each replica was told',
+    )
+  })
+
+  t.test('two replicas claiming large batches in opposite orders do not deadlock', async (t) => {
+    const schema = await pgSchema(t)
+    const a = schema.open(t)
+    const b = schema.open(t)
+    await a.migrate()
+    // Big enough that both transactions hold claims while waiting on the other's:
+    // a store that claimed in the order given would deadlock here (PostgreSQL aborts one).
+    for (let round = 0; round < 4; round++) {
+      const keys = Array.from({ length: 2000 }, (_, i) => `opposite/${round}/${i}`)
+      const runA = (await a.createRun({ flow: 'opposite', trigger: 'api' })).run
+      const runB = (await b.createRun({ flow: 'opposite', trigger: 'api' })).run
+      const [resultA, resultB] = await Promise.all([
+        a.addItems(runA.id, keys.map(item)),
+        b.addItems(runB.id, [...keys].reverse().map(item)),
+      ])
+      t.equal(resultA.added.length + resultB.added.length, keys.length, `round ${round}: each key added once`)
+      t.equal(resultA.duplicates.length + resultB.duplicates.length, keys.length)
+    }
+  })
+
+  t.test('replicas racing createRun with one idempotency key: one created, the rest existing', async (t) => {
+    const schema = await pgSchema(t)
+    const replicas = [schema.open(t), schema.open(t), schema.open(t)]
+    await Promise.all(replicas.map((r) => r.migrate()))
+    const input = { flow: 'idem-replicas', trigger: 'api' as const, idempotencyKey: 'k', requestHash: 'h' }
+    const results = await Promise.all(replicas.flatMap((r) => [r.createRun(input), r.createRun(input)]))
+    t.same(results.map((r) => r.outcome).sort(), [
+      'created',
+      'existing',
+      'existing',
+      'existing',
+      'existing',
+      'existing',
+    ])
+    t.equal(new Set(results.map((r) => r.run.id)).size, 1, 'all of them name the same run')
+    t.equal((await replicas[0]!.listRuns({ flow: 'idem-replicas', limit: 10 })).runs.length, 1)
+    const other = await replicas[1]!.createRun({ ...input, requestHash: 'other' })
+    t.equal(other.outcome, 'conflict', 'decided in the database, whichever replica asks')
+  })
+
+  t.test('replicas migrating a new schema at the same moment', async (t) => {
+    const schema = await pgSchema(t)
+    const replicas = [schema.open(t), schema.open(t), schema.open(t), schema.open(t)]
+    const results = await Promise.allSettled(replicas.map((r) => r.migrate()))
+    t.same(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],
+      'no replica fails',
+    )
+    const recorded = await schema.admin.query<{ version: number }>(
+      `SELECT version FROM "${schema.name}".schema_migrations ORDER BY version`,
+    )
+    t.same(
+      recorded.rows.map((r) => r.version),
+      pgMigrations.map((m) => m.version),
+      'each migration applied once',
+    )
+    const { run } = await replicas[3]!.createRun({ flow: 'after-race', trigger: 'api' })
+    t.equal((await replicas[0]!.getRun(run.id))?.id, run.id, 'the replicas share the tables')
+  })
+
+  t.test('a database migrated by a newer build is refused', async (t) => {
+    const schema = await pgSchema(t)
+    const newer = schema.open(t, {
+      migrations: [...pgMigrations, { version: 999, name: 'future', sql: 'CREATE TABLE future (x integer)' }],
+    })
+    await newer.migrate()
+    const current = schema.open(t)
+    await t.rejects(current.migrate(), { code: 'INTERNAL', message: /999/ })
+  })
+
+  t.test('a failing migration leaves nothing behind', async (t) => {
+    const schema = await pgSchema(t)
+    const broken = schema.open(t, {
+      migrations: [
+        ...pgMigrations,
+        { version: 2, name: 'broken', sql: 'CREATE TABLE half (x integer); CREATE TABLE half (y integer);' },
+      ],
+    })
+    await t.rejects(broken.migrate(), /already exists/)
+    const half = await schema.admin.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [
+      `"${schema.name}".half`,
+    ])
+    t.equal(half.rows[0]?.found, null, 'the half-applied migration was rolled back')
+    const versions = await schema.admin.query<{ version: number }>(
+      `SELECT version FROM "${schema.name}".schema_migrations`,
+    )
+    t.same(
+      versions.rows.map((r) => r.version),
+      [1],
+    )
+  })
+
+  t.test('an unreachable server is a transient error', async (t) => {
+    const store = createPostgresStore({ url: 'postgres://postgres@127.0.0.1:1/test' })
+    t.teardown(() => store.close())
+    await t.rejects(store.ping(), { code: 'INTERNAL', transient: true, message: /store unavailable/ })
+  })
+
+  t.test('options are checked when the store is created', async (t) => {
+    t.throws(() => createPostgresStore({ url: 'mysql://x/y' }), { code: 'CONFIG_INVALID' })
+    t.throws(() => createPostgresStore({ url: pgUrl, schema: 'x"; DROP TABLE runs; --' }), {
+      code: 'CONFIG_INVALID',
+    })
+    t.throws(() => createPostgresStore({ url: pgUrl, poolSize: 0 }), { code: 'CONFIG_INVALID' })
+    t.throws(() => createPostgresStore({ url: pgUrl, statementTimeoutMs: -1 }), { code: 'CONFIG_INVALID' })
   })
 })

@@ -99,7 +99,10 @@ t.test('SIGKILL mid-run, restart: exactly once, nothing lost', async (t) => {
   first.proc.kill('SIGKILL')
   await once(first.proc, 'exit')
   const uploadedBeforeKill = sandbox.calls.s3 ?? 0
-  t.ok(uploadedBeforeKill < FILES, `killed mid-run (${uploadedBeforeKill} of ${FILES} uploads had reached S3)`)
+  t.ok(
+    uploadedBeforeKill < FILES,
+    `killed mid-run (${uploadedBeforeKill} of ${FILES} uploads had reached S3)`,
+  )
 
   const second = await startChild(configPath, env)
   t.teardown(() => {

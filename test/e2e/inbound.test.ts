@@ -62,7 +62,9 @@ for (const protocol of ['sftp', 'ftp', 'ftps'] as Protocol[]) {
 
     const plan = await h.api('POST', '/v1/flows/partner-docs/runs?dryRun=true')
     t.equal(plan.status, 200, 'dry run answers 200')
-    const actions = Object.fromEntries(plan.json.files.map((f: { path: string; action: string }) => [f.path, f.action]))
+    const actions = Object.fromEntries(
+      plan.json.files.map((f: { path: string; action: string }) => [f.path, f.action]),
+    )
     t.equal(actions['/inbox/ACME-001_contract.pdf'], 'upload')
     t.equal(actions['/inbox/NOPE-999_x.pdf'], 'fail')
     t.equal(actions['/inbox/ACME-001_still-writing.pdf'], 'wait')
@@ -77,7 +79,9 @@ for (const protocol of ['sftp', 'ftp', 'ftps'] as Protocol[]) {
 
     const accountFiles = sdriveFiles(h.sandbox)
     const onRecord = (recordId: string) =>
-      accountFiles.filter((f) => String(f.cg__Account__c).slice(0, 15) === recordId.slice(0, 15)).map((f) => f.cg__File_Name__c)
+      accountFiles
+        .filter((f) => String(f.cg__Account__c).slice(0, 15) === recordId.slice(0, 15))
+        .map((f) => f.cg__File_Name__c)
     t.same(onRecord(ids.acme), ['ACME-001_contract.pdf'], 'name lookup → Acme')
     t.same(onRecord(ids.obrien), ["O'BRIEN-1_deal über 2024.pdf"], 'quotes, unicode and spaces survive')
     t.same(onRecord(ids.globex), ['invoice 2024.pdf'], 'folder template → Globex')
@@ -87,7 +91,11 @@ for (const protocol of ['sftp', 'ftp', 'ftps'] as Protocol[]) {
       [`signed ${oppId}.pdf`],
       'record id in the name → Opportunity',
     )
-    t.equal(wipRecords(h.sandbox).length + wipRecords(h.sandbox, 'cg__OpportunityFile__c').length, 0, 'no WIP left')
+    t.equal(
+      wipRecords(h.sandbox).length + wipRecords(h.sandbox, 'cg__OpportunityFile__c').length,
+      0,
+      'no WIP left',
+    )
 
     const acmeFile = accountFiles.find((f) => f.cg__File_Name__c === 'ACME-001_contract.pdf')
     t.equal(acmeFile?.cg__Description__c, 'From partner-docs: ACME-001_contract.pdf', 'description template')
@@ -126,7 +134,10 @@ for (const protocol of ['sftp', 'ftp', 'ftps'] as Protocol[]) {
     )
     t.equal(JSON.stringify(h.sandbox.records('Account')), accountsBefore, 'and changed nothing')
     t.same(await h.list('inbox'), ['ACME-001_still-writing.pdf', 'accounts'], 'the file being written waits')
-    t.ok(run.notes.some((n) => n.reason === 'NOT_READY' && n.path.endsWith('still-writing.pdf')), 'with a note')
+    t.ok(
+      run.notes.some((n) => n.reason === 'NOT_READY' && n.path.endsWith('still-writing.pdf')),
+      'with a note',
+    )
 
     // The writer finishes; the next run takes it and duplicates nothing.
     const old = (Date.now() - 3600_000) / 1000

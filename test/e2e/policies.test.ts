@@ -206,7 +206,7 @@ t.test('the built-in schedule starts runs', async (t) => {
   seedRecords(h.sandbox)
   await h.put('inbox/ACME-001_cron.pdf', 'c')
   const [runId] = (await new Promise((resolve) =>
-    h.server.bridge.engine.events.once('run-settled', (...args) => resolve(args)),
+    h.server.bridge.engine.events.once('run-settled', (...args) => resolve(args as [string])),
   )) as [string]
   const run = await h.waitForRun(runId)
   t.equal(run.trigger, 'schedule')

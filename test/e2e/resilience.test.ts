@@ -31,8 +31,14 @@ t.test('session expiry, S3 500 and a dropped SFTP connection in one run', async 
     run.items.some((i) => i.attempts > 1),
     'some files needed another attempt',
   )
-  const names = sdriveFiles(h.sandbox).map((f) => f.cg__File_Name__c).sort()
-  t.same(names, ['ACME-001_warmup.pdf', ...[1, 2, 3, 4, 5, 6].map((i) => `ACME-001_doc${i}.pdf`)].sort(), 'one file each')
+  const names = sdriveFiles(h.sandbox)
+    .map((f) => f.cg__File_Name__c)
+    .sort()
+  t.same(
+    names,
+    ['ACME-001_warmup.pdf', ...[1, 2, 3, 4, 5, 6].map((i) => `ACME-001_doc${i}.pdf`)].sort(),
+    'one file each',
+  )
   t.equal(wipRecords(h.sandbox).length, 0, 'no WIP record left behind')
   for (let i = 1; i <= 6; i++) {
     const rec = sdriveFiles(h.sandbox).find((f) => f.cg__File_Name__c === `ACME-001_doc${i}.pdf`)

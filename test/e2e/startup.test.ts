@@ -47,9 +47,12 @@ t.test('an invalid regex stops start-up naming its key', async (t) => {
 })
 
 t.test('a missing environment variable stops start-up naming key and variable', async (t) => {
-  const { code, stderr } = await runServer(valid.replace("'(?<AccountNumber>['", "'^(?<AccountNumber>.+)_'"), {
-    KEY: 'k'.repeat(20),
-  })
+  const { code, stderr } = await runServer(
+    valid.replace("'(?<AccountNumber>['", "'^(?<AccountNumber>.+)_'"),
+    {
+      KEY: 'k'.repeat(20),
+    },
+  )
   t.equal(code, 2)
   t.match(stderr, /salesforce\.auth\.clientSecret/)
   t.match(stderr, /SECRET/)

@@ -78,7 +78,10 @@ t.test('HTTP API', async (t) => {
     t.equal(page1.status, 200)
     t.equal(page1.json.runs.length, 2)
     t.ok(page1.json.nextCursor)
-    const page2 = await h.api('GET', `/v1/runs?flow=other-flow&limit=2&cursor=${encodeURIComponent(page1.json.nextCursor)}`)
+    const page2 = await h.api(
+      'GET',
+      `/v1/runs?flow=other-flow&limit=2&cursor=${encodeURIComponent(page1.json.nextCursor)}`,
+    )
     t.equal(page2.json.runs.length, 1)
     t.equal(page2.json.nextCursor, null)
     t.ok(page1.json.runs.every((r: { flow: string }) => r.flow === 'other-flow'))

@@ -461,3 +461,41 @@ t.test('redactConfig hides secrets and nothing else', async (t) => {
     clientSecret: REDACTED,
   })
 })
+
+t.test('redactConfig keeps the PostgreSQL URL but hides its password', async (t) => {
+  const data = fixtureData()
+  setAt(
+    data,
+    ['store', 'postgresUrl'],
+    'postgres://bridge:${PG_PASSWORD}@db.internal:5432/bridge?sslmode=require',
+  )
+  const config = parseConfig(stringify(data), 'yaml', { ...env, PG_PASSWORD: 's3cr/et@pg' })
+  t.equal(config.store.postgresUrl, 'postgres://bridge:s3cr/et@pg@db.internal:5432/bridge?sslmode=require')
+  t.equal(
+    redactConfig(config).store.postgresUrl,
+    `postgres://bridge:${REDACTED}@db.internal:5432/bridge?sslmode=require`,
+  )
+
+  const inQuery = fixtureData()
+  setAt(inQuery, ['store', 'postgresUrl'], 'postgresql://bridge@db/bridge?password=hunter2&sslmode=require')
+  t.equal(
+    redactConfig(parseConfig(stringify(inQuery), 'yaml', env)).store.postgresUrl,
+    `postgresql://bridge@db/bridge?password=${REDACTED}&sslmode=require`,
+    'a password given as a query parameter is hidden too',
+  )
+
+  const noPassword = fixtureData()
+  setAt(noPassword, ['store', 'postgresUrl'], 'postgres://postgres@127.0.0.1:5432/test')
+  t.equal(
+    redactConfig(parseConfig(stringify(noPassword), 'yaml', env)).store.postgresUrl,
+    'postgres://postgres@127.0.0.1:5432/test',
+    'a URL without a password is shown as it is',
+  )
+
+  const mysql = fixtureData()
+  setAt(mysql, ['store', 'postgresUrl'], 'mysql://root:pw@db/bridge')
+  t.throws(() => parseConfig(stringify(mysql), 'yaml', env), {
+    code: 'CONFIG_INVALID',
+    issues: [{ path: 'store.postgresUrl' }],
+  })
+})

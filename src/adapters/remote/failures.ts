@@ -61,7 +61,8 @@ export function transportError(error: unknown): BridgeError | undefined {
       cause: error,
     })
   }
-  if (code === 'ETIMEDOUT') return new BridgeError('TIMEOUT', error.message, { transient: true, cause: error })
+  if (code === 'ETIMEDOUT')
+    return new BridgeError('TIMEOUT', error.message, { transient: true, cause: error })
   if (typeof code === 'string' && socketLossCodes.has(code)) return connectionLost(error.message, error)
   return undefined
 }

@@ -4,8 +4,8 @@
  * (basic-ftp asks FEAT) and LIST otherwise.
  *
  * basic-ftp resumes the control connection's TLS session on every data
- * connection (vsftpd's require_ssl_reuse insists on it); `observeTlsReuse`
- * logs whether each data connection really did.
+ * connection (vsftpd's require_ssl_reuse insists on it);
+ * `observeTlsDataConnections` logs whether each data connection really did.
  */
 import { PassThrough, type Readable, Transform, Writable } from 'node:stream'
 import type { ConnectionOptions, TLSSocket } from 'node:tls'
@@ -114,7 +114,10 @@ export function createFtpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logge
     ...(tls.servername ? { servername: tls.servername } : {}),
   }
 
-  function observeTlsReuse(client: Client): void {
+  /** Settles once the current TLS data connection finished its handshake (or closed). */
+  const dataHandshakes = new WeakMap<Client, Promise<void>>()
+
+  function observeTlsDataConnections(client: Client): void {
     let strategy = client.prepareTransfer
     // basic-ftp swaps in the first strategy that works, so wrap whatever it installs.
     Object.defineProperty(client, 'prepareTransfer', {
@@ -123,11 +126,21 @@ export function createFtpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logge
         const reply = await strategy(ftp)
         const socket = ftp.dataSocket as TLSSocket | undefined
         if (socket && typeof socket.isSessionReused === 'function') {
-          socket.once('secureConnect', () => {
-            const reused = socket.isSessionReused()
-            if (reused) logger.debug({ tlsSessionReused: true }, 'FTPS data connection resumed the TLS session')
-            else logger.warn({ tlsSessionReused: false }, 'FTPS data connection did not resume the TLS session')
+          const handshake = new Promise<void>((resolve) => {
+            socket.once('close', () => resolve())
+            socket.once('secureConnect', () => {
+              resolve()
+              const reused = socket.isSessionReused()
+              if (reused)
+                logger.debug({ tlsSessionReused: true }, 'FTPS data connection resumed the TLS session')
+              else
+                logger.warn(
+                  { tlsSessionReused: false },
+                  'FTPS data connection did not resume the TLS session',
+                )
+            })
           })
+          dataHandshakes.set(client, handshake)
         }
         return reply
       },
@@ -140,7 +153,7 @@ export function createFtpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logge
   async function connect(signal: AbortSignal | undefined): Promise<Client> {
     const client = new Client(endpoint.operationTimeoutMs)
     client.ftp.encoding = endpoint.fileNameEncoding ?? 'utf8'
-    if (secure) observeTlsReuse(client)
+    if (secure) observeTlsDataConnections(client)
     let stopped: BridgeError | undefined
     const stop = (error: BridgeError) => {
       stopped ??= error
@@ -223,7 +236,9 @@ export function createFtpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logge
     }
     const now = Date.now()
     const infos = await client.list()
-    return infos.filter((info) => info.name !== '.' && info.name !== '..').map((info) => entryFromInfo(dir, info, now))
+    return infos
+      .filter((info) => info.name !== '.' && info.name !== '..')
+      .map((info) => entryFromInfo(dir, info, now))
   }
 
   async function isDirectory(client: Client, dir: string): Promise<boolean> {
@@ -314,6 +329,14 @@ export function createFtpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logge
           transform(chunk: Buffer, _encoding, callback) {
             bytes += chunk.length
             callback(null, chunk)
+          },
+          // Ending a TLS data connection during its handshake (an empty file) makes vsftpd
+          // fail the transfer ("wrong version number", "decode error"); the end waits for the
+          // handshake and one more turn of the event loop (measured: 0 of 150 failed since).
+          flush(callback) {
+            const handshake = dataHandshakes.get(client)
+            if (handshake) handshake.then(() => setImmediate(callback))
+            else callback()
           },
         })
         // The source is only touched once the server accepted STOR; until then a dead

@@ -6,7 +6,9 @@ import { createFtpRemoteFiles } from './ftp.js'
 import { createSftpRemoteFiles } from './sftp.js'
 
 export function createRemoteFiles(endpoint: EndpointConfig, logger: Logger): RemoteFiles {
-  return endpoint.protocol === 'sftp' ? createSftpRemoteFiles(endpoint, logger) : createFtpRemoteFiles(endpoint, logger)
+  return endpoint.protocol === 'sftp'
+    ? createSftpRemoteFiles(endpoint, logger)
+    : createFtpRemoteFiles(endpoint, logger)
 }
 
 export { fingerprintOf, parseHostKeyPin } from './sftp.js'

@@ -4,9 +4,13 @@ import { BridgeError } from '../../domain/errors.js'
 
 /** Normalises an absolute remote path; CR, LF and NUL cannot travel in either protocol. */
 export function absolutePath(path: string): string {
-  if (!path.startsWith('/')) throw new BridgeError('VALIDATION_FAILED', `remote path must be absolute: ${path}`)
+  if (!path.startsWith('/'))
+    throw new BridgeError('VALIDATION_FAILED', `remote path must be absolute: ${path}`)
   if (/[\r\n\0]/.test(path)) {
-    throw new BridgeError('VALIDATION_FAILED', `remote path contains a control character: ${JSON.stringify(path)}`)
+    throw new BridgeError(
+      'VALIDATION_FAILED',
+      `remote path contains a control character: ${JSON.stringify(path)}`,
+    )
   }
   const normalized = posix.normalize(path)
   return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized

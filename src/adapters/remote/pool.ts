@@ -175,7 +175,12 @@ export function createConnectionPool<C>(options: ConnectionPoolOptions<C>): Conn
       signal?.addEventListener('abort', onAbort, { once: true })
       if (deadline !== undefined) {
         timer = setTimeout(
-          () => leave(new BridgeError('TIMEOUT', `no free connection to ${options.name} in time`, { transient: true })),
+          () =>
+            leave(
+              new BridgeError('TIMEOUT', `no free connection to ${options.name} in time`, {
+                transient: true,
+              }),
+            ),
           Math.max(0, deadline - Date.now()),
         )
       }
@@ -248,6 +253,11 @@ export function createConnectionPool<C>(options: ConnectionPoolOptions<C>): Conn
   return {
     acquire,
     close,
-    stats: () => ({ live: idle.length + busy.size, idle: idle.length, busy: busy.size, waiting: waiters.length }),
+    stats: () => ({
+      live: idle.length + busy.size,
+      idle: idle.length,
+      busy: busy.size,
+      waiting: waiters.length,
+    }),
   }
 }

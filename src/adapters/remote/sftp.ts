@@ -123,9 +123,9 @@ class SftpReadStream extends Readable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // Not awaited: on a dead channel CLOSE is never answered, and on a live one it is sent
     // before anything else this connection does next.
-    call<undefined>((done) => this.sftp.close(this.handle, (closeError) => done(closeError, undefined))).catch(
-      () => undefined,
-    )
+    call<undefined>((done) =>
+      this.sftp.close(this.handle, (closeError) => done(closeError, undefined)),
+    ).catch(() => undefined)
     callback(error)
   }
 }
@@ -222,11 +222,16 @@ export function createSftpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logg
     const level = (error as { level?: unknown }).level
     const message = error instanceof Error ? error.message : String(error)
     if (level === 'client-authentication') {
-      return new BridgeError('REMOTE_AUTH_FAILED', `login to ${endpoint.name} failed: ${message}`, { cause: error })
+      return new BridgeError('REMOTE_AUTH_FAILED', `login to ${endpoint.name} failed: ${message}`, {
+        cause: error,
+      })
     }
-    if (level === 'client-timeout') return new BridgeError('TIMEOUT', message, { transient: true, cause: error })
+    if (level === 'client-timeout')
+      return new BridgeError('TIMEOUT', message, { transient: true, cause: error })
     if (/privateKey|passphrase/i.test(message)) {
-      return new BridgeError('CONFIG_INVALID', `private key of ${endpoint.name}: ${message}`, { cause: error })
+      return new BridgeError('CONFIG_INVALID', `private key of ${endpoint.name}: ${message}`, {
+        cause: error,
+      })
     }
     return transportError(error) ?? connectionLost(`connecting to ${endpoint.name}: ${message}`, error)
   }
@@ -400,10 +405,14 @@ export function createSftpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logg
         control.commit()
         try {
           // posix-rename replaces an existing target, as rename(2) does; plain SFTP rename refuses.
-          await call<undefined>((done) => sftp.ext_openssh_rename(from, to, (error) => done(error, undefined)))
+          await call<undefined>((done) =>
+            sftp.ext_openssh_rename(from, to, (error) => done(error, undefined)),
+          )
         } catch (error) {
           if (!/not support/i.test(error instanceof Error ? error.message : '')) throw error
-          await call<undefined>((done) => sftp.rename(from, to, (renameError) => done(renameError, undefined)))
+          await call<undefined>((done) =>
+            sftp.rename(from, to, (renameError) => done(renameError, undefined)),
+          )
         }
       })
     },
@@ -448,7 +457,11 @@ export function createSftpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logg
 }
 
 export function renameUnsupported(name: string): BridgeError {
-  return new BridgeError('REMOTE_PERMISSION_DENIED', `endpoint ${name} is configured without rename support`, {
-    details: { reason: 'rename-unsupported' },
-  })
+  return new BridgeError(
+    'REMOTE_PERMISSION_DENIED',
+    `endpoint ${name} is configured without rename support`,
+    {
+      details: { reason: 'rename-unsupported' },
+    },
+  )
 }

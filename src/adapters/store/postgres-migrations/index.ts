@@ -1,0 +1,13 @@
+/**
+ * PostgreSQL schema migrations in the order they apply, kept apart from the
+ * SQLite ones because the dialects differ (timestamptz, jsonb, bigint); the
+ * version numbers of both lists describe the same logical schema. TypeScript
+ * modules rather than .sql files so tsc ships them without a copy step.
+ * Never edit a released migration; add the next version instead.
+ */
+import type { Migration } from '../migrations/index.js'
+import { sql as initial } from './001-initial.js'
+
+export type { Migration }
+
+export const migrations: readonly Migration[] = [{ version: 1, name: 'initial', sql: initial }]

@@ -1,5 +1,14 @@
 /** Every named schema, registered once with fastify.addSchema so OpenAPI shows components. */
 import { ErrorInfo, ErrorResponse } from './common.js'
+import {
+  ExportAccepted,
+  ExportRequestBody,
+  JobActionResult,
+  JobDetail,
+  JobFile,
+  JobList,
+  JobSummary,
+} from './exports.js'
 import { FlowDetail, FlowList, FlowSummary } from './flows.js'
 import { Health, Readiness } from './health.js'
 import {
@@ -37,4 +46,11 @@ export const sharedSchemas = [
   FlowDetail,
   Health,
   Readiness,
+  ExportRequestBody,
+  ExportAccepted,
+  JobSummary,
+  JobFile,
+  JobDetail,
+  JobList,
+  JobActionResult,
 ]

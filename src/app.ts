@@ -6,8 +6,10 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import exportRoutes from '../routes/exports.js'
 import flowRoutes from '../routes/flows.js'
 import healthRoutes from '../routes/health.js'
+import outboundMessageRoutes from '../routes/outbound-messages.js'
 import runRoutes from '../routes/runs.js'
 import { sharedSchemas } from '../schemas/index.js'
 import type { Bridge } from './bridge.js'
@@ -43,6 +45,7 @@ export default fp(
         security: [{ apiKey: [] }],
         tags: [
           { name: 'runs', description: 'Inbound runs and their files' },
+          { name: 'exports', description: 'Outbound exports to FTP/SFTP and Salesforce Outbound Messages' },
           { name: 'flows', description: 'Configured flows' },
           { name: 'operations', description: 'Health, readiness, metrics' },
         ],
@@ -55,6 +58,8 @@ export default fp(
     await app.register(healthRoutes, { bridge, isShuttingDown: options.isShuttingDown ?? (() => false) })
     await app.register(flowRoutes, { bridge })
     await app.register(runRoutes, { bridge })
+    await app.register(exportRoutes, { bridge })
+    await app.register(outboundMessageRoutes, { bridge })
   },
   { name: 'sdrive-ftp-bridge' },
 )

@@ -13,7 +13,7 @@ import { createSDrive } from './adapters/sdrive/index.js'
 import { createPostgresStore } from './adapters/store/postgres.js'
 import { createSqliteStore } from './adapters/store/sqlite.js'
 import type { LoadedConfig } from './config/load.js'
-import type { EndpointConfig, InboundFlow } from './config/schema.js'
+import type { EndpointConfig, InboundFlow, OutboundFlow } from './config/schema.js'
 import { BridgeError } from './domain/errors.js'
 import type { Clock } from './ports/clock.js'
 import type { RemoteFiles } from './ports/remote-files.js'
@@ -21,6 +21,7 @@ import type { SalesforceApi } from './ports/salesforce.js'
 import type { SDrive } from './ports/sdrive.js'
 import type { Store } from './ports/store.js'
 import { createTransferQueue, type TransferQueue } from './queue/transfer-queue.js'
+import { createExportEngine, type ExportEngine } from './services/export-engine.js'
 import { createInboundEngine, type InboundEngine, type RemoteRegistry } from './services/inbound-engine.js'
 
 export interface Bridge {
@@ -33,6 +34,7 @@ export interface Bridge {
   remotes: RemoteRegistry
   queue: TransferQueue
   engine: InboundEngine
+  exports: ExportEngine
   metrics: PrometheusMetrics
   logger: Logger
   /** Resumes unfinished runs and starts cron schedules. */
@@ -61,7 +63,9 @@ export async function createBridge(
   await store.migrate()
 
   const endpoints = new Map(Object.values(config.endpoints).map((e) => [e.name, e]))
-  const flows = new Map(config.flows.map((f) => [f.name, f]))
+  const flows = new Map(
+    config.flows.filter((f): f is InboundFlow => f.kind === 'inbound').map((f) => [f.name, f]),
+  )
   const remoteFactory = overrides.remoteFactory ?? createRemoteFiles
   const remoteCache = new Map<string, RemoteFiles>()
   const remotes: RemoteRegistry = {
@@ -99,6 +103,21 @@ export async function createBridge(
     metrics,
     maxQueuedItems: config.queue.maxQueuedItems,
   })
+  const exports = createExportEngine({
+    flows: new Map(
+      config.flows.filter((f): f is OutboundFlow => f.kind === 'outbound').map((f) => [f.name, f]),
+    ),
+    endpoints,
+    store,
+    remotes,
+    sf,
+    sdrive,
+    queue,
+    clock,
+    logger: logger.child({ component: 'exports' }),
+    metrics,
+    maxQueuedItems: config.queue.maxQueuedItems,
+  })
 
   let scheduler: CronScheduler | null = null
   let closed = false
@@ -115,11 +134,16 @@ export async function createBridge(
     remotes,
     queue,
     engine,
+    exports,
     metrics,
     logger,
     async start(options = {}) {
       await engine.recover()
-      if (options.schedules !== false) scheduler = startCronScheduler([...flows.values()], engine, logger)
+      await exports.recover()
+      if (options.schedules !== false) {
+        scheduler = startCronScheduler([...flows.values()], engine, logger)
+        exports.startWindows()
+      }
     },
     async close() {
       if (closed) return
@@ -129,6 +153,7 @@ export async function createBridge(
       // Each cleanup runs even if an earlier one fails; the first failure is reported.
       const results = await Promise.allSettled([
         engine.close(),
+        exports.close(),
         ...[...remoteCache.values()].map((r) => r.close()),
       ])
       const storeClosed = await Promise.allSettled([store.close()])

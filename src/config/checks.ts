@@ -6,6 +6,7 @@
  * already reported it).
  */
 import { Cron } from 'croner'
+import { parsePlaceholders } from '../domain/placeholders.js'
 import { type ConfigIssue, isPlainObject, issue, type KeyPath } from './key-path.js'
 
 const fieldName = /^[A-Za-z][A-Za-z0-9_]*$/
@@ -79,16 +80,41 @@ function checkFlow(
   endpointNames: string[],
   issues: ConfigIssue[],
 ): void {
-  const source = flow.source
+  // An unknown or missing kind is the schema's error; without it no field is known to exist.
+  if (flow.kind === 'inbound') checkInboundFlow(flow, path, endpointNames, issues)
+  else if (flow.kind === 'outbound') checkOutboundFlow(flow, path, endpointNames, issues)
+
+  const retry = flow.retry
   if (
-    isPlainObject(source) &&
-    typeof source.endpoint === 'string' &&
-    !endpointNames.includes(source.endpoint)
+    isPlainObject(retry) &&
+    typeof retry.baseDelayMs === 'number' &&
+    typeof retry.maxDelayMs === 'number' &&
+    retry.baseDelayMs > retry.maxDelayMs
   ) {
-    const known = endpointNames.length > 0 ? endpointNames.join(', ') : 'none'
-    issues.push(
-      issue([...path, 'source', 'endpoint'], `unknown endpoint "${source.endpoint}" (configured: ${known})`),
-    )
+    issues.push(issue([...path, 'retry', 'baseDelayMs'], `must not exceed maxDelayMs (${retry.maxDelayMs})`))
+  }
+}
+
+function checkEndpointName(
+  value: unknown,
+  path: KeyPath,
+  endpointNames: string[],
+  issues: ConfigIssue[],
+): void {
+  if (typeof value !== 'string' || endpointNames.includes(value)) return
+  const known = endpointNames.length > 0 ? endpointNames.join(', ') : 'none'
+  issues.push(issue(path, `unknown endpoint "${value}" (configured: ${known})`))
+}
+
+function checkInboundFlow(
+  flow: Record<string, unknown>,
+  path: KeyPath,
+  endpointNames: string[],
+  issues: ConfigIssue[],
+): void {
+  const source = flow.source
+  if (isPlainObject(source)) {
+    checkEndpointName(source.endpoint, [...path, 'source', 'endpoint'], endpointNames, issues)
   }
 
   const after = flow.after
@@ -108,15 +134,125 @@ function checkFlow(
 
   const schedule = flow.schedule
   if (isPlainObject(schedule)) checkSchedule(schedule, [...path, 'schedule'], issues)
+}
 
-  const retry = flow.retry
-  if (
-    isPlainObject(retry) &&
-    typeof retry.baseDelayMs === 'number' &&
-    typeof retry.maxDelayMs === 'number' &&
-    retry.baseDelayMs > retry.maxDelayMs
-  ) {
-    issues.push(issue([...path, 'retry', 'baseDelayMs'], `must not exceed maxDelayMs (${retry.maxDelayMs})`))
+function checkOutboundFlow(
+  flow: Record<string, unknown>,
+  path: KeyPath,
+  endpointNames: string[],
+  issues: ConfigIssue[],
+): void {
+  const destination = flow.destination
+  if (isPlainObject(destination)) {
+    checkEndpointName(destination.endpoint, [...path, 'destination', 'endpoint'], endpointNames, issues)
+    checkTemplate(destination.directory, [...path, 'destination', 'directory'], issues)
+    checkTemplate(destination.fileName, [...path, 'destination', 'fileName'], issues)
+  }
+
+  const manifest = flow.manifest
+  if (isPlainObject(manifest)) {
+    checkTemplate(manifest.fileName, [...path, 'manifest', 'fileName'], issues)
+    if (Array.isArray(manifest.recordFields)) {
+      manifest.recordFields.forEach((field, j) => {
+        // The schema's pattern lets through "Account..Name" and "Account."; each segment must be a name.
+        // What the pattern itself rejects it has reported already.
+        if (typeof field === 'string' && schemaFieldPath.test(field) && !fieldPath.test(field)) {
+          issues.push(
+            issue(
+              [...path, 'manifest', 'recordFields', j],
+              `"${field}" is not a field API name (Field or Parent.Field)`,
+            ),
+          )
+        }
+      })
+    }
+  }
+
+  const window = flow.window
+  if (isPlainObject(window)) {
+    checkSchedule(window, [...path, 'window'], issues)
+    checkTemplate(window.batchFolder, [...path, 'window', 'batchFolder'], issues)
+  }
+
+  const writeBack = flow.writeBack
+  if (isPlainObject(writeBack)) {
+    for (const when of ['onSuccess', 'onFailure'] as const) {
+      const fields = writeBack[when]
+      if (!isPlainObject(fields)) continue
+      for (const [field, template] of Object.entries(fields)) {
+        checkTemplate(template, [...path, 'writeBack', when, field], issues)
+      }
+    }
+  }
+  // outboundMessages.secret's length (16+) is the schema's minLength; repeating it here would report it twice.
+}
+
+/** A record field reference: Field or Parent.Field, up to SOQL's five relationship hops. */
+const fieldPath = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*){0,5}$/
+/** The schema's looser pattern for manifest.recordFields. */
+const schemaFieldPath = /^[A-Za-z][A-Za-z0-9_.]*$/
+
+/** Placeholders with a fixed meaning in outbound templates. */
+const knownPlaceholders: ReadonlySet<string> = new Set([
+  'file.name',
+  'file.id',
+  'file.size',
+  'file.contentType',
+  'file.count',
+  'job.id',
+  'flow',
+  'now',
+  'window',
+  'format',
+  'error',
+])
+
+/**
+ * Lower-case first segments reserved for the bridge's own values: `{file.nme}`
+ * or `{job}` is a typo to report, not a field or relationship of that name.
+ * Salesforce's standard names are capitalised and custom ones end in __c/__r,
+ * so no real field is shadowed.
+ */
+const reservedRoots: ReadonlySet<string> = new Set([
+  'file',
+  'job',
+  'metadata',
+  'flow',
+  'now',
+  'window',
+  'format',
+  'error',
+])
+const metadataKey = /^metadata\.[A-Za-z_][A-Za-z0-9_-]*$/
+/** Date format: the tokens yyyy MM dd HH mm ss, and any non-letters between them. */
+const dateFormat = /^(?:yyyy|MM|dd|HH|mm|ss|[^A-Za-z])+$/
+
+function checkTemplate(template: unknown, path: KeyPath, issues: ConfigIssue[]): void {
+  if (typeof template !== 'string') return
+  for (const { name, format } of parsePlaceholders(template)) {
+    const written = format === undefined ? `{${name}}` : `{${name}:${format}}`
+    if (name === 'now') {
+      if (format !== undefined && !dateFormat.test(format)) {
+        issues.push(issue(path, `${written}: invalid date format "${format}" (tokens: yyyy MM dd HH mm ss)`))
+      }
+      continue
+    }
+    const known =
+      knownPlaceholders.has(name) ||
+      metadataKey.test(name) ||
+      (fieldPath.test(name) && !reservedRoots.has(name.split('.')[0] ?? ''))
+    if (!known) {
+      issues.push(
+        issue(
+          path,
+          `unknown placeholder ${written} (known: {file.name}, {file.id}, {file.size}, {file.contentType}, ` +
+            '{file.count}, {job.id}, {flow}, {now}, {now:yyyyMMdd}, {window}, {format}, {error}, ' +
+            '{metadata.<key>}, {Field}, {Parent.Field})',
+        ),
+      )
+    } else if (format !== undefined) {
+      issues.push(issue(path, `${written}: only {now} takes a format`))
+    }
   }
 }
 

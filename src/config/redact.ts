@@ -14,6 +14,8 @@ const secretKeys: ReadonlySet<string> = new Set([
   'passphrase',
   'clientSecret',
   'apiKeys',
+  // outboundMessages.secret: whoever knows it can post outbound messages that trigger exports.
+  'secret',
 ])
 
 /** Keys whose value is a connection URL that may carry a password. */

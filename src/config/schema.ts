@@ -267,6 +267,124 @@ export const InboundFlowSchema = T.Object(
   { additionalProperties: false },
 )
 
+const FieldMap = T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), T.String(), {
+  description: 'Field API name → value template ({now}, {job.id}, {error}, {file.count}, …).',
+})
+
+export const OutboundFlowSchema = T.Object(
+  {
+    name: T.String({ pattern: '^[a-z0-9][a-z0-9-_]*$', maxLength: 64 }),
+    kind: T.Literal('outbound'),
+    description: T.Optional(T.String()),
+    source: T.Object(
+      {
+        object: ObjectName,
+        fileObject: T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }),
+        parentField: T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }),
+        folder: T.Optional(
+          T.String({ description: 'Only files in this S-Drive folder (by name, at the record root).' }),
+        ),
+        include: T.Array(T.String({ minLength: 1 }), { default: ['*'] }),
+        exclude: T.Array(T.String({ minLength: 1 }), { default: [] }),
+        contentTypes: T.Optional(
+          T.Array(T.String({ minLength: 1 }), { description: 'MIME types; "image/*" allowed.' }),
+        ),
+        maxFilesPerJob: T.Integer({ minimum: 1, default: 1000 }),
+      },
+      { additionalProperties: false },
+    ),
+    destination: T.Object(
+      {
+        endpoint: T.String({ minLength: 1 }),
+        directory: T.String({
+          minLength: 1,
+          pattern: '^/',
+          description: 'Template, e.g. /outbox/{Account.AccountNumber}',
+        }),
+        fileName: T.String({
+          minLength: 1,
+          default: '{file.name}',
+          description: 'Template, e.g. {Name}_{file.name}',
+        }),
+        atomic: T.Boolean({ default: true, description: 'Write under a temporary name, then rename.' }),
+        tempSuffix: T.String({ minLength: 1, default: '.part' }),
+        existing: T.Union(
+          [T.Literal('overwrite'), T.Literal('rename'), T.Literal('skip'), T.Literal('fail')],
+          {
+            default: 'rename',
+          },
+        ),
+        replacement: T.String({
+          maxLength: 1,
+          default: '_',
+          description: 'Replaces characters unsafe in remote names.',
+        }),
+      },
+      { additionalProperties: false },
+    ),
+    manifest: T.Optional(
+      T.Object(
+        {
+          format: T.Union([T.Literal('csv'), T.Literal('json')]),
+          fileName: T.String({ minLength: 1, default: 'manifest-{job.id}.{format}' }),
+          recordFields: T.Array(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_.]*$' }), { default: [] }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    doneMarker: T.Optional(
+      T.Object({ fileName: T.String({ minLength: 1, default: '_DONE' }) }, { additionalProperties: false }),
+    ),
+    window: T.Optional(
+      T.Object(
+        {
+          cron: T.String({ minLength: 1 }),
+          timezone: T.String({ default: 'UTC' }),
+          batchFolder: T.String({
+            minLength: 1,
+            default: 'batch-{window}',
+            description: 'Sub-folder per window.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    archive: T.Object(
+      {
+        removeFromSDrive: T.Boolean({
+          default: false,
+          description: 'Opt-in: remove after a verified delivery.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    writeBack: T.Optional(
+      T.Object(
+        { onSuccess: T.Optional(FieldMap), onFailure: T.Optional(FieldMap) },
+        { additionalProperties: false },
+      ),
+    ),
+    outboundMessages: T.Optional(
+      T.Object(
+        {
+          organizationIds: T.Array(T.String({ pattern: '^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$' }), {
+            minItems: 1,
+          }),
+          secret: T.String({
+            minLength: 16,
+            description: 'Shared secret carried in the endpoint URL (?secret=…).',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    retry: RetryConfigSchema,
+  },
+  { additionalProperties: false },
+)
+
+export const FlowSchema = T.Union([InboundFlowSchema, OutboundFlowSchema])
+
 export const ConfigSchema = T.Object(
   {
     server: ServerConfigSchema,
@@ -278,7 +396,7 @@ export const ConfigSchema = T.Object(
     endpoints: T.Record(T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9-_]*$' }), EndpointConfigSchema, {
       additionalProperties: false,
     }),
-    flows: T.Array(InboundFlowSchema, { default: [] }),
+    flows: T.Array(FlowSchema, { default: [] }),
   },
   { additionalProperties: false },
 )
@@ -300,3 +418,5 @@ export type FolderRule = Static<typeof FolderRuleSchema>
 export type Readiness = Static<typeof ReadinessSchema>
 export type RetryConfig = Static<typeof RetryConfigSchema>
 export type InboundFlow = Static<typeof InboundFlowSchema>
+export type OutboundFlow = Static<typeof OutboundFlowSchema>
+export type Flow = Static<typeof FlowSchema>

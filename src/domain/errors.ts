@@ -34,6 +34,7 @@ export const ErrorCodes = [
   'SDRIVE_REJECTED',
   'SDRIVE_ERROR',
   'S3_UPLOAD_FAILED',
+  'S3_DOWNLOAD_FAILED',
   // integrity
   'SIZE_MISMATCH',
   'CHECKSUM_MISMATCH',
@@ -79,6 +80,7 @@ const transientCodes: ReadonlySet<ErrorCode> = new Set([
   'SESSION_EXPIRED',
   'API_LIMIT_EXCEEDED',
   'S3_UPLOAD_FAILED',
+  'S3_DOWNLOAD_FAILED',
   'REMOTE_IO',
 ])
 

@@ -14,6 +14,14 @@ export interface RemoteOpOptions {
   signal?: AbortSignal
 }
 
+export interface RenameOptions extends RemoteOpOptions {
+  /**
+   * Replace an existing `to`. Without it a rename onto an existing file fails
+   * with FILE_EXISTS on every server, whatever the protocol would do.
+   */
+  overwrite?: boolean
+}
+
 /**
  * A remote file server (SFTP, FTP, FTPS) behind one narrow interface.
  * Implementations pool connections (capped per endpoint), put a deadline on
@@ -34,8 +42,17 @@ export interface RemoteFiles {
   read<T>(path: string, consume: (stream: Readable) => Promise<T>, options?: RemoteOpOptions): Promise<T>
   /** Writes `source` to `path` (overwriting), resolving with the bytes written. */
   write(path: string, source: Readable, options?: RemoteOpOptions): Promise<{ bytes: number }>
-  /** Renames; fails if the server cannot. Overwrite semantics are the server's. */
-  rename(from: string, to: string, options?: RemoteOpOptions): Promise<void>
+  /**
+   * Renames; fails if the endpoint cannot rename (supportsRename false).
+   * An existing `to` → FILE_EXISTS, unless `overwrite`: then SFTP replaces it
+   * atomically with posix-rename@openssh.com where the server offers it and
+   * otherwise deletes it first (a short window in which `to` is absent); FTP
+   * relies on RNTO replacing it and deletes it first where the server refuses.
+   * Without `overwrite` the existence check and the rename are two requests:
+   * a file created at `to` in between may still be replaced on servers whose
+   * rename overwrites (FTP, some SFTP servers).
+   */
+  rename(from: string, to: string, options?: RenameOptions): Promise<void>
   delete(path: string, options?: RemoteOpOptions): Promise<void>
   /** mkdir -p: creates missing parents, succeeds if it exists. */
   mkdirp(dir: string, options?: RemoteOpOptions): Promise<void>

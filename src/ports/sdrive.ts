@@ -31,6 +31,7 @@ export interface SDriveFile {
   sizeBytes: number | null
   key: string | null
   folderId: string | null
+  contentType: string | null
 }
 
 export interface SDriveTarget {
@@ -101,6 +102,25 @@ export interface SDrive {
     folderId: string,
     options?: SDriveCallOptions,
   ): Promise<void>
+  /** Finished files by their ids (any parent). */
+  filesByIds(
+    fileObject: string,
+    parentField: string,
+    ids: string[],
+    options?: SDriveCallOptions,
+  ): Promise<SDriveFile[]>
+  /** Folder rows named `name` at the root of these parents: parent id → folder ids. */
+  rootFolders(
+    fileObject: string,
+    parentField: string,
+    parentIds: string[],
+    name: string,
+    options?: SDriveCallOptions,
+  ): Promise<SDriveFile[]>
+  /** Expiring download URLs from GET /files, batched; in the order of `files`. */
+  downloadUrls(files: { id: string; parentId: string }[], options?: SDriveCallOptions): Promise<string[]>
+  /** Streams an S3 object by a URL from downloadUrls. */
+  openDownload(url: string, options?: SDriveCallOptions): Promise<{ stream: Readable; size: number | null }>
   /** Removes finished files (replace policy), per sdrive.replaceMode. */
   removeFiles(fileObject: string, ids: string[], options?: SDriveCallOptions): Promise<void>
 }

@@ -5,6 +5,7 @@
  */
 
 export const RunStates = [
+  'waiting_for_window',
   'queued',
   'running',
   'succeeded',
@@ -17,7 +18,7 @@ export type RunState = (typeof RunStates)[number]
 export const ItemStates = ['pending', 'transferring', 'finalizing', 'done', 'failed', 'skipped'] as const
 export type ItemState = (typeof ItemStates)[number]
 
-export type RunTrigger = 'api' | 'schedule' | 'retry' | 'startup'
+export type RunTrigger = 'api' | 'schedule' | 'retry' | 'startup' | 'outbound-message'
 
 export interface RunRecord {
   id: string
@@ -31,6 +32,10 @@ export interface RunRecord {
   /** Files seen but not taken this time (not ready yet, already processed, excluded). */
   notes: RunNote[]
   error: { code: string; message: string } | null
+  /** What was asked for (an export's record ids, file ids, metadata); null for inbound runs. */
+  request: Record<string, unknown> | null
+  /** A job held for a delivery window does not start before this time. */
+  notBefore: string | null
 }
 
 export interface RunNote {
@@ -53,6 +58,8 @@ export interface ItemTarget {
   /** The S-Drive folder `folder` resolved to, and whether the file was put in it. */
   folderId?: string
   folderApplied?: boolean
+  /** Outbound: the S-Drive file being delivered. */
+  fileId?: string
 }
 
 export interface ItemRecord {
@@ -110,7 +117,9 @@ export type ItemPatch = Partial<
   >
 >
 
-export type RunPatch = Partial<Pick<RunRecord, 'state' | 'startedAt' | 'finishedAt' | 'notes' | 'error'>>
+export type RunPatch = Partial<
+  Pick<RunRecord, 'state' | 'startedAt' | 'finishedAt' | 'notes' | 'error' | 'notBefore'>
+>
 
 export interface RunCounts {
   total: number
@@ -125,6 +134,8 @@ export interface RunCounts {
 
 export interface ListRunsQuery {
   flow?: string
+  /** Only runs of these flows (e.g. every outbound flow, for the jobs API). */
+  flows?: string[]
   state?: RunState
   /** Opaque cursor from a previous page. */
   cursor?: string
@@ -137,6 +148,10 @@ export interface CreateRunInput {
   idempotencyKey?: string
   /** Hash of the request, so the same key with a different request is a conflict. */
   requestHash?: string
+  request?: Record<string, unknown>
+  /** Initial state: 'queued' (default) or 'waiting_for_window' with notBefore. */
+  state?: 'queued' | 'waiting_for_window'
+  notBefore?: string
 }
 
 export type CreateRunResult =

@@ -55,3 +55,36 @@ export function toPlannedFileView(file: PlannedFile) {
 }
 
 export type RunDetailView = ReturnType<typeof toRunDetailView>
+
+export function toJobSummaryView(job: RunRecord) {
+  return { ...toRunSummaryView(job), notBefore: job.notBefore }
+}
+
+export function toJobFileView(item: ItemRecord) {
+  return {
+    id: item.id,
+    fileId: item.target?.fileId ?? null,
+    recordId: item.target?.recordId ?? null,
+    name: item.name,
+    remotePath: item.finalPath ?? item.path,
+    size: item.size,
+    state: item.state,
+    attempts: item.attempts,
+    sha256: item.sha256,
+    bytesTransferred: item.bytesTransferred,
+    errorCode: item.error?.code ?? null,
+    errorMessage: item.error?.message ?? null,
+  }
+}
+
+export function toJobDetailView(job: RunRecord, counts: RunCounts, items: ItemRecord[]) {
+  const request = (job.request ?? {}) as { recordIds?: string[]; fileIds?: string[] }
+  return {
+    ...toJobSummaryView(job),
+    recordIds: request.recordIds ?? [],
+    fileIds: request.fileIds ?? [],
+    counts,
+    notes: job.notes,
+    files: items.map(toJobFileView),
+  }
+}

@@ -198,7 +198,7 @@ t.test('file queries respect the URL budget and namespace', async (t) => {
     t.ok(encodeURIComponent(q).length <= QUERY_URL_BUDGET)
     t.match(
       q,
-      /^SELECT Id, cg__Case__c, cg__File_Name__c, cg__File_Size_in_Bytes__c, cg__Key__c, cg__Parent_Folder_Id__c FROM cg__CaseFile__c WHERE cg__Case__c IN \(/,
+      /^SELECT Id, cg__Case__c, cg__File_Name__c, cg__File_Size_in_Bytes__c, cg__Key__c, cg__Parent_Folder_Id__c, cg__Content_Type__c FROM cg__CaseFile__c WHERE cg__Case__c IN \(/,
     )
     t.match(
       q,
@@ -207,7 +207,7 @@ t.test('file queries respect the URL budget and namespace', async (t) => {
   }
   const custom = fileQueries('Invoice_File__c', 'Parent__c', ['a', 'a'], true)
   t.same(custom, [
-    "SELECT Id, Parent__c, File_Name__c, File_Size_in_Bytes__c, Key__c, Parent_Folder_Id__c FROM Invoice_File__c WHERE Parent__c IN ('a') AND (WIP__c = true AND Is_Deleted__c = false AND Content_Type__c != 'Folder')",
+    "SELECT Id, Parent__c, File_Name__c, File_Size_in_Bytes__c, Key__c, Parent_Folder_Id__c, Content_Type__c FROM Invoice_File__c WHERE Parent__c IN ('a') AND (WIP__c = true AND Is_Deleted__c = false AND Content_Type__c != 'Folder')",
   ])
   t.same(fileQueries('X__c', 'P__c', [], false), [])
   t.same(fileQueries('X__c', 'P__c', ['a'], false, []), [])
@@ -224,7 +224,7 @@ t.test('file queries respect the URL budget and namespace', async (t) => {
       'X__c',
       'P__c',
     ),
-    { id: 'f', parentId: 'p', fileName: 'n', sizeBytes: 12, key: null, folderId: null },
+    { id: 'f', parentId: 'p', fileName: 'n', sizeBytes: 12, key: null, folderId: null, contentType: null },
   )
 })
 

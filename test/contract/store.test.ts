@@ -12,7 +12,7 @@ import { migrations as pgMigrations } from '../../src/adapters/store/postgres-mi
 import { createSqliteStore } from '../../src/adapters/store/sqlite.js'
 import { redactUrl } from '../../src/config/redact.js'
 import type { NewItem, Store } from '../../src/ports/store.js'
-import { storeContract } from '../support/store-contract.js'
+import { type PreviousSchemaDatabase, storeContract } from '../support/store-contract.js'
 
 /** PostgreSQL runs on this machine and in CI, so an unreachable server fails the run rather than skipping it. */
 const pgUrl = process.env.BRIDGE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -23,10 +23,38 @@ function tempFile(t: Test): string {
   return join(dir, 'bridge.sqlite')
 }
 
+/** The migrations of the last release: a database it made is what this build must migrate forward. */
+const previousVersion = 1
+
 t.test('sqlite (temp file) passes the store contract', async (t) => {
   const file = tempFile(t)
-  storeContract(t, async () => createSqliteStore({ path: file }))
+  storeContract(t, async () => createSqliteStore({ path: file }), sqlitePreviousSchema)
 })
+
+async function sqlitePreviousSchema(t: Test): Promise<PreviousSchemaDatabase & { path: string }> {
+  const file = tempFile(t)
+  const store = createSqliteStore({
+    path: file,
+    migrations: migrations.filter((m) => m.version <= previousVersion),
+  })
+  t.teardown(() => store.close())
+  await store.migrate()
+  const db = new Database(file)
+  t.teardown(() => db.close())
+  db.pragma('foreign_keys = ON')
+  return {
+    path: file,
+    store,
+    exec: async (sql, params = []) => {
+      db.prepare(sql).run(...params)
+    },
+    reopen: () => {
+      const current = createSqliteStore({ path: file })
+      t.teardown(() => current.close())
+      return current
+    },
+  }
+}
 
 t.test('sqlite specifics', async (t) => {
   t.test('connection settings', async (t) => {
@@ -78,6 +106,73 @@ t.test('sqlite specifics', async (t) => {
     )
   })
 
+  t.test('the rebuilt runs table keeps the references into it', async (t) => {
+    const previous = await sqlitePreviousSchema(t)
+    const runId = 'run_00000000000000000000000000000001'
+    await previous.exec(
+      `INSERT INTO runs (id, flow, state, trigger, idempotency_key, created_at, updated_at)
+       VALUES (?, 'rebuilt', 'queued', 'api', 'rebuilt-key', '2024-05-01T10:00:00.000Z', '2024-05-01T10:00:00.000Z')`,
+      [runId],
+    )
+    await previous.exec(
+      "INSERT INTO idempotency (key, run_id, request_hash, created_at) VALUES ('rebuilt-key', ?, NULL, 'x')",
+      [runId],
+    )
+    await previous.store.addItems(runId, [item('rebuilt/a'), item('rebuilt/b')])
+    await previous.store.close()
+    const store = previous.reopen()
+    await store.migrate()
+    await store.close()
+
+    const db = new Database(previous.path)
+    t.teardown(() => db.close())
+    db.pragma('foreign_keys = ON')
+    t.same(db.pragma('foreign_key_check'), [], 'no dangling reference')
+    t.same(db.pragma('integrity_check', { simple: true }), 'ok')
+    t.same(
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'runs%'").pluck().all(),
+      ['runs'],
+      'no leftover table',
+    )
+    t.throws(
+      () =>
+        db
+          .prepare(
+            "INSERT INTO items (id, run_id, flow, endpoint, path, name, size, modified_at, ledger_key, state, created_at, updated_at) VALUES ('itm_x', 'run_missing', 'f', 'e', '/x', 'x', 1, 1, 'rebuilt/x', 'pending', 'x', 'x')",
+          )
+          .run(),
+      { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' },
+      'items still reference runs',
+    )
+    db.prepare('DELETE FROM runs WHERE id = ?').run(runId)
+    t.equal(
+      db.prepare('SELECT count(*) FROM items').pluck().get(),
+      0,
+      'deleting a run still cascades to its items',
+    )
+    t.equal(db.prepare('SELECT count(*) FROM idempotency').pluck().get(), 0, 'and to its idempotency key')
+  })
+
+  t.test('a migration that breaks a foreign key is rolled back', async (t) => {
+    const file = tempFile(t)
+    const first = createSqliteStore({ path: file })
+    await first.migrate()
+    const { run } = await first.createRun({ flow: 'fk', trigger: 'api' })
+    await first.addItems(run.id, [item('fk/a')])
+    await first.close()
+    const breaking = createSqliteStore({
+      path: file,
+      migrations: [
+        ...migrations,
+        { version: migrations.length + 1, name: 'breaking', sql: 'DELETE FROM runs' },
+      ],
+    })
+    t.teardown(() => breaking.close())
+    await t.rejects(breaking.migrate(), { code: 'INTERNAL', message: /broken foreign key.*items → runs/ })
+    t.equal((await breaking.getRun(run.id))?.id, run.id, 'the run is still there')
+    t.equal((await breaking.listItems(run.id)).length, 1, 'and its items')
+  })
+
   t.test('an in-memory store works and closes twice', async (t) => {
     const store = createSqliteStore({ path: ':memory:' })
     await store.migrate()
@@ -107,7 +202,11 @@ t.test('sqlite specifics', async (t) => {
       path: file,
       migrations: [
         ...migrations,
-        { version: 2, name: 'broken', sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE half (y INTEGER);' },
+        {
+          version: migrations.length + 1,
+          name: 'broken',
+          sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE half (y INTEGER);',
+        },
       ],
     })
     t.teardown(() => broken.close())
@@ -119,7 +218,11 @@ t.test('sqlite specifics', async (t) => {
       0,
       'the half-applied migration was rolled back',
     )
-    t.same(db.prepare('SELECT version FROM schema_migrations').pluck().all(), [1])
+    t.same(
+      db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(),
+      migrations.map((m) => m.version),
+      'the migrations before it stay applied',
+    )
   })
 
   t.test('ids sort by time, and by creation order within one millisecond', async (t) => {
@@ -205,8 +308,30 @@ function shuffled<T>(values: readonly T[], seed: number): T[] {
 
 t.test('postgres (fresh schema) passes the store contract', async (t) => {
   const schema = await pgSchema(t)
-  storeContract(t, async () => createPostgresStore({ url: pgUrl, schema: schema.name, poolSize: 4 }))
+  storeContract(
+    t,
+    async () => createPostgresStore({ url: pgUrl, schema: schema.name, poolSize: 4 }),
+    pgPreviousSchema,
+  )
 })
+
+async function pgPreviousSchema(t: Test): Promise<PreviousSchemaDatabase> {
+  const schema = await pgSchema(t)
+  const store = schema.open(t, { migrations: pgMigrations.filter((m) => m.version <= previousVersion) })
+  await store.migrate()
+  await schema.admin.query(`SET search_path TO "${schema.name}"`)
+  return {
+    store,
+    exec: async (sql, params = []) => {
+      let n = 0
+      await schema.admin.query(
+        sql.replace(/\?/g, () => `$${++n}`),
+        params,
+      )
+    },
+    reopen: () => schema.open(t),
+  }
+}
 
 t.test('postgres specifics', async (t) => {
   t.test('tables live in the given schema, with PostgreSQL types', async (t) => {
@@ -215,7 +340,7 @@ t.test('postgres specifics', async (t) => {
     await store.migrate()
     const columns = await schema.admin.query<{ table_name: string; column_name: string; data_type: string }>(
       `SELECT table_name, column_name, data_type FROM information_schema.columns
-       WHERE table_schema = $1 AND column_name IN ('created_at', 'target', 'notes', 'size')`,
+       WHERE table_schema = $1 AND column_name IN ('created_at', 'target', 'notes', 'size', 'request', 'not_before')`,
       [schema.name],
     )
     const typeOf = (table: string, column: string) =>
@@ -224,6 +349,8 @@ t.test('postgres specifics', async (t) => {
     t.equal(typeOf('runs', 'notes'), 'jsonb')
     t.equal(typeOf('items', 'target'), 'jsonb')
     t.equal(typeOf('items', 'size'), 'bigint')
+    t.equal(typeOf('runs', 'request'), 'jsonb')
+    t.equal(typeOf('runs', 'not_before'), 'timestamp with time zone')
     const tables = await schema.admin.query<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [schema.name],
@@ -389,7 +516,11 @@ t.test('postgres specifics', async (t) => {
     const broken = schema.open(t, {
       migrations: [
         ...pgMigrations,
-        { version: 2, name: 'broken', sql: 'CREATE TABLE half (x integer); CREATE TABLE half (y integer);' },
+        {
+          version: pgMigrations.length + 1,
+          name: 'broken',
+          sql: 'CREATE TABLE half (x integer); CREATE TABLE half (y integer);',
+        },
       ],
     })
     await t.rejects(broken.migrate(), /already exists/)
@@ -398,11 +529,12 @@ t.test('postgres specifics', async (t) => {
     ])
     t.equal(half.rows[0]?.found, null, 'the half-applied migration was rolled back')
     const versions = await schema.admin.query<{ version: number }>(
-      `SELECT version FROM "${schema.name}".schema_migrations`,
+      `SELECT version FROM "${schema.name}".schema_migrations ORDER BY version`,
     )
     t.same(
       versions.rows.map((r) => r.version),
-      [1],
+      pgMigrations.map((m) => m.version),
+      'the migrations before it stay applied',
     )
   })
 

@@ -193,6 +193,64 @@ export function runRemoteFilesContract(t: Test, target: ContractTarget): void {
     t.equal(await failureCode(remote().rename('/a.txt', '/c.txt')), 'REMOTE_NOT_FOUND')
   })
 
+  t.test('rename onto an existing file: FILE_EXISTS, or replaced with overwrite', async (t) => {
+    const { root, remote } = await setUp(t, target)
+    const files = remote()
+    await mkdir(join(root, 'out'))
+    await writeFile(join(root, 'out', 'new.txt'), 'new content')
+    await writeFile(join(root, 'out', 'final.txt'), 'old')
+
+    const refused = await files.rename('/out/new.txt', '/out/final.txt').catch((error: unknown) => error)
+    t.match(refused, { code: 'FILE_EXISTS', transient: false }, 'refused without overwrite')
+    t.equal(await readFile(join(root, 'out', 'final.txt'), 'utf8'), 'old', 'the target is untouched')
+    t.equal(await readFile(join(root, 'out', 'new.txt'), 'utf8'), 'new content', 'the source stays')
+
+    await files.rename('/out/new.txt', '/out/final.txt', { overwrite: true })
+    t.equal(await readFile(join(root, 'out', 'final.txt'), 'utf8'), 'new content', 'replaced')
+    await t.rejects(stat(join(root, 'out', 'new.txt')), { code: 'ENOENT' }, 'the source is gone')
+    t.same(
+      (await files.list('/out')).map((entry) => entry.name),
+      ['final.txt'],
+      'one file under the final name',
+    )
+
+    await files.rename('/out/final.txt', '/out/moved.txt', { overwrite: true })
+    t.equal(await readFile(join(root, 'out', 'moved.txt'), 'utf8'), 'new content', 'no target to replace')
+
+    t.equal(
+      await failureCode(files.rename('/out/missing.txt', '/out/moved.txt', { overwrite: true })),
+      'REMOTE_NOT_FOUND',
+      'a missing source with overwrite',
+    )
+    t.equal(
+      await readFile(join(root, 'out', 'moved.txt'), 'utf8'),
+      'new content',
+      'a failed overwrite leaves the target',
+    )
+    t.equal(
+      await failureCode(files.rename('/out/missing.txt', '/out/other.txt')),
+      'REMOTE_NOT_FOUND',
+      'a missing source without overwrite',
+    )
+
+    const data = randomBytes(2 * 1024 * 1024 + 11)
+    await files.write('/out/big.tmp', Readable.from([data]))
+    await files.rename('/out/big.tmp', '/out/moved.txt', { overwrite: true })
+    t.equal(sha256(await files.read('/out/moved.txt', collect)), sha256(data), 'a large file replaces')
+  })
+
+  t.test('rename on an endpoint without rename support is refused', async (t) => {
+    const { root, remote } = await setUp(t, target)
+    await writeFile(join(root, 'a.txt'), 'x')
+    const files = remote({ supportsRename: false })
+    t.equal(await failureCode(files.rename('/a.txt', '/b.txt')), 'REMOTE_PERMISSION_DENIED')
+    t.equal(
+      await failureCode(files.rename('/a.txt', '/b.txt', { overwrite: true })),
+      'REMOTE_PERMISSION_DENIED',
+    )
+    t.equal(await readFile(join(root, 'a.txt'), 'utf8'), 'x')
+  })
+
   t.test('delete removes a file; a missing one is REMOTE_NOT_FOUND', async (t) => {
     const { root, remote } = await setUp(t, target)
     await writeFile(join(root, 'gone.txt'), 'x')

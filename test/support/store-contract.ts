@@ -7,11 +7,32 @@
  * survives a reopen), calls migrate() on each, and closes all of them. Cases
  * stay independent by using their own flow names and ledger keys, and by
  * measuring global counts as differences.
+ *
+ * `previousSchema` opens a NEW, empty database of the same kind, migrated by
+ * the previous migration set only (001), to check that a database made by the
+ * last release migrates forward with its data.
  */
 import type { Test } from 'tap'
-import type { ItemState, NewItem, RunRecord, Store } from '../../src/ports/store.js'
+import type { ItemState, NewItem, RunRecord, RunState, Store } from '../../src/ports/store.js'
 
-export function storeContract(t: Test, makeStore: () => Promise<Store>): void {
+export interface PreviousSchemaDatabase {
+  /** A store on it with only the previous migrations applied (runs cannot be created through it). */
+  store: Store
+  /**
+   * Runs one statement on it directly, `?` marking parameters. Timestamps and
+   * JSON are passed as text, which both SQLite and PostgreSQL store in their
+   * column's type.
+   */
+  exec(sql: string, params?: (string | number | null)[]): Promise<void>
+  /** A new store on the same database with every migration, not yet migrated. */
+  reopen(): Store
+}
+
+export function storeContract(
+  t: Test,
+  makeStore: () => Promise<Store>,
+  previousSchema: (t: Test) => Promise<PreviousSchemaDatabase>,
+): void {
   async function open(tt: Test): Promise<Store> {
     const store = await makeStore()
     tt.teardown(() => store.close())
@@ -62,6 +83,8 @@ export function storeContract(t: Test, makeStore: () => Promise<Store>): void {
       finishedAt: null,
       notes: [],
       error: null,
+      request: null,
+      notBefore: null,
     })
     t.ok(Number.isFinite(Date.parse(run.createdAt)), 'createdAt is an ISO timestamp')
     t.same(await store.getRun(run.id), run)
@@ -521,6 +544,326 @@ export function storeContract(t: Test, makeStore: () => Promise<Store>): void {
       ['find/a.pdf'],
     )
     t.same(await store.findItems([]), [])
+  })
+
+  t.test('an export job waits for its window and keeps its request', async (t) => {
+    const store = await open(t)
+    const request = {
+      recordIds: ['001000000000001AAA', '001000000000002AAA'],
+      fileIds: ['a0B000000000001'],
+      metadata: { reason: 'month end', nested: { count: 2, final: true, none: null }, tags: ['a', 'b'] },
+    }
+    const input = {
+      flow: 'export-job',
+      trigger: 'outbound-message' as const,
+      state: 'waiting_for_window' as const,
+      notBefore: '2024-06-01T22:00:00.000Z',
+      request,
+      idempotencyKey: 'export-1',
+      requestHash: 'hash-export-1',
+    }
+    const created = await store.createRun(input)
+    t.equal(created.outcome, 'created')
+    t.match(created.run, {
+      flow: 'export-job',
+      state: 'waiting_for_window',
+      trigger: 'outbound-message',
+      idempotencyKey: 'export-1',
+      notBefore: '2024-06-01T22:00:00.000Z',
+      startedAt: null,
+      finishedAt: null,
+      notes: [],
+      error: null,
+    })
+    t.same(created.run.request, request, 'the request comes back as it was given')
+    t.same(await store.getRun(created.run.id), created.run, 'and reads back equal')
+
+    const again = await store.createRun(input)
+    t.equal(again.outcome, 'existing', 'same key and same request hash → the existing job')
+    t.same(again.run, created.run)
+    const conflict = await store.createRun({ ...input, requestHash: 'hash-export-2' })
+    t.equal(conflict.outcome, 'conflict', 'same key, another request → conflict')
+    t.equal(conflict.run.id, created.run.id)
+    t.equal((await store.listRuns({ flow: 'export-job', limit: 10 })).runs.length, 1, 'nothing else created')
+
+    const queued = await store.createRun({
+      flow: 'export-job',
+      trigger: 'outbound-message',
+      state: 'queued',
+      request: { recordIds: [] },
+    })
+    t.match(queued.run, { state: 'queued', notBefore: null })
+    t.same(queued.run.request, { recordIds: [] })
+    const plain = await store.createRun({ flow: 'export-job', trigger: 'api' })
+    t.match(plain.run, { state: 'queued', request: null, notBefore: null }, 'defaults')
+
+    const other = await open(t)
+    t.same(await other.getRun(created.run.id), created.run, 'another instance reads the same job')
+  })
+
+  t.test('updateRun sets notBefore and moves a waiting job on', async (t) => {
+    const store = await open(t)
+    const { run } = await store.createRun({
+      flow: 'export-update',
+      trigger: 'outbound-message',
+      state: 'waiting_for_window',
+      notBefore: '2024-06-01T22:00:00.000Z',
+      request: { fileIds: ['a0B000000000003'] },
+    })
+    const postponed = await store.updateRun(run.id, { notBefore: '2024-06-02T22:00:00.000Z' })
+    t.same(postponed, { ...run, notBefore: '2024-06-02T22:00:00.000Z' }, 'only notBefore changes')
+    const released = await store.updateRun(run.id, { state: 'queued', notBefore: null })
+    t.same(released, { ...run, state: 'queued', notBefore: null }, 'notBefore can be cleared')
+    t.same(await store.getRun(run.id), released)
+    const started = await store.updateRun(run.id, { state: 'running', startedAt: '2024-06-02T22:00:05.000Z' })
+    t.same(started.request, { fileIds: ['a0B000000000003'] }, 'the request is kept through updates')
+    const held = await store.updateRun(run.id, {
+      state: 'waiting_for_window',
+      notBefore: '2024-06-03T22:00:00.000Z',
+    })
+    t.match(held, { state: 'waiting_for_window', notBefore: '2024-06-03T22:00:00.000Z' })
+    t.same(await store.updateRun(run.id, {}), held, 'an empty patch changes nothing visible')
+    await t.rejects(store.updateRun('run_missing', { notBefore: '2024-06-03T22:00:00.000Z' }), {
+      code: 'NOT_FOUND',
+    })
+  })
+
+  t.test('findRuns finds waiting jobs, oldest first', async (t) => {
+    const store = await open(t)
+    const wait = async (notBefore: string) =>
+      (
+        await store.createRun({
+          flow: 'find-waiting',
+          trigger: 'outbound-message',
+          state: 'waiting_for_window',
+          notBefore,
+          request: { notBefore },
+        })
+      ).run
+    // Ordered by creation, not by notBefore: the later-created job may be due first.
+    const first = await wait('2024-06-02T22:00:00.000Z')
+    const queued = await newRun(store, 'find-waiting')
+    const second = await wait('2024-06-01T22:00:00.000Z')
+    const mine = (runs: RunRecord[]) => runs.filter((r) => r.flow === 'find-waiting')
+    const waiting = mine(await store.findRuns(['waiting_for_window']))
+    t.same(
+      waiting.map((r) => r.id),
+      [first.id, second.id],
+    )
+    t.same(waiting, [first, second], 'whole records, request and notBefore included')
+    t.same(
+      mine(await store.findRuns(['waiting_for_window', 'queued'])).map((r) => r.id),
+      [first.id, queued.id, second.id],
+    )
+    await store.updateRun(first.id, { state: 'queued', notBefore: null })
+    t.same(
+      mine(await store.findRuns(['waiting_for_window'])).map((r) => r.id),
+      [second.id],
+      'a released job is no longer waiting',
+    )
+    t.same(
+      mine(await store.findRuns(['queued'])).map((r) => r.id),
+      [first.id, queued.id],
+    )
+  })
+
+  t.test('listRuns filters by a list of flows', async (t) => {
+    const store = await open(t)
+    const flows = ['flows-a', 'flows-b', 'flows-c']
+    const created: RunRecord[] = []
+    for (let i = 0; i < 30; i++) {
+      const flow = flows[i % 3]!
+      const state: 'waiting_for_window' | 'queued' = i % 4 === 0 ? 'waiting_for_window' : 'queued'
+      const { run } = await store.createRun({
+        flow,
+        trigger: 'outbound-message',
+        state,
+        ...(state === 'waiting_for_window' ? { notBefore: '2024-06-01T22:00:00.000Z' } : {}),
+      })
+      created.push(i % 5 === 0 ? await store.updateRun(run.id, { state: 'failed' }) : run)
+    }
+    const newestFirst = [...created].reverse()
+
+    async function collect(query: { flows: string[]; flow?: string; state?: RunState }, limit: number) {
+      const ids: string[] = []
+      let cursor: string | undefined
+      for (let pages = 0; ; pages++) {
+        if (pages > 100) throw new Error('paging does not end')
+        const page = await store.listRuns({ ...query, limit, ...(cursor ? { cursor } : {}) })
+        t.ok(page.runs.length <= limit)
+        ids.push(...page.runs.map((r) => r.id))
+        if (page.nextCursor === null) return ids
+        cursor = page.nextCursor
+      }
+    }
+    const expect = (keep: (r: RunRecord) => boolean) => newestFirst.filter(keep).map((r) => r.id)
+
+    t.same(
+      await collect({ flows: ['flows-a', 'flows-b'] }, 4),
+      expect((r) => r.flow === 'flows-a' || r.flow === 'flows-b'),
+      'runs of any of the flows, newest first, across pages',
+    )
+    t.same(
+      await collect({ flows: ['flows-c', 'flows-a', 'flows-a'] }, 7),
+      expect((r) => r.flow === 'flows-a' || r.flow === 'flows-c'),
+      'order and repeats in the list do not matter',
+    )
+    t.same(
+      await collect({ flows: ['flows-a', 'flows-b'], state: 'waiting_for_window' }, 3),
+      expect((r) => (r.flow === 'flows-a' || r.flow === 'flows-b') && r.state === 'waiting_for_window'),
+      'with state: both hold',
+    )
+    t.ok(
+      created.some((r) => r.state === 'waiting_for_window' && r.flow !== 'flows-c'),
+      'the state case has runs to find',
+    )
+    t.same(
+      await collect({ flows: ['flows-a', 'flows-b'], flow: 'flows-b' }, 5),
+      expect((r) => r.flow === 'flows-b'),
+      'with flow: both hold',
+    )
+    t.same(
+      await collect({ flows: ['flows-a', 'flows-b'], flow: 'flows-b', state: 'failed' }, 5),
+      expect((r) => r.flow === 'flows-b' && r.state === 'failed'),
+      'with flow and state: all three hold',
+    )
+    t.same(await store.listRuns({ flows: ['flows-a'], flow: 'flows-b', limit: 5 }), {
+      runs: [],
+      nextCursor: null,
+    })
+    t.same(await store.listRuns({ flows: [], limit: 5 }), { runs: [], nextCursor: null }, 'no flows: no run')
+    t.same(await store.listRuns({ flows: [], flow: 'flows-a', limit: 5 }), { runs: [], nextCursor: null })
+    t.same(await store.listRuns({ flows: ['flows-none'], limit: 5 }), { runs: [], nextCursor: null })
+    await t.rejects(store.listRuns({ flows: ['flows-a'], limit: 5, cursor: 'not a cursor' }), {
+      code: 'VALIDATION_FAILED',
+    })
+  })
+
+  t.test('a database made by the previous migrations migrates forward with its data', async (t) => {
+    const previous = await previousSchema(t)
+    const old = previous.store
+    const runs = [
+      {
+        id: 'run_00000000000000000000000000000001',
+        flow: 'legacy',
+        state: 'running',
+        trigger: 'retry',
+        idempotencyKey: 'legacy-key',
+        createdAt: '2024-05-01T10:00:00.000Z',
+        startedAt: '2024-05-01T10:00:01.000Z',
+        finishedAt: null,
+        notes: [{ path: '/inbox/late.pdf', reason: 'NOT_READY', message: 'still growing' }],
+        error: { code: 'REMOTE_IO', message: 'connection reset' },
+      },
+      {
+        id: 'run_00000000000000000000000000000002',
+        flow: 'legacy-other',
+        state: 'succeeded',
+        trigger: 'schedule',
+        idempotencyKey: null,
+        createdAt: '2024-05-01T11:00:00.000Z',
+        startedAt: '2024-05-01T11:00:01.000Z',
+        finishedAt: '2024-05-01T11:00:09.000Z',
+        notes: [],
+        error: null,
+      },
+    ] as const
+    for (const run of runs) {
+      await previous.exec(
+        `INSERT INTO runs (id, flow, state, trigger, idempotency_key, created_at, updated_at, started_at,
+           finished_at, notes, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          run.id,
+          run.flow,
+          run.state,
+          run.trigger,
+          run.idempotencyKey,
+          run.createdAt,
+          run.createdAt,
+          run.startedAt,
+          run.finishedAt,
+          JSON.stringify(run.notes),
+          run.error === null ? null : JSON.stringify(run.error),
+        ],
+      )
+    }
+    await previous.exec(
+      'INSERT INTO idempotency (key, run_id, request_hash, created_at) VALUES (?, ?, ?, ?)',
+      ['legacy-key', runs[0].id, 'legacy-hash', runs[0].createdAt],
+    )
+    const added = (
+      await old.addItems(runs[0].id, [
+        newItem('legacy/a.pdf'),
+        newItem('legacy/b.pdf'),
+        newItem('legacy/c.pdf'),
+      ])
+    ).added
+    await old.updateItem(added[0]!.id, {
+      state: 'done',
+      sdriveFileId: 'a0B000000000010',
+      bytesTransferred: 1024,
+    })
+    await old.updateItem(added[1]!.id, { state: 'transferring', nextAttemptAt: '2024-05-01T10:01:00.000Z' })
+    const itemsBefore = await old.listItems(runs[0].id)
+    const countsBefore = await old.runCounts(runs[0].id)
+    await old.close()
+
+    const store = previous.reopen()
+    t.teardown(() => store.close())
+    await store.migrate()
+    await store.migrate()
+    for (const run of runs) {
+      t.same(
+        await store.getRun(run.id),
+        { ...run, request: null, notBefore: null },
+        `${run.id} kept as it was`,
+      )
+    }
+    t.same(await store.listItems(runs[0].id), itemsBefore, 'items kept')
+    t.same(await store.runCounts(runs[0].id), countsBefore)
+    t.same(
+      (await store.findRuns(['running'])).map((r) => r.id),
+      [runs[0].id],
+    )
+    t.same(
+      (await store.listRuns({ flows: ['legacy', 'legacy-other'], limit: 10 })).runs.map((r) => r.id),
+      [runs[1].id, runs[0].id],
+    )
+    const again = await store.createRun({
+      flow: 'legacy',
+      trigger: 'retry',
+      idempotencyKey: 'legacy-key',
+      requestHash: 'legacy-hash',
+    })
+    t.same([again.outcome, again.run.id], ['existing', runs[0].id], 'idempotency keys kept')
+    const { run: next } = await store.createRun({ flow: 'legacy', trigger: 'api' })
+    const duplicate = await store.addItems(next.id, [newItem('legacy/a.pdf')])
+    t.same(
+      duplicate.duplicates.map((d) => [d.ownerItemId, d.ownerState]),
+      [[added[0]!.id, 'done']],
+      'ledger claims kept',
+    )
+    const held = await store.updateRun(runs[0].id, {
+      state: 'waiting_for_window',
+      notBefore: '2024-06-01T22:00:00.000Z',
+    })
+    t.match(held, {
+      state: 'waiting_for_window',
+      notBefore: '2024-06-01T22:00:00.000Z',
+      startedAt: runs[0].startedAt,
+    })
+    const job = await store.createRun({
+      flow: 'legacy',
+      trigger: 'outbound-message',
+      state: 'waiting_for_window',
+      notBefore: '2024-06-01T22:00:00.000Z',
+      request: { recordIds: ['001000000000001AAA'] },
+    })
+    t.same(await store.getRun(job.run.id), job.run, 'an old database takes export jobs')
+    t.same(
+      (await store.findRuns(['waiting_for_window'])).map((r) => r.id),
+      [runs[0].id, job.run.id],
+    )
   })
 
   t.test('data survives closing and reopening', async (t) => {

@@ -9,12 +9,15 @@ import {
   ConfigError,
   type ConfigIssue,
   type Env,
+  type LoadedConfig,
   loadConfig,
   parseConfig,
   REDACTED,
   redactConfig,
 } from '../../src/config/load.js'
+import type { InboundFlow, OutboundFlow } from '../../src/config/schema.js'
 import { isBridgeError } from '../../src/domain/errors.js'
+import { parsePlaceholders } from '../../src/domain/placeholders.js'
 
 const fixturePath = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bridge.example.yaml')
 const fixtureText = readFileSync(fixturePath, 'utf8')
@@ -27,7 +30,21 @@ const env: Env = {
   PARTNER_SFTP_PASSPHRASE: 'correct horse',
   SCANNER_FTP_PASSWORD: 'scanner-pass',
   BANK_FTPS_PASSWORD: 'bank-pass',
+  BANK_SFTP_KEY: '-----BEGIN OPENSSH PRIVATE KEY-----\nBBBB\n-----END OPENSSH PRIVATE KEY-----\n',
+  OM_SECRET: 'om-secret-0123456789abcdef',
 }
+
+/** `flows` is a union discriminated by kind; these narrow it for the assertions. */
+function inboundFlows(config: LoadedConfig): InboundFlow[] {
+  return config.flows.filter((f): f is InboundFlow => f.kind === 'inbound')
+}
+
+function outboundFlows(config: LoadedConfig): OutboundFlow[] {
+  return config.flows.filter((f): f is OutboundFlow => f.kind === 'outbound')
+}
+
+/** Index of the example's outbound flow under `flows`. */
+const OUT = 3
 
 /** The fixture as plain data (references unresolved), to mutate per case. */
 function fixtureData(): Record<string, unknown> {
@@ -86,7 +103,7 @@ t.test('the example configuration loads with defaults applied', async (t) => {
     replaceMode: 'softDelete',
   })
 
-  t.same(Object.keys(config.endpoints), ['partner-sftp', 'scanner-ftp', 'bank-ftps'])
+  t.same(Object.keys(config.endpoints), ['partner-sftp', 'scanner-ftp', 'bank-ftps', 'bank-sftp'])
   const sftp = config.endpoints['partner-sftp']!
   t.match(sftp, {
     name: 'partner-sftp',
@@ -118,11 +135,11 @@ t.test('the example configuration loads with defaults applied', async (t) => {
 
   t.same(
     config.flows.map((f) => f.name),
-    ['partner-invoices', 'scanned-contracts', 'bank-statements'],
+    ['partner-invoices', 'scanned-contracts', 'bank-statements', 'contracts-to-bank'],
   )
-  const [invoices, contracts, statements] = config.flows
+  const [invoices, contracts, statements] = inboundFlows(config)
   t.same(
-    config.flows.map((f) => f.match.map((m) => m.type)),
+    inboundFlows(config).map((f) => f.match.map((m) => m.type)),
     [['filename'], ['recordId', 'recordId'], ['folder']],
     'each match rule type appears',
   )
@@ -153,7 +170,7 @@ t.test('JSON configurations', async (t) => {
   const json = JSON.stringify(fixtureData(), null, 2)
   const config = parseConfig(json, 'json', env)
   t.equal(config.endpoints['bank-ftps']?.name, 'bank-ftps')
-  t.equal(config.flows.length, 3)
+  t.equal(config.flows.length, 4)
 
   const dir = mkdtempSync(join(tmpdir(), 'bridge-config-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -328,7 +345,7 @@ t.test('checks beyond the schema', async (t) => {
     'flows[2].name: duplicate flow name "partner-invoices" (also flows[0])',
   ])
   t.same(errorsAfter([['flows', 1, 'source', 'endpoint'], 'scanner']), [
-    'flows[1].source.endpoint: unknown endpoint "scanner" (configured: partner-sftp, scanner-ftp, bank-ftps)',
+    'flows[1].source.endpoint: unknown endpoint "scanner" (configured: partner-sftp, scanner-ftp, bank-ftps, bank-sftp)',
   ])
   t.same(errorsAfter([['flows', 0, 'after', 'processedDirectory'], undefined]), [
     'flows[0].after.processedDirectory: required when after.success is "move"',
@@ -388,6 +405,200 @@ t.test('checks beyond the schema', async (t) => {
   ])
 })
 
+t.test('outbound flows: the example loads with defaults applied', async (t) => {
+  const config = parseConfig(fixtureText, 'yaml', env)
+  const [flow, ...others] = outboundFlows(config)
+  t.same(others, [], 'one outbound flow in the example')
+  t.equal(flow?.kind, 'outbound')
+  t.same(flow?.source, {
+    object: 'Opportunity',
+    fileObject: 'cg__OpportunityFile__c',
+    parentField: 'cg__Opportunity__c',
+    folder: 'Contracts',
+    include: ['*.pdf'],
+    exclude: [],
+    contentTypes: ['application/pdf'],
+    maxFilesPerJob: 1000,
+  })
+  t.same(flow?.destination, {
+    endpoint: 'bank-sftp',
+    directory: '/incoming/contracts/{Account.AccountNumber}',
+    fileName: '{Account.AccountNumber}_{Id}_{now:yyyyMMdd}_{file.name}',
+    atomic: true,
+    tempSuffix: '.part',
+    existing: 'rename',
+    replacement: '_',
+  })
+  t.same(flow?.archive, { removeFromSDrive: false }, 'archive mode is never the default')
+  t.same(flow?.window, {
+    cron: '0 18 * * 1-5',
+    timezone: 'Europe/Berlin',
+    batchFolder: '{now:yyyyMMdd}-{window}',
+  })
+  t.same(flow?.outboundMessages, { organizationIds: ['00D5g000004ABCDEAZ'], secret: env.OM_SECRET })
+  t.same(flow?.retry, { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 })
+  t.equal(flow?.writeBack?.onFailure?.Export_Error__c, '{error}')
+})
+
+t.test('outbound flows: defaults of the optional parts', async (t) => {
+  const data = fixtureData()
+  setAt(data, ['flows', OUT], {
+    name: 'minimal-export',
+    kind: 'outbound',
+    source: { object: 'Account', fileObject: 'cg__AccountFile__c', parentField: 'cg__Account__c' },
+    destination: { endpoint: 'bank-sftp', directory: '/out' },
+    manifest: { format: 'json' },
+    doneMarker: {},
+    window: { cron: '0 * * * *' },
+  })
+  const flow = outboundFlows(parseConfig(stringify(data), 'yaml', env))[0]
+  t.same(flow?.source.include, ['*'])
+  t.match(flow?.destination, {
+    fileName: '{file.name}',
+    atomic: true,
+    tempSuffix: '.part',
+    existing: 'rename',
+  })
+  t.same(flow?.manifest, { format: 'json', fileName: 'manifest-{job.id}.{format}', recordFields: [] })
+  t.same(flow?.doneMarker, { fileName: '_DONE' })
+  t.same(flow?.window, { cron: '0 * * * *', timezone: 'UTC', batchFolder: 'batch-{window}' })
+  t.same(flow?.archive, { removeFromSDrive: false })
+  t.equal(flow?.writeBack, undefined)
+  t.equal(flow?.outboundMessages, undefined)
+})
+
+t.test('parsePlaceholders finds every {name} and {name:format}', async (t) => {
+  t.same(parsePlaceholders('/out/{Account.AccountNumber}/{now:yyyyMMdd}_{file.name}'), [
+    { name: 'Account.AccountNumber' },
+    { name: 'now', format: 'yyyyMMdd' },
+    { name: 'file.name' },
+  ])
+  t.same(
+    parsePlaceholders('{now:HH:mm}'),
+    [{ name: 'now', format: 'HH:mm' }],
+    'the name ends at the first colon',
+  )
+  t.same(
+    parsePlaceholders('{now:}{}'),
+    [{ name: 'now', format: '' }, { name: '' }],
+    'empty parts are kept for the checks',
+  )
+  t.same(
+    parsePlaceholders('plain } { text {a{b}'),
+    [{ name: 'b' }],
+    'braces do not nest; lone braces are text',
+  )
+  t.same(parsePlaceholders(''), [])
+})
+
+t.test('outbound flows: checks beyond the schema', async (t) => {
+  const at = (...path: Segment[]): Segment[] => ['flows', OUT, ...path]
+  const known =
+    '(known: {file.name}, {file.id}, {file.size}, {file.contentType}, {file.count}, {job.id}, {flow}, ' +
+    '{now}, {now:yyyyMMdd}, {window}, {format}, {error}, {metadata.<key>}, {Field}, {Parent.Field})'
+
+  t.same(errorsAfter([at('destination', 'endpoint'), 'bank']), [
+    'flows[3].destination.endpoint: unknown endpoint "bank" (configured: partner-sftp, scanner-ftp, bank-ftps, bank-sftp)',
+  ])
+  t.same(errorsAfter([at('destination', 'directory'), '/out/{Account Number}']), [
+    `flows[3].destination.directory: unknown placeholder {Account Number} ${known}`,
+  ])
+  t.same(errorsAfter([at('destination', 'fileName'), '{file.nme}']), [
+    `flows[3].destination.fileName: unknown placeholder {file.nme} ${known}`,
+  ])
+  t.same(errorsAfter([at('destination', 'fileName'), '{job.name}_{file.name}']), [
+    `flows[3].destination.fileName: unknown placeholder {job.name} ${known}`,
+  ])
+  t.same(errorsAfter([at('destination', 'fileName'), '{now:yyyy-MM-dd}_{now:YYYY}_{now:}.pdf']), [
+    'flows[3].destination.fileName: {now:YYYY}: invalid date format "YYYY" (tokens: yyyy MM dd HH mm ss)',
+    'flows[3].destination.fileName: {now:}: invalid date format "" (tokens: yyyy MM dd HH mm ss)',
+  ])
+  t.same(errorsAfter([at('destination', 'fileName'), '{file.name:upper}']), [
+    'flows[3].destination.fileName: {file.name:upper}: only {now} takes a format',
+  ])
+  t.same(errorsAfter([at('manifest', 'fileName'), 'manifest-{job}.{format}']), [
+    `flows[3].manifest.fileName: unknown placeholder {job} ${known}`,
+  ])
+  t.same(errorsAfter([at('window', 'batchFolder'), 'batch-{}']), [
+    `flows[3].window.batchFolder: unknown placeholder {} ${known}`,
+  ])
+  t.same(errorsAfter([at('writeBack', 'onFailure', 'Export_Error__c'), '{error.message}']), [
+    `flows[3].writeBack.onFailure.Export_Error__c: unknown placeholder {error.message} ${known}`,
+  ])
+  t.same(errorsAfter([at('writeBack', 'onSuccess', 'Export_Note__c'), '{metadata.}']), [
+    `flows[3].writeBack.onSuccess.Export_Note__c: unknown placeholder {metadata.} ${known}`,
+  ])
+  t.same(
+    errorsAfter(
+      [at('destination', 'fileName'), '{metadata.batch_no}-{file.id}-{file.size}-{file.contentType}'],
+      [at('destination', 'directory'), '/out/{flow}/{Account.Owner.Alias}/{now:yyyy/MM}'],
+      [at('manifest', 'fileName'), '{job.id}-{now:HH:mm:ss}.{format}'],
+      [at('writeBack', 'onSuccess', 'Export_Count__c'), '{file.count} file(s) at {now:yyyyMMdd-HHmmss}'],
+      [at('writeBack', 'onSuccess', 'Export_Name__c'), '{Name} {literal braces} }{'],
+    ),
+    [`flows[3].writeBack.onSuccess.Export_Name__c: unknown placeholder {literal braces} ${known}`],
+    'every known placeholder passes; braces that do not form a placeholder name are reported',
+  )
+  t.same(errorsAfter([at('window', 'cron'), '0 25 * * *']), [
+    'flows[3].window.cron: invalid cron expression: CronPattern: Invalid value for hour: 25',
+  ])
+  t.same(errorsAfter([at('window', 'timezone'), 'Mars/Olympus']), [
+    'flows[3].window.timezone: unknown time zone "Mars/Olympus" (use an IANA name like Europe/Berlin)',
+  ])
+  t.same(errorsAfter([at('outboundMessages', 'secret'), 'too-short']), [
+    'flows[3].outboundMessages.secret: must NOT have fewer than 16 characters',
+  ])
+  t.same(errorsAfter([at('outboundMessages', 'organizationIds'), ['00Dnotanorg']]), [
+    'flows[3].outboundMessages.organizationIds[0]: must match pattern "^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$"',
+  ])
+  t.same(errorsAfter([at('manifest', 'recordFields'), ['Name', 'Account..Name', 'Account.', 'Owner.Name']]), [
+    'flows[3].manifest.recordFields[1]: "Account..Name" is not a field API name (Field or Parent.Field)',
+    'flows[3].manifest.recordFields[2]: "Account." is not a field API name (Field or Parent.Field)',
+  ])
+  t.same(errorsAfter([at('manifest', 'recordFields'), ['Account Name']]), [
+    'flows[3].manifest.recordFields[0]: must match pattern "^[A-Za-z][A-Za-z0-9_.]*$"',
+  ])
+  t.same(errorsAfter([at('retry'), { baseDelayMs: 5000, maxDelayMs: 1000 }]), [
+    'flows[3].retry.baseDelayMs: must not exceed maxDelayMs (1000)',
+  ])
+  t.same(errorsAfter([at('name'), 'bank-statements']), [
+    'flows[3].name: duplicate flow name "bank-statements" (also flows[2])',
+  ])
+})
+
+t.test('outbound flows: the checks tolerate what the schema rejects', async (t) => {
+  const at = (...path: Segment[]): Segment[] => ['flows', OUT, ...path]
+  t.same(errorsAfter([at('destination'), 'sftp://bank']), ['flows[3].destination: must be object'])
+  t.same(errorsAfter([at('window'), ['0 18 * * *']]), ['flows[3].window: must be object'])
+  t.same(errorsAfter([at('writeBack', 'onSuccess'), 'Delivered']), [
+    'flows[3].writeBack.onSuccess: must be object',
+  ])
+  t.same(errorsAfter([at('manifest', 'recordFields'), 'Name']), [
+    'flows[3].manifest.recordFields: must be array',
+  ])
+  t.same(errorsAfter([at('destination', 'fileName'), 42]), ['flows[3].destination.fileName: must be string'])
+  t.same(
+    errorsAfter([at('kind'), 'sideways']),
+    ['flows[3].kind: must be one of "inbound", "outbound"'],
+    'an unknown kind is reported once, by the schema',
+  )
+  const asOutbound = errorsAfter([['flows', 0, 'kind'], 'outbound'])
+  t.ok(
+    asOutbound.includes('flows[0].destination: required') &&
+      asOutbound.includes('flows[0].source.object: required') &&
+      !asOutbound.some((line) => line.includes('processedDirectory')),
+    'an inbound flow marked outbound is validated and checked as outbound only',
+  )
+  const asInbound = errorsAfter(
+    [at('kind'), 'inbound'],
+    [at('destination', 'fileName'), '{bogus placeholder}'],
+  )
+  t.ok(
+    asInbound.includes('flows[3].match: required') && !asInbound.some((line) => line.includes('placeholder')),
+    'an outbound flow marked inbound is validated and checked as inbound only',
+  )
+})
+
 t.test('all problems are reported together in one ConfigError', async (t) => {
   const data = fixtureData()
   setAt(data, ['server', 'prot'], 1)
@@ -403,7 +614,7 @@ t.test('all problems are reported together in one ConfigError', async (t) => {
     { path: 'endpoints.partner-sftp.port', message: 'must be >= 1' },
     {
       path: 'flows[2].source.endpoint',
-      message: 'unknown endpoint "nowhere" (configured: partner-sftp, scanner-ftp, bank-ftps)',
+      message: 'unknown endpoint "nowhere" (configured: partner-sftp, scanner-ftp, bank-ftps, bank-sftp)',
     },
   ])
   t.equal(error.message.split('\n').length, 4, 'a heading and one line per issue')
@@ -452,7 +663,17 @@ t.test('redactConfig hides secrets and nothing else', async (t) => {
     JSON.stringify(redacted),
     /example-client-secret|scanner-pass|bank-pass|correct horse|PRIVATE KEY/,
   )
-  t.same(redacted.flows, config.flows)
+  t.same(inboundFlows(redacted), inboundFlows(config), 'inbound flows hold no secrets')
+  t.same(outboundFlows(redacted)[0]?.outboundMessages, {
+    organizationIds: ['00D5g000004ABCDEAZ'],
+    secret: REDACTED,
+  })
+  t.same(
+    { ...outboundFlows(redacted)[0], outboundMessages: undefined },
+    { ...outboundFlows(config)[0], outboundMessages: undefined },
+    'the rest of the outbound flow is shown as it is',
+  )
+  t.notMatch(JSON.stringify(redacted), new RegExp(env.OM_SECRET as string))
 
   const clientCredentials = redactConfig(parseConfig(fixtureText, 'yaml', env))
   t.same(clientCredentials.salesforce.auth, {

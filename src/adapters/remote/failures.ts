@@ -23,6 +23,11 @@ export function connectionLost(message: string, cause?: unknown): BridgeError {
   return new BridgeError('CONNECTION_LOST', message, { transient: true, cause })
 }
 
+/** A rename without `overwrite` found its target taken; not transient, the name stays taken. */
+export function fileExists(path: string): BridgeError {
+  return new BridgeError('FILE_EXISTS', `${path} already exists`, { details: { path } })
+}
+
 const tlsCertificateCodes = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',

@@ -14,7 +14,7 @@ import type { Logger } from 'pino'
 import type { EndpointConfig } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
 import type { RemoteEntry, RemoteFiles, RemoteOpOptions } from '../../ports/remote-files.js'
-import { cancelledError, connectionLost, timeoutError, transportError } from './failures.js'
+import { cancelledError, connectionLost, fileExists, timeoutError, transportError } from './failures.js'
 import { parseListDate } from './list-dates.js'
 import { CallerFailure, type OperationControl, runOperation } from './operation.js'
 import { absolutePath, ancestry, childPath } from './paths.js'
@@ -241,6 +241,13 @@ export function createFtpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logge
       .map((info) => entryFromInfo(dir, info, now))
   }
 
+  /** Whether anything is listed under that name in its parent directory. */
+  async function exists(client: Client, path: string): Promise<boolean> {
+    const slash = path.lastIndexOf('/')
+    const siblings = await listDir(client, slash === 0 ? '/' : path.slice(0, slash))
+    return siblings?.some((entry) => entry.path === path) ?? false
+  }
+
   async function isDirectory(client: Client, dir: string): Promise<boolean> {
     try {
       await client.cd(dir)
@@ -376,7 +383,22 @@ export function createFtpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logge
       if (!endpoint.supportsRename) return Promise.reject(renameUnsupported(endpoint.name))
       return run(`rename ${from}`, options, async (client, control) => {
         control.commit()
-        await client.rename(from, to)
+        if (!options?.overwrite) {
+          // RNTO replaces an existing file on most servers (vsftpd, ftp-srv, ProFTPD), so
+          // the refusal has to be ours; a file created between the check and RNTO is replaced.
+          if (await exists(client, to)) throw fileExists(to)
+          await client.rename(from, to)
+          return
+        }
+        try {
+          await client.rename(from, to)
+        } catch (error) {
+          // Servers that refuse RNTO onto an existing file get it removed first; `to` is
+          // absent between the two. A missing `from` keeps its own error and the target.
+          if (!isReply(error) || !(await exists(client, to)) || !(await exists(client, from))) throw error
+          await client.remove(to)
+          await client.rename(from, to)
+        }
       })
     },
 

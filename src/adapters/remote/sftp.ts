@@ -12,7 +12,7 @@ import SftpClient from 'ssh2-sftp-client'
 import type { EndpointConfig } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
 import type { RemoteEntry, RemoteFiles, RemoteOpOptions } from '../../ports/remote-files.js'
-import { cancelledError, connectionLost, timeoutError, transportError } from './failures.js'
+import { cancelledError, connectionLost, fileExists, timeoutError, transportError } from './failures.js'
 import { CallerFailure, type OperationControl, runOperation } from './operation.js'
 import { absolutePath, ancestry, childPath } from './paths.js'
 import { type CloseOptions, createConnectionPool } from './pool.js'
@@ -282,14 +282,20 @@ export function createSftpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logg
     )
   }
 
-  const statOrNull = async (sftp: SFTPWrapper, path: string): Promise<Stats | null> => {
+  /** null when nothing is there; `lstat` does not follow a symlink (a dangling link still occupies the name). */
+  const statOrNull = async (
+    sftp: SFTPWrapper,
+    path: string,
+    how: 'stat' | 'lstat' = 'stat',
+  ): Promise<Stats | null> => {
     try {
-      return await call<Stats>((done) => sftp.stat(path, done))
+      return await call<Stats>((done) => sftp[how](path, done))
     } catch (error) {
       if ((error as { code?: unknown }).code === SFTP_STATUS.NO_SUCH_FILE) return null
       throw error
     }
   }
+  const lstatOrNull = (sftp: SFTPWrapper, path: string) => statOrNull(sftp, path, 'lstat')
 
   return {
     endpoint: endpoint.name,
@@ -403,16 +409,46 @@ export function createSftpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logg
       if (!endpoint.supportsRename) return Promise.reject(renameUnsupported(endpoint.name))
       return run(`rename ${from}`, options, async ({ sftp }, control) => {
         control.commit()
+        const plainRename = () =>
+          call<undefined>((done) => sftp.rename(from, to, (error) => done(error, undefined)))
+        if (options?.overwrite) {
+          if (offersPosixRename(sftp)) {
+            // rename(2) on the server: the target is replaced in one step, never absent.
+            await call<undefined>((done) =>
+              sftp.ext_openssh_rename(from, to, (error) => done(error, undefined)),
+            )
+            return
+          }
+          // Plain SFTP rename refuses an existing target (draft-02 §6.5), so it goes first.
+          // Between the delete and the rename `to` does not exist; a reader listing the
+          // directory in that window sees neither version. `from` is checked first so a
+          // missing source never costs the existing target.
+          if (!(await lstatOrNull(sftp, from))) {
+            throw new BridgeError('REMOTE_NOT_FOUND', `no such file: ${from}`)
+          }
+          if (await lstatOrNull(sftp, to)) {
+            await call<undefined>((done) => sftp.unlink(to, (error) => done(error, undefined))).catch(
+              (error: unknown) => {
+                if ((error as { code?: unknown }).code !== SFTP_STATUS.NO_SUCH_FILE) throw error
+              },
+            )
+          }
+          await plainRename()
+          return
+        }
+        // Servers differ (OpenSSH refuses, others replace), so the check is ours.
+        if (await lstatOrNull(sftp, to)) throw fileExists(to)
         try {
-          // posix-rename replaces an existing target, as rename(2) does; plain SFTP rename refuses.
-          await call<undefined>((done) =>
-            sftp.ext_openssh_rename(from, to, (error) => done(error, undefined)),
-          )
+          await plainRename()
         } catch (error) {
-          if (!/not support/i.test(error instanceof Error ? error.message : '')) throw error
-          await call<undefined>((done) =>
-            sftp.rename(from, to, (renameError) => done(renameError, undefined)),
-          )
+          // A target created since the check: OpenSSH answers a bare FAILURE for it.
+          if (
+            (error as { code?: unknown }).code !== SFTP_STATUS.NO_SUCH_FILE &&
+            (await lstatOrNull(sftp, to))
+          ) {
+            throw fileExists(to)
+          }
+          throw error
         }
       })
     },
@@ -454,6 +490,12 @@ export function createSftpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logg
 
     close: (closeOptions?: CloseOptions) => pool.close(closeOptions),
   }
+}
+
+/** The extensions the server listed in its VERSION reply; ssh2 keeps them here, its typings do not say so. */
+function offersPosixRename(sftp: SFTPWrapper): boolean {
+  const extensions = (sftp as unknown as { _extensions?: Record<string, string> })._extensions
+  return extensions?.['posix-rename@openssh.com'] === '1'
 }
 
 export function renameUnsupported(name: string): BridgeError {

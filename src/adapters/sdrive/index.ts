@@ -19,7 +19,16 @@ import type {
 } from '../../ports/sdrive.js'
 import { parseCompleteAnswer } from './complete-result.js'
 import { sdriveError } from './errors.js'
-import { fieldPrefix, fileFields, fileQueries, folderQuery, toSDriveFile } from './queries.js'
+import {
+  fieldPrefix,
+  fileFields,
+  fileQueries,
+  filesByIdQueries,
+  folderQuery,
+  rootFolderQueries,
+  toSDriveFile,
+} from './queries.js'
+import { openS3Download } from './s3-download.js'
 import { uploadToS3 } from './s3-upload.js'
 import { buildUploadRequest, matchAnswers, parseUploadAnswer, toTicket } from './upload-request.js'
 
@@ -33,6 +42,18 @@ export interface SDriveDeps {
 
 /** Files per POST /files call; keeps each Apex transaction well inside its limits. */
 const START_CHUNK = 100
+/** Ids per GET /files call: two id lists of this length stay well inside the URL limit. */
+const DOWNLOAD_CHUNK = 100
+
+/** `{"fileUrls": [...]}` as documented; a bare array is accepted too. */
+function parseFileUrls(answer: unknown): string[] {
+  const list = Array.isArray(answer) ? answer : (answer as { fileUrls?: unknown } | null)?.fileUrls
+  if (!Array.isArray(list) || !list.every((u) => typeof u === 'string')) {
+    throw new BridgeError('SDRIVE_ERROR', 'S-Drive GET /files answered without fileUrls')
+  }
+  return list as string[]
+}
+
 /** Ids per DELETE /files call, so the query string stays short. */
 const CANCEL_CHUNK = 100
 
@@ -268,6 +289,59 @@ export function createSDrive(sf: SalesforceApi, config: SDriveConfig, deps: SDri
           },
         )
       }
+    },
+
+    async filesByIds(fileObject: string, parentField: string, ids: string[], options?: SDriveCallOptions) {
+      if (ids.length === 0) return []
+      const rows = await Promise.all(
+        filesByIdQueries(fileObject, parentField, ids).map((q) => sf.query(q, options)),
+      )
+      return rows.flat().map((r) => toSDriveFile(r, fileObject, parentField))
+    },
+
+    async rootFolders(
+      fileObject: string,
+      parentField: string,
+      parentIds: string[],
+      name: string,
+      options?: SDriveCallOptions,
+    ) {
+      if (parentIds.length === 0) return []
+      const rows = await Promise.all(
+        rootFolderQueries(fileObject, parentField, parentIds, name).map((q) => sf.query(q, options)),
+      )
+      return rows
+        .flat()
+        .map((r) => toSDriveFile(r, fileObject, parentField))
+        .filter((f) => f.folderId === null)
+    },
+
+    async downloadUrls(
+      files: { id: string; parentId: string }[],
+      options?: SDriveCallOptions,
+    ): Promise<string[]> {
+      const urls: string[] = []
+      for (const part of chunk(files, DOWNLOAD_CHUNK)) {
+        const query = `fileObjectId=${encodeIds(part.map((f) => f.id))}&parentId=${encodeIds(part.map((f) => f.parentId))}&timeValue=${config.linkLifetimeSeconds}`
+        const answer = await sf
+          .apex<unknown>('GET', `${filesPath}?${query}`, undefined, options)
+          .catch((error: unknown) => {
+            throw sdriveError(error, 'GET /files')
+          })
+        const list = parseFileUrls(answer)
+        if (list.length !== part.length) {
+          throw new BridgeError(
+            'SDRIVE_ERROR',
+            `S-Drive returned ${list.length} download links for ${part.length} files`,
+          )
+        }
+        urls.push(...list)
+      }
+      return urls
+    },
+
+    openDownload(url: string, options?: SDriveCallOptions) {
+      return openS3Download(url, config.uploadTimeoutMs, options?.signal)
     },
 
     async removeFiles(fileObject: string, ids: string[], options?: SDriveCallOptions): Promise<void> {

@@ -29,7 +29,7 @@ export function fileQueries(
   fileNames?: readonly string[],
 ): string[] {
   const f = fileFields(fileObject, parentField)
-  const fields = ['Id', f.parent, f.fileName, f.size, f.key, f.folder]
+  const fields = ['Id', f.parent, f.fileName, f.size, f.key, f.folder, f.contentType]
   // Folders are rows of the same object; they are never "files" here.
   const state = `${f.wip} = ${wip ? 'true' : 'false'} AND ${f.deleted} = false AND ${f.contentType} != 'Folder'`
   const parents = [...new Set(parentIds)]
@@ -85,6 +85,7 @@ export function toSDriveFile(
     sizeBytes: numberOrNull(record[f.size]),
     key: stringOrNull(record[f.key]),
     folderId: stringOrNull(record[f.folder]),
+    contentType: stringOrNull(record[f.contentType]),
   }
 }
 
@@ -102,6 +103,39 @@ export function folderQuery(
     field: f.fileName,
     values: [...new Set(names)],
     extraWhere: `${inClause(f.parent, [parentId])} AND ${f.contentType} = 'Folder' AND ${f.deleted} = false`,
+    maxChars: QUERY_URL_BUDGET,
+    measure: urlLength,
+  })
+}
+
+/** Finished, non-folder files by id. */
+export function filesByIdQueries(fileObject: string, parentField: string, ids: readonly string[]): string[] {
+  const f = fileFields(fileObject, parentField)
+  return selectWhereIn({
+    fields: ['Id', f.parent, f.fileName, f.size, f.key, f.folder, f.contentType],
+    object: fileObject,
+    field: 'Id',
+    values: [...new Set(ids)],
+    extraWhere: `${f.wip} = false AND ${f.deleted} = false AND ${f.contentType} != 'Folder'`,
+    maxChars: QUERY_URL_BUDGET,
+    measure: urlLength,
+  })
+}
+
+/** Folder rows with one name under many parents. */
+export function rootFolderQueries(
+  fileObject: string,
+  parentField: string,
+  parentIds: readonly string[],
+  name: string,
+): string[] {
+  const f = fileFields(fileObject, parentField)
+  return selectWhereIn({
+    fields: ['Id', f.parent, f.fileName, f.size, f.key, f.folder, f.contentType],
+    object: fileObject,
+    field: f.parent,
+    values: [...new Set(parentIds)],
+    extraWhere: `${inClause(f.fileName, [name])} AND ${f.contentType} = 'Folder' AND ${f.deleted} = false`,
     maxChars: QUERY_URL_BUDGET,
     measure: urlLength,
   })

@@ -54,6 +54,8 @@ interface RunRow {
   finished_at: string | null
   notes: RunRecord['notes'] | null
   error: RunRecord['error']
+  request: RunRecord['request']
+  not_before: string | null
 }
 
 interface ItemRow {
@@ -95,6 +97,7 @@ const runColumns: Record<keyof RunPatch, { column: string; cast: Cast }> = {
   finishedAt: { column: 'finished_at', cast: 'timestamptz' },
   notes: { column: 'notes', cast: 'jsonb' },
   error: { column: 'error', cast: 'jsonb' },
+  notBefore: { column: 'not_before', cast: 'timestamptz' },
 }
 
 const itemColumns: Record<keyof ItemPatch, { column: string; cast: Cast }> = {
@@ -246,9 +249,19 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     const createdAt = new Date(ms).toISOString()
     const insertRun = async (q: Query): Promise<RunRecord> => {
       const rows = await q<RunRow>(
-        `INSERT INTO ${table.runs} (id, flow, state, trigger, idempotency_key, created_at, updated_at)
-         VALUES ($1, $2, 'queued', $3, $4, $5, $5) RETURNING *`,
-        [id, input.flow, input.trigger, input.idempotencyKey ?? null, createdAt],
+        `INSERT INTO ${table.runs} (id, flow, state, trigger, idempotency_key, created_at, updated_at, request,
+           not_before)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7::jsonb, $8::timestamptz) RETURNING *`,
+        [
+          id,
+          input.flow,
+          input.state ?? 'queued',
+          input.trigger,
+          input.idempotencyKey ?? null,
+          createdAt,
+          toJson(input.request),
+          input.notBefore ?? null,
+        ],
       )
       return toRun(single(rows, `run ${id}`))
     }
@@ -282,6 +295,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     const params: unknown[] = []
     const param = (value: unknown) => `$${params.push(value)}`
     if (q.flow !== undefined) where.push(`flow = ${param(q.flow)}`)
+    // An empty list matches no run (flow = ANY('{}') is false).
+    if (q.flows !== undefined) where.push(`flow = ANY(${param(q.flows)}::text[])`)
     if (q.state !== undefined) where.push(`state = ${param(q.state)}`)
     if (q.cursor !== undefined) {
       const cursor = decodeRunCursor(q.cursor)
@@ -653,6 +668,8 @@ function toRun(row: RunRow): RunRecord {
     finishedAt: row.finished_at,
     notes: row.notes ?? [],
     error: row.error,
+    request: row.request,
+    notBefore: row.not_before,
   }
 }
 

@@ -48,6 +48,8 @@ interface RunRow {
   finished_at: string | null
   notes: string
   error: string | null
+  request: string | null
+  not_before: string | null
 }
 
 interface ItemRow {
@@ -81,6 +83,7 @@ const runColumns: Record<keyof RunPatch, { column: string; json: boolean }> = {
   finishedAt: { column: 'finished_at', json: false },
   notes: { column: 'notes', json: true },
   error: { column: 'error', json: true },
+  notBefore: { column: 'not_before', json: false },
 }
 
 const itemColumns: Record<keyof ItemPatch, { column: string; json: boolean }> = {
@@ -165,17 +168,35 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       )
     }
     for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
-      writeTransaction(() => {
-        // Checked inside the write transaction: another process may have applied it meanwhile.
-        const done = conn
-          .prepare<[number], { version: number }>('SELECT version FROM schema_migrations WHERE version = ?')
-          .get(migration.version)
-        if (done) return
-        conn.exec(migration.sql)
-        conn
-          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-          .run(migration.version, migration.name, isoNow())
-      })
+      // A migration may rebuild a table (SQLite cannot alter a constraint), and
+      // dropping the old table with foreign keys on would cascade into the rows
+      // that reference it. So foreign keys are off while a migration runs (the
+      // pragma is a no-op inside a transaction, hence out here) and checked as a
+      // whole before it commits: a migration that breaks a reference rolls back.
+      conn.pragma('foreign_keys = OFF')
+      try {
+        writeTransaction(() => {
+          // Checked inside the write transaction: another process may have applied it meanwhile.
+          const done = conn
+            .prepare<[number], { version: number }>('SELECT version FROM schema_migrations WHERE version = ?')
+            .get(migration.version)
+          if (done) return
+          conn.exec(migration.sql)
+          const broken = conn.pragma('foreign_key_check') as { table: string; parent: string }[]
+          if (broken.length > 0) {
+            const first = broken[0]!
+            throw new BridgeError(
+              'INTERNAL',
+              `migration ${migration.version} (${migration.name}) leaves ${broken.length} broken foreign key(s), first in ${first.table} → ${first.parent}`,
+            )
+          }
+          conn
+            .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+            .run(migration.version, migration.name, isoNow())
+        })
+      } finally {
+        conn.pragma('foreign_keys = ON')
+      }
     }
   }
 
@@ -184,10 +205,21 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     const createdAt = new Date(ms).toISOString()
     open()
       .prepare(
-        `INSERT INTO runs (id, flow, state, trigger, idempotency_key, created_at, updated_at, notes)
-         VALUES (?, ?, 'queued', ?, ?, ?, ?, '[]')`,
+        `INSERT INTO runs (id, flow, state, trigger, idempotency_key, created_at, updated_at, notes, request,
+           not_before)
+         VALUES (?, ?, ?, ?, ?, ?, ?, '[]', ?, ?)`,
       )
-      .run(id, input.flow, input.trigger, input.idempotencyKey ?? null, createdAt, createdAt)
+      .run(
+        id,
+        input.flow,
+        input.state ?? 'queued',
+        input.trigger,
+        input.idempotencyKey ?? null,
+        createdAt,
+        createdAt,
+        toJson(input.request),
+        input.notBefore ?? null,
+      )
     return toRun(runRow(id)!)
   }
 
@@ -224,6 +256,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     if (query.flow !== undefined) {
       where.push('flow = ?')
       params.push(query.flow)
+    }
+    if (query.flows !== undefined) {
+      // No flow at all matches no run (an empty IN list is not valid SQL everywhere).
+      where.push(query.flows.length === 0 ? '0' : `flow IN (${placeholders(query.flows.length)})`)
+      params.push(...query.flows)
     }
     if (query.state !== undefined) {
       where.push('state = ?')
@@ -467,6 +504,8 @@ function toRun(row: RunRow): RunRecord {
     finishedAt: row.finished_at,
     notes: fromJson<RunRecord['notes']>(row.notes) ?? [],
     error: fromJson<RunRecord['error']>(row.error),
+    request: fromJson<NonNullable<RunRecord['request']>>(row.request),
+    notBefore: row.not_before,
   }
 }
 

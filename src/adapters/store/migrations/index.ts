@@ -4,6 +4,7 @@
  * Never edit a released migration; add the next version instead.
  */
 import { sql as initial } from './001-initial.js'
+import { sql as exportJobs } from './002-export-jobs.js'
 
 export interface Migration {
   version: number
@@ -11,4 +12,7 @@ export interface Migration {
   sql: string
 }
 
-export const migrations: readonly Migration[] = [{ version: 1, name: 'initial', sql: initial }]
+export const migrations: readonly Migration[] = [
+  { version: 1, name: 'initial', sql: initial },
+  { version: 2, name: 'export-jobs', sql: exportJobs },
+]

@@ -7,7 +7,11 @@
  */
 import type { Migration } from '../migrations/index.js'
 import { sql as initial } from './001-initial.js'
+import { sql as exportJobs } from './002-export-jobs.js'
 
 export type { Migration }
 
-export const migrations: readonly Migration[] = [{ version: 1, name: 'initial', sql: initial }]
+export const migrations: readonly Migration[] = [
+  { version: 1, name: 'initial', sql: initial },
+  { version: 2, name: 'export-jobs', sql: exportJobs },
+]

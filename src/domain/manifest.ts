@@ -1,0 +1,75 @@
+/**
+ * The companion manifest written beside delivered files: one row per file,
+ * CSV (RFC 4180) or JSON. Recipients open CSV manifests in spreadsheets, and
+ * record fields come from Salesforce users, so cells that a spreadsheet would
+ * run as a formula are defused.
+ */
+
+export interface ManifestRow {
+  recordId: string
+  fileId: string
+  fileName: string
+  remotePath: string
+  size: number
+  sha256: string
+  /** ISO 8601. */
+  deliveredAt: string
+  /** The configured record fields by name; null where the record has no value. */
+  fields: Record<string, string | null>
+}
+
+export type ManifestFormat = 'csv' | 'json'
+
+const FIXED_COLUMNS = [
+  'recordId',
+  'fileId',
+  'fileName',
+  'remotePath',
+  'size',
+  'sha256',
+  'deliveredAt',
+] as const
+
+/** What Excel, LibreOffice and Google Sheets treat as the start of a formula (OWASP CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/
+
+function csvCell(value: string): string {
+  const defused = FORMULA_START.test(value) ? `'${value}` : value
+  return /[",\r\n]/.test(defused) ? `"${defused.replaceAll('"', '""')}"` : defused
+}
+
+function csvLine(cells: string[]): string {
+  return `${cells.map(csvCell).join(',')}\r\n`
+}
+
+/** Renders the manifest; `recordFields` fixes the extra columns and their order. */
+export function renderManifest(format: ManifestFormat, rows: ManifestRow[], recordFields: string[]): string {
+  if (format === 'json') {
+    const files = rows.map((row) => ({
+      recordId: row.recordId,
+      fileId: row.fileId,
+      fileName: row.fileName,
+      remotePath: row.remotePath,
+      size: row.size,
+      sha256: row.sha256,
+      deliveredAt: row.deliveredAt,
+      fields: Object.fromEntries(recordFields.map((field) => [field, row.fields[field] ?? null])),
+    }))
+    return `${JSON.stringify({ files }, null, 2)}\n`
+  }
+  const header = csvLine([...FIXED_COLUMNS, ...recordFields])
+  const body = rows.map((row) =>
+    csvLine([
+      row.recordId,
+      row.fileId,
+      row.fileName,
+      row.remotePath,
+      String(row.size),
+      row.sha256,
+      row.deliveredAt,
+      // RFC 4180 has no null: an empty cell stands for a missing value.
+      ...recordFields.map((field) => row.fields[field] ?? ''),
+    ]),
+  )
+  return header + body.join('')
+}

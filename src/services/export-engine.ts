@@ -1,0 +1,803 @@
+/**
+ * Outbound exports: S-Drive documents of Salesforce records delivered to a
+ * recipient's FTP/SFTP server. A job is a run of an outbound flow; its
+ * files are items (ledger key job + file, so a file is delivered once per
+ * job). Accepting a job only writes it to the store; delivery happens in
+ * the background, at once or at the flow's delivery window.
+ */
+import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { posix } from 'node:path'
+import { Cron } from 'croner'
+import picomatch from 'picomatch'
+import type { Logger } from 'pino'
+import type { EndpointConfig, OutboundFlow } from '../config/schema.js'
+import { backoffDelay } from '../domain/backoff.js'
+import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
+import { assertTransition, finalRunState } from '../domain/item-state.js'
+import { type ManifestRow, renderManifest } from '../domain/manifest.js'
+import {
+  formatDate,
+  recordFieldsOf,
+  recordValue,
+  renderOutboundTemplate,
+} from '../domain/outbound-template.js'
+import { looksLikeRecordId } from '../domain/record-ids.js'
+import { sanitizeRemotePath, sanitizeRemoteSegment } from '../domain/remote-names.js'
+import { QUERY_URL_BUDGET, selectWhereIn, urlLength } from '../domain/soql.js'
+import type { Clock } from '../ports/clock.js'
+import type { BridgeMetrics } from '../ports/metrics.js'
+import type { SalesforceApi } from '../ports/salesforce.js'
+import type { SDrive, SDriveFile } from '../ports/sdrive.js'
+import type { ItemRecord, NewItem, RunNote, RunRecord, RunTrigger, Store } from '../ports/store.js'
+import type { TransferQueue } from '../queue/transfer-queue.js'
+import type { RemoteRegistry } from './inbound-engine.js'
+import { deliverFile, writeTextFile } from './remote-delivery.js'
+
+export interface ExportRequest {
+  recordIds?: string[]
+  fileIds?: string[]
+  metadata?: Record<string, string>
+}
+
+export interface ExportEngineDeps {
+  flows: ReadonlyMap<string, OutboundFlow>
+  endpoints: ReadonlyMap<string, EndpointConfig>
+  store: Store
+  remotes: RemoteRegistry
+  sf: SalesforceApi
+  sdrive: SDrive
+  queue: TransferQueue
+  clock: Clock
+  logger: Logger
+  metrics: BridgeMetrics
+  maxQueuedItems: number
+}
+
+export interface ExportEngine {
+  submit(
+    flow: string,
+    request: ExportRequest,
+    options: { trigger: RunTrigger; idempotencyKey?: string },
+  ): Promise<{ job: RunRecord; created: boolean }>
+  retry(jobId: string): Promise<{ job: RunRecord; retried: number }>
+  cancel(jobId: string): Promise<RunRecord>
+  /** Delivers every job of the flow whose window has come (what the window's cron tick calls). */
+  releaseWindow(flow: string): Promise<string[]>
+  recover(): Promise<void>
+  startWindows(): void
+  settled(jobId: string): Promise<void>
+  isOutboundFlow(flow: string): boolean
+  readonly events: EventEmitter
+  close(): Promise<void>
+}
+
+const ACTIVE: ItemRecord['state'][] = ['pending', 'transferring', 'finalizing']
+
+function requestOf(job: RunRecord): ExportRequest {
+  return (job.request ?? {}) as ExportRequest
+}
+
+/** Same request, same hash: the Idempotency-Key check compares these. */
+export function exportRequestHash(flow: string, request: ExportRequest): string {
+  const canonical = JSON.stringify({
+    flow,
+    recordIds: [...(request.recordIds ?? [])].sort(),
+    fileIds: [...(request.fileIds ?? [])].sort(),
+    metadata: Object.fromEntries(Object.entries(request.metadata ?? {}).sort()),
+  })
+  return createHash('sha256').update(canonical).digest('hex')
+}
+
+export function commonDirectory(dirs: readonly string[]): string {
+  if (dirs.length === 0) return '/'
+  const split = dirs.map((d) => d.split('/').filter((p) => p !== ''))
+  const common: string[] = []
+  for (let i = 0; ; i++) {
+    const segment = split[0]?.[i]
+    if (segment === undefined || !split.every((parts) => parts[i] === segment)) break
+    common.push(segment)
+  }
+  return `/${common.join('/')}`
+}
+
+function validateRequest(request: ExportRequest): void {
+  const recordIds = request.recordIds ?? []
+  const fileIds = request.fileIds ?? []
+  if (recordIds.length === 0 && fileIds.length === 0) {
+    throw new BridgeError('VALIDATION_FAILED', 'body: recordIds or fileIds must name at least one id', {
+      details: { field: 'body.recordIds' },
+    })
+  }
+  for (const [field, ids] of [
+    ['recordIds', recordIds],
+    ['fileIds', fileIds],
+  ] as const) {
+    ids.forEach((id, i) => {
+      if (!looksLikeRecordId(id)) {
+        throw new BridgeError(
+          'VALIDATION_FAILED',
+          `body.${field}[${i}]: "${id}" is not a Salesforce record id`,
+          {
+            details: { field: `body.${field}[${i}]` },
+          },
+        )
+      }
+    })
+  }
+}
+
+export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
+  const { store, clock, logger, metrics, sdrive } = deps
+  const drivers = new Map<string, Promise<void>>()
+  const jobControllers = new Map<string, AbortController>()
+  const shutdown = new AbortController()
+  const events = new EventEmitter()
+  const windows: Cron[] = []
+  let closed = false
+
+  const flowOf = (name: string): OutboundFlow => {
+    const flow = deps.flows.get(name)
+    if (!flow)
+      throw new BridgeError('NOT_FOUND', `outbound flow "${name}" is not configured`, {
+        details: { flow: name },
+      })
+    return flow
+  }
+  const timeZoneOf = (flow: OutboundFlow) => flow.window?.timezone ?? 'UTC'
+
+  function nextWindow(flow: OutboundFlow): string | null {
+    if (!flow.window) return null
+    const cron = new Cron(flow.window.cron, { timezone: flow.window.timezone, paused: true })
+    const next = cron.nextRun(new Date(clock.now()))
+    cron.stop()
+    return next ? next.toISOString() : null
+  }
+
+  async function setItem(item: ItemRecord, to: ItemRecord['state'], patch: Partial<ItemRecord> = {}) {
+    assertTransition(item.state, to)
+    return store.updateItem(item.id, { ...patch, state: to })
+  }
+
+  /** The files a job exports: by record (the flow's selection) and/or by id. One query each. */
+  async function selectFiles(
+    flow: OutboundFlow,
+    request: ExportRequest,
+    signal: AbortSignal,
+  ): Promise<SDriveFile[]> {
+    const { fileObject, parentField } = flow.source
+    const byRecord = request.recordIds?.length
+      ? await sdrive.findFiles(fileObject, parentField, request.recordIds, undefined, { signal })
+      : []
+    const byId = request.fileIds?.length
+      ? await sdrive.filesByIds(fileObject, parentField, request.fileIds, { signal })
+      : []
+    let files = [...new Map([...byRecord, ...byId].map((f) => [f.id, f])).values()]
+    if (flow.source.folder) {
+      const folders = await sdrive.rootFolders(
+        fileObject,
+        parentField,
+        [...new Set(files.map((f) => f.parentId))],
+        flow.source.folder,
+        { signal },
+      )
+      const folderIds = new Set(folders.map((f) => f.id))
+      files = files.filter((f) => f.folderId !== null && folderIds.has(f.folderId))
+    }
+    const include = picomatch(flow.source.include, { nocase: true, dot: true })
+    const exclude =
+      flow.source.exclude.length > 0 ? picomatch(flow.source.exclude, { nocase: true }) : () => false
+    files = files.filter((f) => include(f.fileName) && !exclude(f.fileName))
+    if (flow.source.contentTypes) {
+      const types = flow.source.contentTypes.map((t) => picomatch(t, { nocase: true }))
+      files = files.filter((f) => f.contentType !== null && types.some((m) => m(f.contentType as string)))
+    }
+    return files.sort((a, b) => a.fileName.localeCompare(b.fileName)).slice(0, flow.source.maxFilesPerJob)
+  }
+
+  /** Record fields the templates and the manifest use: one SOQL per job. */
+  async function fetchRecords(
+    flow: OutboundFlow,
+    recordIds: string[],
+    signal: AbortSignal,
+  ): Promise<Map<string, Record<string, unknown>>> {
+    const fields = recordFieldsOf([
+      flow.destination.directory,
+      flow.destination.fileName,
+      flow.window?.batchFolder,
+      ...(flow.manifest?.recordFields.map((f) => `{${f}}`) ?? []),
+    ])
+    const out = new Map<string, Record<string, unknown>>()
+    if (recordIds.length === 0) return out
+    const queries = selectWhereIn({
+      fields: ['Id', ...fields],
+      object: flow.source.object,
+      field: 'Id',
+      values: [...new Set(recordIds)],
+      maxChars: QUERY_URL_BUDGET,
+      measure: urlLength,
+    })
+    for (const rows of await Promise.all(queries.map((q) => deps.sf.query(q, { signal })))) {
+      for (const row of rows) out.set(String(row.Id).slice(0, 15), row)
+    }
+    return out
+  }
+
+  interface Batch {
+    folder: string
+    label: string
+  }
+
+  function templateValues(flow: OutboundFlow, job: RunRecord, file: SDriveFile | null, batch: Batch | null) {
+    const metadata = requestOf(job).metadata ?? {}
+    return {
+      flow: flow.name,
+      'job.id': job.id,
+      window: batch?.label ?? '',
+      ...(file
+        ? {
+            'file.name': file.fileName,
+            'file.id': file.id,
+            'file.size': file.sizeBytes ?? 0,
+            'file.contentType': file.contentType ?? '',
+          }
+        : {}),
+      ...Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`metadata.${k}`, v])),
+    }
+  }
+
+  /** Creates the job's items: one per selected file, with its rendered destination. */
+  async function plan(
+    flow: OutboundFlow,
+    job: RunRecord,
+    batch: Batch | null,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const files = await selectFiles(flow, requestOf(job), signal)
+    if (files.length === 0) {
+      const note: RunNote = {
+        path: '',
+        reason: 'NOT_READY',
+        message: 'no S-Drive files matched the flow selection for this request',
+      }
+      await store.updateRun(job.id, { notes: [note] })
+      return
+    }
+    const records = await fetchRecords(flow, [...new Set(files.map((f) => f.parentId))], signal)
+    const now = clock.now()
+    const newItems: NewItem[] = []
+    const failures: { key: string; message: string }[] = []
+    for (const file of files) {
+      const ctx = {
+        values: templateValues(flow, job, file, batch),
+        record: records.get(file.parentId.slice(0, 15)) ?? null,
+        now,
+        timeZone: timeZoneOf(flow),
+      }
+      const key = `export:${job.id}:${file.id}`
+      try {
+        let directory = renderOutboundTemplate(flow.destination.directory, ctx)
+        if (batch) directory = posix.join(directory, batch.folder)
+        const dir = sanitizeRemotePath(directory, flow.destination.replacement)
+        const name = sanitizeRemoteSegment(
+          renderOutboundTemplate(flow.destination.fileName, ctx),
+          flow.destination.replacement,
+        )
+        newItems.push(itemFor(flow, file, posix.join(dir, name), name, key))
+      } catch (error) {
+        const e = toBridgeError(error, 'VALIDATION_FAILED')
+        failures.push({ key, message: e.message })
+        newItems.push({
+          ...itemFor(flow, file, `/${file.fileName}`, file.fileName, key),
+          state: 'failed',
+          error: { code: e.code, message: e.message },
+        })
+      }
+    }
+    await store.addItems(job.id, newItems)
+    for (const f of failures)
+      logger.warn({ job: job.id, err: f.message }, 'file cannot be named for the destination')
+  }
+
+  function itemFor(
+    flow: OutboundFlow,
+    file: SDriveFile,
+    path: string,
+    name: string,
+    ledgerKey: string,
+  ): NewItem {
+    return {
+      endpoint: flow.destination.endpoint,
+      path,
+      name,
+      size: file.sizeBytes ?? 0,
+      modifiedAt: 0,
+      ledgerKey,
+      target: {
+        object: flow.source.object,
+        recordId: file.parentId,
+        fileObject: flow.source.fileObject,
+        parentField: flow.source.parentField,
+        folder: null,
+        description: null,
+        fileId: file.id,
+      },
+    }
+  }
+
+  async function failAttempt(flow: OutboundFlow, item: ItemRecord, error: BridgeError, signal: AbortSignal) {
+    if (signal.aborted) return
+    metrics.failure(flow.name, error.code)
+    if (isTransient(error) && item.attempts < flow.retry.maxAttempts) {
+      const delay = backoffDelay(item.attempts - 1, {
+        baseMs: flow.retry.baseDelayMs,
+        maxMs: flow.retry.maxDelayMs,
+      })
+      await setItem(item, 'pending', {
+        error: { code: error.code, message: error.message },
+        nextAttemptAt: new Date(clock.now() + delay).toISOString(),
+      })
+      metrics.fileFinished(flow.name, 'retrying', 0)
+      return
+    }
+    await setItem(item, 'failed', {
+      error: { code: error.code, message: error.message },
+      nextAttemptAt: null,
+    })
+    metrics.fileFinished(flow.name, 'failed', 0)
+  }
+
+  /** Delivers due items: download links fetched in one batch, each file streamed S3 → remote. */
+  async function deliverDue(flow: OutboundFlow, items: ItemRecord[], signal: AbortSignal): Promise<void> {
+    const now = clock.now()
+    const due = items.filter(
+      (i) =>
+        (i.state === 'pending' || i.state === 'transferring') &&
+        (i.nextAttemptAt === null || Date.parse(i.nextAttemptAt) <= now),
+    )
+    if (due.length === 0) return
+    const started = await Promise.all(
+      due.map((i) => setItem(i, 'transferring', { attempts: i.attempts + 1, nextAttemptAt: null })),
+    )
+    let urls: string[]
+    try {
+      urls = await sdrive.downloadUrls(
+        started.map((i) => ({ id: i.target?.fileId as string, parentId: i.target?.recordId as string })),
+        { signal },
+      )
+    } catch (error) {
+      const e = toBridgeError(error, 'SDRIVE_ERROR')
+      for (const item of started) await failAttempt(flow, item, e, signal)
+      return
+    }
+    const remote = deps.remotes.get(flow.destination.endpoint)
+    const endpoint = deps.endpoints.get(flow.destination.endpoint)
+    await Promise.all(
+      started.map(async (item, i) => {
+        const begun = process.hrtime.bigint()
+        try {
+          const result = await deps.queue.run(flow.destination.endpoint, async () => {
+            const download = await sdrive.openDownload(urls[i] as string, { signal })
+            return deliverFile(remote, {
+              directory: posix.dirname(item.path),
+              fileName: item.name,
+              source: download.stream,
+              size: item.size,
+              atomic: flow.destination.atomic,
+              tempSuffix: flow.destination.tempSuffix,
+              existing: flow.destination.existing,
+              supportsRename: endpoint?.supportsRename ?? true,
+              signal,
+              tag: item.runId,
+            })
+          })
+          metrics.transferDuration(flow.name, Number(process.hrtime.bigint() - begun) / 1e9)
+          const patch = {
+            sha256: result.sha256,
+            bytesTransferred: result.bytes,
+            finalPath: result.path,
+            error: null,
+          }
+          if (result.outcome === 'skipped') {
+            await setItem(item, 'skipped', { ...patch, finalPath: result.path })
+            metrics.fileFinished(flow.name, 'skipped', 0)
+          } else {
+            await setItem(item, 'finalizing', patch)
+          }
+        } catch (error) {
+          const fresh = (await store.getItem(item.id)) as ItemRecord
+          await failAttempt(flow, fresh, toBridgeError(error, 'REMOTE_IO'), signal)
+        }
+      }),
+    )
+  }
+
+  /** Archive mode and completion: remove from S-Drive only what was delivered and verified. */
+  async function finalizeDelivered(
+    flow: OutboundFlow,
+    items: ItemRecord[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const finalizing = items.filter((i) => i.state === 'finalizing')
+    if (finalizing.length === 0) return
+    if (flow.archive.removeFromSDrive) {
+      try {
+        await sdrive.removeFiles(
+          flow.source.fileObject,
+          finalizing.map((i) => i.target?.fileId as string),
+          { signal },
+        )
+      } catch (error) {
+        const e = toBridgeError(error, 'SDRIVE_ERROR')
+        logger.warn({ flow: flow.name, code: e.code, err: e.message }, 'archive removal failed; will retry')
+        if (isTransient(e)) return
+        for (const item of finalizing) {
+          await setItem(item, 'failed', {
+            error: {
+              code: e.code,
+              message: `delivered to ${item.finalPath}, but not removed from S-Drive: ${e.message}`,
+            },
+          })
+        }
+        return
+      }
+    }
+    for (const item of finalizing) {
+      await setItem(item, 'done')
+      metrics.fileFinished(flow.name, 'done', item.bytesTransferred)
+    }
+  }
+
+  function manifestRows(
+    items: ItemRecord[],
+    records: Map<string, Record<string, unknown>>,
+    fields: string[],
+  ): ManifestRow[] {
+    return items
+      .filter((i) => i.state === 'done')
+      .map((i) => ({
+        recordId: i.target?.recordId ?? '',
+        fileId: i.target?.fileId ?? '',
+        fileName: i.name,
+        remotePath: i.finalPath ?? i.path,
+        size: i.bytesTransferred,
+        sha256: i.sha256 ?? '',
+        deliveredAt: i.updatedAt,
+        fields: Object.fromEntries(
+          fields.map((f) => {
+            const v = recordValue(records.get((i.target?.recordId ?? '').slice(0, 15)) ?? null, f)
+            return [f, v === undefined || v === null ? null : String(v)]
+          }),
+        ),
+      }))
+  }
+
+  /** Manifest (delivered files) and, when everything arrived, the done-marker, written last. */
+  async function writeCompanions(
+    flow: OutboundFlow,
+    jobs: RunRecord[],
+    items: ItemRecord[],
+    batch: Batch | null,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (!flow.manifest && !flow.doneMarker) return
+    const delivered = items.filter((i) => i.state === 'done')
+    const complete = items.every((i) => i.state === 'done' || i.state === 'skipped')
+    const anchor = jobs[0] as RunRecord
+    const ctx = {
+      values: { ...templateValues(flow, anchor, null, batch), format: flow.manifest?.format ?? '' },
+      record: null,
+      now: clock.now(),
+      timeZone: timeZoneOf(flow),
+    }
+    // One manifest for the job (or window batch): in the deepest folder all delivered files share.
+    const directory = commonDirectory(delivered.map((i) => posix.dirname(i.finalPath ?? i.path)))
+    const remote = deps.remotes.get(flow.destination.endpoint)
+    const supportsRename = deps.endpoints.get(flow.destination.endpoint)?.supportsRename ?? true
+    const text = {
+      atomic: flow.destination.atomic,
+      tempSuffix: flow.destination.tempSuffix,
+      supportsRename,
+      signal,
+    }
+    if (flow.manifest && delivered.length > 0) {
+      const records = await fetchRecords(
+        flow,
+        [...new Set(delivered.map((i) => i.target?.recordId ?? ''))],
+        signal,
+      )
+      const name = sanitizeRemoteSegment(
+        renderOutboundTemplate(flow.manifest.fileName, ctx),
+        flow.destination.replacement,
+      )
+      const body = renderManifest(
+        flow.manifest.format,
+        manifestRows(delivered, records, flow.manifest.recordFields),
+        flow.manifest.recordFields,
+      )
+      await writeTextFile(remote, posix.join(directory, name), body, text)
+    }
+    if (flow.doneMarker && complete && delivered.length > 0) {
+      const name = sanitizeRemoteSegment(
+        renderOutboundTemplate(flow.doneMarker.fileName, ctx),
+        flow.destination.replacement,
+      )
+      await writeTextFile(remote, posix.join(directory, name), '', text)
+    }
+  }
+
+  /** Write-back: one collections PATCH per job with the configured fields. */
+  async function writeBack(
+    flow: OutboundFlow,
+    job: RunRecord,
+    items: ItemRecord[],
+    signal: AbortSignal,
+  ): Promise<string | null> {
+    if (!flow.writeBack) return null
+    const failed = items.filter((i) => i.state === 'failed')
+    const fields = failed.length === 0 ? flow.writeBack.onSuccess : flow.writeBack.onFailure
+    if (!fields) return null
+    const recordIds = [
+      ...new Set([...(requestOf(job).recordIds ?? []), ...items.map((i) => i.target?.recordId ?? '')]),
+    ].filter((id) => id !== '')
+    if (recordIds.length === 0) return null
+    const error = failed.map((i) => `${i.name}: ${i.error?.code ?? ''} ${i.error?.message ?? ''}`).join('; ')
+    const ctx = {
+      values: {
+        ...templateValues(flow, job, null, null),
+        error: error.slice(0, 255),
+        'file.count': items.filter((i) => i.state === 'done').length,
+      },
+      record: null,
+      now: clock.now(),
+      timeZone: timeZoneOf(flow),
+    }
+    const values = Object.fromEntries(
+      Object.entries(fields).map(([k, v]) => [k, renderOutboundTemplate(v, ctx)]),
+    )
+    try {
+      const results = await deps.sf.updateRecords(
+        flow.source.object,
+        recordIds.map((Id) => ({ Id, ...values })),
+        { signal },
+      )
+      const bad = results.filter((r) => !r.success)
+      return bad.length === 0
+        ? null
+        : `write-back failed for ${bad.length} record(s): ${bad[0]?.errors[0]?.message ?? ''}`
+    } catch (error) {
+      return `write-back failed: ${toBridgeError(error).message}`
+    }
+  }
+
+  /** Drives jobs to the end: plan (once), deliver with retries, finalize, companions, write-back. */
+  async function drive(flow: OutboundFlow, jobs: RunRecord[], batch: Batch | null): Promise<void> {
+    const controllers = jobs.map((job) => {
+      const controller = new AbortController()
+      jobControllers.set(job.id, controller)
+      return controller
+    })
+    const signal = AbortSignal.any([shutdown.signal, ...controllers.map((c) => c.signal)])
+    try {
+      for (const job of jobs) {
+        const fresh = (await store.getRun(job.id)) as RunRecord
+        await store.updateRun(job.id, {
+          state: 'running',
+          startedAt: fresh.startedAt ?? new Date(clock.now()).toISOString(),
+        })
+        if ((await store.listItems(job.id)).length === 0 && fresh.notes.length === 0)
+          await plan(flow, fresh, batch, signal)
+      }
+      for (;;) {
+        const items = (await Promise.all(jobs.map((j) => store.listItems(j.id)))).flat()
+        await deliverDue(flow, items, signal)
+        await finalizeDelivered(
+          flow,
+          (await Promise.all(jobs.map((j) => store.listItems(j.id)))).flat(),
+          signal,
+        )
+        const after = (await Promise.all(jobs.map((j) => store.listItems(j.id)))).flat()
+        const active = after.filter((i) => ACTIVE.includes(i.state))
+        if (active.length === 0) break
+        const wake = Math.min(
+          ...active.map((i) =>
+            i.nextAttemptAt ? Date.parse(i.nextAttemptAt) : clock.now() + flow.retry.baseDelayMs,
+          ),
+        )
+        await clock.sleep(Math.max(0, wake - clock.now()), signal)
+      }
+      const all = (await Promise.all(jobs.map((j) => store.listItems(j.id)))).flat()
+      let companionError: string | null = null
+      try {
+        await writeCompanions(flow, jobs, all, batch, signal)
+      } catch (error) {
+        companionError = toBridgeError(error).message
+      }
+      for (const job of jobs) {
+        const items = await store.listItems(job.id)
+        const writeBackError = await writeBack(flow, job, items, signal)
+        const counts = await store.runCounts(job.id)
+        const state = finalRunState(counts) ?? 'failed'
+        const problem = companionError ?? writeBackError
+        await store.updateRun(job.id, {
+          state: companionError ? 'failed' : state,
+          finishedAt: new Date(clock.now()).toISOString(),
+          error: problem
+            ? { code: companionError ? 'REMOTE_IO' : 'SALESFORCE_ERROR', message: problem }
+            : null,
+        })
+        metrics.runFinished(flow.name, state)
+      }
+    } catch (error) {
+      if (shutdown.signal.aborted) return
+      const cancelled = controllers.some((c) => c.signal.aborted)
+      const e = toBridgeError(error)
+      for (const job of jobs) {
+        await store.updateRun(job.id, {
+          state: cancelled ? 'cancelled' : 'failed',
+          finishedAt: new Date(clock.now()).toISOString(),
+          error: cancelled
+            ? { code: 'CANCELLED', message: 'cancelled by request' }
+            : { code: e.code, message: e.message },
+        })
+        if (cancelled) {
+          for (const item of (await store.listItems(job.id)).filter((i) => ACTIVE.includes(i.state))) {
+            await store.updateItem(item.id, {
+              state: 'skipped',
+              error: { code: 'CANCELLED', message: 'job cancelled' },
+            })
+          }
+        }
+      }
+      if (!cancelled) logger.error({ flow: flow.name, code: e.code, err: e.message }, 'export job failed')
+    } finally {
+      for (const job of jobs) {
+        jobControllers.delete(job.id)
+        events.emit('job-settled', job.id)
+      }
+    }
+  }
+
+  function launch(flow: OutboundFlow, jobs: RunRecord[], batch: Batch | null): void {
+    if (closed) return
+    const fresh = jobs.filter((j) => !drivers.has(j.id))
+    if (fresh.length === 0) return
+    const driver = drive(flow, fresh, batch).finally(() => {
+      for (const j of fresh) drivers.delete(j.id)
+    })
+    for (const j of fresh) drivers.set(j.id, driver)
+  }
+
+  const engine: ExportEngine = {
+    events,
+    isOutboundFlow: (name) => deps.flows.has(name),
+
+    async submit(flowName, request, options) {
+      const flow = flowOf(flowName)
+      validateRequest(request)
+      if ((await store.activeItemCount()) >= deps.maxQueuedItems) {
+        throw new BridgeError('QUEUE_FULL', 'too many files are waiting; try again later', {
+          transient: true,
+          details: { retryAfterSeconds: 30 },
+        })
+      }
+      const notBefore = nextWindow(flow)
+      const result = await store.createRun({
+        flow: flow.name,
+        trigger: options.trigger,
+        request: { ...request },
+        requestHash: exportRequestHash(flow.name, request),
+        ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+        ...(notBefore ? { state: 'waiting_for_window' as const, notBefore } : {}),
+      })
+      if (result.outcome === 'conflict') {
+        throw new BridgeError('CONFLICT', 'Idempotency-Key was already used with a different request', {
+          details: { jobId: result.run.id },
+        })
+      }
+      if (result.outcome === 'created' && !notBefore) launch(flow, [result.run], null)
+      return { job: result.run, created: result.outcome === 'created' }
+    },
+
+    async retry(jobId) {
+      const job = await store.getRun(jobId)
+      if (!job || !deps.flows.has(job.flow)) throw new BridgeError('NOT_FOUND', `job ${jobId} does not exist`)
+      const flow = flowOf(job.flow)
+      const failed = (await store.listItems(jobId)).filter((i) => i.state === 'failed')
+      for (const item of failed)
+        await setItem(item, 'pending', { attempts: 0, nextAttemptAt: null, error: null })
+      if (failed.length === 0) return { job, retried: 0 }
+      const updated = await store.updateRun(jobId, { state: 'running', finishedAt: null, error: null })
+      launch(flow, [updated], null)
+      return { job: updated, retried: failed.length }
+    },
+
+    async cancel(jobId) {
+      const job = await store.getRun(jobId)
+      if (!job || !deps.flows.has(job.flow)) throw new BridgeError('NOT_FOUND', `job ${jobId} does not exist`)
+      if (!['waiting_for_window', 'queued', 'running'].includes(job.state)) {
+        throw new BridgeError('CONFLICT', `job ${jobId} is ${job.state} and cannot be cancelled`)
+      }
+      const controller = jobControllers.get(jobId)
+      if (controller) {
+        controller.abort(new BridgeError('CANCELLED', 'cancelled by request'))
+        await drivers.get(jobId)
+        return (await store.getRun(jobId)) as RunRecord
+      }
+      for (const item of (await store.listItems(jobId)).filter((i) => ACTIVE.includes(i.state))) {
+        await store.updateItem(item.id, {
+          state: 'skipped',
+          error: { code: 'CANCELLED', message: 'job cancelled' },
+        })
+      }
+      return store.updateRun(jobId, {
+        state: 'cancelled',
+        finishedAt: new Date(clock.now()).toISOString(),
+        error: { code: 'CANCELLED', message: 'cancelled by request' },
+      })
+    },
+
+    async releaseWindow(flowName) {
+      const flow = flowOf(flowName)
+      const now = clock.now()
+      const due = (await store.findRuns(['waiting_for_window'])).filter(
+        (j) => j.flow === flow.name && j.notBefore !== null && Date.parse(j.notBefore) <= now,
+      )
+      if (due.length === 0) return []
+      const label = formatDate(now, 'yyyyMMdd-HHmm', timeZoneOf(flow))
+      const ctx = {
+        values: { flow: flow.name, window: label, 'job.id': (due[0] as RunRecord).id },
+        record: null,
+        now,
+        timeZone: timeZoneOf(flow),
+      }
+      const folder = sanitizeRemoteSegment(
+        renderOutboundTemplate(flow.window?.batchFolder ?? 'batch-{window}', ctx),
+        flow.destination.replacement,
+      )
+      const queued = await Promise.all(due.map((j) => store.updateRun(j.id, { state: 'queued' })))
+      launch(flow, queued, { folder, label })
+      return queued.map((j) => j.id)
+    },
+
+    async recover() {
+      for (const job of await store.findRuns(['queued', 'running'])) {
+        const flow = deps.flows.get(job.flow)
+        if (!flow) continue
+        for (const item of (await store.listItems(job.id)).filter((i) => i.state === 'transferring')) {
+          // Remote writes go to a temporary name first, so an interrupted one is simply redone.
+          await setItem(item, 'pending')
+        }
+        launch(flow, [job], null)
+      }
+    },
+
+    startWindows() {
+      for (const flow of deps.flows.values()) {
+        if (!flow.window) continue
+        windows.push(
+          new Cron(flow.window.cron, { timezone: flow.window.timezone, protect: true }, async () => {
+            try {
+              await engine.releaseWindow(flow.name)
+            } catch (error) {
+              logger.error({ flow: flow.name, err: toBridgeError(error).message }, 'delivery window failed')
+            }
+          }),
+        )
+      }
+    },
+
+    async settled(jobId) {
+      await drivers.get(jobId)
+    },
+
+    async close() {
+      if (closed) return
+      closed = true
+      for (const w of windows) w.stop()
+      shutdown.abort(new BridgeError('CANCELLED', 'service is shutting down'))
+      await Promise.allSettled([...new Set(drivers.values())])
+    },
+  }
+  return engine
+}

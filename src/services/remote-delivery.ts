@@ -1,0 +1,245 @@
+/**
+ * Puts one file on a recipient's server so that it is either there whole
+ * under its final name or not there at all (where the server can rename):
+ * upload under a temporary name, verify the size the server reports, then
+ * rename. SHA-256 is computed on the way through.
+ *
+ * Where the endpoint cannot rename, or atomic writes are switched off, the
+ * upload goes straight to the final name: a listing taken during the upload
+ * shows the partial file there, and the recipient must not pick files up
+ * before a done-marker or manifest says so.
+ */
+import { randomBytes } from 'node:crypto'
+import { posix } from 'node:path'
+import { Readable } from 'node:stream'
+import { BridgeError } from '../domain/errors.js'
+import { assertSafeEntryName, collisionSafeName } from '../domain/file-names.js'
+import { MAX_SEGMENT_BYTES, sanitizeRemoteSegment, truncateUtf8 } from '../domain/remote-names.js'
+import type { RemoteFiles } from '../ports/remote-files.js'
+import { HashingStream } from './hashing-stream.js'
+
+export type ExistingFilePolicy = 'overwrite' | 'rename' | 'skip' | 'fail'
+
+export interface WriteSettings {
+  /** Upload under a temporary name and rename; needs `supportsRename`. */
+  atomic: boolean
+  /** Ends the temporary name, so recipients' pollers can ignore it (".part"). */
+  tempSuffix: string
+  /** The endpoint's flag: false for servers that cannot rename. */
+  supportsRename: boolean
+  signal?: AbortSignal | undefined
+}
+
+export interface DeliveryRequest extends WriteSettings {
+  /** Absolute directory; created when missing. */
+  directory: string
+  /** One path segment, already sanitised. */
+  fileName: string
+  /** Read at most once; destroyed when the delivery does not need it or fails. */
+  source: Readable
+  /** Bytes the source will yield; the upload and the remote copy are checked against it. */
+  size: number
+  existing: ExistingFilePolicy
+  /** Makes collision-safe names and temporary names distinct per job (e.g. the job id). */
+  tag: string
+}
+
+export interface DeliveryResult {
+  outcome: 'delivered' | 'skipped'
+  /** Where the file is now; for `skipped`, the file that was already there. */
+  path: string
+  /** Bytes uploaded by this call (0 when skipped). */
+  bytes: number
+  /** Hex SHA-256 of the uploaded bytes ('' when skipped: nothing was read). */
+  sha256: string
+}
+
+/** How often a `rename` policy picks another name when its choice was taken during the upload. */
+const RENAME_ATTEMPTS = 5
+
+export async function deliverFile(remote: RemoteFiles, request: DeliveryRequest): Promise<DeliveryResult> {
+  const { directory, fileName, source, existing, tag } = request
+  const opts = request.signal ? { signal: request.signal } : {}
+  try {
+    assertSafeEntryName(fileName)
+    await remote.mkdirp(directory, opts)
+    const taken = await namesIn(remote, directory, request)
+    let finalName = fileName
+    if (taken.has(fileName)) {
+      switch (existing) {
+        case 'skip':
+          source.destroy()
+          return { outcome: 'skipped', path: posix.join(directory, fileName), bytes: 0, sha256: '' }
+        case 'fail':
+          throw new BridgeError('FILE_EXISTS', `${posix.join(directory, fileName)} already exists`, {
+            details: { path: posix.join(directory, fileName) },
+          })
+        case 'rename':
+          finalName = collisionSafeName(fileName, taken, tag)
+          break
+        case 'overwrite':
+          break
+      }
+    }
+    const written = await upload(remote, directory, finalName, source, request.size, request, tag)
+    if (!written.temporary) return delivered(written.path, written)
+
+    for (let attempt = 1; ; attempt++) {
+      const finalPath = posix.join(directory, finalName)
+      try {
+        await remote.rename(written.path, finalPath, { ...opts, overwrite: existing === 'overwrite' })
+        return delivered(finalPath, written)
+      } catch (error) {
+        // The name was free when listed and someone took it during the upload.
+        const raced = error instanceof BridgeError && error.code === 'FILE_EXISTS'
+        if (raced && existing === 'skip') {
+          await removeQuietly(remote, written.path)
+          return { outcome: 'skipped', path: finalPath, bytes: 0, sha256: '' }
+        }
+        if (raced && existing === 'rename' && attempt < RENAME_ATTEMPTS) {
+          const now = await namesIn(remote, directory, request).catch(() => undefined)
+          if (now) {
+            finalName = collisionSafeName(fileName, now, tag)
+            continue
+          }
+        }
+        if (!raced && (await renamedAfterAll(remote, written.path, finalPath, request.size))) {
+          return delivered(finalPath, written)
+        }
+        await removeQuietly(remote, written.path)
+        throw error
+      }
+    }
+  } catch (error) {
+    // The caller retries with a fresh source; this one must not keep a download open.
+    source.destroy()
+    throw error
+  }
+}
+
+/**
+ * Writes a small text file (manifest, done-marker) the same way, replacing
+ * whatever is there: a re-run of the job rewrites its own manifest.
+ */
+export async function writeTextFile(
+  remote: RemoteFiles,
+  path: string,
+  text: string,
+  settings: WriteSettings,
+): Promise<{ path: string; bytes: number; sha256: string }> {
+  const body = Buffer.from(text, 'utf8')
+  const result = await deliverFile(remote, {
+    ...settings,
+    directory: posix.dirname(path),
+    fileName: posix.basename(path),
+    source: bufferSource(body),
+    size: body.length,
+    existing: 'overwrite',
+    tag: 'text',
+  })
+  return { path: result.path, bytes: result.bytes, sha256: result.sha256 }
+}
+
+interface Written {
+  path: string
+  temporary: boolean
+  bytes: number
+  sha256: string
+}
+
+function delivered(path: string, written: Written): DeliveryResult {
+  return { outcome: 'delivered', path, bytes: written.bytes, sha256: written.sha256 }
+}
+
+async function namesIn(remote: RemoteFiles, directory: string, request: WriteSettings): Promise<Set<string>> {
+  const opts = request.signal ? { signal: request.signal } : {}
+  return new Set((await remote.list(directory, opts)).map((entry) => entry.name))
+}
+
+/**
+ * Uploads through HashingStream and checks the size the server reports.
+ * Whatever is left behind by a failure (a partial temporary file, or a
+ * partial file under the final name when writing directly) is removed.
+ */
+async function upload(
+  remote: RemoteFiles,
+  directory: string,
+  finalName: string,
+  source: Readable,
+  size: number,
+  settings: WriteSettings,
+  tag: string,
+): Promise<Written> {
+  const temporary = settings.atomic && settings.supportsRename
+  const path = posix.join(
+    directory,
+    temporary ? temporaryName(finalName, settings.tempSuffix, tag) : finalName,
+  )
+  const opts = settings.signal ? { signal: settings.signal } : {}
+  const hashing = new HashingStream(size)
+  // pipe() does not pass a source failure on; the upload must see it, not wait for more bytes.
+  source.once('error', (error) => hashing.destroy(error))
+  source.pipe(hashing)
+  try {
+    const { bytes } = await remote.write(path, hashing, opts)
+    const entry = await remote.stat(path, opts)
+    if (bytes !== size || entry?.size !== size) {
+      throw new BridgeError(
+        'SIZE_MISMATCH',
+        `${path}: expected ${size} bytes, sent ${bytes}, the server reports ${entry?.size ?? 'no file'}`,
+        { transient: true, details: { path, expected: size, sent: bytes, remote: entry?.size ?? null } },
+      )
+    }
+    return { path, temporary, bytes, sha256: hashing.digests().sha256 }
+  } catch (error) {
+    hashing.destroy()
+    await removeQuietly(remote, path)
+    throw error
+  }
+}
+
+/**
+ * `<final>.<tag>-<random><suffix>`: one per attempt, so an attempt still
+ * running on a dead connection never writes into its successor's file; the
+ * suffix stays last for pollers that skip it; the whole fits 255 bytes.
+ */
+function temporaryName(finalName: string, tempSuffix: string, tag: string): string {
+  if (tempSuffix !== '' && sanitizeRemoteSegment(tempSuffix) !== tempSuffix) {
+    throw new BridgeError(
+      'VALIDATION_FAILED',
+      `tempSuffix ${JSON.stringify(tempSuffix)} is not a safe name part`,
+    )
+  }
+  const marker = `.${truncateUtf8(sanitizeRemoteSegment(tag), 64)}-${randomBytes(4).toString('hex')}${tempSuffix}`
+  const room = MAX_SEGMENT_BYTES - Buffer.byteLength(marker)
+  if (room < 1)
+    throw new BridgeError('VALIDATION_FAILED', `tempSuffix ${JSON.stringify(tempSuffix)} is too long`)
+  return `${truncateUtf8(finalName, room)}${marker}`
+}
+
+/**
+ * A rename whose reply was lost with the connection may have happened. If the
+ * temporary is gone and the final name holds a file of the right size, it
+ * did: reporting a failure would make the retry deliver a second copy (or,
+ * under `fail`, refuse its own file). Any doubt counts as "not renamed".
+ */
+async function renamedAfterAll(remote: RemoteFiles, temporary: string, finalPath: string, size: number) {
+  try {
+    return (await remote.stat(temporary)) === null && (await remote.stat(finalPath))?.size === size
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Best effort, and deliberately without the caller's signal: after a
+ * cancellation the partial file should still go. The adapter's own deadline
+ * bounds it.
+ */
+async function removeQuietly(remote: RemoteFiles, path: string): Promise<void> {
+  await remote.delete(path).catch(() => undefined)
+}
+
+function bufferSource(body: Buffer): Readable {
+  return Readable.from(body.length === 0 ? [] : [body])
+}

@@ -141,6 +141,33 @@ for (const protocol of ['sftp', 'ftp'] as Protocol[]) {
     t.match(manifest, /Big Deal_contract\.pdf/)
     const record = h.sandbox.records('Opportunity').find((r) => r.Id === opp)
     t.equal(record?.Export_Status__c, 'Delivered 3', 'write-back on success')
+
+    // A connection dropped mid-upload: the file is retried and arrives whole, never half under its name.
+    const big = Buffer.alloc(3 * 1024 * 1024, 7)
+    const bigOpp = h.sandbox.insert('Opportunity', {
+      Name: 'Big File',
+      StageName: 'Closed Won',
+      AccountId: h.sandbox.records('Account')[0]?.Id,
+    })
+    await seedSDriveFiles(
+      h.server.bridge.sdrive,
+      { parentId: bigOpp, fileObject: 'cg__OpportunityFile__c', parentField: 'cg__Opportunity__c' },
+      [{ name: 'drawing.pdf', content: big }],
+    )
+    ;(h.remote as unknown as { faults: { dropAfterBytes(n: number): void } }).faults.dropAfterBytes(
+      1024 * 1024,
+    )
+    const dropped = await h.api('POST', '/v1/exports', { body: { flow: 'contracts', recordIds: [bigOpp] } })
+    await h.server.bridge.exports.settled(dropped.json.jobId)
+    const after = (await h.api('GET', `/v1/jobs/${dropped.json.jobId}`)).json
+    t.equal(after.state, 'succeeded')
+    t.equal(after.files[0].attempts, 2, 'the dropped upload was retried')
+    const arrived = await readFile(join(h.remoteRoot, dir, 'Big File_drawing.pdf'))
+    t.equal(sha256(arrived), sha256(big), 'and arrived whole')
+    t.notOk(
+      (await h.list(dir)).some((n) => n.endsWith('.part')),
+      'no temporary file left',
+    )
   })
 }
 

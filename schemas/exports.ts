@@ -1,4 +1,5 @@
 import { Type as T } from '@sinclair/typebox'
+import { RunSummaryProperties } from './runs.js'
 
 const RecordId = T.String({
   pattern: '^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$',
@@ -34,34 +35,20 @@ export const ExportAccepted = T.Object(
   { $id: 'ExportAccepted', title: 'ExportAccepted', additionalProperties: false },
 )
 
-export const JobSummary = T.Object(
-  {
-    id: T.String(),
-    flow: T.String(),
-    state: T.Ref('RunState'),
-    trigger: T.String(),
-    createdAt: T.String({ format: 'date-time' }),
-    startedAt: Nullable(T.String({ format: 'date-time' })),
-    finishedAt: Nullable(T.String({ format: 'date-time' })),
-    notBefore: Nullable(T.String({ format: 'date-time', description: 'Held until this delivery window.' })),
-    errorCode: Nullable(T.String()),
-    errorMessage: Nullable(T.String()),
-  },
-  { $id: 'JobSummary', title: 'JobSummary', additionalProperties: false },
-)
+const jobSummaryProperties = {
+  ...RunSummaryProperties,
+  notBefore: Nullable(T.String({ format: 'date-time', description: 'Held until this delivery window.' })),
+}
+
+export const JobSummary = T.Object(jobSummaryProperties, {
+  $id: 'JobSummary',
+  title: 'JobSummary',
+  additionalProperties: false,
+})
 
 export const JobDetail = T.Object(
   {
-    id: T.String(),
-    flow: T.String(),
-    state: T.Ref('RunState'),
-    trigger: T.String(),
-    createdAt: T.String({ format: 'date-time' }),
-    startedAt: Nullable(T.String({ format: 'date-time' })),
-    finishedAt: Nullable(T.String({ format: 'date-time' })),
-    notBefore: Nullable(T.String({ format: 'date-time' })),
-    errorCode: Nullable(T.String()),
-    errorMessage: Nullable(T.String()),
+    ...jobSummaryProperties,
     recordIds: T.Array(T.String()),
     fileIds: T.Array(T.String()),
     counts: T.Ref('RunCounts'),

@@ -59,32 +59,28 @@ export const RunCounts = T.Object(
   { $id: 'RunCounts', title: 'RunCounts', additionalProperties: false },
 )
 
-export const RunSummary = T.Object(
-  {
-    id: T.String(),
-    flow: T.String(),
-    state: T.Ref('RunState'),
-    trigger: T.String(),
-    createdAt: T.String({ format: 'date-time' }),
-    startedAt: Nullable(T.String({ format: 'date-time' })),
-    finishedAt: Nullable(T.String({ format: 'date-time' })),
-    errorCode: Nullable(T.String()),
-    errorMessage: Nullable(T.String()),
-  },
-  { $id: 'RunSummary', title: 'RunSummary', additionalProperties: false },
-)
+/** Shared with the jobs schemas: a job is a run of an outbound flow. */
+export const RunSummaryProperties = {
+  id: T.String(),
+  flow: T.String(),
+  state: T.Ref('RunState'),
+  trigger: T.String(),
+  createdAt: T.String({ format: 'date-time' }),
+  startedAt: Nullable(T.String({ format: 'date-time' })),
+  finishedAt: Nullable(T.String({ format: 'date-time' })),
+  errorCode: Nullable(T.String()),
+  errorMessage: Nullable(T.String()),
+}
+
+export const RunSummary = T.Object(RunSummaryProperties, {
+  $id: 'RunSummary',
+  title: 'RunSummary',
+  additionalProperties: false,
+})
 
 export const RunDetail = T.Object(
   {
-    id: T.String(),
-    flow: T.String(),
-    state: T.Ref('RunState'),
-    trigger: T.String(),
-    createdAt: T.String({ format: 'date-time' }),
-    startedAt: Nullable(T.String({ format: 'date-time' })),
-    finishedAt: Nullable(T.String({ format: 'date-time' })),
-    errorCode: Nullable(T.String()),
-    errorMessage: Nullable(T.String()),
+    ...RunSummaryProperties,
     counts: T.Ref('RunCounts'),
     notes: T.Array(T.Ref('RunNote')),
     items: T.Array(T.Ref('RunItem')),

@@ -26,6 +26,13 @@ import type {
 import { decodeRunCursor, encodeRunCursor } from './cursor.js'
 import { createIdGenerator } from './ids.js'
 import { migrations as defaultMigrations, type Migration } from './postgres-migrations/index.js'
+import {
+  type ItemRow as ItemRowOf,
+  type JsonDecoder,
+  type RunRow as RunRowOf,
+  toItemRecord,
+  toRunRecord,
+} from './rows.js'
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:5432/database; libpq query parameters (sslmode, …) apply. */
@@ -40,46 +47,6 @@ export interface PostgresStoreOptions {
   now?: () => number
   /** Migrations to apply (tests of the migration runner). */
   migrations?: readonly Migration[]
-}
-
-interface RunRow {
-  id: string
-  flow: string
-  state: string
-  trigger: string
-  idempotency_key: string | null
-  created_at: string
-  updated_at: string
-  started_at: string | null
-  finished_at: string | null
-  notes: RunRecord['notes'] | null
-  error: RunRecord['error']
-  request: RunRecord['request']
-  not_before: string | null
-}
-
-interface ItemRow {
-  id: string
-  run_id: string
-  flow: string
-  endpoint: string
-  path: string
-  name: string
-  size: number
-  modified_at: number
-  ledger_key: string
-  state: string
-  attempts: number
-  next_attempt_at: string | null
-  target: ItemRecord['target']
-  wip_file_id: string | null
-  sdrive_file_id: string | null
-  sha256: string | null
-  bytes_transferred: number
-  final_path: string | null
-  error: ItemRecord['error']
-  created_at: string
-  updated_at: string
 }
 
 interface OwnerRow {
@@ -656,45 +623,10 @@ function toJson(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value)
 }
 
-function toRun(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    flow: row.flow,
-    state: row.state as RunRecord['state'],
-    trigger: row.trigger as RunRecord['trigger'],
-    idempotencyKey: row.idempotency_key,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    notes: row.notes ?? [],
-    error: row.error,
-    request: row.request,
-    notBefore: row.not_before,
-  }
-}
+// JSONB arrives decoded by pg.
+const decoded: JsonDecoder<unknown> = <T>(value: unknown) => (value ?? null) as T | null
 
-function toItem(row: ItemRow): ItemRecord {
-  return {
-    id: row.id,
-    runId: row.run_id,
-    flow: row.flow,
-    endpoint: row.endpoint,
-    path: row.path,
-    name: row.name,
-    size: row.size,
-    modifiedAt: row.modified_at,
-    ledgerKey: row.ledger_key,
-    state: row.state as ItemState,
-    attempts: row.attempts,
-    nextAttemptAt: row.next_attempt_at,
-    target: row.target,
-    wipFileId: row.wip_file_id,
-    sdriveFileId: row.sdrive_file_id,
-    sha256: row.sha256,
-    bytesTransferred: row.bytes_transferred,
-    finalPath: row.final_path,
-    error: row.error,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  }
-}
+type RunRow = RunRowOf<unknown>
+type ItemRow = ItemRowOf<unknown>
+const toRun = (row: RunRow): RunRecord => toRunRecord(row, decoded)
+const toItem = (row: ItemRow): ItemRecord => toItemRecord(row, decoded)

@@ -114,6 +114,28 @@ const api = async (method: string, path: string) => {
 }
 
 const out = (line = '') => process.stdout.write(`${line}\n`)
+
+/** Prints the run's server-sent progress events as one live line until the run ends. */
+async function followProgress(runId: string): Promise<void> {
+  const res = await fetch(`${server.url}/v1/runs/${runId}/events`, {
+    headers: { authorization: `Bearer ${apiKey}` },
+  })
+  let buffer = ''
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += Buffer.from(chunk).toString('utf8')
+    for (let cut = buffer.indexOf('\n\n'); cut >= 0; cut = buffer.indexOf('\n\n')) {
+      const data = /^data: (.+)$/m.exec(buffer.slice(0, cut))?.[1]
+      buffer = buffer.slice(cut + 2)
+      if (!data) continue
+      const p = JSON.parse(data)
+      const eta = p.etaSeconds === null ? '…' : `${p.etaSeconds}s`
+      process.stdout.write(
+        `\r  progress: ${p.filesDone}/${p.filesTotal} files, ${p.bytesDone}/${p.bytesTotal} bytes, ${p.filesFailed} failed, ETA ${eta}   `,
+      )
+    }
+  }
+  process.stdout.write('\n')
+}
 out(`sdrive-ftp-bridge demo — service at ${server.url}`)
 out(`  sandbox org:   ${sandbox.url}   (Salesforce + S-Drive + S3 emulator)`)
 out(`  partner SFTP:  sftp://partner@${sftp.host}:${sftp.port}/  host key ${sftp.hostKeySha256}`)
@@ -126,7 +148,7 @@ for (const f of plan.files) out(`  ${f.action.padEnd(8)} ${f.path}${f.reason ? `
 out()
 out('Run (POST /v1/flows/partner-contracts/runs):')
 const started = await api('POST', '/v1/flows/partner-contracts/runs')
-await server.bridge.engine.settled(started.runId)
+await followProgress(started.runId)
 const run = await api('GET', `/v1/runs/${started.runId}`)
 const names = new Map([
   [acme.slice(0, 15), 'Account Acme Corp'],

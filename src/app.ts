@@ -10,6 +10,7 @@ import exportRoutes from '../routes/exports.js'
 import flowRoutes from '../routes/flows.js'
 import healthRoutes from '../routes/health.js'
 import outboundMessageRoutes from '../routes/outbound-messages.js'
+import runEventRoutes from '../routes/run-events.js'
 import runRoutes from '../routes/runs.js'
 import { sharedSchemas } from '../schemas/index.js'
 import type { Bridge } from './bridge.js'
@@ -58,6 +59,7 @@ export default fp(
     await app.register(healthRoutes, { bridge, isShuttingDown: options.isShuttingDown ?? (() => false) })
     await app.register(flowRoutes, { bridge })
     await app.register(runRoutes, { bridge })
+    await app.register(runEventRoutes, { bridge })
     await app.register(exportRoutes, { bridge })
     await app.register(outboundMessageRoutes, { bridge })
   },

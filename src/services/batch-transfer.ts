@@ -33,6 +33,8 @@ export interface BatchContext {
   logger: Logger
   metrics: BridgeMetrics
   signal: AbortSignal
+  /** Bytes streamed so far for a file in flight (progress reporting). */
+  onProgress?: (item: ItemRecord, bytes: number) => void
 }
 
 const opts = (signal: AbortSignal) => ({ signal })
@@ -165,7 +167,7 @@ async function uploadOne(ctx: BatchContext, item: ItemRecord, ticket: UploadTick
     ctx.remote.read(
       currentLocation(item),
       async (stream) => {
-        const meter = new HashingStream(item.size)
+        const meter = new HashingStream(item.size, (bytes) => ctx.onProgress?.(item, bytes))
         const upload = ctx.sdrive.uploadToS3(ticket, meter, item.size, contentType, opts(ctx.signal))
         // If S3 gives up first, stop reading the source too.
         upload.catch((error: unknown) => stream.destroy(error as Error))

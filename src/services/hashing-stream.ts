@@ -13,10 +13,12 @@ export class HashingStream extends Transform {
   private readonly sha256: Hash = createHash('sha256')
   private readonly md5: Hash = createHash('md5')
   private readonly expectedSize: number | undefined
+  private readonly onProgress: ((bytes: number) => void) | undefined
 
-  constructor(expectedSize?: number) {
+  constructor(expectedSize?: number, onProgress?: (bytes: number) => void) {
     super()
     this.expectedSize = expectedSize
+    this.onProgress = onProgress
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -27,6 +29,7 @@ export class HashingStream extends Transform {
     }
     this.sha256.update(chunk)
     this.md5.update(chunk)
+    this.onProgress?.(this.bytes)
     callback(null, chunk)
   }
 

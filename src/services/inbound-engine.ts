@@ -82,6 +82,9 @@ export interface InboundEngine {
   /** Resolves when the run's driver has stopped (finished, or engine closed). */
   settled(runId: string): Promise<void>
   hasActiveRun(flow: string): boolean
+  /** Bytes streamed so far per item of a run, for files in flight. */
+  inFlightBytes(runId: string): ReadonlyMap<string, number>
+  /** Emits 'run-progress' (runId) as files stream and change state, and 'run-settled' (runId). */
   readonly events: EventEmitter
   close(): Promise<void>
 }
@@ -95,7 +98,18 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   const activeFlows = new Map<string, number>()
   const shutdown = new AbortController()
   const events = new EventEmitter()
+  events.setMaxListeners(0)
+  const inFlight = new Map<string, Map<string, number>>()
+  const lastProgressEmit = new Map<string, number>()
   let closed = false
+
+  /** Progress is announced at most every 200 ms per run: SSE clients poll the store on it. */
+  function announce(runId: string, force = false): void {
+    const now = Date.now()
+    if (!force && now - (lastProgressEmit.get(runId) ?? 0) < 200) return
+    lastProgressEmit.set(runId, now)
+    events.emit('run-progress', runId)
+  }
 
   const flowOf = (name: string): InboundFlow => {
     const flow = deps.flows.get(name)
@@ -370,6 +384,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     let items = await store.listItems(runId)
     await matchPending(flow, items)
     items = await store.listItems(runId)
+    announce(runId, true)
 
     for (const item of items.filter((i) => i.state === 'failed' && i.finalPath === null)) {
       await handleFailed(flow, item).catch((error) =>
@@ -401,6 +416,15 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       logger,
       metrics,
       signal: shutdown.signal,
+      onProgress(item, bytes) {
+        let perRun = inFlight.get(item.runId)
+        if (!perRun) {
+          perRun = new Map()
+          inFlight.set(item.runId, perRun)
+        }
+        perRun.set(item.id, bytes)
+        announce(item.runId)
+      },
     }
     const batches = batchByKey(
       due,
@@ -410,9 +434,14 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     )
     await Promise.all(
       batches.map((batch) =>
-        transferBatch(ctx, batch).catch((error) =>
-          logger.error({ flow: flow.name, err: toBridgeError(error).message }, 'batch failed unexpectedly'),
-        ),
+        transferBatch(ctx, batch)
+          .catch((error) =>
+            logger.error({ flow: flow.name, err: toBridgeError(error).message }, 'batch failed unexpectedly'),
+          )
+          .finally(() => {
+            for (const item of batch) inFlight.get(runId)?.delete(item.id)
+            announce(runId, true)
+          }),
       ),
     )
 
@@ -463,6 +492,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     }
 
     shutdown.signal.throwIfAborted()
+    announce(runId, true)
     const counts = await store.runCounts(runId)
     const finalState = finalRunState(counts)
     if (finalState !== null) {
@@ -518,6 +548,8 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       metrics.runFinished(flow.name, 'failed')
     } finally {
       activeFlows.set(flow.name, (activeFlows.get(flow.name) ?? 1) - 1)
+      inFlight.delete(run.id)
+      lastProgressEmit.delete(run.id)
       events.emit('run-settled', run.id)
     }
   }
@@ -690,6 +722,8 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     },
 
     hasActiveRun: (flow) => (activeFlows.get(flow) ?? 0) > 0,
+
+    inFlightBytes: (runId) => inFlight.get(runId) ?? new Map(),
 
     async close() {
       if (closed) return

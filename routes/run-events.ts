@@ -1,0 +1,95 @@
+/**
+ * Live progress of a run as server-sent events: a `progress` event with
+ * files and bytes done / total and an ETA whenever the run moves (at most
+ * about five a second), then `end` with the final figures.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type as T } from '@sinclair/typebox'
+import { ErrorRef } from '../schemas/common.js'
+import { RunParams } from '../schemas/runs.js'
+import type { Bridge } from '../src/bridge.js'
+import { BridgeError } from '../src/domain/errors.js'
+import { runProgress } from '../src/services/run-progress.js'
+
+const ACTIVE = new Set(['waiting_for_window', 'queued', 'running'])
+/** A comment line keeps proxies from closing a quiet stream. */
+const HEARTBEAT_MS = 15_000
+
+const runEvents: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
+  app.get(
+    '/v1/runs/:id/events',
+    {
+      schema: {
+        operationId: 'streamRunProgress',
+        summary: 'Server-sent events with a run’s progress (files, bytes, ETA) until it ends',
+        tags: ['runs'],
+        params: RunParams,
+        produces: ['text/event-stream'],
+        response: { 200: T.String({ description: 'text/event-stream' }), 401: ErrorRef, 404: ErrorRef },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params
+      if (!(await bridge.store.getRun(id))) throw new BridgeError('NOT_FOUND', `run ${id} does not exist`)
+      reply.hijack()
+      const res = reply.raw
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      })
+      let last = ''
+      let busy = false
+      let again = false
+      let closed = false
+
+      const finish = () => {
+        if (closed) return
+        closed = true
+        bridge.engine.events.off('run-progress', onProgress)
+        bridge.engine.events.off('run-settled', onProgress)
+        clearInterval(heartbeat)
+        res.end()
+      }
+      const send = async (): Promise<void> => {
+        if (busy) {
+          again = true
+          return
+        }
+        busy = true
+        try {
+          do {
+            again = false
+            const run = await bridge.store.getRun(id)
+            if (!run || closed) return
+            const items = await bridge.store.listItems(id)
+            const progress = runProgress(run, items, bridge.engine.inFlightBytes(id), Date.now())
+            const data = JSON.stringify(progress)
+            if (data !== last) {
+              last = data
+              res.write(`event: progress\ndata: ${data}\n\n`)
+            }
+            if (!ACTIVE.has(run.state)) {
+              res.write(`event: end\ndata: ${data}\n\n`)
+              finish()
+              return
+            }
+          } while (again)
+        } finally {
+          busy = false
+        }
+      }
+      const onProgress = (runId: string) => {
+        if (runId === id) void send()
+      }
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS)
+      bridge.engine.events.on('run-progress', onProgress)
+      bridge.engine.events.on('run-settled', onProgress)
+      request.raw.on('close', finish)
+      await send()
+    },
+  )
+}
+
+export default runEvents

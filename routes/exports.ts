@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type as T } from '@sinclair/typebox'
 import { ErrorRef } from '../schemas/common.js'
-import { ExportHeaders, ExportRequestBody, JobParams } from '../schemas/exports.js'
+import { ExportHeaders, JobParams } from '../schemas/exports.js'
 import { ListRunsQuery } from '../schemas/runs.js'
 import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'

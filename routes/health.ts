@@ -60,8 +60,13 @@ const health: FastifyPluginAsyncTypebox<{ bridge: Bridge; isShuttingDown: () => 
         operationId: 'getMetrics',
         summary: 'Prometheus metrics (text exposition format)',
         tags: ['operations'],
-        produces: ['text/plain'],
-        response: { 200: T.String(), 401: ErrorRef },
+        response: {
+          200: {
+            description: 'Prometheus text exposition format',
+            content: { 'text/plain': { schema: T.String() } },
+          },
+          401: ErrorRef,
+        },
       },
     },
     async (_request, reply) => {

@@ -30,6 +30,9 @@ const outboundMessages: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (a
     {
       config: { public: true },
       schema: {
+        // Salesforce calls this listener itself (SOAP, text/xml): it is not an
+        // External Services operation, so it stays out of the OpenAPI document.
+        hide: true,
         operationId: 'receiveOutboundMessage',
         summary:
           'Salesforce Outbound Message listener (SOAP 1.1); answers the Ack once every notification is recorded',
@@ -60,7 +63,7 @@ const outboundMessages: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (a
         message: string,
       ) => reply.code(status).type('text/xml; charset=utf-8').send(soapFault(code, message))
       const flow = bridge.config.flows.find((f) => f.name === request.params.flow)
-      if (!flow || flow.kind !== 'outbound' || !flow.outboundMessages) {
+      if (flow?.kind !== 'outbound' || !flow.outboundMessages) {
         return fault(404, 'soapenv:Client', `no outbound-message flow "${request.params.flow}"`)
       }
       if (!sameSecret(request.query.secret, flow.outboundMessages.secret)) {

@@ -20,6 +20,8 @@ const runEvents: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { b
     '/v1/runs/:id/events',
     {
       schema: {
+        // text/event-stream is not an External Services media type; the route is for people and tools.
+        hide: true,
         operationId: 'streamRunProgress',
         summary: 'Server-sent events with a run’s progress (files, bytes, ETA) until it ends',
         tags: ['runs'],

@@ -6,7 +6,11 @@ export const ErrorResponse = T.Object(
       {
         code: T.String({ description: 'Stable machine-readable code, e.g. NOT_FOUND, QUEUE_FULL.' }),
         message: T.String({ description: 'What went wrong, naming the field where there is one.' }),
-        details: T.Optional(T.Record(T.String(), T.Unknown())),
+        details: T.Optional(
+          T.Record(T.String(), T.Unknown(), {
+            description: 'Facts about the error (a field, an id, a retry delay): a map of any JSON values.',
+          }),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -16,6 +20,14 @@ export const ErrorResponse = T.Object(
 export type ErrorResponseT = Static<typeof ErrorResponse>
 
 export const ErrorRef = T.Ref('ErrorResponse')
+
+/**
+ * A string `enum`, not a union of literals: TypeBox renders unions as `anyOf`
+ * of constants, which Salesforce External Services cannot turn into a Flow
+ * picklist-like string.
+ */
+export const StringEnum = <V extends string>(values: readonly V[], options: Record<string, unknown> = {}) =>
+  T.Unsafe<V>({ ...options, type: 'string', enum: [...values] })
 
 export const ErrorInfo = T.Object(
   { code: T.String(), message: T.String() },

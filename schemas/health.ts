@@ -1,4 +1,5 @@
 import { Type as T } from '@sinclair/typebox'
+import { StringEnum } from './common.js'
 
 export const Health = T.Object(
   { status: T.Literal('ok') },
@@ -7,7 +8,7 @@ export const Health = T.Object(
 
 export const Readiness = T.Object(
   {
-    status: T.Union([T.Literal('ready'), T.Literal('not_ready')]),
+    status: StringEnum(['ready', 'not_ready'] as const),
     checks: T.Object({ store: T.String(), salesforce: T.String() }, { additionalProperties: false }),
   },
   { $id: 'Readiness', title: 'Readiness', additionalProperties: false },

@@ -1,6 +1,17 @@
 /** Every named schema, registered once with fastify.addSchema so OpenAPI shows components. */
 import { ErrorInfo, ErrorResponse } from './common.js'
 import {
+  EndpointCertificate,
+  EndpointCheckTimings,
+  EndpointClock,
+  EndpointDirectory,
+  EndpointFeature,
+  EndpointFeatures,
+  EndpointHostKey,
+  EndpointReport,
+  EndpointTls,
+} from './endpoints.js'
+import {
   ExportAccepted,
   ExportRequestBody,
   JobActionResult,
@@ -53,4 +64,13 @@ export const sharedSchemas = [
   JobDetail,
   JobList,
   JobActionResult,
+  EndpointHostKey,
+  EndpointCertificate,
+  EndpointTls,
+  EndpointFeature,
+  EndpointFeatures,
+  EndpointDirectory,
+  EndpointClock,
+  EndpointCheckTimings,
+  EndpointReport,
 ]

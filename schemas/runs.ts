@@ -1,14 +1,14 @@
 import { type Static, Type as T } from '@sinclair/typebox'
-import { ItemStates, RunStates } from '../src/ports/store.js'
+import {
+  ItemStates,
+  type ItemState as ItemStateT,
+  RunStates,
+  type RunState as RunStateT,
+} from '../src/ports/store.js'
+import { StringEnum } from './common.js'
 
-export const RunState = T.Union(
-  RunStates.map((s) => T.Literal(s)),
-  { $id: 'RunState', title: 'RunState' },
-)
-export const ItemState = T.Union(
-  ItemStates.map((s) => T.Literal(s)),
-  { $id: 'ItemState', title: 'ItemState' },
-)
+export const RunState = StringEnum<RunStateT>(RunStates, { $id: 'RunState', title: 'RunState' })
+export const ItemState = StringEnum<ItemStateT>(ItemStates, { $id: 'ItemState', title: 'ItemState' })
 
 const Nullable = <S extends ReturnType<typeof T.String>>(s: S) => T.Union([s, T.Null()])
 
@@ -160,7 +160,7 @@ export const StartRunHeaders = T.Object({
 export const ListRunsQuery = T.Object(
   {
     flow: T.Optional(T.String({ maxLength: 64 })),
-    state: T.Optional(T.Union(RunStates.map((s) => T.Literal(s)))),
+    state: T.Optional(StringEnum<RunStateT>(RunStates)),
     cursor: T.Optional(T.String({ maxLength: 200 })),
     limit: T.Integer({ minimum: 1, maximum: 200, default: 50 }),
   },

@@ -6,6 +6,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import endpointRoutes from '../routes/endpoints.js'
 import exportRoutes from '../routes/exports.js'
 import flowRoutes from '../routes/flows.js'
 import healthRoutes from '../routes/health.js'
@@ -62,6 +63,7 @@ export default fp(
     await app.register(runEventRoutes, { bridge })
     await app.register(exportRoutes, { bridge })
     await app.register(outboundMessageRoutes, { bridge })
+    await app.register(endpointRoutes, { bridge })
   },
   { name: 'sdrive-ftp-bridge' },
 )

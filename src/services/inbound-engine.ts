@@ -450,9 +450,11 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     // A file waiting to be put into its folder keeps its source until that is done.
     const waitsForFolder = (i: ItemRecord) =>
       !!i.target?.folderId && !i.target.folderApplied && !i.target.alreadyInSDrive
-    for (const item of (await store.listItems(runId)).filter(
+    // Each file's tidy-up is a few round trips; run them side by side within the endpoint's cap.
+    const finalizable = (await store.listItems(runId)).filter(
       (i) => i.state === 'finalizing' && !waitsForFolder(i),
-    )) {
+    )
+    const finalizeOne = async (item: ItemRecord): Promise<void> => {
       try {
         await finalize(flow, item)
       } catch (error) {
@@ -479,6 +481,10 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
           })
         }
       }
+    }
+    const width = Math.max(1, deps.endpoints.get(flow.source.endpoint)?.maxConnections ?? 1)
+    for (let i = 0; i < finalizable.length; i += width) {
+      await Promise.all(finalizable.slice(i, i + width).map(finalizeOne))
     }
     for (const item of (await store.listItems(runId)).filter(
       (i) => i.state === 'failed' && i.finalPath === null,

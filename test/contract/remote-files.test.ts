@@ -2,11 +2,9 @@
  * The RemoteFiles contract against every adapter + server pair, plus the
  * protocol-specific checks: host key pinning, TLS trust, logins.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
-import { type AddressInfo, connect, createServer } from 'node:net'
 import { homedir, tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -18,6 +16,14 @@ import type { EndpointConfig } from '../../src/config/schema.js'
 import { startFtpServer } from '../../src/sandbox/ftp-server.js'
 import { generateSshKeyPair, startSftpServer } from '../../src/sandbox/sftp-server.js'
 import { caPem, serverCertPath, serverKeyPath } from '../../src/sandbox/tls/index.js'
+import {
+  acceptsConnections,
+  freePort,
+  skipUnlessDaemon,
+  sshdPath,
+  stopDaemon,
+  vsftpdPath,
+} from '../support/daemons.js'
 import {
   type ContractServer,
   type ContractTarget,
@@ -131,41 +137,6 @@ for (const target of targets)
   t.test(`contract: ${target.name}`, async (t) => runRemoteFilesContract(t, target))
 
 // Real daemons, when the machine has them; there are no faults to inject into these.
-const sshdPath = '/usr/sbin/sshd'
-const vsftpdPath = '/usr/sbin/vsftpd'
-const asRoot = process.getuid?.() === 0
-
-async function freePort(): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise((resolve) => probe.close(resolve))
-  return port
-}
-
-async function stopDaemon(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  await exited
-}
-
-/** Resolves once the daemon accepts TCP connections; vsftpd prints nothing when ready. */
-async function acceptsConnections(port: number, child: ChildProcess): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}`)
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (open) return
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error(`nothing listens on ${port}`)
-}
 
 function sshdTarget(): ContractTarget {
   return {
@@ -333,16 +304,12 @@ function vsftpdTarget(
 }
 
 t.test('system daemons', async (t) => {
-  if (!existsSync(sshdPath))
-    t.comment(`OpenSSH sshd not installed (${sshdPath} missing): contract not run against it`)
-  else if (!asRoot)
-    t.comment('sshd is installed, but these tests need root to run it: contract not run against it')
+  const noSshd = skipUnlessDaemon(sshdPath)
+  if (noSshd) t.comment(`${noSshd}: contract not run against OpenSSH sshd`)
   else t.test(`contract: ${sshdTarget().name}`, async (t) => runRemoteFilesContract(t, sshdTarget()))
 
-  if (!existsSync(vsftpdPath))
-    t.comment(`vsftpd not installed (${vsftpdPath} missing): contract not run against it`)
-  else if (!asRoot)
-    t.comment('vsftpd is installed, but these tests need root to run it: contract not run against it')
+  const noVsftpd = skipUnlessDaemon(vsftpdPath)
+  if (noVsftpd) t.comment(`${noVsftpd}: contract not run against vsftpd`)
   else {
     ensureVsftpdUser()
     const trust = { rejectUnauthorized: true, ca: caPem }

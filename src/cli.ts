@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+/**
+ * Operator commands:
+ *   sdrive-ftp-bridge check-config [FILE]
+ *   sdrive-ftp-bridge check-endpoint NAME [--config FILE] [--json]
+ * Exit codes: 0 fine, 1 the endpoint check found a problem, 2 an invalid
+ * configuration or command line.
+ */
+import { realpathSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import { checkEndpoint } from './adapters/remote/check.js'
+import { endpointDirectories } from './adapters/remote/check-directories.js'
+import { ConfigError, type Env, type LoadedConfig, loadConfig } from './config/load.js'
+import { createLogger } from './logging/logger.js'
+import type { EndpointReport } from './ports/endpoint-check.js'
+
+export interface CliIo {
+  env: Env
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+}
+
+const usage = `usage:
+  sdrive-ftp-bridge check-config [FILE]
+      Validates a configuration file offline (default: $BRIDGE_CONFIG or ./bridge.yaml).
+  sdrive-ftp-bridge check-endpoint NAME [--config FILE] [--json]
+      Connects to an endpoint and reports its identity, features, directories and clock.
+`
+
+class UsageError extends Error {}
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'check-config':
+        return await checkConfigCommand(rest, io)
+      case 'check-endpoint':
+        return await checkEndpointCommand(rest, io)
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(usage)
+        return 0
+      default:
+        throw new UsageError(command ? `unknown command "${command}"` : 'no command given')
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`${error.message}\n${usage}`)
+      return 2
+    }
+    throw error
+  }
+}
+
+function defaultConfigPath(env: Env): string {
+  return env.BRIDGE_CONFIG ?? './bridge.yaml'
+}
+
+async function readConfig(path: string, io: CliIo): Promise<LoadedConfig | undefined> {
+  try {
+    return await loadConfig(path, io.env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    const lines = error.issues.map(
+      (issue) => `  ${issue.path === '' ? '(file)' : issue.path}: ${issue.message}`,
+    )
+    io.stderr(`${path}: invalid configuration\n${lines.join('\n')}\n`)
+    return undefined
+  }
+}
+
+async function checkConfigCommand(args: string[], io: CliIo): Promise<number> {
+  const positional = args.filter((arg) => !arg.startsWith('--'))
+  const unknown = args.filter((arg) => arg.startsWith('--'))
+  if (unknown.length > 0) throw new UsageError(`unknown option ${unknown[0]}`)
+  if (positional.length > 1) throw new UsageError('check-config takes at most one FILE')
+  const path = positional[0] ?? defaultConfigPath(io.env)
+  const config = await readConfig(path, io)
+  if (!config) return 2
+  const endpoints = Object.values(config.endpoints)
+  const lines = [`${path}: configuration is valid`, `endpoints (${endpoints.length}):`]
+  for (const endpoint of endpoints) {
+    const port = endpoint.port ? `:${endpoint.port}` : ''
+    lines.push(`  ${endpoint.name}  ${endpoint.protocol}://${endpoint.username}@${endpoint.host}${port}`)
+  }
+  lines.push(`flows (${config.flows.length}):`)
+  for (const flow of config.flows) {
+    const where =
+      flow.kind === 'inbound'
+        ? `${flow.source.endpoint}:${flow.source.directory} -> ${flow.target.fileObject}`
+        : `${flow.source.object} -> ${flow.destination.endpoint}:${flow.destination.directory}`
+    const when = flow.kind === 'inbound' ? flow.schedule?.cron : flow.window?.cron
+    lines.push(`  ${flow.name}  ${flow.kind}  ${where}${when ? `  (${when})` : ''}`)
+  }
+  io.stdout(`${lines.join('\n')}\n`)
+  return 0
+}
+
+async function checkEndpointCommand(args: string[], io: CliIo): Promise<number> {
+  let configPath: string | undefined
+  let json = false
+  const positional: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
+    if (arg === '--json') json = true
+    else if (arg === '--config') {
+      configPath = args[++i]
+      if (configPath === undefined) throw new UsageError('--config needs a FILE')
+    } else if (arg.startsWith('--config=')) configPath = arg.slice('--config='.length)
+    else if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`)
+    else positional.push(arg)
+  }
+  if (positional.length !== 1) throw new UsageError('check-endpoint takes exactly one endpoint NAME')
+  const name = positional[0] as string
+  const path = configPath ?? defaultConfigPath(io.env)
+  const config = await readConfig(path, io)
+  if (!config) return 2
+  const endpoint = config.endpoints[name]
+  if (!endpoint) {
+    const known = Object.keys(config.endpoints).join(', ') || 'none'
+    io.stderr(`endpoint "${name}" is not configured in ${path} (configured: ${known})\n`)
+    return 2
+  }
+  // Logs go to stderr, so --json output on stdout stays parseable.
+  const logger = createLogger({ level: io.env.LOG_LEVEL ?? 'warn', destination: process.stderr })
+  const report = await checkEndpoint(endpoint, endpointDirectories(config.flows, name), logger)
+  io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report))
+  return report.ok ? 0 : 1
+}
+
+const yesNo = (value: boolean | null) => (value === null ? '-' : value ? 'yes' : 'no')
+
+export function formatReport(report: EndpointReport): string {
+  const lines = [
+    `endpoint ${report.endpoint} (${report.protocol}://${report.host}:${report.port}): ${report.ok ? 'OK' : 'PROBLEM'}`,
+    `  connected: ${yesNo(report.connected)}, logged in: ${yesNo(report.authenticated)}`,
+  ]
+  if (report.serverIdentification) {
+    lines.push(`  server: ${report.serverIdentification.split('\n').join(' | ')}`)
+  }
+  if (report.loginBanner) lines.push(`  banner: ${report.loginBanner.split('\n').join(' | ')}`)
+  if (report.hostKey) {
+    const key = report.hostKey
+    const pin =
+      key.matchesPin === null ? 'not pinned' : key.matchesPin ? 'matches the pin' : 'DOES NOT match the pin'
+    lines.push(`  host key: ${key.keyType} ${key.fingerprint} (${pin})`)
+  }
+  if (report.tls) {
+    const tls = report.tls
+    lines.push(
+      `  TLS: ${tls.version ?? '?'} ${tls.cipher ?? ''}, ${tls.verified ? 'verified' : `NOT verified (${tls.verificationError})`}`,
+    )
+    if (tls.certificate) {
+      const c = tls.certificate
+      lines.push(`  certificate: ${c.subject}, issued by ${c.issuer}, valid ${c.validFrom} to ${c.validTo}`)
+      lines.push(`    SHA-256 ${c.fingerprint256}`)
+    }
+  }
+  if (report.features) {
+    const f = report.features
+    const offered = [
+      ['MLSD', f.mlsd],
+      ['EPSV', f.epsv],
+      ['UTF8', f.utf8],
+      ['SIZE', f.size],
+      ['MDTM', f.mdtm],
+      ['REST STREAM', f.restStream],
+      ['posix-rename', f.posixRename],
+      ['statvfs', f.statvfs],
+      ['hardlink', f.hardlink],
+      ['fsync', f.fsync],
+      ['check-file', f.checkFile],
+    ]
+      .filter(([, on]) => on)
+      .map(([name]) => name)
+    const hashes = [...f.hashCommands, ...f.hashAlgorithms.map((a) => `HASH ${a}`)]
+    lines.push(`  features: ${[...offered, ...hashes].join(', ') || 'none listed'}`)
+  }
+  for (const dir of report.directories) {
+    const state = !dir.exists
+      ? 'missing'
+      : !dir.isDirectory
+        ? 'not a directory'
+        : `writable ${yesNo(dir.writable)}, rename ${yesNo(dir.canRename)}`
+    lines.push(
+      `  ${dir.ok ? 'ok  ' : 'FAIL'} ${dir.path}: ${state}${dir.error ? ` (${dir.error.code}: ${dir.error.message})` : ''}`,
+    )
+  }
+  if (report.clock) {
+    const c = report.clock
+    lines.push(`  clock skew: ${c.skewSeconds} s (±${c.precisionSeconds} s, from ${c.source})`)
+  }
+  for (const warning of report.warnings) lines.push(`  warning: ${warning}`)
+  if (report.error) lines.push(`  error: ${report.error.code}: ${report.error.message}`)
+  lines.push(`  took ${report.timings.totalMs} ms`)
+  return `${lines.join('\n')}\n`
+}
+
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href
+if (isMain) {
+  runCli(process.argv.slice(2), {
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  }).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (error: unknown) => {
+      process.stderr.write(`fatal: ${error instanceof Error ? error.stack : String(error)}\n`)
+      process.exitCode = 1
+    },
+  )
+}

@@ -39,7 +39,8 @@ export interface Bridge {
   logger: Logger
   /** Resumes unfinished runs and starts cron schedules. */
   start(options?: { schedules?: boolean }): Promise<void>
-  close(): Promise<void>
+  /** Drains for up to graceMs (work in flight may finish), then closes everything. */
+  close(options?: { graceMs?: number }): Promise<void>
 }
 
 export interface BridgeOverrides {
@@ -145,19 +146,17 @@ export async function createBridge(
         exports.startWindows()
       }
     },
-    async close() {
+    async close(options = {}) {
       if (closed) return
       closed = true
       clearInterval(depthTimer)
       scheduler?.stop()
       // Each cleanup runs even if an earlier one fails; the first failure is reported.
-      const results = await Promise.allSettled([
-        engine.close(),
-        exports.close(),
-        ...[...remoteCache.values()].map((r) => r.close()),
-      ])
+      // Engines first (they drain and may still use connections and the store), then the rest.
+      const engines = await Promise.allSettled([engine.close(options), exports.close(options)])
+      const remotes = await Promise.allSettled([...remoteCache.values()].map((r) => r.close()))
       const storeClosed = await Promise.allSettled([store.close()])
-      const failure = [...results, ...storeClosed].find((r) => r.status === 'rejected')
+      const failure = [...engines, ...remotes, ...storeClosed].find((r) => r.status === 'rejected')
       if (failure && failure.status === 'rejected') throw failure.reason
     },
   }

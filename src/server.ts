@@ -47,9 +47,11 @@ export async function startServer(
     url: address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1'),
     close() {
       closing ??= (async () => {
+        // Readiness turns false first, so a load balancer stops sending; then no new
+        // requests, then in-flight transfers get the grace period to finish.
         shuttingDown = true
         await fastify.close()
-        await bridge.close()
+        await bridge.close({ graceMs: config.server.shutdownGraceMs })
       })()
       return closing
     },

@@ -17,6 +17,11 @@ export const ServerConfigSchema = T.Object(
     }),
     bodyLimitBytes: T.Integer({ minimum: 1024, default: 1_048_576 }),
     trustProxy: T.Boolean({ default: false }),
+    shutdownGraceMs: T.Integer({
+      minimum: 0,
+      default: 25_000,
+      description: 'On SIGTERM, transfers in flight may finish for this long before they are abandoned.',
+    }),
   },
   { additionalProperties: false, default: {} },
 )

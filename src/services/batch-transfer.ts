@@ -35,6 +35,8 @@ export interface BatchContext {
   signal: AbortSignal
   /** Bytes streamed so far for a file in flight (progress reporting). */
   onProgress?: (item: ItemRecord, bytes: number) => void
+  /** Aborted when the service drains: files not started yet are left for the next start. */
+  draining?: AbortSignal
 }
 
 const opts = (signal: AbortSignal) => ({ signal })
@@ -61,6 +63,9 @@ async function move(
 async function failAttempt(ctx: BatchContext, item: ItemRecord, error: BridgeError): Promise<ItemRecord> {
   // Shutting down is not the file's fault: leave the item as it is; the next start reconciles it.
   if (ctx.signal.aborted) return item
+  if (error.code === 'CANCELLED' && ctx.draining?.aborted) {
+    return move(ctx, item, 'pending', { attempts: Math.max(0, item.attempts - 1), nextAttemptAt: null })
+  }
   const retry = ctx.flow.retry
   const err = { code: error.code, message: error.message }
   ctx.metrics.failure(ctx.flow.name, error.code)
@@ -163,8 +168,9 @@ interface Uploaded {
 async function uploadOne(ctx: BatchContext, item: ItemRecord, ticket: UploadTicket): Promise<Uploaded> {
   const started = process.hrtime.bigint()
   const contentType = contentTypeOf(item.name)
-  const result = await ctx.queue.run(ctx.remote.endpoint, () =>
-    ctx.remote.read(
+  const result = await ctx.queue.run(ctx.remote.endpoint, () => {
+    if (ctx.draining?.aborted) throw new BridgeError('CANCELLED', 'not started: the service is draining')
+    return ctx.remote.read(
       currentLocation(item),
       async (stream) => {
         const meter = new HashingStream(item.size, (bytes) => ctx.onProgress?.(item, bytes))
@@ -185,8 +191,8 @@ async function uploadOne(ctx: BatchContext, item: ItemRecord, ticket: UploadTick
         return { versionId: s3.versionId, bytes: meter.bytes, ...digests }
       },
       opts(ctx.signal),
-    ),
-  )
+    )
+  })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   ctx.metrics.transferDuration(ctx.flow.name, seconds)
   const updated = await ctx.store.updateItem(item.id, {

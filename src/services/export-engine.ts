@@ -31,7 +31,7 @@ import type { SalesforceApi } from '../ports/salesforce.js'
 import type { SDrive, SDriveFile } from '../ports/sdrive.js'
 import type { ItemRecord, NewItem, RunNote, RunRecord, RunTrigger, Store } from '../ports/store.js'
 import type { TransferQueue } from '../queue/transfer-queue.js'
-import type { RemoteRegistry } from './inbound-engine.js'
+import { type RemoteRegistry, settleWithin } from './inbound-engine.js'
 import { deliverFile, writeTextFile } from './remote-delivery.js'
 
 export interface ExportRequest {
@@ -69,7 +69,8 @@ export interface ExportEngine {
   settled(jobId: string): Promise<void>
   isOutboundFlow(flow: string): boolean
   readonly events: EventEmitter
-  close(): Promise<void>
+  /** Stops starting new deliveries, lets those in flight finish for up to graceMs, then aborts. */
+  close(options?: { graceMs?: number }): Promise<void>
 }
 
 const ACTIVE: ItemRecord['state'][] = ['pending', 'transferring', 'finalizing']
@@ -132,6 +133,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
   const drivers = new Map<string, Promise<void>>()
   const jobControllers = new Map<string, AbortController>()
   const shutdown = new AbortController()
+  const drain = new AbortController()
   const events = new EventEmitter()
   const windows: Cron[] = []
   let closed = false
@@ -589,6 +591,8 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
           await plan(flow, fresh, batch, signal)
       }
       for (;;) {
+        // Draining: deliveries not started stay pending; the next start picks the job up.
+        if (drain.signal.aborted) return
         const items = (await Promise.all(jobs.map((j) => store.listItems(j.id)))).flat()
         await deliverDue(flow, items, signal)
         await finalizeDelivered(
@@ -604,7 +608,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
             i.nextAttemptAt ? Date.parse(i.nextAttemptAt) : clock.now() + flow.retry.baseDelayMs,
           ),
         )
-        await clock.sleep(Math.max(0, wake - clock.now()), signal)
+        await clock.sleep(Math.max(0, wake - clock.now()), AbortSignal.any([signal, drain.signal]))
       }
       const all = (await Promise.all(jobs.map((j) => store.listItems(j.id)))).flat()
       let companionError: string | null = null
@@ -629,7 +633,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
         metrics.runFinished(flow.name, state)
       }
     } catch (error) {
-      if (shutdown.signal.aborted) return
+      if (shutdown.signal.aborted || drain.signal.aborted) return
       const cancelled = controllers.some((c) => c.signal.aborted)
       const e = toBridgeError(error)
       for (const job of jobs) {
@@ -791,10 +795,12 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
       await drivers.get(jobId)
     },
 
-    async close() {
+    async close(options = {}) {
       if (closed) return
       closed = true
       for (const w of windows) w.stop()
+      drain.abort(new BridgeError('CANCELLED', 'service is shutting down'))
+      await settleWithin([...new Set(drivers.values())], options.graceMs ?? 0)
       shutdown.abort(new BridgeError('CANCELLED', 'service is shutting down'))
       await Promise.allSettled([...new Set(drivers.values())])
     },

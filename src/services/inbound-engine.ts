@@ -86,10 +86,27 @@ export interface InboundEngine {
   inFlightBytes(runId: string): ReadonlyMap<string, number>
   /** Emits 'run-progress' (runId) as files stream and change state, and 'run-settled' (runId). */
   readonly events: EventEmitter
-  close(): Promise<void>
+  /**
+   * Stops starting new work, lets transfers in flight finish for up to
+   * graceMs, then aborts the rest (left for the next start to reconcile).
+   */
+  close(options?: { graceMs?: number }): Promise<void>
 }
 
 const ACTIVE: ItemRecord['state'][] = ['pending', 'transferring', 'finalizing']
+
+/** Waits for the promises to settle, but no longer than ms. */
+export async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0 || ms <= 0) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    Promise.allSettled(promises),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms)
+    }),
+  ])
+  clearTimeout(timer)
+}
 
 export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   const { store, clock, logger, metrics } = deps
@@ -97,6 +114,8 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   const drivers = new Map<string, Promise<void>>()
   const activeFlows = new Map<string, number>()
   const shutdown = new AbortController()
+  // Draining: nothing new starts; what is in flight may finish until shutdown aborts it.
+  const drain = new AbortController()
   const events = new EventEmitter()
   events.setMaxListeners(0)
   const inFlight = new Map<string, Map<string, number>>()
@@ -416,6 +435,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       logger,
       metrics,
       signal: shutdown.signal,
+      draining: drain.signal,
       onProgress(item, bytes) {
         let perRun = inFlight.get(item.runId)
         if (!perRun) {
@@ -426,6 +446,8 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         announce(item.runId)
       },
     }
+    // Draining: files not started yet stay pending for the next start.
+    drain.signal.throwIfAborted()
     const batches = batchByKey(
       due,
       (i) => JSON.stringify([i.endpoint, sdriveTargetOf(i.target as NonNullable<ItemRecord['target']>)]),
@@ -537,12 +559,13 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         }
       }
       for (;;) {
+        if (drain.signal.aborted) return
         const wake = await round(flow, run.id)
         if (wake === null) break
-        await clock.sleep(Math.max(0, wake - clock.now()), shutdown.signal)
+        await clock.sleep(Math.max(0, wake - clock.now()), AbortSignal.any([shutdown.signal, drain.signal]))
       }
     } catch (error) {
-      if (shutdown.signal.aborted) return
+      if (shutdown.signal.aborted || drain.signal.aborted) return
       const e = toBridgeError(error)
       logger.error({ flow: flow.name, run: run.id, code: e.code, err: e.message }, 'run failed')
       metrics.failure(flow.name, e.code)
@@ -731,9 +754,11 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
 
     inFlightBytes: (runId) => inFlight.get(runId) ?? new Map(),
 
-    async close() {
+    async close(options = {}) {
       if (closed) return
       closed = true
+      drain.abort(new BridgeError('CANCELLED', 'service is shutting down'))
+      await settleWithin([...drivers.values()], options.graceMs ?? 0)
       shutdown.abort(new BridgeError('CANCELLED', 'service is shutting down'))
       await Promise.allSettled([...drivers.values()])
     },

@@ -2,28 +2,19 @@
  * The RemoteFiles contract against every adapter + server pair, plus the
  * protocol-specific checks: host key pinning, TLS trust, logins.
  */
-import { execFileSync, spawn } from 'node:child_process'
-import { randomBytes, randomInt } from 'node:crypto'
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { homedir, tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import ssh2 from 'ssh2'
 import t, { type Test } from 'tap'
-import { createRemoteFiles, fingerprintOf } from '../../src/adapters/remote/index.js'
+import { createRemoteFiles } from '../../src/adapters/remote/index.js'
 import type { EndpointConfig } from '../../src/config/schema.js'
 import { startFtpServer } from '../../src/sandbox/ftp-server.js'
 import { generateSshKeyPair, startSftpServer } from '../../src/sandbox/sftp-server.js'
-import { caPem, serverCertPath, serverKeyPath } from '../../src/sandbox/tls/index.js'
-import {
-  acceptsConnections,
-  freePort,
-  skipUnlessDaemon,
-  sshdPath,
-  stopDaemon,
-  vsftpdPath,
-} from '../support/daemons.js'
+import { caPem } from '../../src/sandbox/tls/index.js'
+import { skipUnlessDaemon, sshdPath, vsftpdPath } from '../support/daemons.js'
+import { ensureTestUser, startSshd, startVsftpd, testUser } from '../support/real-server-configs.js'
 import {
   type ContractServer,
   type ContractTarget,
@@ -145,85 +136,26 @@ function sshdTarget(): ContractTarget {
     // ChrootDirectory wants every component root-owned and not group/world-writable; /tmp is not.
     rootParent: homedir(),
     async start(root) {
-      const dir = await mkdtemp(join(tmpdir(), 'sshd-'))
-      const hostKey = generateSshKeyPair()
-      await writeFile(join(dir, 'host_key'), hostKey.private, { mode: 0o600 })
-      await writeFile(join(dir, 'authorized_keys'), `${clientKey.public}\n`)
-      // sshd refuses to start without its privilege separation directory.
-      await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
-      const port = await freePort()
-      const config = [
-        `ListenAddress 127.0.0.1:${port}`,
-        `HostKey ${join(dir, 'host_key')}`,
-        `PidFile ${join(dir, 'sshd.pid')}`,
-        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-        'StrictModes no',
-        'UsePAM no',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'PermitRootLogin prohibit-password',
-        `AllowUsers ${userInfo().username}`,
-        'Subsystem sftp internal-sftp',
-        'ForceCommand internal-sftp',
-        `ChrootDirectory ${root}`,
-      ]
-      await writeFile(join(dir, 'sshd_config'), `${config.join('\n')}\n`)
-      const child = spawn(sshdPath, ['-D', '-e', '-f', join(dir, 'sshd_config')], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      })
-      await new Promise<void>((resolve, reject) => {
-        let log = ''
-        child.stderr?.on('data', (chunk: Buffer) => {
-          log += chunk.toString()
-          if (/Server listening on/.test(log)) resolve()
-        })
-        child.once('exit', (code) => reject(new Error(`sshd exited with ${code}: ${log}`)))
-      })
-      const parsed = ssh2.utils.parseKey(hostKey.public)
-      if (parsed instanceof Error) throw parsed
-      const hostKeySha256 = fingerprintOf(parsed.getPublicSSH())
+      const sshd = await startSshd({ root, user: userInfo().username, authorizedKey: clientKey.public })
       return {
         remote: (overrides) =>
           createRemoteFiles(
             endpointConfig({
               protocol: 'sftp',
-              host: '127.0.0.1',
-              port,
+              host: sshd.host,
+              port: sshd.port,
               username: userInfo().username,
               privateKey: clientKey.private,
               passphrase: 'key passphrase',
-              hostKeySha256,
+              hostKeySha256: sshd.hostKeySha256,
               ...overrides,
             }),
             silent,
           ),
-        close: async () => {
-          await stopDaemon(child)
-          await rm(dir, { recursive: true, force: true })
-        },
+        close: sshd.close,
       }
     },
   }
-}
-
-const vsftpdUser = { name: 'sdrivebridgetest', password: randomBytes(12).toString('base64url') }
-
-/** vsftpd logs in real accounts only; this one exists for these tests (home: vsftpd must chdir there). */
-function ensureVsftpdUser(): void {
-  try {
-    execFileSync('id', [vsftpdUser.name], { stdio: 'ignore' })
-  } catch {
-    execFileSync('useradd', [
-      '--no-create-home',
-      '--home-dir',
-      tmpdir(),
-      '--shell',
-      '/bin/bash',
-      vsftpdUser.name,
-    ])
-  }
-  execFileSync('usermod', ['--home', tmpdir(), vsftpdUser.name])
-  execFileSync('chpasswd', { input: `${vsftpdUser.name}:${vsftpdUser.password}\n` })
 }
 
 function vsftpdTarget(
@@ -235,69 +167,22 @@ function vsftpdTarget(
     name,
     mtimePrecisionMs: 60_000,
     async start(root) {
-      // The daemon runs as the test user; files the test makes as root must stay writable for it.
-      process.umask(0)
-      await chmod(root, 0o777)
-      const dir = await mkdtemp(join(tmpdir(), 'vsftpd-'))
-      const port = await freePort()
-      const pasvMin = randomInt(30_000, 32_000)
-      const config = [
-        'listen=YES',
-        'listen_address=127.0.0.1',
-        `listen_port=${port}`,
-        'background=NO',
-        'seccomp_sandbox=NO',
-        'anonymous_enable=NO',
-        'local_enable=YES',
-        'write_enable=YES',
-        'local_umask=022',
-        'chroot_local_user=YES',
-        'allow_writeable_chroot=YES',
-        `local_root=${root}`,
-        'check_shell=NO',
-        'userlist_enable=NO',
-        'pasv_enable=YES',
-        'pasv_address=127.0.0.1',
-        `pasv_min_port=${pasvMin}`,
-        `pasv_max_port=${pasvMin + 50}`,
-        'utf8_filesystem=YES',
-        'use_localtime=NO',
-        'xferlog_enable=NO',
-        `vsftpd_log_file=${join(dir, 'vsftpd.log')}`,
-        ...(tls
-          ? [
-              'ssl_enable=YES',
-              `rsa_cert_file=${serverCertPath}`,
-              `rsa_private_key_file=${serverKeyPath}`,
-              'require_ssl_reuse=YES',
-              'force_local_logins_ssl=YES',
-              'force_local_data_ssl=YES',
-              'ssl_ciphers=HIGH',
-              ...(tls === 'implicit' ? ['implicit_ssl=YES'] : []),
-            ]
-          : []),
-      ]
-      await writeFile(join(dir, 'vsftpd.conf'), `${config.join('\n')}\n`)
-      const child = spawn(vsftpdPath, [join(dir, 'vsftpd.conf')], { stdio: 'ignore' })
-      await acceptsConnections(port, child)
+      const vsftpd = await startVsftpd({ root, tls })
       return {
         remote: (overrides) =>
           createRemoteFiles(
             endpointConfig({
               protocol: tls === 'explicit' ? 'ftps' : tls === 'implicit' ? 'ftps-implicit' : 'ftp',
-              host: '127.0.0.1',
-              port,
-              username: vsftpdUser.name,
-              password: vsftpdUser.password,
+              host: vsftpd.host,
+              port: vsftpd.port,
+              username: testUser.name,
+              password: testUser.password,
               tls: endpointTls,
               ...overrides,
             }),
             silent,
           ),
-        close: async () => {
-          await stopDaemon(child)
-          await rm(dir, { recursive: true, force: true })
-        },
+        close: vsftpd.close,
       }
     },
   }
@@ -311,7 +196,7 @@ t.test('system daemons', async (t) => {
   const noVsftpd = skipUnlessDaemon(vsftpdPath)
   if (noVsftpd) t.comment(`${noVsftpd}: contract not run against vsftpd`)
   else {
-    ensureVsftpdUser()
+    ensureTestUser()
     const trust = { rejectUnauthorized: true, ca: caPem }
     for (const target of [
       vsftpdTarget('vsftpd FTP', false, { rejectUnauthorized: true }),

@@ -1,15 +1,23 @@
 /**
- * Running the real OpenSSH sshd and vsftpd from Debian in tests: where they
- * live, whether they can run here, and the small process helpers. In CI
- * (`CI=true`) .ci/run installs both, so their absence there is a failure,
- * not a reason to pass over the interop cases.
+ * Running the real OpenSSH sshd, vsftpd and pure-ftpd from Debian in tests:
+ * where they live, whether they can run here, and the small process helpers.
+ * In CI (`CI=true`) .ci/run installs all three, so their absence there is a
+ * failure, not a reason to pass over the interop cases.
+ *
+ * pure-ftpd conflicts with vsftpd as a Debian package (both provide
+ * ftp-server), so .ci/run unpacks its .deb with `dpkg -x` into
+ * PURE_FTPD_ROOT (default /opt/pure-ftpd) instead of installing it.
  */
-import type { ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { type AddressInfo, connect, createServer } from 'node:net'
+import { join } from 'node:path'
 
 export const sshdPath = '/usr/sbin/sshd'
 export const vsftpdPath = '/usr/sbin/vsftpd'
+export const pureFtpdRoot = process.env.PURE_FTPD_ROOT ?? '/opt/pure-ftpd'
+export const pureFtpdPath = join(pureFtpdRoot, 'usr/sbin/pure-ftpd')
+export const purePwPath = join(pureFtpdRoot, 'usr/bin/pure-pw')
 const asRoot = process.getuid?.() === 0
 
 /** Why a daemon cannot run here, or null when it can. */
@@ -35,10 +43,42 @@ export async function freePort(): Promise<number> {
   return port
 }
 
+/**
+ * Starts a daemon in its own process group, so that stopDaemon also ends the
+ * per-connection processes it forks (vsftpd, pure-ftpd and sshd all do).
+ */
+export function spawnDaemon(
+  path: string,
+  args: string[],
+  stdio: 'ignore' | 'stderr' = 'ignore',
+): ChildProcess {
+  return spawn(path, args, {
+    detached: true,
+    stdio: ['ignore', 'ignore', stdio === 'stderr' ? 'pipe' : 'ignore'],
+  })
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Stops the daemon and, if it leads a process group (spawnDaemon), everything left in that group. */
 export async function stopDaemon(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
+  const pid = child.pid
+  const running = child.exitCode === null && child.signalCode === null
+  const exited = running ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve()
+  if (pid !== undefined && groupAlive(pid)) {
+    process.kill(-pid, 'SIGTERM')
+    for (let waited = 0; groupAlive(pid); waited += 25) {
+      if (waited >= 3000) process.kill(-pid, 'SIGKILL')
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  } else if (running) child.kill('SIGTERM')
   await exited
 }
 

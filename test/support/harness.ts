@@ -36,6 +36,20 @@ export interface HarnessOptions {
   sqlitePath?: string
   /** Overrides for the bridge (an injected clock, …) and whether cron schedules run. */
   bridge?: BridgeOverrides & { schedules?: boolean }
+  /** A server to use instead of the in-process one for `protocol` (a real daemon). */
+  remoteServer?: ExternalRemoteServer
+}
+
+/** Serves the harness's remote root with something else; the endpoint it gives replaces the default one. */
+export interface ExternalRemoteServer {
+  /** Parent of the harness's temp dir (sshd's ChrootDirectory wants root-owned parents; /tmp is not). */
+  rootParent?: string
+  start(root: string): Promise<{
+    remote: RemoteServerHandle
+    /** Endpoint fields; secrets as `${VAR}` references whose values are in `env`. */
+    endpoint: Record<string, unknown>
+    env?: Record<string, string>
+  }>
 }
 
 export interface RemoteServerHandle {
@@ -100,16 +114,18 @@ export function endpointConfig(protocol: Protocol, remote: RemoteServerHandle): 
 }
 
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
-  const dir = await mkdtemp(join(tmpdir(), 'bridge-e2e-'))
+  const dir = await mkdtemp(join(options.remoteServer?.rootParent ?? tmpdir(), 'bridge-e2e-'))
   const remoteRoot = join(dir, 'remote')
   await mkdir(remoteRoot, { recursive: true })
   const sandbox = await startSalesforceSandbox(options.sandbox ?? {})
-  const remote = await startRemoteServer(options.protocol, remoteRoot)
+  const external = options.remoteServer ? await options.remoteServer.start(remoteRoot) : null
+  const remote = external?.remote ?? (await startRemoteServer(options.protocol, remoteRoot))
 
   const env = {
     BRIDGE_API_KEY: API_KEY,
     REMOTE_PASSWORD,
     SF_CLIENT_SECRET: sandbox.clientSecret,
+    ...(external?.env ?? {}),
   }
   const config = {
     server: { host: '127.0.0.1', port: 0, apiKeys: ['${BRIDGE_API_KEY}'] },
@@ -122,7 +138,12 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       maxRetries: 3,
     },
     sdrive: { s3UploadUrl: sandbox.s3UploadUrl, uploadTimeoutMs: 10_000 },
-    endpoints: { partner: { ...endpointConfig(options.protocol, remote), ...(options.endpoint ?? {}) } },
+    endpoints: {
+      partner: {
+        ...(external?.endpoint ?? endpointConfig(options.protocol, remote)),
+        ...(options.endpoint ?? {}),
+      },
+    },
     flows: options.flows('partner'),
   }
   const configText = JSON.stringify(config, null, 2)
@@ -137,6 +158,11 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const server = await startServer(parseConfig(configText, 'json', env), logger, {
     schedules: false,
     ...(options.bridge ?? {}),
+  }).catch(async (error: unknown) => {
+    // A daemon must not outlive a harness that did not start.
+    await remote.close()
+    await sandbox.close()
+    throw error
   })
 
   const api: Harness['api'] = async (method, path, opts = {}) => {

@@ -58,13 +58,10 @@ export function openS3Download(
           }),
         ),
       )
-      signal?.addEventListener(
-        'abort',
-        () => res.destroy(new BridgeError('CANCELLED', 'download cancelled')),
-        {
-          once: true,
-        },
-      )
+      const onAbort = () => res.destroy(new BridgeError('CANCELLED', 'download cancelled'))
+      signal?.addEventListener('abort', onAbort, { once: true })
+      // One job's signal serves many downloads: a finished one must not keep its listener.
+      res.once('close', () => signal?.removeEventListener('abort', onAbort))
       resolve({ stream: res, size: Number.isFinite(length) ? length : null })
     })
     req.setTimeout(idleTimeoutMs, () =>

@@ -1,0 +1,398 @@
+/**
+ * Shared pieces of the benchmarks: the remote servers (OpenSSH sshd when it
+ * can run here, else the in-process SFTP server; the in-process FTP server),
+ * the service as a child process with its RSS sampled, the raw-transfer
+ * baseline worker, test data and the result table.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises'
+import { homedir, tmpdir, userInfo } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import ssh2 from 'ssh2'
+import { fingerprintOf } from '../src/adapters/remote/index.js'
+import { createSalesforceApi } from '../src/adapters/salesforce/index.js'
+import { createSDrive } from '../src/adapters/sdrive/index.js'
+import { parseConfig } from '../src/config/load.js'
+import { createLogger } from '../src/logging/logger.js'
+import type { SDrive } from '../src/ports/sdrive.js'
+import { startFtpServer } from '../src/sandbox/ftp-server.js'
+import type { SalesforceSandbox } from '../src/sandbox/salesforce/index.js'
+import { generateSshKeyPair, startSftpServer } from '../src/sandbox/sftp-server.js'
+import { daemonUnavailable, freePort, sshdPath, stopDaemon } from '../test/support/daemons.js'
+
+export const MB = 1024 * 1024
+export const KiB = 1024
+export const API_KEY = 'bench-api-key-0123456789abcdef'
+const FTP_USER = 'partner'
+const FTP_PASSWORD = 'bench-password'
+
+export type Protocol = 'sftp' | 'ftp'
+
+/** How a client (the service or the raw baseline) reaches a remote server. */
+export interface RemoteConnection {
+  protocol: Protocol
+  host: string
+  port: number
+  username: string
+  password?: string
+  privateKey?: string
+  hostKeySha256?: string
+}
+
+export interface RemoteServer {
+  /** What serves it, for the output. */
+  label: string
+  /** Directory on this machine that the server shows as "/". */
+  root: string
+  connection: RemoteConnection
+  close(): Promise<void>
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+export function seconds(since: bigint): number {
+  return Number(process.hrtime.bigint() - since) / 1e9
+}
+
+export function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`)
+}
+
+/** Why the real OpenSSH sshd cannot serve the SFTP figures here, or null when it can. */
+export function sshdUnavailable(): string | null {
+  if (process.env.BENCH_SFTP_SERVER === 'inprocess') return 'BENCH_SFTP_SERVER=inprocess'
+  return daemonUnavailable(sshdPath)
+}
+
+/** OpenSSH sshd (internal-sftp, chrooted, key login) on a loopback port. */
+async function startSshd(): Promise<RemoteServer> {
+  // ChrootDirectory wants every path component root-owned and not group/world-writable; /tmp is not.
+  const root = await mkdtemp(join(homedir(), 'bench-sftp-root-'))
+  const dir = await mkdtemp(join(tmpdir(), 'bench-sshd-'))
+  const hostKey = generateSshKeyPair()
+  const clientKey = generateSshKeyPair()
+  await writeFile(join(dir, 'host_key'), hostKey.private, { mode: 0o600 })
+  await writeFile(join(dir, 'authorized_keys'), `${clientKey.public}\n`)
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
+  const port = await freePort()
+  const config = [
+    `ListenAddress 127.0.0.1:${port}`,
+    `HostKey ${join(dir, 'host_key')}`,
+    `PidFile ${join(dir, 'sshd.pid')}`,
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+    'StrictModes no',
+    'UsePAM no',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PermitRootLogin prohibit-password',
+    `AllowUsers ${userInfo().username}`,
+    'MaxStartups 100:30:200',
+    'MaxSessions 100',
+    'Subsystem sftp internal-sftp',
+    'ForceCommand internal-sftp',
+    `ChrootDirectory ${root}`,
+  ]
+  await writeFile(join(dir, 'sshd_config'), `${config.join('\n')}\n`)
+  const child = spawn(sshdPath, ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  await new Promise<void>((resolve, reject) => {
+    let text = ''
+    child.stderr?.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+      if (/Server listening on/.test(text)) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`sshd exited with ${code}: ${text}`)))
+  })
+  child.stderr?.resume()
+  const parsed = ssh2.utils.parseKey(hostKey.public)
+  if (parsed instanceof Error) throw parsed
+  return {
+    label: `OpenSSH ${sshdPath} (internal-sftp)`,
+    root,
+    connection: {
+      protocol: 'sftp',
+      host: '127.0.0.1',
+      port,
+      username: userInfo().username,
+      privateKey: clientKey.private,
+      hostKeySha256: fingerprintOf(parsed.getPublicSSH()),
+    },
+    async close() {
+      await stopDaemon(child)
+      await rm(dir, { recursive: true, force: true })
+      await rm(root, { recursive: true, force: true })
+    },
+  }
+}
+
+export async function startRemote(protocol: Protocol): Promise<RemoteServer> {
+  if (protocol === 'sftp' && !sshdUnavailable()) return startSshd()
+  const root = await mkdtemp(join(tmpdir(), `bench-${protocol}-root-`))
+  if (protocol === 'sftp') {
+    const server = await startSftpServer({ root, users: [{ username: FTP_USER, password: FTP_PASSWORD }] })
+    return {
+      label: 'in-process SFTP server (ssh2, JavaScript)',
+      root,
+      connection: {
+        protocol,
+        host: server.host,
+        port: server.port,
+        username: FTP_USER,
+        password: FTP_PASSWORD,
+        hostKeySha256: server.hostKeySha256,
+      },
+      async close() {
+        await server.close()
+        await rm(root, { recursive: true, force: true })
+      },
+    }
+  }
+  const server = await startFtpServer({ root, username: FTP_USER, password: FTP_PASSWORD })
+  return {
+    label: 'in-process FTP server (ftp-srv, JavaScript)',
+    root,
+    connection: {
+      protocol,
+      host: server.host,
+      port: server.port,
+      username: FTP_USER,
+      password: FTP_PASSWORD,
+    },
+    async close() {
+      await server.close()
+      await rm(root, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Endpoint config of the service for a remote connection. */
+export function endpointConfig(c: RemoteConnection, maxConnections: number): Record<string, unknown> {
+  return {
+    protocol: c.protocol,
+    host: c.host,
+    port: c.port,
+    username: c.username,
+    ...(c.password ? { password: c.password } : {}),
+    ...(c.privateKey ? { privateKey: c.privateKey } : {}),
+    ...(c.hostKeySha256 ? { hostKeySha256: c.hostKeySha256 } : {}),
+    maxConnections,
+    operationTimeoutMs: 300_000,
+  }
+}
+
+const ONE_HOUR_AGO = () => (Date.now() - 3600_000) / 1000
+
+/** A MiB of incompressible-looking bytes. */
+function block(): Buffer {
+  const b = Buffer.alloc(MB)
+  for (let i = 0; i < MB; i += 4) b.writeUInt32LE((i * 2654435761) >>> 0, i)
+  return b
+}
+
+export async function writeBigFile(path: string, sizeMb: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true })
+  const data = block()
+  const out = createWriteStream(path)
+  for (let i = 0; i < sizeMb; i++) if (!out.write(data)) await once(out, 'drain')
+  out.end()
+  await once(out, 'finish')
+  const old = ONE_HOUR_AGO()
+  await utimes(path, old, old)
+}
+
+/** Writes `count` files of `size` bytes named `${prefix(i)}` into dir, aged one hour (ready for pick-up). */
+export async function writeSmallFiles(dir: string, names: string[], size: number): Promise<void> {
+  await mkdir(dir, { recursive: true })
+  const data = block().subarray(0, size)
+  const old = ONE_HOUR_AGO()
+  for (const name of names) {
+    const path = join(dir, name)
+    await writeFile(path, data)
+    await utimes(path, old, old)
+  }
+}
+
+export function configFor(sandbox: SalesforceSandbox, dir: string, extra: Record<string, unknown>) {
+  return {
+    server: { host: '127.0.0.1', port: 0, apiKeys: [API_KEY] },
+    store: { sqlitePath: join(dir, `bridge-${Math.random().toString(36).slice(2)}.sqlite`) },
+    salesforce: {
+      loginUrl: sandbox.url,
+      auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: sandbox.clientSecret },
+    },
+    sdrive: { s3UploadUrl: sandbox.s3UploadUrl, uploadTimeoutMs: 300_000 },
+    ...extra,
+  }
+}
+
+/** The bridge's own S-Drive client in this process: tickets, download URLs and file lookups for baselines. */
+export function sdriveClient(sandbox: SalesforceSandbox, dir: string): SDrive {
+  const config = parseConfig(
+    JSON.stringify(configFor(sandbox, dir, { endpoints: {}, flows: [] })),
+    'json',
+    {},
+  )
+  const logger = createLogger({ level: 'warn' })
+  return createSDrive(createSalesforceApi(config.salesforce, { logger }), config.sdrive, { logger })
+}
+
+async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024
+}
+
+export interface ServiceChild {
+  url: string
+  pid: number
+  api(method: string, path: string, body?: unknown): Promise<any>
+  /** Samples RSS every 25 ms while fn runs; returns fn's result, resting and peak RSS. */
+  sampled<T>(fn: () => Promise<T>): Promise<{ result: T; resting: number; peak: number }>
+  /** Starts a flow run and waits until it settles; returns the run detail. */
+  runFlow(flow: string): Promise<any>
+  /** Submits an export and waits for the job; returns the job. */
+  exportRecords(flow: string, recordIds: string[]): Promise<any>
+  close(): Promise<void>
+}
+
+/** The service as a child process (`node --import tsx src/server.ts`), so its RSS is its own. */
+export async function spawnService(config: Record<string, unknown>, dir: string): Promise<ServiceChild> {
+  const configPath = join(dir, `bridge-${Math.random().toString(36).slice(2)}.json`)
+  await writeFile(configPath, JSON.stringify(config))
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, BRIDGE_CONFIG: configPath, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let url = ''
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+  for await (const line of lines) {
+    try {
+      const entry = JSON.parse(line) as { url?: string }
+      if (entry.url) {
+        url = entry.url
+        break
+      }
+    } catch {}
+  }
+  if (!url) throw new Error('the service did not start')
+  lines.on('line', () => {})
+  const pid = child.pid as number
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${API_KEY}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    })
+    return (await res.json()) as any
+  }
+  const poll = async (path: string) => {
+    for (;;) {
+      const state = await api('GET', path)
+      if (!['queued', 'running', 'waiting_for_window'].includes(state.state)) return state
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  return {
+    url,
+    pid,
+    api,
+    async sampled(fn) {
+      const resting = await rssOf(pid)
+      let peak = resting
+      const sampler = setInterval(() => {
+        rssOf(pid).then(
+          (rss) => {
+            peak = Math.max(peak, rss)
+          },
+          () => {},
+        )
+      }, 25)
+      try {
+        const result = await fn()
+        peak = Math.max(peak, await rssOf(pid))
+        return { result, resting, peak }
+      } finally {
+        clearInterval(sampler)
+      }
+    },
+    async runFlow(flow) {
+      const { runId } = await api('POST', `/v1/flows/${flow}/runs`)
+      if (!runId) throw new Error(`flow ${flow} did not start`)
+      return poll(`/v1/runs/${runId}`)
+    },
+    async exportRecords(flow, recordIds) {
+      const { jobId } = await api('POST', '/v1/exports', { flow, recordIds })
+      if (!jobId) throw new Error(`export ${flow} was not accepted`)
+      return poll(`/v1/jobs/${jobId}`)
+    },
+    async close() {
+      child.kill('SIGTERM')
+      if (child.exitCode === null) await once(child, 'exit')
+    },
+  }
+}
+
+/** One raw transfer for the baseline worker (bench/raw-worker.ts). */
+export type RawTask =
+  | {
+      kind: 'inbound'
+      remotePath: string
+      size: number
+      s3Url: string
+      fields: [string, string][]
+      fileName: string
+    }
+  | { kind: 'outbound'; downloadUrl: string; remotePath: string }
+
+/** Runs the raw baseline in a child process (like the service), returning its wall time in seconds. */
+export async function runRawWorker(
+  connection: RemoteConnection,
+  tasks: RawTask[],
+  concurrency: number,
+  dir: string,
+): Promise<number> {
+  const jobPath = join(dir, `raw-${Math.random().toString(36).slice(2)}.json`)
+  await writeFile(jobPath, JSON.stringify({ connection, tasks, concurrency }))
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/raw-worker.ts', jobPath], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString()
+  })
+  const [code] = (await once(child, 'exit')) as [number]
+  await rm(jobPath, { force: true })
+  if (code !== 0) throw new Error(`raw worker exited with ${code}`)
+  return (JSON.parse(out) as { seconds: number }).seconds
+}
+
+export type Row = [figure: string, measured: string, baseline: string, ratio: string]
+
+export function printTable(rows: Row[], out: (s: string) => void = (s) => process.stdout.write(s)): void {
+  const header: Row = ['figure', 'measured', 'baseline', 'ratio']
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)))
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |\n`
+  out(line(header))
+  out(line(widths.map((w) => '-'.repeat(w))))
+  for (const r of rows) out(line(r))
+}
+
+export const fmtMBs = (bytes: number, s: number) => `${(bytes / MB / s).toFixed(1)} MiB/s`
+export const ratio = (a: number, b: number) => (a / b).toFixed(2)
+
+/** True when this module file is the script node was started with. */
+export function isMain(metaUrl: string): boolean {
+  return process.argv[1] !== undefined && metaUrl === new URL(`file://${process.argv[1]}`).href
+}

@@ -1,0 +1,36 @@
+/**
+ * `npm run bench`: every figure of issue 6 in one table (figure, measured,
+ * baseline measured in the same run, ratio), then the notes on what served
+ * what and what was scaled. Each part also runs alone:
+ *   npm run bench:throughput   figures 1, 2, 3, 4, 6
+ *   npm run bench:http         figure 5
+ *   npm run bench:memory       the inbound-memory bench alone (1 GiB SFTP, in-process server)
+ *   npm run bench:api-calls    the inbound API-call count alone
+ * The environment variables of bench/throughput.ts and bench/http.ts apply.
+ */
+import { cpus, totalmem } from 'node:os'
+import { benchHttp } from './http.js'
+import { log, MB, printTable, type Row, seconds } from './lib.js'
+import { benchThroughput, defaultThroughputOptions } from './throughput.js'
+
+const t0 = process.hrtime.bigint()
+const { options, notes: pre } = defaultThroughputOptions()
+log(`throughput: ${options.files} files × ${options.reps} reps, large ${JSON.stringify(options.bigMb)} MiB`)
+const tp = await benchThroughput(options)
+log(`throughput done after ${seconds(t0).toFixed(0)} s`)
+const httpSeconds = Number(process.env.BENCH_HTTP_SECONDS ?? 10)
+const http = await benchHttp(httpSeconds)
+const rows: Row[] = [...tp.rows, ...http.rows].sort((a, b) =>
+  a[0].localeCompare(b[0], 'en', { numeric: true }),
+)
+printTable(rows)
+const notes = [
+  ...pre,
+  ...tp.notes,
+  ...http.notes,
+  `medians of ${options.reps} repetitions for 1a/2a/4; the large-file, scale and HTTP figures are one pass each`,
+  'ratio = baseline time / service time for throughput (higher is better), calls / naive for 4, peak / resting RSS for 3, service req/s / bare req/s for 5',
+  `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / MB / 1024).toFixed(0)} GiB RAM, Node ${process.version}`,
+]
+for (const n of notes) process.stdout.write(`- ${n}\n`)
+process.stdout.write(`total ${seconds(t0).toFixed(0)} s\n`)

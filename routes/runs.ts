@@ -5,6 +5,7 @@ import { ErrorRef, FlowParams } from '../schemas/common.js'
 import { ListRunsQuery, RunParams, StartRunHeaders, StartRunQuery } from '../schemas/runs.js'
 import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'
+import { runProgress } from '../src/services/run-progress.js'
 import { toPlannedFileView, toRunDetailView, toRunSummaryView } from '../src/services/run-views.js'
 
 const errors = {
@@ -75,7 +76,12 @@ const runs: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge
         bridge.store.runCounts(run.id),
         bridge.store.listItems(run.id),
       ])
-      return toRunDetailView(run, counts, items)
+      return toRunDetailView(
+        run,
+        counts,
+        items,
+        runProgress(run, items, bridge.engine.inFlightBytes(run.id), Date.now()),
+      )
     },
   )
 

@@ -33,6 +33,7 @@ import {
   RunItem,
   RunList,
   RunNote,
+  RunProgress,
   RunState,
   RunSummary,
 } from './runs.js'
@@ -45,6 +46,7 @@ export const sharedSchemas = [
   RunItem,
   RunNote,
   RunCounts,
+  RunProgress,
   RunSummary,
   RunDetail,
   RunList,

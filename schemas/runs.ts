@@ -78,9 +78,24 @@ export const RunSummary = T.Object(RunSummaryProperties, {
   additionalProperties: false,
 })
 
+export const RunProgress = T.Object(
+  {
+    filesDone: T.Integer(),
+    filesFailed: T.Integer(),
+    filesTotal: T.Integer(),
+    bytesDone: T.Integer({ description: 'Includes bytes of files still streaming.' }),
+    bytesTotal: T.Integer(),
+    etaSeconds: T.Union([T.Integer(), T.Null()], {
+      description: 'From the rate so far; null until there is one.',
+    }),
+  },
+  { $id: 'RunProgress', title: 'RunProgress', additionalProperties: false },
+)
+
 export const RunDetail = T.Object(
   {
     ...RunSummaryProperties,
+    progress: T.Ref('RunProgress'),
     counts: T.Ref('RunCounts'),
     notes: T.Array(T.Ref('RunNote')),
     items: T.Array(T.Ref('RunItem')),

@@ -1,6 +1,7 @@
 /** Store records → API shapes (flat, named fields that read well in a Flow). */
 import type { ItemRecord, RunCounts, RunRecord } from '../ports/store.js'
 import type { PlannedFile } from './inbound-engine.js'
+import type { RunProgress } from './run-progress.js'
 
 export function toRunSummaryView(run: RunRecord) {
   return {
@@ -37,8 +38,20 @@ export function toItemView(item: ItemRecord) {
   }
 }
 
-export function toRunDetailView(run: RunRecord, counts: RunCounts, items: ItemRecord[]) {
-  return { ...toRunSummaryView(run), counts, notes: run.notes, items: items.map(toItemView) }
+export function toRunDetailView(
+  run: RunRecord,
+  counts: RunCounts,
+  items: ItemRecord[],
+  progress: RunProgress,
+) {
+  const { runId: _runId, state: _state, ...figures } = progress
+  return {
+    ...toRunSummaryView(run),
+    progress: figures,
+    counts,
+    notes: run.notes,
+    items: items.map(toItemView),
+  }
 }
 
 export function toPlannedFileView(file: PlannedFile) {

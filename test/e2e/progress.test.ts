@@ -63,6 +63,20 @@ t.test('a run streams progress events until it ends', async (t) => {
     'seen before the end',
   )
 
+  const detail = await h.api('GET', `/v1/runs/${started.json.runId}`)
+  t.same(
+    detail.json.progress,
+    {
+      filesDone: files,
+      filesFailed: 0,
+      filesTotal: files,
+      bytesDone: files * 512 * 1024,
+      bytesTotal: files * 512 * 1024,
+      etaSeconds: 0,
+    },
+    'the run API reports the same progress',
+  )
+
   const missing = await fetch(`${h.url}/v1/runs/run_nope/events`, {
     headers: { authorization: `Bearer ${API_KEY}` },
   })

@@ -32,6 +32,7 @@ import {
   vsftpdPath,
 } from '../support/daemons.js'
 import { API_KEY, standardFlow, startHarness } from '../support/harness.js'
+import { startSshd } from '../support/real-server-configs.js'
 import { endpointConfig } from '../support/remote-files-contract.js'
 
 const silent = pino({ level: 'silent' })
@@ -447,46 +448,12 @@ t.test('OpenSSH sshd', { skip: skipUnlessDaemon(sshdPath) }, async (t) => {
   const root = await tempRoot(t, homedir())
   await mkdir(join(root, 'in'))
   await chmod(root, 0o755)
-  const dir = await tempRoot(t)
-  const hostKey = generateSshKeyPair()
   const clientKey = generateSshKeyPair()
-  await writeFile(join(dir, 'host_key'), hostKey.private, { mode: 0o600 })
-  await writeFile(join(dir, 'authorized_keys'), `${clientKey.public}\n`)
-  await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
-  const port = await freePort()
-  const config = [
-    `ListenAddress 127.0.0.1:${port}`,
-    `HostKey ${join(dir, 'host_key')}`,
-    `PidFile ${join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    'StrictModes no',
-    'UsePAM no',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PermitRootLogin prohibit-password',
-    `AllowUsers ${userInfo().username}`,
-    'Subsystem sftp internal-sftp',
-    'ForceCommand internal-sftp',
-    `ChrootDirectory ${root}`,
-  ]
-  await writeFile(join(dir, 'sshd_config'), `${config.join('\n')}\n`)
-  const child = spawn(sshdPath, ['-D', '-e', '-f', join(dir, 'sshd_config')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  t.teardown(() => stopDaemon(child))
-  await new Promise<void>((resolve, reject) => {
-    let log = ''
-    child.stderr?.on('data', (chunk: Buffer) => {
-      log += chunk.toString()
-      if (/Server listening on/.test(log)) resolve()
-    })
-    child.once('exit', (code) => reject(new Error(`sshd exited with ${code}: ${log}`)))
-  })
-  const parsed = ssh2.utils.parseKey(hostKey.public)
-  if (parsed instanceof Error) throw parsed
-  const fingerprint = fingerprintOf(parsed.getPublicSSH())
+  const sshd = await startSshd({ root, user: userInfo().username, authorizedKey: clientKey.public })
+  t.teardown(() => sshd.close())
+  const { port, hostKeySha256: fingerprint } = sshd
   // The fingerprint as OpenSSH itself prints it.
-  const keygen = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'host_key')], {
+  const keygen = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', sshd.hostKeyPath], {
     encoding: 'utf8',
   })
   t.equal(keygen.split(' ')[1], fingerprint, 'ssh-keygen -l agrees')

@@ -113,6 +113,8 @@ export interface SshdOptions {
 
 export interface RunningSshd extends RunningDaemon {
   hostKeySha256: string
+  /** The private host key file, while the daemon runs (for `ssh-keygen -l`). */
+  hostKeyPath: string
 }
 
 export async function startSshd(options: SshdOptions): Promise<RunningSshd> {
@@ -158,6 +160,7 @@ export async function startSshd(options: SshdOptions): Promise<RunningSshd> {
     port,
     version: await greeting(port),
     hostKeySha256: fingerprintOf(parsed.getPublicSSH()),
+    hostKeyPath: join(dir, 'host_key'),
     close: async () => {
       await stopDaemon(child)
       await rm(dir, { recursive: true, force: true })

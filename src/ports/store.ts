@@ -84,6 +84,8 @@ export interface ItemRecord {
   /** Where the source file ended up (processed or error directory), if moved. */
   finalPath: string | null
   error: { code: string; message: string } | null
+  /** What a status file did, row by row (status flows); null for file transfers. */
+  detail: Record<string, unknown> | null
   createdAt: string
   updatedAt: string
 }
@@ -114,6 +116,7 @@ export type ItemPatch = Partial<
     | 'bytesTransferred'
     | 'finalPath'
     | 'error'
+    | 'detail'
   >
 >
 
@@ -166,6 +169,68 @@ export interface AddItemsResult {
   duplicates: { item: NewItem; ownerItemId: string; ownerState: ItemState }[]
 }
 
+export const ReviewStates = ['rejecting', 'rejected', 'resubmitted', 'failed'] as const
+export type ReviewState = (typeof ReviewStates)[number]
+
+/** One resubmission of a rejected file: the inbound item that brought it and the S-Drive file it became. */
+export interface Resubmission {
+  runId: string
+  itemId: string
+  fileName: string
+  fileId: string | null
+  at: string
+}
+
+/**
+ * A rejection of an S-Drive file back to the partner, keyed by its
+ * correlation id: the link between the original file, the rejection and
+ * the resubmissions that answer it.
+ */
+export interface ReviewRecord {
+  correlationId: string
+  flow: string
+  state: ReviewState
+  /** The rejected S-Drive file and where it lives. */
+  fileId: string
+  fileObject: string
+  parentField: string
+  recordId: string
+  /** The reviewed record's sObject, when the flow updates review fields. */
+  object: string | null
+  originalName: string
+  /** The name the file was returned under (holds the correlation id). */
+  returnedName: string
+  /** Where it was written in the drop zone, once written. */
+  returnedPath: string | null
+  reasonCode: string
+  reason: string
+  notify: Record<string, unknown> | null
+  /** The review this file was itself the resubmission of, if any. */
+  previousCorrelationId: string | null
+  resubmissions: Resubmission[]
+  attempts: number
+  error: { code: string; message: string } | null
+  createdAt: string
+  updatedAt: string
+}
+
+export type NewReview = Omit<
+  ReviewRecord,
+  'state' | 'returnedPath' | 'resubmissions' | 'attempts' | 'error' | 'createdAt' | 'updatedAt'
+>
+
+export type ReviewPatch = Partial<
+  Pick<ReviewRecord, 'state' | 'returnedPath' | 'resubmissions' | 'attempts' | 'error'>
+>
+
+export interface FindReviewsQuery {
+  flow?: string
+  states?: ReviewState[]
+  fileId?: string
+  /** Reviews whose original or returned name is one of these. */
+  names?: string[]
+}
+
 export interface Store {
   /** Creates or updates the schema; safe to call on every start. */
   migrate(): Promise<void>
@@ -193,6 +258,13 @@ export interface Store {
   runCounts(runId: string): Promise<RunCounts>
   /** Counts of items in pending/transferring/finalizing across all runs. */
   activeItemCount(): Promise<number>
+  /** Records a rejection; a second one for the same flow and file returns the first (unique flow + file). */
+  createReview(input: NewReview): Promise<{ outcome: 'created' | 'existing'; review: ReviewRecord }>
+  getReview(correlationId: string): Promise<ReviewRecord | null>
+  /** Oldest first. */
+  findReviews(query: FindReviewsQuery): Promise<ReviewRecord[]>
+  updateReview(correlationId: string, patch: ReviewPatch): Promise<ReviewRecord>
+
   /** Ok if the store answers (readiness). */
   ping(): Promise<void>
   close(): Promise<void>

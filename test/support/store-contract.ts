@@ -892,4 +892,108 @@ export function storeContract(
       'ledger claims persist',
     )
   })
+
+  t.test('an item keeps what a status file did (detail)', async (t) => {
+    const store = await open(t)
+    const run = await newRun(store, 'detail')
+    const item = (await store.addItems(run.id, [newItem('detail/status.csv')])).added[0]!
+    t.equal(item.detail, null, 'no detail until one is written')
+    const detail = { rowsTotal: 3, rowsApplied: 2, rejected: [{ index: 2, code: 'FIELD_NOT_ALLOWED' }] }
+    const updated = await store.updateItem(item.id, { detail })
+    t.same(updated.detail, detail)
+    t.same((await store.getItem(item.id))?.detail, detail)
+  })
+
+  t.test('reviews: one per flow and file, found by state and name, patched in place', async (t) => {
+    const store = await open(t)
+    const input = {
+      correlationId: 'rv-contract01',
+      flow: 'review-flow',
+      fileId: 'a0B000000000101AAA',
+      fileObject: 'cg__CaseFile__c',
+      parentField: 'cg__Case__c',
+      recordId: '500000000000001AAA',
+      object: 'Case',
+      originalName: 'claim photo.jpg',
+      returnedName: 'claim photo__rv-contract01.jpg',
+      reasonCode: 'BLURRY',
+      reason: 'The photo is out of focus',
+      notify: null,
+      previousCorrelationId: null,
+    }
+    const first = await store.createReview(input)
+    t.equal(first.outcome, 'created')
+    t.match(first.review, {
+      ...input,
+      state: 'rejecting',
+      returnedPath: null,
+      resubmissions: [],
+      attempts: 0,
+      error: null,
+    })
+    const again = await store.createReview({ ...input, correlationId: 'rv-contract02', reason: 'other' })
+    t.equal(again.outcome, 'existing', 'the same file of the same flow is rejected once')
+    t.equal(again.review.correlationId, 'rv-contract01')
+    const otherFlow = await store.createReview({
+      ...input,
+      flow: 'other-review-flow',
+      correlationId: 'rv-contract03',
+    })
+    t.equal(otherFlow.outcome, 'created', 'another flow may reject the same file')
+
+    const rejected = await store.updateReview('rv-contract01', {
+      state: 'rejected',
+      returnedPath: '/rejected/claim photo__rv-contract01.jpg',
+      attempts: 1,
+    })
+    t.match(rejected, {
+      state: 'rejected',
+      returnedPath: '/rejected/claim photo__rv-contract01.jpg',
+      reason: input.reason,
+    })
+    const resubmissions = [
+      {
+        runId: 'run_1',
+        itemId: 'itm_1',
+        fileName: 'claim photo.jpg',
+        fileId: 'a0B000000000102AAA',
+        at: '2026-11-25T10:00:00.000Z',
+      },
+    ]
+    const resubmitted = await store.updateReview('rv-contract01', {
+      state: 'resubmitted',
+      resubmissions,
+      error: null,
+    })
+    t.same(resubmitted.resubmissions, resubmissions)
+    t.equal(resubmitted.attempts, 1, 'fields not in the patch stay')
+    t.same(await store.getReview('rv-contract01'), resubmitted)
+    t.equal(await store.getReview('rv-missing000'), null)
+
+    t.same(
+      (await store.findReviews({ flow: 'review-flow', states: ['resubmitted'] })).map((r) => r.correlationId),
+      ['rv-contract01'],
+    )
+    t.same(await store.findReviews({ flow: 'review-flow', states: ['rejected'] }), [])
+    t.same(
+      (await store.findReviews({ flow: 'review-flow', names: ['claim photo__rv-contract01.jpg'] })).map(
+        (r) => r.correlationId,
+      ),
+      ['rv-contract01'],
+      'by returned name',
+    )
+    t.same(
+      (await store.findReviews({ flow: 'review-flow', names: ['claim photo.jpg'] })).map(
+        (r) => r.correlationId,
+      ),
+      ['rv-contract01'],
+      'by original name',
+    )
+    t.same(
+      (await store.findReviews({ fileId: input.fileId })).map((r) => r.correlationId),
+      ['rv-contract01', 'rv-contract03'],
+    )
+    t.same(await store.findReviews({ names: [] }), [])
+    await t.rejects(store.updateReview('rv-missing000', { state: 'failed' }), { code: 'NOT_FOUND' })
+  })
 }

@@ -17,6 +17,7 @@ import type {
   ItemState,
   ListRunsQuery,
   NewItem,
+  ReviewRecord,
   RunCounts,
   RunPatch,
   RunRecord,
@@ -29,8 +30,11 @@ import { migrations as defaultMigrations, type Migration } from './postgres-migr
 import {
   type ItemRow as ItemRowOf,
   type JsonDecoder,
+  type ReviewRow as ReviewRowOf,
   type RunRow as RunRowOf,
+  reviewDataOf,
   toItemRecord,
+  toReviewRecord,
   toRunRecord,
 } from './rows.js'
 
@@ -78,6 +82,7 @@ const itemColumns: Record<keyof ItemPatch, { column: string; cast: Cast }> = {
   bytesTransferred: { column: 'bytes_transferred', cast: null },
   finalPath: { column: 'final_path', cast: null },
   error: { column: 'error', cast: 'jsonb' },
+  detail: { column: 'detail', cast: 'jsonb' },
 }
 
 const activeItemStates: readonly ItemState[] = ['pending', 'transferring', 'finalizing']
@@ -101,6 +106,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     items: `${schemaId}.items`,
     ledger: `${schemaId}.ledger`,
     idempotency: `${schemaId}.idempotency`,
+    reviews: `${schemaId}.reviews`,
   }
   // One lock per schema: replicas sharing tables serialize their migrations,
   // stores in other schemas (parallel test runs) do not wait for each other.
@@ -492,6 +498,66 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       )
       return single(rows, 'the active item count').n
     },
+    createReview: async (input) => {
+      const at = isoNow()
+      const { correlationId, flow, fileId, originalName, returnedName, ...rest } = input
+      // ON CONFLICT DO NOTHING: two replicas rejecting the same file at once get one review.
+      const inserted = await query<ReviewRow>(
+        `INSERT INTO ${table.reviews} (correlation_id, flow, file_id, state, original_name, returned_name, data,
+                                       created_at, updated_at)
+         VALUES ($1, $2, $3, 'rejecting', $4, $5, $6::jsonb, $7::timestamptz, $7::timestamptz)
+         ON CONFLICT (flow, file_id) DO NOTHING RETURNING *`,
+        [correlationId, flow, fileId, originalName, returnedName, JSON.stringify(reviewDataOf(rest)), at],
+      )
+      if (inserted[0]) return { outcome: 'created', review: toReview(inserted[0]) }
+      const existing = await query<ReviewRow>(
+        `SELECT * FROM ${table.reviews} WHERE flow = $1 AND file_id = $2`,
+        [flow, fileId],
+      )
+      return { outcome: 'existing', review: toReview(single(existing, `review of ${fileId}`)) }
+    },
+    getReview: async (correlationId) => {
+      const rows = await query<ReviewRow>(`SELECT * FROM ${table.reviews} WHERE correlation_id = $1`, [
+        correlationId,
+      ])
+      return rows[0] ? toReview(rows[0]) : null
+    },
+    findReviews: async (q) => {
+      const where: string[] = []
+      const values: unknown[] = []
+      const param = (value: unknown) => {
+        values.push(value)
+        return `$${values.length}`
+      }
+      if (q.flow !== undefined) where.push(`flow = ${param(q.flow)}`)
+      if (q.fileId !== undefined) where.push(`file_id = ${param(q.fileId)}`)
+      if (q.states !== undefined) {
+        if (q.states.length === 0) return []
+        where.push(`state = ANY(${param(q.states)}::text[])`)
+      }
+      if (q.names !== undefined) {
+        if (q.names.length === 0) return []
+        const names = param(q.names)
+        where.push(`(original_name = ANY(${names}::text[]) OR returned_name = ANY(${names}::text[]))`)
+      }
+      const rows = await query<ReviewRow>(
+        `SELECT * FROM ${table.reviews} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY created_at, correlation_id`,
+        values,
+      )
+      return rows.map(toReview)
+    },
+    updateReview: async (correlationId, patch) => {
+      const { state, ...data } = patch
+      const rows = await query<ReviewRow>(
+        `UPDATE ${table.reviews} SET state = COALESCE($2, state), data = data || $3::jsonb,
+                updated_at = $4::timestamptz
+         WHERE correlation_id = $1 RETURNING *`,
+        [correlationId, state ?? null, JSON.stringify(reviewDataOf(data)), isoNow()],
+      )
+      if (!rows[0]) throw new BridgeError('NOT_FOUND', `review ${correlationId} does not exist`)
+      return toReview(rows[0])
+    },
     ping: async () => {
       await query('SELECT 1')
     },
@@ -630,3 +696,5 @@ type RunRow = RunRowOf<unknown>
 type ItemRow = ItemRowOf<unknown>
 const toRun = (row: RunRow): RunRecord => toRunRecord(row, decoded)
 const toItem = (row: ItemRow): ItemRecord => toItemRecord(row, decoded)
+type ReviewRow = ReviewRowOf<unknown>
+const toReview = (row: ReviewRow): ReviewRecord => toReviewRecord(row, decoded)

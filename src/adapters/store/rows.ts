@@ -3,7 +3,7 @@
  * differ only in how JSON columns arrive (text to parse, or already decoded
  * JSONB), so that is the one thing each store passes in.
  */
-import type { ItemRecord, ItemState, RunRecord } from '../../ports/store.js'
+import type { ItemRecord, ItemState, ReviewRecord, ReviewState, RunRecord } from '../../ports/store.js'
 
 export interface RunRow<J> {
   id: string
@@ -41,9 +41,28 @@ export interface ItemRow<J> {
   bytes_transferred: number
   final_path: string | null
   error: J
+  detail: J
   created_at: string
   updated_at: string
 }
+
+export interface ReviewRow<J> {
+  correlation_id: string
+  flow: string
+  file_id: string
+  state: string
+  original_name: string
+  returned_name: string
+  data: J
+  created_at: string
+  updated_at: string
+}
+
+/** The review fields kept in the data JSON column (everything not needed in a WHERE). */
+export type ReviewData = Omit<
+  ReviewRecord,
+  'correlationId' | 'flow' | 'fileId' | 'state' | 'originalName' | 'returnedName' | 'createdAt' | 'updatedAt'
+>
 
 /** Decodes one JSON column; null stays null. */
 export type JsonDecoder<J> = <T>(value: J) => T | null
@@ -86,7 +105,48 @@ export function toItemRecord<J>(row: ItemRow<J>, json: JsonDecoder<J>): ItemReco
     bytesTransferred: row.bytes_transferred,
     finalPath: row.final_path,
     error: json<ItemRecord['error']>(row.error),
+    // Absent on a database not yet migrated to 003 (read by an older migration set).
+    detail: row.detail === undefined ? null : json<NonNullable<ItemRecord['detail']>>(row.detail),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
+}
+
+export function toReviewRecord<J>(row: ReviewRow<J>, json: JsonDecoder<J>): ReviewRecord {
+  const data = json<Partial<ReviewData>>(row.data) ?? {}
+  return {
+    correlationId: row.correlation_id,
+    flow: row.flow,
+    state: row.state as ReviewState,
+    fileId: row.file_id,
+    fileObject: data.fileObject ?? '',
+    parentField: data.parentField ?? '',
+    recordId: data.recordId ?? '',
+    object: data.object ?? null,
+    originalName: row.original_name,
+    returnedName: row.returned_name,
+    returnedPath: data.returnedPath ?? null,
+    reasonCode: data.reasonCode ?? '',
+    reason: data.reason ?? '',
+    notify: data.notify ?? null,
+    previousCorrelationId: data.previousCorrelationId ?? null,
+    resubmissions: data.resubmissions ?? [],
+    attempts: data.attempts ?? 0,
+    error: data.error ?? null,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}
+
+/** Splits a new review into its columns and its data JSON. */
+export function reviewDataOf(
+  input: {
+    [K in keyof ReviewData]?: ReviewData[K]
+  },
+): Partial<ReviewData> {
+  const data: Partial<ReviewData> = {}
+  for (const [key, value] of Object.entries(input)) {
+    if (value !== undefined) (data as Record<string, unknown>)[key] = value
+  }
+  return data
 }

@@ -15,6 +15,7 @@ import type {
   ItemState,
   ListRunsQuery,
   NewItem,
+  ReviewRecord,
   RunCounts,
   RunPatch,
   RunRecord,
@@ -27,8 +28,11 @@ import { migrations as defaultMigrations, type Migration } from './migrations/in
 import {
   type ItemRow as ItemRowOf,
   type JsonDecoder,
+  type ReviewRow as ReviewRowOf,
   type RunRow as RunRowOf,
+  reviewDataOf,
   toItemRecord,
+  toReviewRecord,
   toRunRecord,
 } from './rows.js'
 
@@ -64,6 +68,7 @@ const itemColumns: Record<keyof ItemPatch, { column: string; json: boolean }> = 
   bytesTransferred: { column: 'bytes_transferred', json: false },
   finalPath: { column: 'final_path', json: false },
   error: { column: 'error', json: true },
+  detail: { column: 'detail', json: true },
 }
 
 const activeItemStates: readonly ItemState[] = ['pending', 'transferring', 'finalizing']
@@ -109,6 +114,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   function runRow(id: string): RunRow | undefined {
     return open().prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?').get(id)
+  }
+
+  function reviewRow(correlationId: string): ReviewRow | undefined {
+    return open()
+      .prepare<[string], ReviewRow>('SELECT * FROM reviews WHERE correlation_id = ?')
+      .get(correlationId)
   }
 
   function itemRow(id: string): ItemRow | undefined {
@@ -420,6 +431,76 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           `SELECT count(*) AS n FROM items WHERE state IN (${placeholders(activeItemStates.length)})`,
         )
         .get(...activeItemStates)!.n,
+    createReview: async (input) =>
+      writeTransaction(() => {
+        const existing = open()
+          .prepare<[string, string], ReviewRow>('SELECT * FROM reviews WHERE flow = ? AND file_id = ?')
+          .get(input.flow, input.fileId)
+        if (existing) return { outcome: 'existing' as const, review: toReview(existing) }
+        const at = isoNow()
+        const { correlationId, flow, fileId, originalName, returnedName, ...rest } = input
+        open()
+          .prepare(
+            `INSERT INTO reviews (correlation_id, flow, file_id, state, original_name, returned_name, data,
+                                  created_at, updated_at)
+             VALUES (?, ?, ?, 'rejecting', ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            correlationId,
+            flow,
+            fileId,
+            originalName,
+            returnedName,
+            JSON.stringify(reviewDataOf(rest)),
+            at,
+            at,
+          )
+        return { outcome: 'created' as const, review: toReview(reviewRow(correlationId) as ReviewRow) }
+      }),
+    getReview: async (correlationId) => {
+      const row = reviewRow(correlationId)
+      return row ? toReview(row) : null
+    },
+    findReviews: async (q) => {
+      const where: string[] = []
+      const values: string[] = []
+      if (q.flow !== undefined) {
+        where.push('flow = ?')
+        values.push(q.flow)
+      }
+      if (q.fileId !== undefined) {
+        where.push('file_id = ?')
+        values.push(q.fileId)
+      }
+      if (q.states !== undefined) {
+        if (q.states.length === 0) return []
+        where.push(`state IN (${placeholders(q.states.length)})`)
+        values.push(...q.states)
+      }
+      if (q.names !== undefined) {
+        if (q.names.length === 0) return []
+        const list = placeholders(q.names.length)
+        where.push(`(original_name IN (${list}) OR returned_name IN (${list}))`)
+        values.push(...q.names, ...q.names)
+      }
+      const sql = `SELECT * FROM reviews ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+                   ORDER BY created_at, correlation_id`
+      return open()
+        .prepare<string[], ReviewRow>(sql)
+        .all(...values)
+        .map(toReview)
+    },
+    updateReview: async (correlationId, patch) =>
+      writeTransaction(() => {
+        const row = reviewRow(correlationId)
+        if (!row) throw new BridgeError('NOT_FOUND', `review ${correlationId} does not exist`)
+        const { state, ...data } = patch
+        const merged = { ...(JSON.parse(row.data) as object), ...reviewDataOf(data) }
+        open()
+          .prepare('UPDATE reviews SET state = ?, data = ?, updated_at = ? WHERE correlation_id = ?')
+          .run(state ?? row.state, JSON.stringify(merged), isoNow(), correlationId)
+        return toReview(reviewRow(correlationId) as ReviewRow)
+      }),
     ping: async () => {
       open().prepare('SELECT 1').get()
     },
@@ -462,3 +543,5 @@ type RunRow = RunRowOf<string | null>
 type ItemRow = ItemRowOf<string | null>
 const toRun = (row: RunRow): RunRecord => toRunRecord(row, fromJsonText)
 const toItem = (row: ItemRow): ItemRecord => toItemRecord(row, fromJsonText)
+type ReviewRow = ReviewRowOf<string>
+const toReview = (row: ReviewRow): ReviewRecord => toReviewRecord(row, fromJsonText)

@@ -5,6 +5,7 @@
  */
 import { sql as initial } from './001-initial.js'
 import { sql as exportJobs } from './002-export-jobs.js'
+import { sql as reviewAndStatus } from './003-review-and-status.js'
 
 export interface Migration {
   version: number
@@ -15,4 +16,5 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initial },
   { version: 2, name: 'export-jobs', sql: exportJobs },
+  { version: 3, name: 'review-and-status', sql: reviewAndStatus },
 ]

@@ -8,10 +8,12 @@
 import type { Migration } from '../migrations/index.js'
 import { sql as initial } from './001-initial.js'
 import { sql as exportJobs } from './002-export-jobs.js'
+import { sql as reviewAndStatus } from './003-review-and-status.js'
 
 export type { Migration }
 
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initial },
   { version: 2, name: 'export-jobs', sql: exportJobs },
+  { version: 3, name: 'review-and-status', sql: reviewAndStatus },
 ]

@@ -23,9 +23,9 @@ const flows: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridg
         name: f.name,
         kind: f.kind,
         description: f.description ?? null,
-        endpoint: f.kind === 'inbound' ? f.source.endpoint : f.destination.endpoint,
-        directory: f.kind === 'inbound' ? f.source.directory : f.destination.directory,
-        schedule: (f.kind === 'inbound' ? f.schedule?.cron : f.window?.cron) ?? null,
+        endpoint: f.kind === 'outbound' ? f.destination.endpoint : f.source.endpoint,
+        directory: f.kind === 'outbound' ? f.destination.directory : f.source.directory,
+        schedule: (f.kind === 'outbound' ? f.window?.cron : f.schedule?.cron) ?? null,
       })),
     }),
   )
@@ -44,7 +44,7 @@ const flows: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridg
     async (request) => {
       const flow = redacted.flows.find((f) => f.name === request.params.flow)
       if (!flow) throw new BridgeError('NOT_FOUND', `flow "${request.params.flow}" is not configured`)
-      const endpointName = flow.kind === 'inbound' ? flow.source.endpoint : flow.destination.endpoint
+      const endpointName = flow.kind === 'outbound' ? flow.destination.endpoint : flow.source.endpoint
       const endpoint = redacted.endpoints[endpointName] ?? {}
       return { name: flow.name, flow: { ...flow }, endpoint: { ...endpoint } }
     },

@@ -22,6 +22,7 @@ import {
 } from './exports.js'
 import { FlowDetail, FlowList, FlowSummary } from './flows.js'
 import { Health, Readiness } from './health.js'
+import { RejectionList, RejectionRequestBody, RejectionView, ResubmissionView } from './reviews.js'
 import {
   DryRunPlan,
   ItemState,
@@ -57,6 +58,10 @@ export const sharedSchemas = [
   FlowSummary,
   FlowList,
   FlowDetail,
+  RejectionRequestBody,
+  ResubmissionView,
+  RejectionView,
+  RejectionList,
   Health,
   Readiness,
   ExportRequestBody,

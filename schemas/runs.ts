@@ -134,7 +134,9 @@ export const PlannedFile = T.Object(
   {
     path: T.String(),
     size: T.Integer(),
-    action: T.String({ description: 'upload, skip, replace, duplicate, fail, wait or already-processed' }),
+    action: T.String({
+      description: 'upload, skip, replace, duplicate, resubmission, fail, wait or already-processed',
+    }),
     targetObject: Nullable(T.String()),
     targetRecordId: Nullable(T.String()),
     fileObject: Nullable(T.String()),

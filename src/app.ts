@@ -11,6 +11,7 @@ import exportRoutes from '../routes/exports.js'
 import flowRoutes from '../routes/flows.js'
 import healthRoutes from '../routes/health.js'
 import outboundMessageRoutes from '../routes/outbound-messages.js'
+import rejectionRoutes from '../routes/rejections.js'
 import runEventRoutes from '../routes/run-events.js'
 import runRoutes from '../routes/runs.js'
 import { sharedSchemas } from '../schemas/index.js'
@@ -64,6 +65,7 @@ export default fp(
     await app.register(exportRoutes, { bridge })
     await app.register(outboundMessageRoutes, { bridge })
     await app.register(endpointRoutes, { bridge })
+    await app.register(rejectionRoutes, { bridge })
   },
   { name: 'sdrive-ftp-bridge' },
 )

@@ -23,6 +23,7 @@ import type { Store } from './ports/store.js'
 import { createTransferQueue, type TransferQueue } from './queue/transfer-queue.js'
 import { createExportEngine, type ExportEngine } from './services/export-engine.js'
 import { createInboundEngine, type InboundEngine, type RemoteRegistry } from './services/inbound-engine.js'
+import { createReviewEngine, type ReviewEngine } from './services/review-engine.js'
 
 export interface Bridge {
   config: LoadedConfig
@@ -35,6 +36,7 @@ export interface Bridge {
   queue: TransferQueue
   engine: InboundEngine
   exports: ExportEngine
+  reviews: ReviewEngine
   metrics: PrometheusMetrics
   logger: Logger
   /** Resumes unfinished runs and starts cron schedules. */
@@ -120,6 +122,18 @@ export async function createBridge(
     maxQueuedItems: config.queue.maxQueuedItems,
   })
 
+  const reviews = createReviewEngine({
+    flows,
+    endpoints,
+    store,
+    remotes,
+    sf,
+    sdrive,
+    clock,
+    logger: logger.child({ component: 'reviews' }),
+    metrics,
+  })
+
   let scheduler: CronScheduler | null = null
   let closed = false
   const depthTimer = setInterval(() => metrics.queueDepth(queue.depth()), 1000)
@@ -136,11 +150,13 @@ export async function createBridge(
     queue,
     engine,
     exports,
+    reviews,
     metrics,
     logger,
     async start(options = {}) {
       await engine.recover()
       await exports.recover()
+      await reviews.recover()
       if (options.schedules !== false) {
         scheduler = startCronScheduler([...flows.values()], engine, logger)
         exports.startWindows()
@@ -153,7 +169,11 @@ export async function createBridge(
       scheduler?.stop()
       // Each cleanup runs even if an earlier one fails; the first failure is reported.
       // Engines first (they drain and may still use connections and the store), then the rest.
-      const engines = await Promise.allSettled([engine.close(options), exports.close(options)])
+      const engines = await Promise.allSettled([
+        engine.close(options),
+        exports.close(options),
+        reviews.close(options),
+      ])
       const remotes = await Promise.allSettled([...remoteCache.values()].map((r) => r.close()))
       const storeClosed = await Promise.allSettled([store.close()])
       const failure = [...engines, ...remotes, ...storeClosed].find((r) => r.status === 'rejected')

@@ -90,8 +90,10 @@ async function checkConfigCommand(args: string[], io: CliIo): Promise<number> {
     const where =
       flow.kind === 'inbound'
         ? `${flow.source.endpoint}:${flow.source.directory} -> ${flow.target.fileObject}`
-        : `${flow.source.object} -> ${flow.destination.endpoint}:${flow.destination.directory}`
-    const when = flow.kind === 'inbound' ? flow.schedule?.cron : flow.window?.cron
+        : flow.kind === 'status'
+          ? `${flow.source.endpoint}:${flow.source.directory} -> ${flow.object} fields`
+          : `${flow.source.object} -> ${flow.destination.endpoint}:${flow.destination.directory}`
+    const when = flow.kind === 'outbound' ? flow.window?.cron : flow.schedule?.cron
     lines.push(`  ${flow.name}  ${flow.kind}  ${where}${when ? `  (${when})` : ''}`)
   }
   io.stdout(`${lines.join('\n')}\n`)

@@ -83,6 +83,7 @@ function checkFlow(
   // An unknown or missing kind is the schema's error; without it no field is known to exist.
   if (flow.kind === 'inbound') checkInboundFlow(flow, path, endpointNames, issues)
   else if (flow.kind === 'outbound') checkOutboundFlow(flow, path, endpointNames, issues)
+  else if (flow.kind === 'status') checkStatusFlow(flow, path, endpointNames, issues)
 
   const retry = flow.retry
   if (
@@ -132,6 +133,152 @@ function checkInboundFlow(
     })
   }
 
+  const schedule = flow.schedule
+  if (isPlainObject(schedule)) checkSchedule(schedule, [...path, 'schedule'], issues)
+  if (isPlainObject(flow.review)) checkReview(flow, flow.review, [...path, 'review'], endpointNames, issues)
+}
+
+/** Checks a closed set of placeholders (review and drop-zone templates have no record fields). */
+function checkKnownPlaceholders(
+  template: unknown,
+  known: readonly string[],
+  path: KeyPath,
+  issues: ConfigIssue[],
+): void {
+  if (typeof template !== 'string') return
+  for (const { name } of parsePlaceholders(template)) {
+    if (!known.includes(name)) {
+      issues.push(
+        issue(path, `unknown placeholder {${name}} (known: ${known.map((k) => `{${k}}`).join(', ')})`),
+      )
+    }
+  }
+}
+
+const reviewPlaceholders = [
+  'correlationId',
+  'reason',
+  'reasonCode',
+  'file.name',
+  'file.id',
+  'record.id',
+  'now',
+]
+
+function checkReview(
+  flow: Record<string, unknown>,
+  review: Record<string, unknown>,
+  path: KeyPath,
+  endpointNames: string[],
+  issues: ConfigIssue[],
+): void {
+  const dropZone = isPlainObject(review.dropZone) ? review.dropZone : {}
+  if (dropZone.endpoint !== undefined) {
+    checkEndpointName(dropZone.endpoint, [...path, 'dropZone', 'endpoint'], endpointNames, issues)
+  }
+  checkKnownPlaceholders(
+    dropZone.directory,
+    [...reviewPlaceholders, 'flow'],
+    [...path, 'dropZone', 'directory'],
+    issues,
+  )
+  checkKnownPlaceholders(
+    dropZone.fileName,
+    ['file.name', 'file.stem', 'file.ext', 'correlationId'],
+    [...path, 'dropZone', 'fileName'],
+    issues,
+  )
+  const source = isPlainObject(flow.source) ? flow.source : {}
+  const sameEndpoint = (dropZone.endpoint ?? source.endpoint) === source.endpoint
+  if (sameEndpoint && typeof dropZone.directory === 'string' && typeof source.directory === 'string') {
+    // The fixed part of the drop zone must not be a folder this flow reads, or returned files would come straight back.
+    const fixed = dropZone.directory.split('{')[0] as string
+    const root = `${source.directory.replace(/\/+$/, '')}/`
+    const inside = `${fixed.replace(/\/+$/, '')}/`.startsWith(root)
+    const templated = fixed.length < dropZone.directory.length
+    const directlyIn = `${fixed.replace(/\/+$/, '')}/` === root && !templated
+    if ((source.recursive === true && inside) || directlyIn) {
+      issues.push(
+        issue(
+          [...path, 'dropZone', 'directory'],
+          `must not be a folder the flow reads (${source.directory}${source.recursive === true ? ', recursive' : ''}): returned files would be taken in again`,
+        ),
+      )
+    }
+  }
+  for (const key of ['onRejected', 'onResubmitted']) {
+    const fields = review[key]
+    if (!isPlainObject(fields)) continue
+    for (const [field, template] of Object.entries(fields)) {
+      checkKnownPlaceholders(template, reviewPlaceholders, [...path, key, field], issues)
+    }
+    const objects = new Set(
+      (Array.isArray(flow.match) ? flow.match : []).map((rule) =>
+        isPlainObject(rule) ? rule.object : undefined,
+      ),
+    )
+    if (Object.keys(fields).length > 0 && review.object === undefined && objects.size !== 1) {
+      issues.push(
+        issue(
+          [...path, 'object'],
+          `required when ${key} is set and the match rules look up more than one object`,
+        ),
+      )
+    }
+  }
+}
+
+function checkStatusFlow(
+  flow: Record<string, unknown>,
+  path: KeyPath,
+  endpointNames: string[],
+  issues: ConfigIssue[],
+): void {
+  const source = flow.source
+  if (isPlainObject(source)) {
+    checkEndpointName(source.endpoint, [...path, 'source', 'endpoint'], endpointNames, issues)
+  }
+  const after = flow.after
+  if (
+    isPlainObject(after) &&
+    (after.success ?? 'move') === 'move' &&
+    after.processedDirectory === undefined
+  ) {
+    issues.push(issue([...path, 'after', 'processedDirectory'], 'required when after.success is "move"'))
+  }
+  const key = isPlainObject(flow.key) ? flow.key : {}
+  if (key.by === 'externalId' && key.field === undefined) {
+    issues.push(
+      issue([...path, 'key', 'field'], 'required when key.by is "externalId" (the field looked up)'),
+    )
+  }
+  if (key.by !== 'externalId' && key.field !== undefined) {
+    issues.push(issue([...path, 'key', 'field'], 'only used when key.by is "externalId"'))
+  }
+  const columns = new Map<string, string>()
+  const claim = (column: unknown, what: string, at: KeyPath) => {
+    if (typeof column !== 'string') return
+    const first = columns.get(column)
+    if (first !== undefined) issues.push(issue(at, `column "${column}" is already used by ${first}`))
+    else columns.set(column, what)
+  }
+  claim(key.column, 'key.column', [...path, 'key', 'column'])
+  const document = isPlainObject(flow.document) ? flow.document : undefined
+  if (document) claim(document.column, 'document.column', [...path, 'document', 'column'])
+  const fields = isPlainObject(flow.fields) ? flow.fields : {}
+  for (const [name, spec] of Object.entries(fields)) {
+    if (!isPlainObject(spec)) continue
+    claim(spec.column ?? name, `fields.${name}`, [...path, 'fields', name, 'column'])
+    if (spec.type === 'picklist' && !Array.isArray(spec.values)) {
+      issues.push(issue([...path, 'fields', name, 'values'], 'required for a picklist field'))
+    }
+    if (spec.values !== undefined && spec.type !== 'picklist') {
+      issues.push(issue([...path, 'fields', name, 'values'], 'only used by picklist fields'))
+    }
+    if (name.toLowerCase() === 'id') {
+      issues.push(issue([...path, 'fields', name], 'the record Id cannot be set; it is what key names'))
+    }
+  }
   const schedule = flow.schedule
   if (isPlainObject(schedule)) checkSchedule(schedule, [...path, 'schedule'], issues)
 }

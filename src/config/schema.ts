@@ -148,6 +148,49 @@ export const EndpointConfigSchema = T.Object(
   { additionalProperties: false },
 )
 
+const FieldMap = T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), T.String(), {
+  description: 'Field API name → value template ({now}, {job.id}, {error}, {file.count}, …).',
+})
+
+/** The review loop of an inbound flow: rejected files go back to the partner, corrections come in. */
+export const ReviewConfigSchema = T.Object(
+  {
+    dropZone: T.Object(
+      {
+        endpoint: T.Optional(T.String({ minLength: 1, description: "Default: the flow's source endpoint." })),
+        directory: T.String({
+          minLength: 1,
+          pattern: '^/',
+          description:
+            'Template: where rejected files go, e.g. /rejected/{record.id}. Must not be a folder the flow reads.',
+        }),
+        fileName: T.String({
+          minLength: 1,
+          default: '{file.stem}__{correlationId}{file.ext}',
+          description:
+            'Template of the returned file name; keep {correlationId} in it so the resubmission is recognised by name.',
+        }),
+      },
+      { additionalProperties: false },
+    ),
+    object: T.Optional(
+      T.String({
+        pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+        description:
+          "The reviewed records' sObject (for the review fields); default: the match rules' object.",
+      }),
+    ),
+    onRejected: T.Optional(FieldMap),
+    onResubmitted: T.Optional(FieldMap),
+    resubmission: T.Union([T.Literal('version'), T.Literal('replace')], {
+      default: 'version',
+      description:
+        'version: the corrected file is added under the original name and the original is marked not latest (Is_Latest_Version__c = false); replace: the original is removed per sdrive.replaceMode.',
+    }),
+  },
+  { additionalProperties: false },
+)
+
 const TargetFields = {
   fileObject: T.String({
     pattern: '^[A-Za-z][A-Za-z0-9_]*$',
@@ -268,13 +311,10 @@ export const InboundFlowSchema = T.Object(
     ),
     retry: RetryConfigSchema,
     maxFilesPerRun: T.Integer({ minimum: 1, default: 10_000 }),
+    review: T.Optional(ReviewConfigSchema),
   },
   { additionalProperties: false },
 )
-
-const FieldMap = T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), T.String(), {
-  description: 'Field API name → value template ({now}, {job.id}, {error}, {file.count}, …).',
-})
 
 export const OutboundFlowSchema = T.Object(
   {
@@ -388,7 +428,121 @@ export const OutboundFlowSchema = T.Object(
   { additionalProperties: false },
 )
 
-export const FlowSchema = T.Union([InboundFlowSchema, OutboundFlowSchema])
+/** One field a status file may set, and the type its text must have. */
+export const StatusFieldSchema = T.Object(
+  {
+    column: T.Optional(
+      T.String({
+        minLength: 1,
+        description: 'Column (CSV), key (JSON) or element (XML); default: the field name.',
+      }),
+    ),
+    type: T.Union(
+      [
+        T.Literal('string'),
+        T.Literal('number'),
+        T.Literal('integer'),
+        T.Literal('boolean'),
+        T.Literal('date'),
+        T.Literal('datetime'),
+        T.Literal('picklist'),
+      ],
+      { default: 'string' },
+    ),
+    values: T.Optional(T.Array(T.String(), { minItems: 1, description: 'Allowed values (picklist).' })),
+    maxLength: T.Optional(T.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+)
+
+export const StatusFormatSchema = T.Object(
+  {
+    type: T.Union([T.Literal('csv'), T.Literal('json'), T.Literal('xml')]),
+    encoding: T.Union([T.Literal('utf8'), T.Literal('utf16le'), T.Literal('latin1')], { default: 'utf8' }),
+    delimiter: T.String({ minLength: 1, maxLength: 1, default: ',', description: 'CSV only.' }),
+    recordsPath: T.String({
+      default: '',
+      description:
+        'JSON: dotted path to the array of rows ("" = the document itself, or its single array property); XML: dotted path of the repeated row element, e.g. "statuses.status".',
+    }),
+    maxBytes: T.Integer({ minimum: 1, default: 52_428_800, description: 'Larger status files are refused.' }),
+  },
+  { additionalProperties: false },
+)
+
+export const StatusFlowSchema = T.Object(
+  {
+    name: T.String({ pattern: '^[a-z0-9][a-z0-9-_]*$', maxLength: 64 }),
+    kind: T.Literal('status'),
+    description: T.Optional(T.String()),
+    source: T.Object(
+      {
+        endpoint: T.String({ minLength: 1 }),
+        directory: T.String({ minLength: 1, pattern: '^/' }),
+        include: T.Array(T.String({ minLength: 1 }), { default: ['*.csv', '*.json', '*.xml'] }),
+        exclude: T.Array(T.String({ minLength: 1 }), { default: [] }),
+        recursive: T.Boolean({ default: false }),
+      },
+      { additionalProperties: false },
+    ),
+    readiness: T.Optional(ReadinessSchema),
+    format: StatusFormatSchema,
+    object: ObjectName,
+    key: T.Object(
+      {
+        column: T.String({ minLength: 1, description: 'The column naming the record.' }),
+        by: T.Union([T.Literal('id'), T.Literal('externalId'), T.Literal('correlationId')]),
+        field: T.Optional(
+          T.String({
+            pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+            description: 'by externalId: the field looked up.',
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    fields: T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), StatusFieldSchema, {
+      additionalProperties: false,
+      minProperties: 1,
+      description: 'The only fields a status file may set; any other column with a value rejects its row.',
+    }),
+    ignoreColumns: T.Array(T.String({ minLength: 1 }), {
+      default: [],
+      description: 'Columns that are read past (neither a field nor an error).',
+    }),
+    document: T.Optional(
+      T.Object(
+        {
+          column: T.String({ minLength: 1, description: 'Names a file beside the status file to attach.' }),
+          fileObject: T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }),
+          parentField: T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }),
+          folder: T.Optional(T.String()),
+          description: T.Optional(T.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    after: T.Object(
+      {
+        success: T.Union([T.Literal('move'), T.Literal('delete'), T.Literal('keep')], { default: 'move' }),
+        processedDirectory: T.Optional(T.String({ pattern: '^/' })),
+        errorDirectory: T.String({ pattern: '^/' }),
+      },
+      { additionalProperties: false },
+    ),
+    schedule: T.Optional(
+      T.Object(
+        { cron: T.String({ minLength: 1 }), timezone: T.String({ default: 'UTC' }) },
+        { additionalProperties: false },
+      ),
+    ),
+    retry: RetryConfigSchema,
+    maxFilesPerRun: T.Integer({ minimum: 1, default: 1000 }),
+  },
+  { additionalProperties: false },
+)
+
+export const FlowSchema = T.Union([InboundFlowSchema, OutboundFlowSchema, StatusFlowSchema])
 
 export const ConfigSchema = T.Object(
   {
@@ -424,4 +578,8 @@ export type Readiness = Static<typeof ReadinessSchema>
 export type RetryConfig = Static<typeof RetryConfigSchema>
 export type InboundFlow = Static<typeof InboundFlowSchema>
 export type OutboundFlow = Static<typeof OutboundFlowSchema>
+export type StatusFlow = Static<typeof StatusFlowSchema>
+export type StatusField = Static<typeof StatusFieldSchema>
+export type StatusFormat = Static<typeof StatusFormatSchema>
+export type ReviewConfig = Static<typeof ReviewConfigSchema>
 export type Flow = Static<typeof FlowSchema>

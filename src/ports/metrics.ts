@@ -10,4 +10,8 @@ export interface BridgeMetrics {
   queueDepth(depth: number): void
   runFinished(flow: string, state: string): void
   apiUsage(usage: ApiUsage): void
+  /** A step of the review loop: a file returned to the partner, a correction received, a rejection that failed. */
+  reviewEvent(flow: string, event: 'rejected' | 'resubmitted' | 'failed'): void
+  /** Rows of status files, by what became of them. */
+  statusRows(flow: string, outcome: 'applied' | 'rejected', count: number): void
 }

@@ -121,6 +121,13 @@ export interface SDrive {
   downloadUrls(files: { id: string; parentId: string }[], options?: SDriveCallOptions): Promise<string[]>
   /** Streams an S3 object by a URL from downloadUrls. */
   openDownload(url: string, options?: SDriveCallOptions): Promise<{ stream: Readable; size: number | null }>
+  /**
+   * Marks files as no longer the latest version (Is_Latest_Version__c =
+   * false), batched: the REST API has no documented way to start a version
+   * of an existing file, so a corrected file is added beside it and the
+   * older one is flagged.
+   */
+  markSuperseded(fileObject: string, ids: string[], options?: SDriveCallOptions): Promise<void>
   /** Removes finished files (replace policy), per sdrive.replaceMode. */
   removeFiles(fileObject: string, ids: string[], options?: SDriveCallOptions): Promise<void>
 }

@@ -60,6 +60,13 @@ export interface ItemTarget {
   folderApplied?: boolean
   /** Outbound: the S-Drive file being delivered. */
   fileId?: string
+  /** The name to give the file in S-Drive instead of its own (a resubmission keeps the original's). */
+  sdriveName?: string
+  /** The review this file answers (a resubmission), and whether the review was updated for it. */
+  correlationId?: string
+  reviewApplied?: boolean
+  /** Files this upload makes not-latest (review resubmission policy "version"), flagged once it is confirmed. */
+  supersedeIds?: string[]
 }
 
 export interface ItemRecord {

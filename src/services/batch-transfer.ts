@@ -45,6 +45,11 @@ export function sdriveTargetOf(target: ItemTarget): SDriveTarget {
   return { parentId: target.recordId, fileObject: target.fileObject, parentField: target.parentField }
 }
 
+/** The name a file gets in S-Drive: its own, made S-Drive-safe, or the one its target asks for (a resubmission keeps the original's). */
+export function sdriveNameOf(item: ItemRecord): string {
+  return item.target?.sdriveName ?? sdriveFileName(item.name)
+}
+
 export function contentTypeOf(name: string): string {
   return mime.getType(name) ?? 'application/octet-stream'
 }
@@ -100,7 +105,7 @@ async function reconcile(
 ): Promise<ItemRecord[]> {
   const leftovers = items.filter((i) => i.state === 'transferring' || i.wipFileId !== null)
   if (leftovers.length === 0) return items
-  const names = leftovers.map((i) => sdriveFileName(i.name))
+  const names = leftovers.map((i) => sdriveNameOf(i))
   const finished = await ctx.sdrive.findFiles(
     target.fileObject,
     target.parentField,
@@ -116,9 +121,7 @@ async function reconcile(
     opts(ctx.signal),
   )
   const leftoverWipIds = new Set(leftovers.map((i) => i.wipFileId).filter((id): id is string => id !== null))
-  const orphanNames = new Set(
-    leftovers.filter((i) => i.wipFileId === null).map((i) => sdriveFileName(i.name)),
-  )
+  const orphanNames = new Set(leftovers.filter((i) => i.wipFileId === null).map((i) => sdriveNameOf(i)))
   const toCancel = wips
     .filter((w) => leftoverWipIds.has(w.id) || orphanNames.has(w.fileName))
     .map((w) => w.id)
@@ -247,7 +250,7 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
       items.map((item) => {
         const description = descriptionOf(ctx, item, first.target as ItemTarget)
         return {
-          fileName: sdriveFileName(item.name),
+          fileName: sdriveNameOf(item),
           sizeBytes: item.size,
           contentType: contentTypeOf(item.name),
           ...(description === undefined ? {} : { description }),
@@ -272,14 +275,15 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
   const ticketByItem = new Map<string, UploadTicket>()
   const unclaimed = [...tickets]
   for (const item of items) {
-    const name = sdriveFileName(item.name)
+    const name = sdriveNameOf(item)
     const index = unclaimed.findIndex((t) => t.fileName === name)
     const ticket = index >= 0 ? unclaimed.splice(index, 1)[0] : unclaimed.shift()
-    if (ticket) {
-      ticketByItem.set(item.id, ticket)
-      await ctx.store.updateItem(item.id, { wipFileId: ticket.wipFileId })
-    }
+    if (ticket) ticketByItem.set(item.id, ticket)
   }
+  // Side by side, so the store commits the whole batch's WIP ids at once.
+  await Promise.all(
+    [...ticketByItem].map(([id, ticket]) => ctx.store.updateItem(id, { wipFileId: ticket.wipFileId })),
+  )
 
   const settled = await Promise.allSettled(
     items.map(async (item) => {
@@ -306,9 +310,9 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
         opts(ctx.signal),
       )
       const byWip = new Map(results.map((r) => [r.wipFileId, r]))
+      const completed: Uploaded[] = []
       for (const u of uploaded) {
-        const wip = u.item.wipFileId as string
-        const result = byWip.get(wip)
+        const result = byWip.get(u.item.wipFileId as string)
         if (result && !result.success) {
           failed.push({
             item: u.item,
@@ -317,11 +321,18 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
               'SDRIVE_ERROR',
             ),
           })
-          continue
+        } else {
+          completed.push(u)
         }
-        const fresh = (await ctx.store.getItem(u.item.id)) as ItemRecord
-        await move(ctx, fresh, 'finalizing', { sdriveFileId: wip, wipFileId: wip })
       }
+      // Side by side, so the store commits the whole batch's new states at once.
+      await Promise.all(
+        completed.map(async (u) => {
+          const wip = u.item.wipFileId as string
+          const fresh = (await ctx.store.getItem(u.item.id)) as ItemRecord
+          await move(ctx, fresh, 'finalizing', { sdriveFileId: wip, wipFileId: wip })
+        }),
+      )
     } catch (error) {
       // The PUT may have landed even though its answer did not: keep the WIP ids,
       // the next attempt's reconcile() finds out which way it went.

@@ -23,6 +23,7 @@ import type { TransferQueue } from '../queue/transfer-queue.js'
 import { type BatchContext, sdriveTargetOf, transferBatch } from './batch-transfer.js'
 import { type DiscoveredFile, discoverFiles } from './discovery.js'
 import { matchFiles } from './record-matcher.js'
+import { correlateResubmissions, recordResubmission } from './resubmissions.js'
 import { currentLocation, disposeFailed, disposeSucceeded } from './source-disposal.js'
 
 export interface RemoteRegistry {
@@ -58,6 +59,7 @@ export type PlannedAction =
   | 'fail'
   | 'wait'
   | 'already-processed'
+  | 'resubmission'
 
 export interface PlannedFile {
   path: string
@@ -171,7 +173,16 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     const replaceIds = item.target?.replaceIds ?? []
     if (replaceIds.length > 0 && item.target) {
       await deps.sdrive.removeFiles(item.target.fileObject, replaceIds, { signal: shutdown.signal })
-      await store.updateItem(item.id, { target: { ...item.target, replaceIds: [] } })
+      item = await store.updateItem(item.id, { target: { ...item.target, replaceIds: [] } })
+    }
+    const supersedeIds = item.target?.supersedeIds ?? []
+    if (supersedeIds.length > 0 && item.target) {
+      await deps.sdrive.markSuperseded(item.target.fileObject, supersedeIds, { signal: shutdown.signal })
+      item = await store.updateItem(item.id, { target: { ...item.target, supersedeIds: [] } })
+    }
+    if (item.target?.correlationId && !item.target.reviewApplied) {
+      await recordResubmission({ store, sf: deps.sf, metrics, now: clock.now() }, flow, item, shutdown.signal)
+      item = await store.updateItem(item.id, { target: { ...item.target, reviewApplied: true } })
     }
     const { finalPath } = await disposeSucceeded(remote, flow, item, shutdown.signal)
     const skipped = item.target?.alreadyInSDrive === true
@@ -334,7 +345,18 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   }
 
   async function matchPending(flow: InboundFlow, items: ItemRecord[]): Promise<void> {
-    const unmatched = items.filter((i) => i.state === 'pending' && i.target === null)
+    let unmatched = items.filter((i) => i.state === 'pending' && i.target === null)
+    if (unmatched.length === 0) return
+    // Answers to a rejection go to the rejected file's record, whatever the match rules say.
+    const resubmissions = await correlateResubmissions(flow, unmatched, store, deps.sdrive, shutdown.signal)
+    for (const [item, { review, target }] of resubmissions) {
+      await store.updateItem(item.id, { target, error: null })
+      logger.info(
+        { flow: flow.name, file: item.path, correlationId: review.correlationId },
+        'resubmission received',
+      )
+    }
+    unmatched = unmatched.filter((i) => !resubmissions.has(i))
     if (unmatched.length === 0) return
     const candidates = unmatched.map((item) => ({
       item,
@@ -628,7 +650,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         reason: n.message,
         code: n.reason,
       }))
-      const fresh = ready.filter((f) => {
+      let fresh = ready.filter((f) => {
         const owner = owners.get(ledgerKey(flow.source.endpoint, f))
         if (!owner) return true
         files.push({
@@ -641,6 +663,18 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         })
         return false
       })
+      const resubmissions = await correlateResubmissions(flow, fresh, store, deps.sdrive, signal)
+      for (const [f, { review, target }] of resubmissions) {
+        files.push({
+          path: f.path,
+          size: f.size,
+          action: 'resubmission',
+          target: { object: target.object, recordId: target.recordId, fileObject: target.fileObject },
+          reason: `answers rejection ${review.correlationId} of ${review.originalName} (${flow.review?.resubmission ?? 'version'})`,
+          code: null,
+        })
+      }
+      fresh = fresh.filter((f) => !resubmissions.has(f))
       const matches = await matchFiles(fresh, flow, deps.sf, signal)
       const matched = fresh.filter((f) => matches.get(f)?.ok)
       const existing = new Map<string, number>()

@@ -579,7 +579,7 @@ t.test('outbound flows: the checks tolerate what the schema rejects', async (t) 
   t.same(errorsAfter([at('destination', 'fileName'), 42]), ['flows[3].destination.fileName: must be string'])
   t.same(
     errorsAfter([at('kind'), 'sideways']),
-    ['flows[3].kind: must be one of "inbound", "outbound"'],
+    ['flows[3].kind: must be one of "inbound", "outbound", "status"'],
     'an unknown kind is reported once, by the schema',
   )
   const asOutbound = errorsAfter([['flows', 0, 'kind'], 'outbound'])

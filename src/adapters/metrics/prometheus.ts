@@ -58,6 +58,18 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     help: 'Salesforce API daily request limit (Sforce-Limit-Info).',
     registers: [registry],
   })
+  const reviews = new Counter({
+    name: 'bridge_review_events_total',
+    help: 'Review loop steps by flow: rejected (returned to the partner), resubmitted, failed.',
+    labelNames: ['flow', 'event'],
+    registers: [registry],
+  })
+  const statusRows = new Counter({
+    name: 'bridge_status_rows_total',
+    help: 'Status-file rows by flow and outcome (applied, rejected).',
+    labelNames: ['flow', 'outcome'],
+    registers: [registry],
+  })
   return {
     registry,
     contentType: registry.contentType,
@@ -73,6 +85,10 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     apiUsage(usage) {
       apiUsed.set(usage.used)
       apiLimit.set(usage.limit)
+    },
+    reviewEvent: (flow, event) => reviews.inc({ flow, event }),
+    statusRows(flow, outcome, count) {
+      if (count > 0) statusRows.inc({ flow, outcome }, count)
     },
   }
 }

@@ -344,6 +344,29 @@ export function createSDrive(sf: SalesforceApi, config: SDriveConfig, deps: SDri
       return openS3Download(url, config.uploadTimeoutMs, options?.signal)
     },
 
+    async markSuperseded(fileObject: string, ids: string[], options?: SDriveCallOptions): Promise<void> {
+      if (ids.length === 0) return
+      soqlIdentifier(fileObject)
+      const flag = `${fieldPrefix(fileObject)}Is_Latest_Version__c`
+      const failed = failedSaves(
+        await sf.updateRecords(
+          fileObject,
+          ids.map((Id) => ({ Id, [flag]: false })),
+          options,
+        ),
+        false,
+      )
+      if (failed.length > 0) {
+        throw new BridgeError(
+          'SDRIVE_ERROR',
+          `Could not mark ${failed.length} S-Drive file(s) as superseded`,
+          {
+            details: { failures: failed.map((r) => ({ id: r.id, errors: r.errors })) },
+          },
+        )
+      }
+    },
+
     async removeFiles(fileObject: string, ids: string[], options?: SDriveCallOptions): Promise<void> {
       if (ids.length === 0) return
       soqlIdentifier(fileObject)

@@ -32,7 +32,7 @@ const rejections: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { 
     '/v1/flows/:flow/rejections',
     {
       schema: {
-        operationId: 'rejectFile',
+        operationId: 'createRejection',
         summary: 'Send an S-Drive file back to the partner for correction',
         description:
           'Answers 202 at once; the file is written to the flow’s drop zone in the background under a name holding the correlation id, with a note and a .rejected.json beside it. The corrected file that comes back becomes a new version of it. Rejecting the same file again answers 200 with the same rejection.',

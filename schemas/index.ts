@@ -37,6 +37,8 @@ import {
   RunProgress,
   RunState,
   RunSummary,
+  StatusFileOutcome,
+  StatusRowOutcome,
 } from './runs.js'
 
 export const sharedSchemas = [
@@ -44,6 +46,8 @@ export const sharedSchemas = [
   ErrorInfo,
   RunState,
   ItemState,
+  StatusRowOutcome,
+  StatusFileOutcome,
   RunItem,
   RunNote,
   RunCounts,

@@ -32,8 +32,40 @@ export const RunItem = T.Object(
     ),
     errorCode: Nullable(T.String()),
     errorMessage: Nullable(T.String()),
+    statusFile: T.Union([T.Ref('StatusFileOutcome'), T.Null()], {
+      description: 'Status flows: what the file did to its records.',
+    }),
   },
   { $id: 'RunItem', title: 'RunItem', additionalProperties: false },
+)
+
+export const StatusRowOutcome = T.Object(
+  {
+    row: T.Integer({ description: '1-based data row (the CSV header is row 0).' }),
+    key: Nullable(T.String()),
+    recordId: Nullable(T.String()),
+    outcome: T.String({ description: 'applied or rejected' }),
+    code: Nullable(T.String({ description: 'Why it was rejected, e.g. FIELD_NOT_ALLOWED, UNKNOWN_RECORD.' })),
+    field: Nullable(T.String()),
+    message: Nullable(T.String()),
+    documentItemId: Nullable(
+      T.String({ description: 'The item uploading the returned document named in the row.' }),
+    ),
+  },
+  { $id: 'StatusRowOutcome', title: 'StatusRowOutcome', additionalProperties: false },
+)
+
+export const StatusFileOutcome = T.Object(
+  {
+    rowsTotal: T.Integer(),
+    rowsApplied: T.Integer(),
+    rowsRejected: T.Integer(),
+    reportPath: Nullable(T.String({ description: 'The error report of rejected rows, beside the file.' })),
+    rows: T.Array(T.Ref('StatusRowOutcome'), {
+      description: 'Rejected rows and rows with a returned document (at most 1000).',
+    }),
+  },
+  { $id: 'StatusFileOutcome', title: 'StatusFileOutcome', additionalProperties: false },
 )
 
 export const RunNote = T.Object(

@@ -22,12 +22,18 @@ import type { SDrive } from './ports/sdrive.js'
 import type { Store } from './ports/store.js'
 import { createTransferQueue, type TransferQueue } from './queue/transfer-queue.js'
 import { createExportEngine, type ExportEngine } from './services/export-engine.js'
-import { createInboundEngine, type InboundEngine, type RemoteRegistry } from './services/inbound-engine.js'
+import {
+  createInboundEngine,
+  type InboundEngine,
+  type RemoteRegistry,
+  type SourceFolderFlow,
+} from './services/inbound-engine.js'
 import { createReviewEngine, type ReviewEngine } from './services/review-engine.js'
 
 export interface Bridge {
   config: LoadedConfig
-  flows: ReadonlyMap<string, InboundFlow>
+  /** Flows that read a source folder: inbound transfers and status files. */
+  flows: ReadonlyMap<string, SourceFolderFlow>
   endpoints: ReadonlyMap<string, EndpointConfig>
   store: Store
   sf: SalesforceApi
@@ -67,6 +73,9 @@ export async function createBridge(
 
   const endpoints = new Map(Object.values(config.endpoints).map((e) => [e.name, e]))
   const flows = new Map(
+    config.flows.filter((f): f is SourceFolderFlow => f.kind !== 'outbound').map((f) => [f.name, f]),
+  )
+  const inboundFlows = new Map(
     config.flows.filter((f): f is InboundFlow => f.kind === 'inbound').map((f) => [f.name, f]),
   )
   const remoteFactory = overrides.remoteFactory ?? createRemoteFiles
@@ -123,7 +132,7 @@ export async function createBridge(
   })
 
   const reviews = createReviewEngine({
-    flows,
+    flows: inboundFlows,
     endpoints,
     store,
     remotes,

@@ -345,6 +345,7 @@ const knownPlaceholders: ReadonlySet<string> = new Set([
   'file.id',
   'file.size',
   'file.contentType',
+  'correlationId',
   'file.count',
   'job.id',
   'flow',
@@ -392,7 +393,7 @@ function checkTemplate(template: unknown, path: KeyPath, issues: ConfigIssue[]):
       issues.push(
         issue(
           path,
-          `unknown placeholder ${written} (known: {file.name}, {file.id}, {file.size}, {file.contentType}, ` +
+          `unknown placeholder ${written} (known: {file.name}, {file.id}, {file.size}, {file.contentType}, {correlationId}, ` +
             '{file.count}, {job.id}, {flow}, {now}, {now:yyyyMMdd}, {window}, {format}, {error}, ' +
             '{metadata.<key>}, {Field}, {Parent.Field})',
         ),

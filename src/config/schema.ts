@@ -579,6 +579,11 @@ export type RetryConfig = Static<typeof RetryConfigSchema>
 export type InboundFlow = Static<typeof InboundFlowSchema>
 export type OutboundFlow = Static<typeof OutboundFlowSchema>
 export type StatusFlow = Static<typeof StatusFlowSchema>
+/** What the services that read a flow's source folder need of it: inbound and status flows alike. */
+export type SourceFlow = Pick<
+  InboundFlow,
+  'name' | 'source' | 'readiness' | 'after' | 'retry' | 'maxFilesPerRun'
+>
 export type StatusField = Static<typeof StatusFieldSchema>
 export type StatusFormat = Static<typeof StatusFormatSchema>
 export type ReviewConfig = Static<typeof ReviewConfigSchema>

@@ -32,3 +32,24 @@ export function nameParts(fileName: string): { stem: string; ext: string } {
     ? { stem: fileName, ext: '' }
     : { stem: fileName.slice(0, -ext.length), ext }
 }
+
+/**
+ * The correlation id of one exported file: its job and S-Drive file, so a
+ * status file that echoes it names the record without any lookup table
+ * (the export's ledger key already holds both).
+ */
+const EXPORT_CORRELATION_ID = /^(run_[0-9a-f]{32})\.([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)$/
+
+export function exportCorrelationId(jobId: string, fileId: string): string {
+  return `${jobId}.${fileId}`
+}
+
+export function parseExportCorrelationId(id: string): { jobId: string; fileId: string } | null {
+  const match = EXPORT_CORRELATION_ID.exec(id)
+  return match ? { jobId: match[1] as string, fileId: match[2] as string } : null
+}
+
+/** A review correlation id (rv-…) or an exported file's (job.file). */
+export function isCorrelationId(id: string): boolean {
+  return CORRELATION_ID.test(id) || EXPORT_CORRELATION_ID.test(id)
+}

@@ -40,6 +40,11 @@ export const ErrorCodes = [
   'CHECKSUM_MISMATCH',
   'FILE_CHANGED',
   'FILE_EXISTS',
+  // status files
+  'STATUS_FILE_UNPARSEABLE',
+  'STATUS_FILE_ENCODING',
+  'STATUS_FILE_TOO_LARGE',
+  'ROWS_REJECTED',
   // lifecycle
   'CANCELLED',
   'INTERNAL',

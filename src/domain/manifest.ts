@@ -8,6 +8,8 @@
 export interface ManifestRow {
   recordId: string
   fileId: string
+  /** What a recipient echoes in its status files to name this file's record. */
+  correlationId: string
   fileName: string
   remotePath: string
   size: number
@@ -28,6 +30,7 @@ const FIXED_COLUMNS = [
   'size',
   'sha256',
   'deliveredAt',
+  'correlationId',
 ] as const
 
 /** What Excel, LibreOffice and Google Sheets treat as the start of a formula (OWASP CSV injection). */
@@ -53,6 +56,7 @@ export function renderManifest(format: ManifestFormat, rows: ManifestRow[], reco
       size: row.size,
       sha256: row.sha256,
       deliveredAt: row.deliveredAt,
+      correlationId: row.correlationId,
       fields: Object.fromEntries(recordFields.map((field) => [field, row.fields[field] ?? null])),
     }))
     return `${JSON.stringify({ files }, null, 2)}\n`
@@ -67,6 +71,7 @@ export function renderManifest(format: ManifestFormat, rows: ManifestRow[], reco
       String(row.size),
       row.sha256,
       row.deliveredAt,
+      row.correlationId,
       // RFC 4180 has no null: an empty cell stands for a missing value.
       ...recordFields.map((field) => row.fields[field] ?? ''),
     ]),

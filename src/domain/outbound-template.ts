@@ -9,7 +9,8 @@ import { BridgeError } from './errors.js'
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_.]*)(?::([A-Za-z-_ ]+))?\}/g
 
 /** Names the service provides itself; anything else API-name shaped is a record field. */
-const BUILT_IN = /^(file\.[a-zA-Z]+|job\.[a-zA-Z]+|flow|now|window|format|error|metadata\.[A-Za-z0-9_]+)$/
+const BUILT_IN =
+  /^(file\.[a-zA-Z]+|job\.[a-zA-Z]+|flow|now|window|format|error|correlationId|metadata\.[A-Za-z0-9_]+)$/
 
 export interface OutboundTemplateContext {
   values: Readonly<Record<string, string | number | null>>

@@ -8,7 +8,7 @@
 import { pipeline } from 'node:stream/promises'
 import mime from 'mime'
 import type { Logger } from 'pino'
-import type { InboundFlow } from '../config/schema.js'
+import type { SourceFlow } from '../config/schema.js'
 import { backoffDelay } from '../domain/backoff.js'
 import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
 import { sdriveFileName } from '../domain/file-names.js'
@@ -24,7 +24,7 @@ import { HashingStream } from './hashing-stream.js'
 import { currentLocation } from './source-disposal.js'
 
 export interface BatchContext {
-  flow: InboundFlow
+  flow: SourceFlow
   remote: RemoteFiles
   store: Store
   sdrive: SDrive
@@ -166,6 +166,8 @@ export function etagMatches(etag: string | null, md5: string): boolean {
 interface Uploaded {
   item: ItemRecord
   versionId: string | null
+  sha256: string
+  bytes: number
 }
 
 async function uploadOne(ctx: BatchContext, item: ItemRecord, ticket: UploadTicket): Promise<Uploaded> {
@@ -198,11 +200,9 @@ async function uploadOne(ctx: BatchContext, item: ItemRecord, ticket: UploadTick
   })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   ctx.metrics.transferDuration(ctx.flow.name, seconds)
-  const updated = await ctx.store.updateItem(item.id, {
-    sha256: result.sha256,
-    bytesTransferred: result.bytes,
-  })
-  return { item: updated, versionId: result.versionId }
+  // Stored with the batch's move to finalizing, not here: a commit per file costs an fsync per
+  // file, and until S-Drive completed the upload the digest means nothing (a retry uploads again).
+  return { item, versionId: result.versionId, sha256: result.sha256, bytes: result.bytes }
 }
 
 function descriptionOf(ctx: BatchContext, item: ItemRecord, target: ItemTarget): string | undefined {
@@ -330,7 +330,12 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
         completed.map(async (u) => {
           const wip = u.item.wipFileId as string
           const fresh = (await ctx.store.getItem(u.item.id)) as ItemRecord
-          await move(ctx, fresh, 'finalizing', { sdriveFileId: wip, wipFileId: wip })
+          await move(ctx, fresh, 'finalizing', {
+            sdriveFileId: wip,
+            wipFileId: wip,
+            sha256: u.sha256,
+            bytesTransferred: u.bytes,
+          })
         }),
       )
     } catch (error) {

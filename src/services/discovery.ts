@@ -3,7 +3,7 @@
  * enough to take now. A file still being written is left for a later run.
  */
 import picomatch from 'picomatch'
-import type { InboundFlow } from '../config/schema.js'
+import type { SourceFlow } from '../config/schema.js'
 import { isBridgeError } from '../domain/errors.js'
 import { assertSafeEntryName, relativeTo } from '../domain/file-names.js'
 import {
@@ -51,7 +51,7 @@ async function listTree(
 
 export interface DiscoverOptions {
   remote: RemoteFiles
-  flow: InboundFlow
+  flow: SourceFlow
   clock: Clock
   signal?: AbortSignal
   /** Directories never scanned even if below the source (the flow's own processed/error folders). */

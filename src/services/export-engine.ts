@@ -13,6 +13,7 @@ import picomatch from 'picomatch'
 import type { Logger } from 'pino'
 import type { EndpointConfig, OutboundFlow } from '../config/schema.js'
 import { backoffDelay } from '../domain/backoff.js'
+import { exportCorrelationId } from '../domain/correlation.js'
 import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
 import { assertTransition, finalRunState } from '../domain/item-state.js'
 import { type ManifestRow, renderManifest } from '../domain/manifest.js'
@@ -242,6 +243,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
             'file.id': file.id,
             'file.size': file.sizeBytes ?? 0,
             'file.contentType': file.contentType ?? '',
+            correlationId: exportCorrelationId(job.id, file.id),
           }
         : {}),
       ...Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`metadata.${k}`, v])),
@@ -460,6 +462,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
       .map((i) => ({
         recordId: i.target?.recordId ?? '',
         fileId: i.target?.fileId ?? '',
+        correlationId: exportCorrelationId(i.runId, i.target?.fileId ?? ''),
         fileName: i.name,
         remotePath: i.finalPath ?? i.path,
         size: i.bytesTransferred,

@@ -6,7 +6,8 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { EndpointConfig, InboundFlow } from '../config/schema.js'
+import type { EndpointConfig, InboundFlow, StatusFlow } from '../config/schema.js'
+import { backoffDelay } from '../domain/backoff.js'
 import { type BatchLimits, batchByKey, DEFAULT_BATCH_LIMITS } from '../domain/batching.js'
 import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
 import { sdriveFileName } from '../domain/file-names.js'
@@ -25,13 +26,24 @@ import { type DiscoveredFile, discoverFiles } from './discovery.js'
 import { matchFiles } from './record-matcher.js'
 import { correlateResubmissions, recordResubmission } from './resubmissions.js'
 import { currentLocation, disposeFailed, disposeSucceeded } from './source-disposal.js'
+import {
+  applyStatusFile,
+  isErrorReport,
+  type StatusContext,
+  type StatusDetail,
+  statusDetailOf,
+  writeErrorReport,
+} from './status-files.js'
 
 export interface RemoteRegistry {
   get(endpoint: string): RemoteFiles
 }
 
+/** Flows whose runs this engine drives: file transfers (inbound) and status files. */
+export type SourceFolderFlow = InboundFlow | StatusFlow
+
 export interface InboundEngineDeps {
-  flows: ReadonlyMap<string, InboundFlow>
+  flows: ReadonlyMap<string, SourceFolderFlow>
   endpoints: ReadonlyMap<string, EndpointConfig>
   store: Store
   remotes: RemoteRegistry
@@ -60,6 +72,7 @@ export type PlannedAction =
   | 'wait'
   | 'already-processed'
   | 'resubmission'
+  | 'apply'
 
 export interface PlannedFile {
   path: string
@@ -132,7 +145,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     events.emit('run-progress', runId)
   }
 
-  const flowOf = (name: string): InboundFlow => {
+  const flowOf = (name: string): SourceFolderFlow => {
     const flow = deps.flows.get(name)
     if (!flow)
       throw new BridgeError('NOT_FOUND', `flow "${name}" is not configured`, { details: { flow: name } })
@@ -145,7 +158,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   }
 
   /** Moves a permanently failed file to the error folder (once) and reports it. */
-  async function handleFailed(flow: InboundFlow, item: ItemRecord): Promise<void> {
+  async function handleFailed(flow: SourceFolderFlow, item: ItemRecord): Promise<void> {
     const remote = deps.remotes.get(item.endpoint)
     const error = item.error ?? { code: 'INTERNAL', message: 'failed' }
     const { finalPath } = await disposeFailed(
@@ -168,8 +181,13 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     metrics.fileFinished(flow.name, 'failed', 0)
   }
 
-  async function finalize(flow: InboundFlow, item: ItemRecord): Promise<void> {
+  async function finalize(flow: SourceFolderFlow, item: ItemRecord): Promise<void> {
     const remote = deps.remotes.get(item.endpoint)
+    const status = flow.kind === 'status' ? statusDetailOf(item) : null
+    if (flow.kind === 'status' && status) {
+      await finalizeStatusFile(flow, remote, item, status)
+      return
+    }
     const replaceIds = item.target?.replaceIds ?? []
     if (replaceIds.length > 0 && item.target) {
       await deps.sdrive.removeFiles(item.target.fileObject, replaceIds, { signal: shutdown.signal })
@@ -180,7 +198,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       await deps.sdrive.markSuperseded(item.target.fileObject, supersedeIds, { signal: shutdown.signal })
       item = await store.updateItem(item.id, { target: { ...item.target, supersedeIds: [] } })
     }
-    if (item.target?.correlationId && !item.target.reviewApplied) {
+    if (flow.kind === 'inbound' && item.target?.correlationId && !item.target.reviewApplied) {
       await recordResubmission({ store, sf: deps.sf, metrics, now: clock.now() }, flow, item, shutdown.signal)
       item = await store.updateItem(item.id, { target: { ...item.target, reviewApplied: true } })
     }
@@ -190,8 +208,99 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     metrics.fileFinished(flow.name, skipped ? 'skipped' : 'done', skipped ? 0 : item.bytesTransferred)
   }
 
+  function statusContext(flow: StatusFlow): StatusContext {
+    return {
+      store,
+      sf: deps.sf,
+      remote: deps.remotes.get(flow.source.endpoint),
+      metrics,
+      logger,
+      signal: shutdown.signal,
+    }
+  }
+
+  /** A status file's tidy-up: dispose of it once, then the report of rejected rows beside it. */
+  async function finalizeStatusFile(
+    flow: StatusFlow,
+    remote: RemoteFiles,
+    item: ItemRecord,
+    status: StatusDetail,
+  ): Promise<void> {
+    let detail = status
+    if (!detail.disposed) {
+      const { finalPath } = await disposeSucceeded(remote, flow, item, shutdown.signal)
+      detail = { ...detail, disposed: true }
+      item = await store.updateItem(item.id, {
+        finalPath,
+        detail: detail as unknown as Record<string, unknown>,
+      })
+    }
+    const supportsRename = deps.endpoints.get(item.endpoint)?.supportsRename ?? true
+    const reportPath = await writeErrorReport(statusContext(flow), flow, item, detail, supportsRename)
+    detail = { ...detail, reportPath }
+    const error =
+      detail.rowsRejected > 0
+        ? {
+            code: 'ROWS_REJECTED',
+            message: `${detail.rowsRejected} of ${detail.rowsTotal} rows rejected, ${detail.rowsApplied} applied; report: ${reportPath}`,
+          }
+        : null
+    await setItem(item, 'done', { detail: detail as unknown as Record<string, unknown>, error })
+    metrics.fileFinished(flow.name, 'done', 0)
+  }
+
+  /** Applies the due status files of a run, in name order (an ERP's sequence), one after another. */
+  async function applyStatusFiles(flow: StatusFlow, items: ItemRecord[]): Promise<void> {
+    const now = clock.now()
+    const due = items
+      .filter(
+        (i) =>
+          (i.state === 'pending' || i.state === 'transferring') &&
+          i.target === null &&
+          (i.nextAttemptAt === null || Date.parse(i.nextAttemptAt) <= now),
+      )
+      .sort((a, b) => a.path.localeCompare(b.path))
+    for (const pending of due) {
+      if (drain.signal.aborted) return
+      const attempts = pending.attempts + 1
+      let item =
+        pending.state === 'pending'
+          ? await setItem(pending, 'transferring', { attempts })
+          : await store.updateItem(pending.id, { attempts })
+      try {
+        await applyStatusFile(statusContext(flow), flow, item)
+        item = (await store.getItem(item.id)) as ItemRecord
+        await setItem(item, 'finalizing', { error: null, nextAttemptAt: null })
+        announce(item.runId)
+      } catch (error) {
+        if (shutdown.signal.aborted) throw error
+        const e = toBridgeError(error)
+        metrics.failure(flow.name, e.code)
+        if (isTransient(e) && attempts < flow.retry.maxAttempts) {
+          logger.warn(
+            { flow: flow.name, file: item.path, code: e.code, attempts },
+            'status file will be retried',
+          )
+          await store.updateItem(item.id, {
+            error: { code: e.code, message: e.message },
+            nextAttemptAt: new Date(
+              clock.now() +
+                backoffDelay(attempts - 1, { baseMs: flow.retry.baseDelayMs, maxMs: flow.retry.maxDelayMs }),
+            ).toISOString(),
+          })
+        } else {
+          logger.error(
+            { flow: flow.name, file: item.path, code: e.code, err: e.message },
+            'status file failed',
+          )
+          await setItem(item, 'failed', { error: { code: e.code, message: e.message } })
+        }
+      }
+    }
+  }
+
   /** Folder path of an item: the target's template rendered, each name made S-Drive-safe. */
-  function folderPathOf(flow: InboundFlow, item: ItemRecord): string[] {
+  function folderPathOf(flow: SourceFolderFlow, item: ItemRecord): string[] {
     const target = item.target as NonNullable<ItemRecord['target']>
     const rendered = renderTemplate(target.folder as string, {
       flow: flow.name,
@@ -206,7 +315,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   }
 
   /** Looks up (or creates) each distinct target folder once per round, before anything is uploaded. */
-  async function resolveFolders(flow: InboundFlow, items: ItemRecord[]): Promise<void> {
+  async function resolveFolders(flow: SourceFolderFlow, items: ItemRecord[]): Promise<void> {
     const needing = items.filter(
       (i) => ACTIVE.includes(i.state) && i.target?.folder && !i.target.folderId && !i.target.alreadyInSDrive,
     )
@@ -380,16 +489,20 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     if (matched.length > 0) await applyExistingPolicy(flow, matched)
   }
 
-  function relativeDirOf(flow: InboundFlow, path: string): string {
+  function relativeDirOf(flow: SourceFolderFlow, path: string): string {
     const root = flow.source.directory.replace(/\/+$/, '')
     const dir = path.slice(0, path.lastIndexOf('/'))
     return dir.length > root.length && dir.startsWith(`${root}/`) ? dir.slice(root.length + 1) : ''
   }
 
-  async function discover(flow: InboundFlow, run: RunRecord): Promise<void> {
+  async function discover(flow: SourceFolderFlow, run: RunRecord): Promise<void> {
     const remote = deps.remotes.get(flow.source.endpoint)
-    const { ready, notes } = await discoverFiles({ remote, flow, clock, signal: shutdown.signal })
-    const limited = ready.slice(0, flow.maxFilesPerRun)
+    const discovered = await discoverFiles({ remote, flow, clock, signal: shutdown.signal })
+    // A status flow's own error reports sit beside its files when they are kept in place.
+    const ours = (path: string) => flow.kind === 'status' && isErrorReport(path)
+    const taken = discovered.ready.filter((f) => !ours(f.name))
+    const notes = discovered.notes.filter((n) => !ours(n.path))
+    const limited = taken.slice(0, flow.maxFilesPerRun)
     const newItems: NewItem[] = limited.map((file: DiscoveredFile) => ({
       endpoint: flow.source.endpoint,
       path: file.path,
@@ -421,9 +534,10 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   }
 
   /** One round over the run's items; returns the time to wake up for due retries, or null when finished. */
-  async function round(flow: InboundFlow, runId: string): Promise<number | null> {
+  async function round(flow: SourceFolderFlow, runId: string): Promise<number | null> {
     let items = await store.listItems(runId)
-    await matchPending(flow, items)
+    if (flow.kind === 'status') await applyStatusFiles(flow, items)
+    else await matchPending(flow, items)
     items = await store.listItems(runId)
     announce(runId, true)
 
@@ -544,7 +658,12 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     shutdown.signal.throwIfAborted()
     announce(runId, true)
     const counts = await store.runCounts(runId)
-    const finalState = finalRunState(counts)
+    let finalState = finalRunState(counts)
+    if (finalState === 'succeeded' && flow.kind === 'status') {
+      // A status file with rejected rows was applied in part: the run says so.
+      const partly = (await store.listItems(runId)).some((i) => (statusDetailOf(i)?.rowsRejected ?? 0) > 0)
+      if (partly) finalState = 'partially_failed'
+    }
     if (finalState !== null) {
       await store.updateRun(runId, { state: finalState, finishedAt: new Date(clock.now()).toISOString() })
       metrics.runFinished(flow.name, finalState)
@@ -557,7 +676,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     return Math.max(clock.now(), Math.min(...next))
   }
 
-  async function drive(flow: InboundFlow, run: RunRecord, withDiscovery: boolean): Promise<void> {
+  async function drive(flow: SourceFolderFlow, run: RunRecord, withDiscovery: boolean): Promise<void> {
     activeFlows.set(flow.name, (activeFlows.get(flow.name) ?? 0) + 1)
     try {
       await store.updateRun(run.id, {
@@ -605,7 +724,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     }
   }
 
-  function launch(flow: InboundFlow, run: RunRecord, withDiscovery: boolean): void {
+  function launch(flow: SourceFolderFlow, run: RunRecord, withDiscovery: boolean): void {
     if (closed || drivers.has(run.id)) return
     const driver = drive(flow, run, withDiscovery).finally(() => drivers.delete(run.id))
     drivers.set(run.id, driver)
@@ -640,7 +759,10 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     async dryRun(flowName, signal) {
       const flow = flowOf(flowName)
       const remote = deps.remotes.get(flow.source.endpoint)
-      const { ready, notes } = await discoverFiles({ remote, flow, clock, ...(signal ? { signal } : {}) })
+      const discovered = await discoverFiles({ remote, flow, clock, ...(signal ? { signal } : {}) })
+      const ours = (path: string) => flow.kind === 'status' && isErrorReport(path)
+      const notes = discovered.notes.filter((n) => !ours(n.path))
+      const ready = discovered.ready.filter((f) => !ours(f.name))
       const owners = await store.ledgerOwners(ready.map((f) => ledgerKey(flow.source.endpoint, f)))
       const files: PlannedFile[] = notes.map((n) => ({
         path: n.path,
@@ -663,6 +785,20 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         })
         return false
       })
+      if (flow.kind === 'status') {
+        for (const f of fresh) {
+          files.push({
+            path: f.path,
+            size: f.size,
+            action: 'apply',
+            target: null,
+            reason: `status file: rows update ${flow.object} records`,
+            code: null,
+          })
+        }
+        files.sort((a, b) => a.path.localeCompare(b.path))
+        return { flow: flow.name, files }
+      }
       const resubmissions = await correlateResubmissions(flow, fresh, store, deps.sdrive, signal)
       for (const [f, { review, target }] of resubmissions) {
         files.push({

@@ -252,6 +252,7 @@ export function createReviewEngine(deps: ReviewEngineDeps): ReviewEngine {
       sha256: delivered.sha256,
       size: delivered.bytes,
       time: at,
+      ...(review.notify ? { notify: review.notify } : {}),
     }
     await writeTextFile(
       remote,

@@ -1,7 +1,9 @@
 /** Store records → API shapes (flat, named fields that read well in a Flow). */
+
 import type { ItemRecord, RunCounts, RunRecord } from '../ports/store.js'
 import type { PlannedFile } from './inbound-engine.js'
 import type { RunProgress } from './run-progress.js'
+import { statusDetailOf } from './status-files.js'
 
 export function toRunSummaryView(run: RunRecord) {
   return {
@@ -35,6 +37,36 @@ export function toItemView(item: ItemRecord) {
     finalPath: item.finalPath,
     errorCode: item.error?.code ?? null,
     errorMessage: item.error?.message ?? null,
+    statusFile: statusFileView(item),
+  }
+}
+
+const MAX_ROWS_SHOWN = 1000
+
+function statusFileView(item: ItemRecord) {
+  const detail = statusDetailOf(item)
+  if (!detail) return null
+  const documents = new Map(detail.documents.map((d) => [d.index, d.itemId]))
+  const rows = detail.outcomes
+    .filter((o) => o.outcome === 'rejected' || documents.has(o.index))
+    .sort((a, b) => a.index - b.index)
+    .slice(0, MAX_ROWS_SHOWN)
+    .map((o) => ({
+      row: o.index,
+      key: o.key,
+      recordId: o.recordId,
+      outcome: o.outcome,
+      code: o.code,
+      field: o.field,
+      message: o.message,
+      documentItemId: documents.get(o.index) ?? null,
+    }))
+  return {
+    rowsTotal: detail.rowsTotal,
+    rowsApplied: detail.rowsApplied,
+    rowsRejected: detail.rowsRejected,
+    reportPath: detail.reportPath,
+    rows,
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { posix } from 'node:path'
 import { Readable } from 'node:stream'
-import type { InboundFlow } from '../config/schema.js'
+import type { SourceFlow } from '../config/schema.js'
 import { collisionSafeName } from '../domain/file-names.js'
 import { markerName } from '../domain/readiness.js'
 import type { RemoteFiles } from '../ports/remote-files.js'
@@ -31,7 +31,7 @@ async function freeName(remote: RemoteFiles, dir: string, name: string, tag: str
   return posix.join(dir, collisionSafeName(name, taken, tag))
 }
 
-async function removeMarker(remote: RemoteFiles, flow: InboundFlow, item: ItemRecord, signal?: AbortSignal) {
+async function removeMarker(remote: RemoteFiles, flow: SourceFlow, item: ItemRecord, signal?: AbortSignal) {
   const marker = markerName(
     item.name,
     flow.readiness ?? { mode: 'stable', stableSeconds: 0, minAgeSeconds: 0 },
@@ -52,7 +52,7 @@ export interface DisposalResult {
  */
 export async function disposeSucceeded(
   remote: RemoteFiles,
-  flow: InboundFlow,
+  flow: SourceFlow,
   item: ItemRecord,
   signal?: AbortSignal,
 ): Promise<DisposalResult> {
@@ -97,7 +97,7 @@ export interface ErrorReport {
 /** Moves the file to the error folder and writes the reason beside it. */
 export async function disposeFailed(
   remote: RemoteFiles,
-  flow: InboundFlow,
+  flow: SourceFlow,
   item: ItemRecord,
   report: ErrorReport,
   signal?: AbortSignal,

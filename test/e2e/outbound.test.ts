@@ -135,7 +135,7 @@ for (const protocol of ['sftp', 'ftp'] as Protocol[]) {
     const lines = manifest.trim().split(/\r?\n/)
     t.equal(
       lines[0],
-      'recordId,fileId,fileName,remotePath,size,sha256,deliveredAt,Name,Account.AccountNumber',
+      'recordId,fileId,fileName,remotePath,size,sha256,deliveredAt,correlationId,Name,Account.AccountNumber',
     )
     t.equal(lines.length, 4, 'one row per file')
     t.match(manifest, /Big Deal_contract\.pdf/)

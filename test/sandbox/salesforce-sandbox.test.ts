@@ -1,6 +1,6 @@
 import { generateKeyPairSync, sign } from 'node:crypto'
 import t from 'tap'
-import { startSalesforceSandbox } from '../../src/sandbox/salesforce/index.js'
+import { SALESFORCE_FAULTS, startSalesforceSandbox } from '../../src/sandbox/salesforce/index.js'
 import type { SalesforceSandbox } from '../../src/sandbox/salesforce/types.js'
 
 type Json = Record<string, unknown>
@@ -875,6 +875,72 @@ t.test('faults: status, method filter, token, s3 errors and dropped uploads', as
   t.same(await sandbox.s3Object(bigInfo!.fileLocation), big)
   t.ok((sandbox.calls.s3 ?? 0) >= 5)
   t.ok((sandbox.calls['apex:PUT'] ?? 0) >= 2)
+})
+
+t.test('periodic faults: every Nth REST call, the session and limit variants, S3, cleared', async (t) => {
+  const sb = await startSalesforceSandbox()
+  t.teardown(() => sb.close())
+  const bearer = await login(sb)
+  const caseOfSb = sb.insert('Case', { Subject: 'periodic' })
+  const statusOf = async (path: string) => (await call(path, {}, sb, bearer)).status
+
+  sb.failEvery('rest', 3, SALESFORCE_FAULTS.unavailable)
+  const statuses = []
+  for (let i = 0; i < 3; i++) {
+    statuses.push(await statusOf(`${V}/query?q=SELECT+Id+FROM+Case`))
+    statuses.push(await statusOf(`${V}/sobjects/Case/${caseOfSb}`))
+    await login(sb) // token requests are not REST calls: they do not move the count
+  }
+  t.same(statuses, [200, 200, 503, 200, 200, 503], 'query and sobject counted together')
+  const unavailable = await call(`${V}/limits`, {}, sb, bearer)
+  t.equal(unavailable.status, 200)
+  const third = await call(`${V}/limits`, {}, sb, bearer)
+  t.equal(third.status, 200)
+  const apex = await call(`${FILES}?fileObjectId=x`, {}, sb, bearer)
+  t.match([apex.status, apex.body], [503, [{ errorCode: 'SERVER_UNAVAILABLE' }]], 'apex is REST too')
+  sb.clearFaults()
+  for (let i = 0; i < 4; i++) t.equal(await statusOf(`${V}/limits`), 200, 'cleared')
+
+  sb.failEvery('query', 2, SALESFORCE_FAULTS.invalidSession)
+  sb.failEvery(['sobject', 'composite'], 3, SALESFORCE_FAULTS.requestLimit)
+  const q = (n: number) => call(`${V}/query?q=SELECT+Id+FROM+Case+LIMIT+${n}`, {}, sb, bearer)
+  t.equal((await q(1)).status, 200)
+  const expired = await q(2)
+  t.same(
+    [expired.status, expired.body],
+    [401, [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]],
+  )
+  t.equal((await q(3)).status, 200, 'the session itself stays valid')
+  const sobjectStatuses = []
+  for (let i = 0; i < 3; i++) sobjectStatuses.push(await statusOf(`${V}/sobjects/Case/${caseOfSb}`))
+  t.same(sobjectStatuses, [200, 200, 403], 'a second periodic fault keeps its own count')
+  sb.failNext('sobject', 1, { status: 500 })
+  t.equal(await statusOf(`${V}/sobjects/Case/${caseOfSb}`), 500, 'a one-shot fault goes first')
+  const limited = await call(`${V}/sobjects/Case/${caseOfSb}`, {}, sb, bearer)
+  t.equal(limited.status, 200)
+  const limitedAgain = await call(
+    `${V}/composite/sobjects`,
+    { method: 'PATCH', json: { records: [] } },
+    sb,
+    bearer,
+  )
+  t.equal(limitedAgain.status, 200)
+  const refused = await call(`${V}/sobjects/Case/${caseOfSb}`, {}, sb, bearer)
+  t.same(
+    [refused.status, refused.body],
+    [403, [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]],
+  )
+  sb.clearFaults()
+
+  sb.failEvery('s3', 2, { status: 500 })
+  const bytes = Buffer.from('periodic s3')
+  const [info] = (await initUpload(sb, bearer, caseOfSb, [fileProps('p.pdf', bytes.length)]))
+    .body as UploadInfo[]
+  const uploads = []
+  for (let i = 0; i < 4; i++) uploads.push((await s3Post(sb, uploadForm(info!, bytes))).status)
+  t.same(uploads, [204, 500, 204, 500], 'every second S3 request answers 500')
+  t.same(sb.injectedFaults(), { query: 2, sobject: 4, apex: 1, s3: 2 }, 'injected faults counted per target')
+  t.throws(() => sb.failEvery('s3', 0, { status: 500 }), RangeError)
 })
 
 t.test('close is idempotent and ends open connections', async (t) => {

@@ -494,7 +494,7 @@ t.test('parsePlaceholders finds every {name} and {name:format}', async (t) => {
 t.test('outbound flows: checks beyond the schema', async (t) => {
   const at = (...path: Segment[]): Segment[] => ['flows', OUT, ...path]
   const known =
-    '(known: {file.name}, {file.id}, {file.size}, {file.contentType}, {file.count}, {job.id}, {flow}, ' +
+    '(known: {file.name}, {file.id}, {file.size}, {file.contentType}, {correlationId}, {file.count}, {job.id}, {flow}, ' +
     '{now}, {now:yyyyMMdd}, {window}, {format}, {error}, {metadata.<key>}, {Field}, {Parent.Field})'
 
   t.same(errorsAfter([at('destination', 'endpoint'), 'bank']), [
@@ -719,4 +719,77 @@ t.test('redactConfig keeps the PostgreSQL URL but hides its password', async (t)
     code: 'CONFIG_INVALID',
     issues: [{ path: 'store.postgresUrl' }],
   })
+})
+
+t.test('review and status flows: checks beyond the schema', async (t) => {
+  const withFlows = (...flows: Record<string, unknown>[]): string[] => {
+    const data = fixtureData()
+    data.flows = [...(data.flows as unknown[]), ...flows]
+    return issuesFor(stringify(data)).map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+  }
+  const inbound = (fixtureData().flows as Record<string, any>[])[0] as Record<string, any>
+  const reviewed = (review: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    ...inbound,
+    name: 'reviewed',
+    review,
+    ...extra,
+  })
+  const n = (fixtureData().flows as unknown[]).length
+  t.same(withFlows(reviewed({ dropZone: { directory: '/rejected/{record.id}' } })), [], 'a valid review')
+  t.same(withFlows(reviewed({ dropZone: { directory: '/rejected/{Name}', fileName: '{file.base}' } })), [
+    `flows[${n}].review.dropZone.directory: unknown placeholder {Name} (known: {correlationId}, {reason}, {reasonCode}, {file.name}, {file.id}, {record.id}, {now}, {flow})`,
+    `flows[${n}].review.dropZone.fileName: unknown placeholder {file.base} (known: {file.name}, {file.stem}, {file.ext}, {correlationId})`,
+  ])
+  t.same(
+    withFlows(
+      reviewed(
+        { dropZone: { directory: `${inbound.source.directory}/rejected` } },
+        { source: { ...inbound.source, recursive: true } },
+      ),
+    ),
+    [
+      `flows[${n}].review.dropZone.directory: must not be a folder the flow reads (${inbound.source.directory}, recursive): returned files would be taken in again`,
+    ],
+  )
+  t.same(
+    withFlows(reviewed({ dropZone: { directory: '/r', endpoint: 'nowhere' } })).map((e) => e.split(' (')[0]),
+    [`flows[${n}].review.dropZone.endpoint: unknown endpoint "nowhere"`],
+  )
+
+  const status = (extra: Record<string, unknown> = {}) => ({
+    name: 'erp',
+    kind: 'status',
+    source: { endpoint: 'scanner-ftp', directory: '/status' },
+    format: { type: 'csv' },
+    object: 'Order',
+    key: { column: 'OrderNumber', by: 'externalId', field: 'OrderNumber' },
+    fields: { Status: { type: 'picklist', values: ['Shipped'] } },
+    after: { success: 'move', processedDirectory: '/status/done', errorDirectory: '/status/errors' },
+    ...extra,
+  })
+  t.same(withFlows(status()), [], 'a valid status flow')
+  t.same(withFlows(status({ key: { column: 'OrderNumber', by: 'externalId' } })), [
+    `flows[${n}].key.field: required when key.by is "externalId" (the field looked up)`,
+  ])
+  t.same(
+    withFlows(
+      status({
+        fields: {
+          Status: { type: 'picklist' },
+          Amount__c: { type: 'number', values: ['1'], column: 'OrderNumber' },
+          Id: { type: 'string' },
+        },
+        after: { success: 'move', errorDirectory: '/e' },
+      }),
+    ),
+    [
+      `flows[${n}].after.processedDirectory: required when after.success is "move"`,
+      `flows[${n}].fields.Status.values: required for a picklist field`,
+      `flows[${n}].fields.Amount__c.column: column "OrderNumber" is already used by key.column`,
+      `flows[${n}].fields.Amount__c.values: only used by picklist fields`,
+      `flows[${n}].fields.Id: the record Id cannot be set; it is what key names`,
+    ],
+  )
+  t.match(withFlows(status({ format: { type: 'tsv' } })), [/flows\[\d+\]\.format\.type/])
+  t.match(withFlows(status({ fields: {} })), [/flows\[\d+\]\.fields: must NOT have fewer than 1 properties/])
 })

@@ -9,6 +9,7 @@ const row = (overrides: Partial<ManifestRow> = {}): ManifestRow => ({
   size: 1234,
   sha256: 'ab'.repeat(32),
   deliveredAt: '2024-05-01T12:00:00.000Z',
+  correlationId: 'run_0123456789abcdef0123456789abcdef.a0B000000000001',
   fields: { Name: 'Big deal', 'Account.AccountNumber': 'A-1' },
   ...overrides,
 })
@@ -50,9 +51,9 @@ t.test('CSV: header, one CRLF line per file, configured fields in order', async 
   )
   t.equal(
     csv,
-    'recordId,fileId,fileName,remotePath,size,sha256,deliveredAt,Account.AccountNumber,Name\r\n' +
-      `006000000000001AAA,a0B000000000001,contract.pdf,/out/ACME/contract.pdf,1234,${'ab'.repeat(32)},2024-05-01T12:00:00.000Z,A-1,Big deal\r\n` +
-      `006000000000001AAA,a0B000000000001,b.pdf,/out/ACME/contract.pdf,0,${'ab'.repeat(32)},2024-05-01T12:00:00.000Z,A-1,Big deal\r\n`,
+    'recordId,fileId,fileName,remotePath,size,sha256,deliveredAt,correlationId,Account.AccountNumber,Name\r\n' +
+      `006000000000001AAA,a0B000000000001,contract.pdf,/out/ACME/contract.pdf,1234,${'ab'.repeat(32)},2024-05-01T12:00:00.000Z,run_0123456789abcdef0123456789abcdef.a0B000000000001,A-1,Big deal\r\n` +
+      `006000000000001AAA,a0B000000000001,b.pdf,/out/ACME/contract.pdf,0,${'ab'.repeat(32)},2024-05-01T12:00:00.000Z,run_0123456789abcdef0123456789abcdef.a0B000000000001,A-1,Big deal\r\n`,
   )
 })
 
@@ -69,7 +70,7 @@ t.test('CSV: quotes doubled; commas, quotes, CR and LF quoted', async (t) => {
   t.ok(line.endsWith(`,O'Brien,`), 'a missing or null field is an empty cell')
   const parsed = parseCsv(csv)
   t.equal(parsed.length, 2)
-  t.same(parsed[1]?.slice(7), ['line1\nline2', 'cr\rhere', `O'Brien`, ''])
+  t.same(parsed[1]?.slice(8), ['line1\nline2', 'cr\rhere', `O'Brien`, ''])
   t.equal(parsed[1]?.[2], 'a,b "c".pdf')
 })
 
@@ -80,7 +81,7 @@ t.test('CSV: cells a spreadsheet would run as a formula get a leading quote', as
   const parsed = parseCsv(csv)
   t.equal(parsed[1]?.[2], "'=cmd|calc.pdf")
   t.same(
-    parsed[1]?.slice(7),
+    parsed[1]?.slice(8),
     evil.map((value) => `'${value}`),
   )
   t.ok(csv.includes(`"'=HYPERLINK(""http://x"")"`), 'defused and quoted')
@@ -92,7 +93,10 @@ t.test('CSV: cells a spreadsheet would run as a formula get a leading quote', as
 })
 
 t.test('CSV: no rows is a header alone', async (t) => {
-  t.equal(renderManifest('csv', [], []), 'recordId,fileId,fileName,remotePath,size,sha256,deliveredAt\r\n')
+  t.equal(
+    renderManifest('csv', [], []),
+    'recordId,fileId,fileName,remotePath,size,sha256,deliveredAt,correlationId\r\n',
+  )
 })
 
 t.test('JSON: files with configured fields, pretty-printed', async (t) => {
@@ -109,6 +113,7 @@ t.test('JSON: files with configured fields, pretty-printed', async (t) => {
         size: 1234,
         sha256: 'ab'.repeat(32),
         deliveredAt: '2024-05-01T12:00:00.000Z',
+        correlationId: 'run_0123456789abcdef0123456789abcdef.a0B000000000001',
         fields: { Name: 'Big deal', Missing: null },
       },
       {
@@ -119,6 +124,7 @@ t.test('JSON: files with configured fields, pretty-printed', async (t) => {
         size: 1234,
         sha256: 'ab'.repeat(32),
         deliveredAt: '2024-05-01T12:00:00.000Z',
+        correlationId: 'run_0123456789abcdef0123456789abcdef.a0B000000000001',
         fields: { Name: null, Missing: null },
       },
     ],

@@ -5,7 +5,6 @@
  */
 import { Cron } from 'croner'
 import type { Logger } from 'pino'
-import type { InboundFlow } from '../../config/schema.js'
 import { toBridgeError } from '../../domain/errors.js'
 
 export interface ScheduledRunStarter {
@@ -20,7 +19,7 @@ export interface CronScheduler {
 }
 
 export function startCronScheduler(
-  flows: readonly InboundFlow[],
+  flows: readonly { name: string; schedule?: { cron: string; timezone: string } | undefined }[],
   engine: ScheduledRunStarter,
   logger: Logger,
 ): CronScheduler {

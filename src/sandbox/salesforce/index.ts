@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Sessions } from './auth.js'
 import { DataApi } from './data-api.js'
-import { Faults, Usage } from './faults.js'
+import { Faults, REST_TARGETS, Usage } from './faults.js'
 import { IdAllocator } from './ids.js'
 import { S3Store } from './s3-store.js'
 import { SDriveFiles } from './sdrive.js'
@@ -15,6 +15,7 @@ import { createRequestHandler } from './server.js'
 import { RecordStore } from './store.js'
 import type { SalesforceSandbox, SalesforceSandboxOptions } from './types.js'
 
+export { REST_TARGETS, SALESFORCE_FAULTS } from './faults.js'
 export type * from './types.js'
 
 const GIB = 1024 * 1024 * 1024
@@ -99,6 +100,7 @@ export async function startSalesforceSandbox(
     clientId,
     clientSecret,
     insert: (sobject, fields) => store.seed(sobject, fields),
+    addValidationRule: (sobject, field, check) => store.addValidationRule(sobject, field, check),
     records: (sobject, recordOptions) => {
       const table = store.existingTable(sobject)
       return table ? store.list(table, recordOptions?.includeDeleted ?? false).map((r) => ({ ...r })) : []
@@ -106,6 +108,14 @@ export async function startSalesforceSandbox(
     s3Object: (key) => s3Store.bytes(key),
     s3Keys: () => s3Store.keys(),
     failNext: (target, count, spec) => faults.add(target, count, spec),
+    failEvery: (targets, every, spec) =>
+      faults.addPeriodic(
+        targets === 'rest' ? REST_TARGETS : typeof targets === 'string' ? [targets] : targets,
+        every,
+        spec,
+      ),
+    clearFaults: () => faults.clear(),
+    injectedFaults: () => ({ ...faults.injected }),
     expireSessions: () => sessions.expireAll(),
     setApiUsage: (used) => {
       usage.used = used

@@ -203,7 +203,7 @@ async function receive(
 export function faultResult(fault: FaultSpec): ApiResult {
   if (fault.body !== undefined) return { status: fault.status, body: fault.body }
   const code = fault.status === 503 ? 'SlowDown' : fault.status >= 500 ? 'InternalError' : 'AccessDenied'
-  return s3Error(fault.status, code, 'Injected fault')
+  return s3Error(fault.status, fault.errorCode ?? code, fault.message ?? 'Injected fault')
 }
 
 /** GET/HEAD /s3/<bucket>/<key> with a presigned query string; honours a single byte Range. */

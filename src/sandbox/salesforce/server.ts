@@ -128,15 +128,16 @@ async function metered(
 
 function apiFault(fault: FaultSpec, target: FaultTarget): ApiResult {
   if (fault.body !== undefined) return { status: fault.status, body: fault.body }
-  if (target === 'apex' && fault.status >= 500)
-    return sdriveError(fault.status, 'APEX_ERROR', 'Injected fault')
+  const message = fault.message ?? 'Injected fault'
+  if (fault.errorCode !== undefined) return sfError(fault.status, fault.errorCode, message)
+  if (target === 'apex' && fault.status >= 500) return sdriveError(fault.status, 'APEX_ERROR', message)
   const code =
     fault.status === 503
       ? 'SERVER_UNAVAILABLE'
       : fault.status >= 500
         ? 'UNKNOWN_EXCEPTION'
         : 'REQUEST_REFUSED'
-  return sfError(fault.status, code, 'Injected fault')
+  return sfError(fault.status, code, message)
 }
 
 function s3Request(

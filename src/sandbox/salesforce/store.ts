@@ -39,6 +39,13 @@ export function sfDateTime(ms: number): string {
 /** All records of the org, in memory. */
 export class RecordStore {
   private readonly tables = new Map<string, ObjectTable>()
+  /** Validation rules (object + field, lower-case) as an org has them: a message refuses the value. */
+  private readonly rules = new Map<string, (value: unknown) => string | null>()
+
+  /** Adds a validation rule on API writes of one field: the check returns an error message or null. */
+  addValidationRule(sobject: string, field: string, check: (value: unknown) => string | null): void {
+    this.rules.set(`${sobject}.${field}`.toLowerCase(), check)
+  }
 
   constructor(
     private readonly ids: IdAllocator,
@@ -178,6 +185,9 @@ export class RecordStore {
           [canonical],
         )
       }
+      const rule = fromApi ? this.rules.get(`${table.name}.${canonical}`.toLowerCase()) : undefined
+      const refusal = rule?.(value) ?? null
+      if (refusal !== null) throw new WriteError('FIELD_CUSTOM_VALIDATION_EXCEPTION', refusal, [canonical])
       out[canonical] = value
     }
     return out

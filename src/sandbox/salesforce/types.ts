@@ -40,6 +40,10 @@ export interface FaultSpec {
   status: number
   /** Optional body; default a Salesforce-shaped error array (or S3 XML for s3). */
   body?: unknown
+  /** Salesforce errorCode of the default body (e.g. INVALID_SESSION_ID); default from the status. */
+  errorCode?: string
+  /** Message of the default body. */
+  message?: string
   /** Only fault requests whose method matches (e.g. 'PUT' to fail S-Drive step 3). */
   method?: string
   /** For s3: answer after reading this many bytes of the upload body, then destroy the socket. */
@@ -57,6 +61,8 @@ export interface SalesforceSandbox {
 
   /** Seeds a record without counting an API call; returns its new 18-char id. */
   insert(sobject: string, fields: Record<string, unknown>): string
+  /** A validation rule on API writes of one field, as an org has them: return a message to refuse a value. */
+  addValidationRule(sobject: string, field: string, check: (value: unknown) => string | null): void
   /** Snapshot of all records of an sObject (deleted ones excluded unless asked). */
   records(sobject: string, options?: { includeDeleted?: boolean }): Record<string, unknown>[]
   /** The stored bytes of an S3 object, or undefined. */
@@ -66,6 +72,15 @@ export interface SalesforceSandbox {
 
   /** Fail the next `count` requests to `target` with `spec`. */
   failNext(target: FaultTarget, count: number, spec: FaultSpec): void
+  /**
+   * Fail every `every`-th request to `targets` (counted together, 'rest' = query, sobject,
+   * composite and apex) with `spec`, until clearFaults(). One-shot faults from failNext go first.
+   */
+  failEvery(targets: FaultTarget | 'rest' | readonly FaultTarget[], every: number, spec: FaultSpec): void
+  /** Disarm every fault armed with failNext or failEvery. */
+  clearFaults(): void
+  /** Requests answered with an injected fault so far, per target. */
+  injectedFaults(): Readonly<Partial<Record<FaultTarget, number>>>
   /** Invalidate every issued access token now (next call → 401 INVALID_SESSION_ID). */
   expireSessions(): void
   /** Set the API usage counter (e.g. to the limit, to provoke REQUEST_LIMIT_EXCEEDED). */

@@ -11,12 +11,15 @@ import { createSalesforceApi } from './adapters/salesforce/index.js'
 import { type CronScheduler, startCronScheduler } from './adapters/scheduler/cron-scheduler.js'
 import { createSDrive } from './adapters/sdrive/index.js'
 import { createPostgresStore } from './adapters/store/postgres.js'
+import { createPostgresRunLeases } from './adapters/store/postgres-leases.js'
 import { createSqliteStore } from './adapters/store/sqlite.js'
+import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
 import type { LoadedConfig } from './config/load.js'
 import type { EndpointConfig, InboundFlow, OutboundFlow } from './config/schema.js'
 import { BridgeError } from './domain/errors.js'
 import type { Clock } from './ports/clock.js'
 import type { RemoteFiles } from './ports/remote-files.js'
+import type { RunLeaseStore } from './ports/run-leases.js'
 import type { SalesforceApi } from './ports/salesforce.js'
 import type { SDrive } from './ports/sdrive.js'
 import type { Store } from './ports/store.js'
@@ -28,6 +31,7 @@ import {
   type RemoteRegistry,
   type SourceFolderFlow,
 } from './services/inbound-engine.js'
+import { createLeaseKeeper } from './services/lease-keeper.js'
 import { createReviewEngine, type ReviewEngine } from './services/review-engine.js'
 
 export interface Bridge {
@@ -54,6 +58,8 @@ export interface Bridge {
 export interface BridgeOverrides {
   clock?: Clock
   store?: Store
+  /** Run leases on the same database as `store` (given together with it). */
+  runLeases?: RunLeaseStore
   remoteFactory?: (endpoint: EndpointConfig, logger: Logger) => RemoteFiles
 }
 
@@ -67,9 +73,19 @@ export async function createBridge(
   const store =
     overrides.store ??
     (config.store.postgresUrl
-      ? createPostgresStore({ url: config.store.postgresUrl })
+      ? createPostgresStore({ url: config.store.postgresUrl, schema: config.store.postgresSchema })
       : createSqliteStore({ path: config.store.sqlitePath }))
   await store.migrate()
+  const runLeases =
+    overrides.runLeases ??
+    (config.store.postgresUrl
+      ? createPostgresRunLeases({ url: config.store.postgresUrl, schema: config.store.postgresSchema })
+      : createSqliteRunLeases({ path: config.store.sqlitePath }))
+  const leases = createLeaseKeeper({
+    leases: runLeases,
+    leaseMs: config.store.leaseMs,
+    logger: logger.child({ component: 'leases' }),
+  })
 
   const endpoints = new Map(Object.values(config.endpoints).map((e) => [e.name, e]))
   const flows = new Map(
@@ -114,6 +130,8 @@ export async function createBridge(
     logger: logger.child({ component: 'engine' }),
     metrics,
     maxQueuedItems: config.queue.maxQueuedItems,
+    maxActiveRuns: config.queue.maxActiveRuns,
+    leases,
   })
   const exports = createExportEngine({
     flows: new Map(
@@ -129,6 +147,8 @@ export async function createBridge(
     logger: logger.child({ component: 'exports' }),
     metrics,
     maxQueuedItems: config.queue.maxQueuedItems,
+    maxActiveRuns: config.queue.maxActiveRuns,
+    leases,
   })
 
   const reviews = createReviewEngine({
@@ -163,6 +183,16 @@ export async function createBridge(
     metrics,
     logger,
     async start(options = {}) {
+      // Runs of flows taken out of the configuration would wait forever: say why they ended.
+      const configured = new Set(config.flows.map((f) => f.name))
+      for (const run of await store.findRuns(['waiting_for_window', 'queued', 'running'])) {
+        if (configured.has(run.flow)) continue
+        await store.updateRun(run.id, {
+          state: 'failed',
+          finishedAt: new Date(clock.now()).toISOString(),
+          error: { code: 'NOT_FOUND', message: `flow "${run.flow}" is no longer configured` },
+        })
+      }
       await engine.recover()
       await exports.recover()
       await reviews.recover()
@@ -184,7 +214,7 @@ export async function createBridge(
         reviews.close(options),
       ])
       const remotes = await Promise.allSettled([...remoteCache.values()].map((r) => r.close()))
-      const storeClosed = await Promise.allSettled([store.close()])
+      const storeClosed = await Promise.allSettled([leases.close(), store.close()])
       const failure = [...engines, ...remotes, ...storeClosed].find((r) => r.status === 'rejected')
       if (failure && failure.status === 'rejected') throw failure.reason
     },

@@ -13,6 +13,9 @@ import { ConfigError, type LoadedConfig, loadConfig } from './config/load.js'
 import { createLogger } from './logging/logger.js'
 import { buildServerOptions } from './server-options.js'
 
+/** Pending connections the kernel may hold for us (see listen below). */
+const LISTEN_BACKLOG = 4096
+
 export interface RunningServer {
   app: FastifyInstance
   bridge: Bridge
@@ -38,7 +41,13 @@ export async function startServer(
   let shuttingDown = false
   const bridge = await createBridge(config, logger, overrides)
   const fastify = await buildApp(bridge, () => shuttingDown)
-  const address = await fastify.listen({ host: config.server.host, port: config.server.port })
+  // A burst of connections (thousands of export requests at once) waits in the kernel's accept
+  // queue instead of being reset: Node's default of 511 overflows (the kernel caps it at somaxconn).
+  const address = await fastify.listen({
+    host: config.server.host,
+    port: config.server.port,
+    backlog: LISTEN_BACKLOG,
+  })
   await bridge.start({ schedules: overrides.schedules !== false })
   let closing: Promise<void> | null = null
   return {

@@ -49,6 +49,18 @@ export const StoreConfigSchema = T.Object(
           'PostgreSQL connection URL; when set, state lives there (shared by replicas) instead of in sqlitePath.',
       }),
     ),
+    postgresSchema: T.String({
+      pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$',
+      default: 'public',
+      description:
+        'Schema holding the tables (created if missing); several deployments can share one database.',
+    }),
+    leaseMs: T.Integer({
+      minimum: 1000,
+      default: 30_000,
+      description:
+        'How long a run stays with a process that stopped renewing it (renewed every third of this); after that another replica takes it over.',
+    }),
   },
   { additionalProperties: false, default: {} },
 )

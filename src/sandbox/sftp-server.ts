@@ -230,8 +230,13 @@ export async function startSftpServer(options: SftpSandboxOptions): Promise<Sftp
       if (!entry.remaining) {
         entry.remaining = []
         for (const name of await readdir(entry.path)) {
-          const stats = await lstat(join(entry.path, name))
-          entry.remaining.push({ filename: name, longname: longnameOf(name, stats), attrs: attrsOf(stats) })
+          // A file renamed or deleted since readdir is simply not listed, as a real server's listing would not.
+          const stats = await lstat(join(entry.path, name)).catch((error: NodeJS.ErrnoException) => {
+            if (error.code === 'ENOENT') return null
+            throw error
+          })
+          if (stats)
+            entry.remaining.push({ filename: name, longname: longnameOf(name, stats), attrs: attrsOf(stats) })
         }
       }
       // A NAME reply must fit in one channel packet, so long listings go out over several READDIRs.

@@ -33,6 +33,7 @@ import type { SDrive, SDriveFile } from '../ports/sdrive.js'
 import type { ItemRecord, NewItem, RunNote, RunRecord, RunTrigger, Store } from '../ports/store.js'
 import type { TransferQueue } from '../queue/transfer-queue.js'
 import { type RemoteRegistry, settleWithin } from './inbound-engine.js'
+import type { LeaseKeeper } from './lease-keeper.js'
 import { deliverFile, writeTextFile } from './remote-delivery.js'
 
 export interface ExportRequest {
@@ -53,6 +54,11 @@ export interface ExportEngineDeps {
   logger: Logger
   metrics: BridgeMetrics
   maxQueuedItems: number
+  /** Run leases: this process drives only the jobs it holds. */
+  leases: LeaseKeeper
+  /** How often to look for jobs nobody drives (a crashed replica's); default half a lease. */
+  claimIntervalMs?: number
+  maxActiveRuns?: number
 }
 
 export interface ExportEngine {
@@ -133,6 +139,12 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
   const { store, clock, logger, metrics, sdrive } = deps
   const drivers = new Map<string, Promise<void>>()
   const jobControllers = new Map<string, AbortController>()
+  /** Aborted when this process lost a job's lease: another process drives it now. */
+  const lostLeases = new Map<string, AbortController>()
+  let claimTimer: NodeJS.Timeout | undefined
+  let claiming: Promise<void> | null = null
+  /** recover() ran: from then on this process claims runs nobody drives. */
+  let started = false
   const shutdown = new AbortController()
   const drain = new AbortController()
   const events = new EventEmitter()
@@ -332,6 +344,16 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
   async function failAttempt(flow: OutboundFlow, item: ItemRecord, error: BridgeError, signal: AbortSignal) {
     if (signal.aborted) return
     metrics.failure(flow.name, error.code)
+    const wait = waitWithoutAttempt(flow, error)
+    if (wait !== null) {
+      // Accepted work waits: a full transfer queue or an org at its API limit is not the file's fault.
+      await setItem(item, 'pending', {
+        attempts: Math.max(0, item.attempts - 1),
+        error: { code: error.code, message: error.message },
+        nextAttemptAt: new Date(clock.now() + wait).toISOString(),
+      })
+      return
+    }
     if (isTransient(error) && item.attempts < flow.retry.maxAttempts) {
       const delay = backoffDelay(item.attempts - 1, {
         baseMs: flow.retry.baseDelayMs,
@@ -349,6 +371,44 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
       nextAttemptAt: null,
     })
     metrics.fileFinished(flow.name, 'failed', 0)
+  }
+
+  /**
+   * Faults that pause work instead of using up its attempts, and for how
+   * long: the transfer queue is full (a moment), or the org reached its
+   * daily API limit (the flow's longest backoff, again and again until
+   * Salesforce answers).
+   */
+  function waitWithoutAttempt(flow: OutboundFlow, error: BridgeError): number | null {
+    if (error.code === 'QUEUE_FULL') return Math.max(flow.retry.baseDelayMs, 100)
+    if (error.code === 'API_LIMIT_EXCEEDED') return flow.retry.maxDelayMs
+    return null
+  }
+
+  /** Plans a job, retrying transient Salesforce faults with the flow's backoff (and waiting out API limits). */
+  async function planWithRetries(
+    flow: OutboundFlow,
+    job: RunRecord,
+    batch: Batch | null,
+    signal: AbortSignal,
+  ) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await plan(flow, job, batch, signal)
+        return
+      } catch (error) {
+        const e = toBridgeError(error)
+        if (signal.aborted || drain.signal.aborted) throw error
+        const wait = waitWithoutAttempt(flow, e)
+        if (wait === null && (!isTransient(e) || attempt >= flow.retry.maxAttempts)) throw e
+        metrics.failure(flow.name, e.code)
+        logger.warn({ job: job.id, code: e.code, attempt }, 'planning the job failed; will retry')
+        await clock.sleep(
+          wait ?? backoffDelay(attempt - 1, { baseMs: flow.retry.baseDelayMs, maxMs: flow.retry.maxDelayMs }),
+          AbortSignal.any([signal, drain.signal]),
+        )
+      }
+    }
   }
 
   /** Delivers due items: download links fetched in one batch, each file streamed S3 → remote. */
@@ -582,7 +642,10 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
       jobControllers.set(job.id, controller)
       return controller
     })
-    const signal = AbortSignal.any([shutdown.signal, ...controllers.map((c) => c.signal)])
+    const lost = AbortSignal.any(
+      jobs.map((job) => lostLeases.get(job.id)?.signal ?? new AbortController().signal),
+    )
+    const signal = AbortSignal.any([shutdown.signal, lost, ...controllers.map((c) => c.signal)])
     try {
       for (const job of jobs) {
         const fresh = (await store.getRun(job.id)) as RunRecord
@@ -591,11 +654,11 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
           startedAt: fresh.startedAt ?? new Date(clock.now()).toISOString(),
         })
         if ((await store.listItems(job.id)).length === 0 && fresh.notes.length === 0)
-          await plan(flow, fresh, batch, signal)
+          await planWithRetries(flow, fresh, batch, signal)
       }
       for (;;) {
         // Draining: deliveries not started stay pending; the next start picks the job up.
-        if (drain.signal.aborted) return
+        if (drain.signal.aborted || lost.aborted) return
         const items = (await Promise.all(jobs.map((j) => store.listItems(j.id)))).flat()
         await deliverDue(flow, items, signal)
         await finalizeDelivered(
@@ -636,7 +699,8 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
         metrics.runFinished(flow.name, state)
       }
     } catch (error) {
-      if (shutdown.signal.aborted || drain.signal.aborted) return
+      // Stopped, not failed: the next start, or the job's new owner, carries on.
+      if (shutdown.signal.aborted || drain.signal.aborted || lost.aborted) return
       const cancelled = controllers.some((c) => c.signal.aborted)
       const e = toBridgeError(error)
       for (const job of jobs) {
@@ -665,15 +729,63 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     }
   }
 
+  /** Drives jobs whose leases this process just claimed (a window's jobs together). */
   function launch(flow: OutboundFlow, jobs: RunRecord[], batch: Batch | null): void {
-    if (closed) return
     const fresh = jobs.filter((j) => !drivers.has(j.id))
     if (fresh.length === 0) return
-    const driver = drive(flow, fresh, batch).finally(() => {
-      for (const j of fresh) drivers.delete(j.id)
+    if (closed) {
+      for (const j of fresh) void deps.leases.release(j.id)
+      return
+    }
+    for (const j of fresh) {
+      const lostLease = new AbortController()
+      lostLeases.set(j.id, lostLease)
+      deps.leases.hold(j.id, () => lostLease.abort(new BridgeError('CANCELLED', 'lease lost')))
+    }
+    const driver = drive(flow, fresh, batch).finally(async () => {
+      for (const j of fresh) {
+        drivers.delete(j.id)
+        lostLeases.delete(j.id)
+        await deps.leases.release(j.id)
+      }
+      // A slot is free: take the next waiting job now rather than at the next claim tick.
+      kick()
     })
     for (const j of fresh) drivers.set(j.id, driver)
   }
+
+  /** Claims in the background (one claim at a time); errors are logged, the next tick tries again. */
+  function kick(): void {
+    if (closed || !started) return
+    claiming ??= claimAndLaunch()
+      .catch((error) => logger.warn({ err: toBridgeError(error).message }, 'could not claim jobs'))
+      .finally(() => {
+        claiming = null
+      })
+  }
+
+  /** Claims queued or running jobs nobody drives (all, or these ids) and drives them. */
+  async function claimAndLaunch(ids?: string[]): Promise<void> {
+    const room = (deps.maxActiveRuns ?? 50) - new Set(drivers.values()).size
+    if (closed || room <= 0) return
+    const claimed = await deps.leases.claim([...deps.flows.keys()], ['queued', 'running'], {
+      ...(ids ? { ids } : {}),
+      limit: room,
+    })
+    for (const job of claimed) {
+      const flow = deps.flows.get(job.flow) as OutboundFlow
+      if (!ids) {
+        for (const item of (await store.listItems(job.id)).filter((i) => i.state === 'transferring')) {
+          // Remote writes go to a temporary name first, so an interrupted one is simply redone.
+          await setItem(item, 'pending')
+        }
+      }
+      launch(flow, [job], null)
+    }
+  }
+
+  /** Requests inside submit() whose job is not in the store yet (or only just). */
+  let admitting = 0
 
   const engine: ExportEngine = {
     events,
@@ -682,40 +794,55 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     async submit(flowName, request, options) {
       const flow = flowOf(flowName)
       validateRequest(request)
-      if ((await store.activeItemCount()) >= deps.maxQueuedItems) {
-        throw new BridgeError('QUEUE_FULL', 'too many files are waiting; try again later', {
-          transient: true,
-          details: { retryAfterSeconds: 30 },
+      // The bound counts files waiting or in progress, and one for each export job not finished
+      // or being admitted: a job's files reach the store only once it is planned, so without it
+      // a burst of requests would all pass. The slot is taken before the first await, so
+      // requests that interleave see each other.
+      admitting++
+      try {
+        const [items, jobs] = await Promise.all([
+          store.activeItemCount(),
+          store.findRuns(['queued', 'running']),
+        ])
+        const unfinished = jobs.filter((j) => deps.flows.has(j.flow)).length
+        if (items + unfinished + admitting > deps.maxQueuedItems) {
+          throw new BridgeError('QUEUE_FULL', 'too many files are waiting; try again later', {
+            transient: true,
+            details: { retryAfterSeconds: 30 },
+          })
+        }
+        const notBefore = nextWindow(flow)
+        const result = await store.createRun({
+          flow: flow.name,
+          trigger: options.trigger,
+          request: { ...request },
+          requestHash: exportRequestHash(flow.name, request),
+          ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+          ...(notBefore ? { state: 'waiting_for_window' as const, notBefore } : {}),
         })
+        if (result.outcome === 'conflict') {
+          throw new BridgeError('CONFLICT', 'Idempotency-Key was already used with a different request', {
+            details: { jobId: result.run.id },
+          })
+        }
+        if (result.outcome === 'created' && !notBefore) await claimAndLaunch([result.run.id])
+        return { job: result.run, created: result.outcome === 'created' }
+      } finally {
+        admitting--
       }
-      const notBefore = nextWindow(flow)
-      const result = await store.createRun({
-        flow: flow.name,
-        trigger: options.trigger,
-        request: { ...request },
-        requestHash: exportRequestHash(flow.name, request),
-        ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
-        ...(notBefore ? { state: 'waiting_for_window' as const, notBefore } : {}),
-      })
-      if (result.outcome === 'conflict') {
-        throw new BridgeError('CONFLICT', 'Idempotency-Key was already used with a different request', {
-          details: { jobId: result.run.id },
-        })
-      }
-      if (result.outcome === 'created' && !notBefore) launch(flow, [result.run], null)
-      return { job: result.run, created: result.outcome === 'created' }
     },
 
     async retry(jobId) {
       const job = await store.getRun(jobId)
       if (!job || !deps.flows.has(job.flow)) throw new BridgeError('NOT_FOUND', `job ${jobId} does not exist`)
-      const flow = flowOf(job.flow)
+      flowOf(job.flow)
       const failed = (await store.listItems(jobId)).filter((i) => i.state === 'failed')
       for (const item of failed)
         await setItem(item, 'pending', { attempts: 0, nextAttemptAt: null, error: null })
       if (failed.length === 0) return { job, retried: 0 }
       const updated = await store.updateRun(jobId, { state: 'running', finishedAt: null, error: null })
-      launch(flow, [updated], null)
+      // Driven elsewhere: that driver's next round finds the items pending again.
+      if (!drivers.has(jobId)) await claimAndLaunch([jobId])
       return { job: updated, retried: failed.length }
     },
 
@@ -747,9 +874,11 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     async releaseWindow(flowName) {
       const flow = flowOf(flowName)
       const now = clock.now()
-      const due = (await store.findRuns(['waiting_for_window'])).filter(
-        (j) => j.flow === flow.name && j.notBefore !== null && Date.parse(j.notBefore) <= now,
-      )
+      // Every replica's window timer fires; the claim gives each due job to one of them.
+      const due = await deps.leases.claim([flow.name], ['waiting_for_window'], {
+        dueBy: new Date(now).toISOString(),
+        limit: flow.source.maxFilesPerJob * 10,
+      })
       if (due.length === 0) return []
       const label = formatDate(now, 'yyyyMMdd-HHmm', timeZoneOf(flow))
       const ctx = {
@@ -768,15 +897,11 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     },
 
     async recover() {
-      for (const job of await store.findRuns(['queued', 'running'])) {
-        const flow = deps.flows.get(job.flow)
-        if (!flow) continue
-        for (const item of (await store.listItems(job.id)).filter((i) => i.state === 'transferring')) {
-          // Remote writes go to a temporary name first, so an interrupted one is simply redone.
-          await setItem(item, 'pending')
-        }
-        launch(flow, [job], null)
-      }
+      started = true
+      await claimAndLaunch()
+      const every = deps.claimIntervalMs ?? Math.max(100, Math.floor(deps.leases.leaseMs / 2))
+      claimTimer = setInterval(kick, every)
+      claimTimer.unref()
     },
 
     startWindows() {
@@ -801,6 +926,8 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     async close(options = {}) {
       if (closed) return
       closed = true
+      clearInterval(claimTimer)
+      await claiming
       for (const w of windows) w.stop()
       drain.abort(new BridgeError('CANCELLED', 'service is shutting down'))
       await settleWithin([...new Set(drivers.values())], options.graceMs ?? 0)

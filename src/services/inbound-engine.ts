@@ -23,6 +23,7 @@ import type { ItemRecord, NewItem, RunRecord, RunTrigger, Store } from '../ports
 import type { TransferQueue } from '../queue/transfer-queue.js'
 import { type BatchContext, sdriveTargetOf, transferBatch } from './batch-transfer.js'
 import { type DiscoveredFile, discoverFiles } from './discovery.js'
+import type { LeaseKeeper } from './lease-keeper.js'
 import { matchFiles } from './record-matcher.js'
 import { correlateResubmissions, recordResubmission } from './resubmissions.js'
 import { currentLocation, disposeFailed, disposeSucceeded } from './source-disposal.js'
@@ -55,6 +56,12 @@ export interface InboundEngineDeps {
   metrics: BridgeMetrics
   maxQueuedItems: number
   batchLimits?: BatchLimits
+  /** Run leases: this process drives only the runs it holds. */
+  leases: LeaseKeeper
+  /** How often to look for runs nobody drives (a crashed replica's); default half a lease. */
+  claimIntervalMs?: number
+  /** Runs driven at once by this process. */
+  maxActiveRuns?: number
 }
 
 export interface StartRunOptions {
@@ -92,11 +99,12 @@ export interface InboundEngine {
   startRun(flow: string, options: StartRunOptions): Promise<{ run: RunRecord; created: boolean }>
   dryRun(flow: string, signal?: AbortSignal): Promise<DryRunPlan>
   retryRun(runId: string): Promise<{ run: RunRecord; retried: number }>
-  /** Resumes every unfinished run (call once at start-up). */
+  /** Claims unfinished runs nobody drives, now and then every claim interval (call once at start-up). */
   recover(): Promise<void>
   /** Resolves when the run's driver has stopped (finished, or engine closed). */
   settled(runId: string): Promise<void>
-  hasActiveRun(flow: string): boolean
+  /** Whether a run of the flow is queued or running, in any process. */
+  hasActiveRun(flow: string): Promise<boolean>
   /** Bytes streamed so far per item of a run, for files in flight. */
   inFlightBytes(runId: string): ReadonlyMap<string, number>
   /** Emits 'run-progress' (runId) as files stream and change state, and 'run-settled' (runId). */
@@ -133,6 +141,12 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   const drain = new AbortController()
   const events = new EventEmitter()
   events.setMaxListeners(0)
+  /** Aborted when this process lost the run's lease: another process drives it now. */
+  const runAborts = new Map<string, AbortController>()
+  let claimTimer: NodeJS.Timeout | undefined
+  let claiming: Promise<void> | null = null
+  /** recover() ran: from then on this process claims runs nobody drives. */
+  let started = false
   const inFlight = new Map<string, Map<string, number>>()
   const lastProgressEmit = new Map<string, number>()
   let closed = false
@@ -570,7 +584,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       clock,
       logger,
       metrics,
-      signal: shutdown.signal,
+      signal: runSignal(runId),
       draining: drain.signal,
       onProgress(item, bytes) {
         let perRun = inFlight.get(item.runId)
@@ -676,7 +690,13 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     return Math.max(clock.now(), Math.min(...next))
   }
 
+  function runSignal(runId: string): AbortSignal {
+    const lost = runAborts.get(runId)?.signal
+    return lost ? AbortSignal.any([shutdown.signal, lost]) : shutdown.signal
+  }
+
   async function drive(flow: SourceFolderFlow, run: RunRecord, withDiscovery: boolean): Promise<void> {
+    const lost = runAborts.get(run.id)?.signal ?? new AbortController().signal
     activeFlows.set(flow.name, (activeFlows.get(flow.name) ?? 0) + 1)
     try {
       await store.updateRun(run.id, {
@@ -700,13 +720,17 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         }
       }
       for (;;) {
-        if (drain.signal.aborted) return
+        if (drain.signal.aborted || lost.aborted) return
         const wake = await round(flow, run.id)
         if (wake === null) break
-        await clock.sleep(Math.max(0, wake - clock.now()), AbortSignal.any([shutdown.signal, drain.signal]))
+        await clock.sleep(
+          Math.max(0, wake - clock.now()),
+          AbortSignal.any([shutdown.signal, drain.signal, lost]),
+        )
       }
     } catch (error) {
-      if (shutdown.signal.aborted || drain.signal.aborted) return
+      // Stopped, not failed: after a shutdown the next start resumes it, after a lost lease its new owner does.
+      if (shutdown.signal.aborted || drain.signal.aborted || lost.aborted) return
       const e = toBridgeError(error)
       logger.error({ flow: flow.name, run: run.id, code: e.code, err: e.message }, 'run failed')
       metrics.failure(flow.name, e.code)
@@ -724,10 +748,53 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     }
   }
 
+  /** Drives a run whose lease this process just claimed. */
   function launch(flow: SourceFolderFlow, run: RunRecord, withDiscovery: boolean): void {
-    if (closed || drivers.has(run.id)) return
-    const driver = drive(flow, run, withDiscovery).finally(() => drivers.delete(run.id))
+    if (drivers.has(run.id)) return
+    if (closed) {
+      void deps.leases.release(run.id)
+      return
+    }
+    const lostLease = new AbortController()
+    runAborts.set(run.id, lostLease)
+    deps.leases.hold(run.id, () => lostLease.abort(new BridgeError('CANCELLED', 'lease lost')))
+    const driver = drive(flow, run, withDiscovery).finally(async () => {
+      drivers.delete(run.id)
+      runAborts.delete(run.id)
+      await deps.leases.release(run.id)
+      // A slot is free: take the next waiting run now rather than at the next claim tick.
+      kick()
+    })
     drivers.set(run.id, driver)
+  }
+
+  /** Claims in the background (one claim at a time); errors are logged, the next tick tries again. */
+  function kick(): void {
+    if (closed || !started) return
+    claiming ??= claimAndLaunch()
+      .catch((error) => logger.warn({ err: toBridgeError(error).message }, 'could not claim runs'))
+      .finally(() => {
+        claiming = null
+      })
+  }
+
+  /** Claims runs of this engine's flows that nobody drives (all, or these ids) and drives them. */
+  async function claimAndLaunch(ids?: string[], withDiscovery = true): Promise<void> {
+    const room = (deps.maxActiveRuns ?? 50) - drivers.size
+    if (closed || room <= 0) return
+    const claimed = await deps.leases.claim([...deps.flows.keys()], ['queued', 'running'], {
+      ...(ids ? { ids } : {}),
+      limit: room,
+    })
+    for (const run of claimed) {
+      const flow = deps.flows.get(run.flow)
+      if (!flow) {
+        await deps.leases.release(run.id)
+        continue
+      }
+      if (!ids) logger.info({ run: run.id, flow: run.flow }, 'resuming run')
+      launch(flow, run, withDiscovery)
+    }
   }
 
   return {
@@ -752,7 +819,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
           details: { runId: result.run.id },
         })
       }
-      if (result.outcome === 'created') launch(flow, result.run, true)
+      if (result.outcome === 'created') await claimAndLaunch([result.run.id])
       return { run: result.run, created: result.outcome === 'created' }
     },
 
@@ -868,7 +935,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     async retryRun(runId) {
       const run = await store.getRun(runId)
       if (!run) throw new BridgeError('NOT_FOUND', `run ${runId} does not exist`, { details: { runId } })
-      const flow = flowOf(run.flow)
+      flowOf(run.flow)
       const failed = (await store.listItems(runId)).filter((i) => i.state === 'failed')
       for (const item of failed) {
         // A file that failed matching is matched again: the record may exist by now.
@@ -894,39 +961,35 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
           ? await store.updateRun(runId, { state: 'running', finishedAt: null, error: null })
           : run
       if (failed.length > 0) {
-        // A retry of a run that is still being driven joins that driver's next round.
-        if (!drivers.has(runId)) launch(flow, updated, false)
+        // A retry of a run that is still being driven (here or by another process) joins that driver's next round.
+        if (!drivers.has(runId)) await claimAndLaunch([runId], false)
       }
       return { run: updated, retried: failed.length }
     },
 
     async recover() {
-      for (const run of await store.findRuns(['queued', 'running'])) {
-        const flow = deps.flows.get(run.flow)
-        if (!flow) {
-          await store.updateRun(run.id, {
-            state: 'failed',
-            finishedAt: new Date(clock.now()).toISOString(),
-            error: { code: 'NOT_FOUND', message: `flow "${run.flow}" is no longer configured` },
-          })
-          continue
-        }
-        logger.info({ run: run.id, flow: run.flow }, 'resuming run')
-        launch(flow, run, true)
-      }
+      started = true
+      await claimAndLaunch()
+      const every = deps.claimIntervalMs ?? Math.max(100, Math.floor(deps.leases.leaseMs / 2))
+      claimTimer = setInterval(kick, every)
+      claimTimer.unref()
     },
 
     async settled(runId) {
       await drivers.get(runId)
     },
 
-    hasActiveRun: (flow) => (activeFlows.get(flow) ?? 0) > 0,
+    hasActiveRun: async (flow) =>
+      (activeFlows.get(flow) ?? 0) > 0 ||
+      (await store.findRuns(['queued', 'running'])).some((r) => r.flow === flow),
 
     inFlightBytes: (runId) => inFlight.get(runId) ?? new Map(),
 
     async close(options = {}) {
       if (closed) return
       closed = true
+      clearInterval(claimTimer)
+      await claiming
       drain.abort(new BridgeError('CANCELLED', 'service is shutting down'))
       await settleWithin([...drivers.values()], options.graceMs ?? 0)
       shutdown.abort(new BridgeError('CANCELLED', 'service is shutting down'))

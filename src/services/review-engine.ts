@@ -265,7 +265,7 @@ export function createReviewEngine(deps: ReviewEngineDeps): ReviewEngine {
 
   async function drive(correlationId: string): Promise<void> {
     let review = await store.getReview(correlationId)
-    if (!review || review.state !== 'rejecting') return
+    if (review?.state !== 'rejecting') return
     const flow = reviewFlowOf(review.flow)
     for (;;) {
       try {

@@ -80,7 +80,11 @@ export async function childSetup(
   options: {
     server?: Record<string, unknown>
     queue?: Record<string, unknown>
+    /** Replaces the `store` section (PostgreSQL for replicas). */
+    store?: Record<string, unknown>
     endpoint?: Record<string, unknown>
+    /** More flows besides `bulk`, given the endpoint's name (`partner`). */
+    flows?: (endpoint: string) => Record<string, unknown>[]
   } = {},
 ): Promise<ChildSetup> {
   const dir = await mkdtemp(join(tmpdir(), 'bridge-child-'))
@@ -97,7 +101,7 @@ export async function childSetup(
   const config = {
     server: { host: '127.0.0.1', port: 0, apiKeys: ['${BRIDGE_API_KEY}'], ...options.server },
     queue: options.queue ?? {},
-    store: { sqlitePath: join(dir, 'bridge.sqlite') },
+    store: options.store ?? { sqlitePath: join(dir, 'bridge.sqlite') },
     salesforce: {
       loginUrl: sandbox.url,
       auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: '${SF_CLIENT_SECRET}' },
@@ -116,6 +120,7 @@ export async function childSetup(
         after: { success: 'move', processedDirectory: '/processed', errorDirectory: '/errors' },
         retry: { maxAttempts: 5, baseDelayMs: 20, maxDelayMs: 200 },
       },
+      ...(options.flows?.('partner') ?? []),
     ],
   }
   const configPath = join(dir, 'bridge.json')

@@ -33,6 +33,8 @@ export interface HarnessOptions {
   sandbox?: SalesforceSandboxOptions
   queue?: Record<string, unknown>
   endpoint?: Record<string, unknown>
+  /** Overrides of the `salesforce` section (timeoutMs, maxRetries, …). */
+  salesforce?: Record<string, unknown>
   sqlitePath?: string
   /** Overrides for the bridge (an injected clock, …) and whether cron schedules run. */
   bridge?: BridgeOverrides & { schedules?: boolean }
@@ -136,6 +138,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: '${SF_CLIENT_SECRET}' },
       timeoutMs: 10_000,
       maxRetries: 3,
+      ...(options.salesforce ?? {}),
     },
     sdrive: { s3UploadUrl: sandbox.s3UploadUrl, uploadTimeoutMs: 10_000 },
     endpoints: {

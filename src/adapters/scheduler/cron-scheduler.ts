@@ -8,8 +8,16 @@ import type { Logger } from 'pino'
 import { toBridgeError } from '../../domain/errors.js'
 
 export interface ScheduledRunStarter {
-  hasActiveRun(flow: string): boolean
-  startRun(flow: string, options: { trigger: 'schedule' }): Promise<unknown>
+  hasActiveRun(flow: string): Promise<boolean>
+  startRun(flow: string, options: { trigger: 'schedule'; idempotencyKey: string }): Promise<unknown>
+}
+
+/**
+ * The tick a timer fired for: cron ticks fall on whole seconds and timers
+ * fire a few milliseconds late, so every replica rounds to the same second.
+ */
+export function scheduledTick(firedAt: number): string {
+  return new Date(Math.round(firedAt / 1000) * 1000).toISOString()
 }
 
 export interface CronScheduler {
@@ -30,12 +38,17 @@ export function startCronScheduler(
       flow.schedule.cron,
       { timezone: flow.schedule.timezone, protect: true },
       async () => {
-        if (engine.hasActiveRun(flow.name)) {
-          logger.info({ flow: flow.name }, 'scheduled run skipped: the previous run is still active')
-          return
-        }
+        const tick = scheduledTick(Date.now())
         try {
-          await engine.startRun(flow.name, { trigger: 'schedule' })
+          if (await engine.hasActiveRun(flow.name)) {
+            logger.info({ flow: flow.name }, 'scheduled run skipped: the previous run is still active')
+            return
+          }
+          // One run per tick across replicas: every replica's timer fires, the idempotency key lets one create it.
+          await engine.startRun(flow.name, {
+            trigger: 'schedule',
+            idempotencyKey: `schedule:${flow.name}:${tick}`,
+          })
         } catch (error) {
           const e = toBridgeError(error)
           logger.warn({ flow: flow.name, code: e.code, err: e.message }, 'scheduled run could not start')

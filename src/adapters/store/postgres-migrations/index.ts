@@ -9,6 +9,7 @@ import type { Migration } from '../migrations/index.js'
 import { sql as initial } from './001-initial.js'
 import { sql as exportJobs } from './002-export-jobs.js'
 import { sql as reviewAndStatus } from './003-review-and-status.js'
+import { sql as runLeases } from './004-run-leases.js'
 
 export type { Migration }
 
@@ -16,4 +17,5 @@ export const migrations: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initial },
   { version: 2, name: 'export-jobs', sql: exportJobs },
   { version: 3, name: 'review-and-status', sql: reviewAndStatus },
+  { version: 4, name: 'run-leases', sql: runLeases },
 ]

@@ -468,7 +468,13 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   }
 
   async function matchPending(flow: InboundFlow, items: ItemRecord[]): Promise<void> {
-    let unmatched = items.filter((i) => i.state === 'pending' && i.target === null)
+    const now = clock.now()
+    let unmatched = items.filter(
+      (i) =>
+        i.state === 'pending' &&
+        i.target === null &&
+        (i.nextAttemptAt === null || Date.parse(i.nextAttemptAt) <= now),
+    )
     if (unmatched.length === 0) return
     // Answers to a rejection go to the rejected file's record, whatever the match rules say.
     const resubmissions = await correlateResubmissions(flow, unmatched, store, deps.sdrive, shutdown.signal)
@@ -494,7 +500,14 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       if (result.ok) {
         matched.push(await store.updateItem(c.item.id, { target: result.target, error: null }))
       } else if (result.transient) {
-        await store.updateItem(c.item.id, { error: { code: result.code, message: result.message } })
+        // Matching is tried again later: after the flow's longest backoff when the org is at its API
+        // limit (a pause, not a burnt retry), else after its base delay.
+        const wait = result.code === 'API_LIMIT_EXCEEDED' ? flow.retry.maxDelayMs : flow.retry.baseDelayMs
+        metrics.failure(flow.name, result.code)
+        await store.updateItem(c.item.id, {
+          error: { code: result.code, message: result.message },
+          nextAttemptAt: new Date(clock.now() + wait).toISOString(),
+        })
       } else {
         metrics.failure(flow.name, result.code)
         await setItem(c.item, 'failed', { error: { code: result.code, message: result.message } })

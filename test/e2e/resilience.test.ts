@@ -47,3 +47,28 @@ t.test('session expiry, S3 500 and a dropped SFTP connection in one run', async 
   }
   t.same(await h.list('inbox'), [], 'every source file moved')
 })
+
+t.test('an org at its API limit pauses matching instead of burning attempts', async (t) => {
+  const h = await startHarness({
+    protocol: 'sftp',
+    flows: (endpoint) => [
+      standardFlow(endpoint, { retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 200 } }),
+    ],
+  })
+  t.teardown(() => h.close())
+  seedRecords(h.sandbox)
+  await h.put('inbox/ACME-001_limit.pdf', 'waits for the quota')
+  // More refusals than the flow has attempts: only a pause, not a retry count, gets through them.
+  h.sandbox.failNext('query', 3, {
+    status: 403,
+    errorCode: 'REQUEST_LIMIT_EXCEEDED',
+    message: 'TotalRequests Limit exceeded.',
+  })
+  const started = Date.now()
+  const run = await h.runAndWait('partner-docs')
+  t.equal(run.state, 'succeeded', 'the file went through once the limit lifted')
+  t.match(run.items, [{ state: 'done', attempts: 1 }], 'the refusals used none of its attempts')
+  t.ok(Date.now() - started >= 3 * 200, 'each refusal paused the flow for retry.maxDelayMs')
+  const metrics = String((await h.api('GET', '/metrics')).json)
+  t.match(metrics, /bridge_failures_total\{flow="partner-docs",code="API_LIMIT_EXCEEDED"\} 3/)
+})

@@ -6,7 +6,7 @@
  * in the middle, and the others take its runs over once its leases run out.
  */
 import { randomBytes } from 'node:crypto'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import pg from 'pg'
 import pino from 'pino'
@@ -14,6 +14,7 @@ import t, { type Test } from 'tap'
 import { createSalesforceApi } from '../../src/adapters/salesforce/index.js'
 import { createSDrive } from '../../src/adapters/sdrive/index.js'
 import { parseConfig } from '../../src/config/load.js'
+import { SALESFORCE_FAULTS } from '../../src/sandbox/salesforce/index.js'
 import {
   type ChildService,
   type ChildSetup,
@@ -22,6 +23,7 @@ import {
   exitCodeOf,
   waitForRunOver,
 } from '../support/child-service.js'
+import { startFaultProxy } from '../support/fault-proxy.js'
 import { API_KEY, sdriveFiles, wipRecords } from '../support/harness.js'
 import { seedSDriveFiles } from '../support/sdrive-seed.js'
 
@@ -78,7 +80,9 @@ async function replicaSetup(t: Test, fileSize: number): Promise<{ setup: ChildSe
 
 async function stopReplicas(replicas: ChildService[]): Promise<void> {
   for (const r of replicas) {
-    if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGKILL')
+    // Already gone (exit code, or the signal that ended it): its 'exit' has fired and will not again.
+    if (r.proc.exitCode !== null || r.proc.signalCode !== null) continue
+    r.proc.kill('SIGKILL')
     await exitCodeOf(r.proc).catch(() => null)
   }
 }
@@ -198,3 +202,46 @@ t.test('a replica killed mid-transfer: the others finish its work after its leas
   await stopReplicas(replicas)
   await assertExactlyOnce(t, setup)
 })
+
+t.test(
+  'three replicas, every SFTP connection cut after 1 MiB and 503 on every fifth Salesforce call',
+  async (t) => {
+    const { setup, fileIds } = await replicaSetup(t, 16 * 1024)
+    // The replicas reach the SFTP server through the fault proxy, and retry Salesforce a little longer.
+    const proxy = await startFaultProxy({
+      target: { host: '127.0.0.1', port: setup.remote.port },
+      rule: { action: 'cut', afterBytes: 1024 * 1024 },
+    })
+    t.teardown(() => proxy.close())
+    const config = JSON.parse(await readFile(setup.configPath, 'utf8'))
+    config.endpoints.partner.port = proxy.port
+    config.salesforce.maxRetries = 8
+    await writeFile(setup.configPath, JSON.stringify(config))
+    setup.sandbox.failEvery('rest', 5, SALESFORCE_FAULTS.unavailable)
+
+    const replicas = await startReplicas(t, setup, 3)
+    const run = await post(replicas[0] as ChildService, '/v1/flows/bulk/runs')
+    const jobs = await submitExports(replicas, fileIds)
+    const finished = await waitForRunOver(replicas[1] as ChildService, run.json.runId)
+    t.equal(finished.state, 'succeeded')
+    const finishedJobs = await waitForJobs(replicas[2] as ChildService, jobs)
+    t.same(
+      finishedJobs.filter((j) => j.state !== 'succeeded').map((j) => [j.errorCode, j.errorMessage]),
+      [],
+      `all ${EXPORTS} jobs succeeded`,
+    )
+    const stats = proxy.stats()
+    t.ok(stats.cuts > 0, `connections were cut (${stats.cuts} of ${stats.connections})`)
+    t.ok(
+      (setup.sandbox.injectedFaults().query ?? 0) + (setup.sandbox.injectedFaults().apex ?? 0) > 0,
+      '503s were answered',
+    )
+    t.comment(
+      `cuts ${stats.cuts}/${stats.connections}, injected ${JSON.stringify(setup.sandbox.injectedFaults())}`,
+    )
+    await stopReplicas(replicas)
+    // Before the setup's teardown closes the SFTP server, which waits for the proxy's connections to it.
+    await proxy.close()
+    await assertExactlyOnce(t, setup)
+  },
+)

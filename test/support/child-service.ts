@@ -55,7 +55,8 @@ export async function startChild(configPath: string, env: Record<string, string>
 }
 
 export async function exitCodeOf(proc: ChildProcess): Promise<number | null> {
-  if (proc.exitCode !== null) return proc.exitCode
+  // Ended already ('exit' has fired): by a signal the code is null.
+  if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode
   const [code] = (await once(proc, 'exit')) as [number | null]
   return code
 }

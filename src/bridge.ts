@@ -12,6 +12,7 @@ import { type CronScheduler, startCronScheduler } from './adapters/scheduler/cro
 import { createSDrive } from './adapters/sdrive/index.js'
 import { createPostgresStore } from './adapters/store/postgres.js'
 import { createPostgresRunLeases } from './adapters/store/postgres-leases.js'
+import { createPostgresSlots } from './adapters/store/postgres-slots.js'
 import { createSqliteStore } from './adapters/store/sqlite.js'
 import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
 import type { LoadedConfig } from './config/load.js'
@@ -94,7 +95,24 @@ export async function createBridge(
   const inboundFlows = new Map(
     config.flows.filter((f): f is InboundFlow => f.kind === 'inbound').map((f) => [f.name, f]),
   )
-  const remoteFactory = overrides.remoteFactory ?? createRemoteFiles
+  // With replicas, an endpoint's maxConnections is shared by all of them (PostgreSQL advisory locks).
+  const slots = config.store.postgresUrl
+    ? createPostgresSlots({
+        url: config.store.postgresUrl,
+        schema: config.store.postgresSchema,
+        poolSize: [...endpoints.values()].reduce((sum, e) => sum + e.maxConnections, 0) + 1,
+      })
+    : null
+  const remoteFactory =
+    overrides.remoteFactory ??
+    ((endpoint: EndpointConfig, log: Logger) =>
+      createRemoteFiles(
+        endpoint,
+        log,
+        slots
+          ? { slots: { acquire: (signal) => slots.acquire(endpoint.name, endpoint.maxConnections, signal) } }
+          : {},
+      ))
   const remoteCache = new Map<string, RemoteFiles>()
   const remotes: RemoteRegistry = {
     get(name): RemoteFiles {
@@ -214,7 +232,7 @@ export async function createBridge(
         reviews.close(options),
       ])
       const remotes = await Promise.allSettled([...remoteCache.values()].map((r) => r.close()))
-      const storeClosed = await Promise.allSettled([leases.close(), store.close()])
+      const storeClosed = await Promise.allSettled([leases.close(), store.close(), slots?.close()])
       const failure = [...engines, ...remotes, ...storeClosed].find((r) => r.status === 'rejected')
       if (failure && failure.status === 'rejected') throw failure.reason
     },

@@ -18,7 +18,7 @@ import { cancelledError, connectionLost, fileExists, timeoutError, transportErro
 import { parseListDate } from './list-dates.js'
 import { CallerFailure, type OperationControl, runOperation } from './operation.js'
 import { absolutePath, ancestry, childPath } from './paths.js'
-import { type CloseOptions, createConnectionPool } from './pool.js'
+import { type CloseOptions, createConnectionPool, type RemoteFilesOptions } from './pool.js'
 import { renameUnsupported } from './sftp.js'
 
 const GATE_HIGH_WATER = 256 * 1024
@@ -101,7 +101,11 @@ class DownloadGate {
   }
 }
 
-export function createFtpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logger): RemoteFiles {
+export function createFtpRemoteFiles(
+  endpoint: EndpointConfig,
+  baseLogger: Logger,
+  options: RemoteFilesOptions = {},
+): RemoteFiles {
   const logger = baseLogger.child({ endpoint: endpoint.name, protocol: endpoint.protocol })
   const secure = endpoint.protocol === 'ftp' ? false : endpoint.protocol === 'ftps' ? true : 'implicit'
   const port = endpoint.port ?? (secure === 'implicit' ? 990 : 21)
@@ -196,6 +200,7 @@ export function createFtpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logge
   const pool = createConnectionPool<Client>({
     name: endpoint.name,
     maxConnections: endpoint.maxConnections,
+    ...(options.slots ? { slots: options.slots } : {}),
     idleCloseMs: endpoint.idleCloseMs,
     keepaliveIntervalMs: endpoint.keepaliveIntervalMs,
     create: connect,

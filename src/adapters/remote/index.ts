@@ -3,12 +3,19 @@ import type { Logger } from 'pino'
 import type { EndpointConfig } from '../../config/schema.js'
 import type { RemoteFiles } from '../../ports/remote-files.js'
 import { createFtpRemoteFiles } from './ftp.js'
+import type { RemoteFilesOptions } from './pool.js'
 import { createSftpRemoteFiles } from './sftp.js'
 
-export function createRemoteFiles(endpoint: EndpointConfig, logger: Logger): RemoteFiles {
+export function createRemoteFiles(
+  endpoint: EndpointConfig,
+  logger: Logger,
+  options: RemoteFilesOptions = {},
+): RemoteFiles {
   return endpoint.protocol === 'sftp'
-    ? createSftpRemoteFiles(endpoint, logger)
-    : createFtpRemoteFiles(endpoint, logger)
+    ? createSftpRemoteFiles(endpoint, logger, options)
+    : createFtpRemoteFiles(endpoint, logger, options)
 }
+
+export type { RemoteFilesOptions } from './pool.js'
 
 export { fingerprintOf, parseHostKeyPin } from './sftp.js'

@@ -23,6 +23,23 @@ export interface ConnectionPoolOptions<C> {
   isAlive(conn: C): boolean
   ping?: (conn: C) => Promise<void>
   logger: Logger
+  /**
+   * The endpoint's connection slots shared with other processes (replicas):
+   * a connection is opened only with a slot, and gives it back when closed,
+   * so the endpoint's cap holds across processes, not just in this one.
+   */
+  slots?: EndpointSlots
+}
+
+/** What the SFTP/FTP adapters take besides the endpoint's configuration. */
+export interface RemoteFilesOptions {
+  /** Connection slots shared with other replicas (PostgreSQL); none for a single instance. */
+  slots?: EndpointSlots
+}
+
+export interface EndpointSlots {
+  /** Waits for a free slot; resolves with the function that frees it. */
+  acquire(signal: AbortSignal | undefined): Promise<() => Promise<void>>
 }
 
 export interface Lease<C> {
@@ -80,8 +97,33 @@ export function createConnectionPool<C>(options: ConnectionPoolOptions<C>): Conn
 
   const closedError = () => new BridgeError('CANCELLED', `endpoint ${options.name} is closed`)
 
+  const slotReleases = new Map<C, () => Promise<void>>()
+
+  /** Opens a connection once a shared slot is free (when there are shared slots). */
+  async function create(signal: AbortSignal | undefined): Promise<C> {
+    const releaseSlot = options.slots ? await options.slots.acquire(signal) : null
+    try {
+      const conn = await options.create(signal)
+      if (releaseSlot) slotReleases.set(conn, releaseSlot)
+      return conn
+    } catch (error) {
+      await releaseSlot?.()
+      throw error
+    }
+  }
+
+  async function destroy(conn: C): Promise<void> {
+    try {
+      await options.destroy(conn)
+    } finally {
+      const releaseSlot = slotReleases.get(conn)
+      slotReleases.delete(conn)
+      await releaseSlot?.()
+    }
+  }
+
   function destroyQuietly(conn: C): void {
-    options.destroy(conn).catch((error: unknown) => {
+    destroy(conn).catch((error: unknown) => {
       logger.warn({ err: error, endpoint: options.name }, 'closing a remote connection failed')
     })
   }
@@ -221,7 +263,7 @@ export function createConnectionPool<C>(options: ConnectionPoolOptions<C>): Conn
     }
     let conn: C
     try {
-      conn = await options.create(acquireOptions.signal)
+      conn = await create(acquireOptions.signal)
     } catch (error) {
       releasePermit()
       throw error
@@ -240,7 +282,7 @@ export function createConnectionPool<C>(options: ConnectionPoolOptions<C>): Conn
       for (const waiter of waiters.splice(0)) waiter.fail(closedError())
       for (const entry of idle.splice(0)) {
         for (const timer of entry.timers) clearTimeout(timer)
-        await options.destroy(entry.conn).catch((error: unknown) => {
+        await destroy(entry.conn).catch((error: unknown) => {
           logger.warn({ err: error, endpoint: options.name }, 'closing an idle connection failed')
         })
       }

@@ -15,7 +15,7 @@ import type { RemoteEntry, RemoteFiles, RemoteOpOptions } from '../../ports/remo
 import { cancelledError, connectionLost, fileExists, timeoutError, transportError } from './failures.js'
 import { CallerFailure, type OperationControl, runOperation } from './operation.js'
 import { absolutePath, ancestry, childPath } from './paths.js'
-import { type CloseOptions, createConnectionPool } from './pool.js'
+import { type CloseOptions, createConnectionPool, type RemoteFilesOptions } from './pool.js'
 
 interface SftpConnection {
   readonly client: SftpClient
@@ -130,7 +130,11 @@ class SftpReadStream extends Readable {
   }
 }
 
-export function createSftpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logger): RemoteFiles {
+export function createSftpRemoteFiles(
+  endpoint: EndpointConfig,
+  baseLogger: Logger,
+  options: RemoteFilesOptions = {},
+): RemoteFiles {
   const logger = baseLogger.child({ endpoint: endpoint.name, protocol: 'sftp' })
   const pin = endpoint.hostKeySha256 ? parseHostKeyPin(endpoint.hostKeySha256) : undefined
   if (!pin && endpoint.insecureSkipHostKeyCheck) {
@@ -239,6 +243,7 @@ export function createSftpRemoteFiles(endpoint: EndpointConfig, baseLogger: Logg
   const pool = createConnectionPool<SftpConnection>({
     name: endpoint.name,
     maxConnections: endpoint.maxConnections,
+    ...(options.slots ? { slots: options.slots } : {}),
     idleCloseMs: endpoint.idleCloseMs,
     keepaliveIntervalMs: endpoint.keepaliveIntervalMs,
     create: connect,

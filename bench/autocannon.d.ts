@@ -5,8 +5,16 @@ declare module 'autocannon' {
     method?: string
     headers?: Record<string, string>
     body?: string
+    /** setupRequest may rewrite each request before it is sent (a new body each time). */
+    requests?: { setupRequest?: (request: RequestParams) => RequestParams }[]
     connections?: number
     duration?: number
+  }
+  interface RequestParams {
+    method?: string
+    path?: string
+    headers?: Record<string, string>
+    body?: string
   }
   interface Histogram {
     average: number

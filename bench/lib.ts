@@ -21,7 +21,8 @@ import type { SDrive } from '../src/ports/sdrive.js'
 import { startFtpServer } from '../src/sandbox/ftp-server.js'
 import type { SalesforceSandbox } from '../src/sandbox/salesforce/index.js'
 import { generateSshKeyPair, startSftpServer } from '../src/sandbox/sftp-server.js'
-import { daemonUnavailable, freePort, sshdPath, stopDaemon } from '../test/support/daemons.js'
+import { daemonUnavailable, freePort, sshdPath, stopDaemon, vsftpdPath } from '../test/support/daemons.js'
+import { ensureTestUser, localAccount, startVsftpd } from '../test/support/real-server-configs.js'
 
 export const MB = 1024 * 1024
 export const KiB = 1024
@@ -71,6 +72,41 @@ export function log(message: string): void {
 export function sshdUnavailable(): string | null {
   if (process.env.BENCH_SFTP_SERVER === 'inprocess') return 'BENCH_SFTP_SERVER=inprocess'
   return daemonUnavailable(sshdPath)
+}
+
+/** Why vsftpd cannot serve the FTP figures here, or null when it can. */
+export function vsftpdUnavailable(): string | null {
+  if (process.env.BENCH_FTP_SERVER === 'inprocess') return 'BENCH_FTP_SERVER=inprocess'
+  return daemonUnavailable(vsftpdPath)
+}
+
+/**
+ * vsftpd (plain FTP, chrooted) for a local account of its own. The in-process
+ * ftp-srv answers every transfer's 226 about 40 ms late (its control socket
+ * keeps Nagle's algorithm on, and the client delays its ACK of the 150), which
+ * caps any client at ~22 files/s per connection: a real server measures the
+ * service instead.
+ */
+async function startBenchVsftpd(): Promise<RemoteServer> {
+  const root = await mkdtemp(join(tmpdir(), 'bench-vsftpd-root-'))
+  const account = localAccount('sdrivebridgebench')
+  ensureTestUser(account)
+  const daemon = await startVsftpd({ root, tls: false })
+  return {
+    label: `vsftpd ${daemon.version.replace(/^220\s*/, '')}`,
+    root,
+    connection: {
+      protocol: 'ftp',
+      host: daemon.host,
+      port: daemon.port,
+      username: account.name,
+      password: account.password,
+    },
+    async close() {
+      await daemon.close()
+      await rm(root, { recursive: true, force: true })
+    },
+  }
 }
 
 /** OpenSSH sshd (internal-sftp, chrooted, key login) on a loopback port. */
@@ -137,6 +173,7 @@ async function startSshd(): Promise<RemoteServer> {
 
 export async function startRemote(protocol: Protocol): Promise<RemoteServer> {
   if (protocol === 'sftp' && !sshdUnavailable()) return startSshd()
+  if (protocol === 'ftp' && !vsftpdUnavailable()) return startBenchVsftpd()
   const root = await mkdtemp(join(tmpdir(), `bench-${protocol}-root-`))
   if (protocol === 'sftp') {
     const server = await startSftpServer({ root, users: [{ username: FTP_USER, password: FTP_PASSWORD }] })
@@ -268,7 +305,11 @@ export interface ServiceChild {
 export async function spawnService(config: Record<string, unknown>, dir: string): Promise<ServiceChild> {
   const configPath = join(dir, `bridge-${Math.random().toString(36).slice(2)}.json`)
   await writeFile(configPath, JSON.stringify(config))
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  // BENCH_CPU_PROF=DIR: the service writes a V8 CPU profile there when it exits (node --cpu-prof).
+  const profile = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : []
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/server.ts'], {
     env: { ...process.env, BRIDGE_CONFIG: configPath, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -297,11 +338,18 @@ export async function spawnService(config: Record<string, unknown>, dir: string)
     })
     return (await res.json()) as any
   }
-  const poll = async (path: string) => {
+  /**
+   * Waits for a run or job through its list (one indexed row, limit 1), then reads its detail once:
+   * polling the detail itself would serialize every item of a 1,000-file run 20 times a second,
+   * CPU the service then spends on the bench instead of the transfer.
+   */
+  const poll = async (listPath: string, key: 'runs' | 'jobs', id: string, detailPath: string) => {
     for (;;) {
-      const state = await api('GET', path)
-      if (!['queued', 'running', 'waiting_for_window'].includes(state.state)) return state
-      await new Promise((r) => setTimeout(r, 50))
+      const page = await api('GET', listPath)
+      const summary = (page[key] as { id: string; state: string }[] | undefined)?.find((r) => r.id === id)
+      if (summary && !['queued', 'running', 'waiting_for_window'].includes(summary.state))
+        return api('GET', detailPath)
+      await new Promise((r) => setTimeout(r, 20))
     }
   }
   return {
@@ -330,12 +378,12 @@ export async function spawnService(config: Record<string, unknown>, dir: string)
     async runFlow(flow) {
       const { runId } = await api('POST', `/v1/flows/${flow}/runs`)
       if (!runId) throw new Error(`flow ${flow} did not start`)
-      return poll(`/v1/runs/${runId}`)
+      return poll(`/v1/runs?flow=${flow}&limit=1`, 'runs', runId, `/v1/runs/${runId}`)
     },
     async exportRecords(flow, recordIds) {
       const { jobId } = await api('POST', '/v1/exports', { flow, recordIds })
       if (!jobId) throw new Error(`export ${flow} was not accepted`)
-      return poll(`/v1/jobs/${jobId}`)
+      return poll(`/v1/jobs?flow=${flow}&limit=1`, 'jobs', jobId, `/v1/jobs/${jobId}`)
     },
     async close() {
       child.kill('SIGTERM')

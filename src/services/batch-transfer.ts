@@ -178,22 +178,22 @@ async function uploadOne(ctx: BatchContext, item: ItemRecord, ticket: UploadTick
     return ctx.remote.read(
       currentLocation(item),
       async (stream) => {
-        const meter = new HashingStream(item.size, (bytes) => ctx.onProgress?.(item, bytes))
+        const meter = new HashingStream(item.size, (bytes) => ctx.onProgress?.(item, bytes), { md5: true })
         const upload = ctx.sdrive.uploadToS3(ticket, meter, item.size, contentType, opts(ctx.signal))
         // If S3 gives up first, stop reading the source too.
         upload.catch((error: unknown) => stream.destroy(error as Error))
         const [s3] = await Promise.all([upload, pipeline(stream, meter)])
-        const digests = meter.digests()
-        if (!etagMatches(s3.etag, digests.md5)) {
+        const { sha256, md5 } = meter.digests()
+        if (!etagMatches(s3.etag, md5 as string)) {
           throw new BridgeError(
             'CHECKSUM_MISMATCH',
-            `S3 stored different bytes: ETag ${s3.etag}, sent MD5 ${digests.md5}`,
+            `S3 stored different bytes: ETag ${s3.etag}, sent MD5 ${md5}`,
             {
               transient: true,
             },
           )
         }
-        return { versionId: s3.versionId, bytes: meter.bytes, ...digests }
+        return { versionId: s3.versionId, bytes: meter.bytes, sha256 }
       },
       opts(ctx.signal),
     )

@@ -59,6 +59,52 @@ function entryFromInfo(dir: string, info: FileInfo, now: number): RemoteEntry {
   }
 }
 
+interface StatSupport {
+  mlst: boolean
+  size: boolean
+  /** SIZE answers for a directory too, so a SIZE answer alone does not mean a file. */
+  sizeOfDirectories: boolean
+}
+
+/** `YYYYMMDDHHMMSS[.sss]` (UTC), as MDTM and MLST facts give it; undefined for anything else. */
+export function parseFactTime(text: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{1,3}))?$/.exec(text)
+  if (!m) return undefined
+  const n = (i: number) => Number(m[i])
+  return Date.UTC(n(1), n(2) - 1, n(3), n(4), n(5), n(6), Number((m[7] ?? '0').padEnd(3, '0')))
+}
+
+/**
+ * The entry of an MLST reply (RFC 3659 §7): `250-…`, one line of facts, a space
+ * and the path, `250 End`. Undefined when no such line is there.
+ */
+export function parseMlstReply(path: string, name: string, message: string): RemoteEntry | undefined {
+  for (const line of message.split(/\r?\n/)) {
+    if (!line.startsWith(' ')) continue
+    const text = line.slice(1)
+    const space = text.indexOf(' ')
+    const factText = space === -1 ? text : text.slice(0, space)
+    if (!factText.includes('=')) continue
+    const facts = new Map<string, string>()
+    for (const fact of factText.split(';')) {
+      const eq = fact.indexOf('=')
+      if (eq > 0) facts.set(fact.slice(0, eq).toLowerCase(), fact.slice(eq + 1))
+    }
+    const type = facts.get('type')?.toLowerCase()
+    const kind =
+      type === 'file' ? 'file' : type === 'dir' || type === 'cdir' || type === 'pdir' ? 'directory' : 'other'
+    const size = Number(facts.get('size') ?? facts.get('sizd') ?? 0)
+    return {
+      path,
+      name,
+      type: kind,
+      size: Number.isSafeInteger(size) ? size : 0,
+      modifiedAt: parseFactTime(facts.get('modify') ?? '') ?? 0,
+    }
+  }
+  return undefined
+}
+
 /**
  * Between the data connection and the consumer. FTP signals a complete
  * transfer only on the control connection (226), and a dropped server looks
@@ -246,11 +292,81 @@ export function createFtpRemoteFiles(
       .map((info) => entryFromInfo(dir, info, now))
   }
 
-  /** Whether anything is listed under that name in its parent directory. */
+  /** Whether anything is there under that name. */
   async function exists(client: Client, path: string): Promise<boolean> {
+    return (await statEntry(client, path)) !== null
+  }
+
+  /** What the server offers for looking at one path, asked once per connection. */
+  const statSupport = new WeakMap<Client, StatSupport>()
+
+  async function statSupportOf(client: Client): Promise<StatSupport> {
+    let support = statSupport.get(client)
+    if (!support) {
+      const features = await client.features()
+      const mlst = features.has('MLST')
+      const size = features.has('SIZE')
+      // vsftpd and ProFTPD answer SIZE for regular files only; ftp-srv also for directories.
+      const sizeOfDirectories = size && !mlst && (await client.sendIgnoringError('SIZE /')).code === 213
+      support = { mlst, size, sizeOfDirectories }
+      statSupport.set(client, support)
+    }
+    return support
+  }
+
+  /** CWD as a test, without an exception for the usual "no": one round trip. */
+  async function isDirectoryReply(client: Client, path: string): Promise<boolean> {
+    return (await client.sendIgnoringError(`CWD ${path}`)).code < 300
+  }
+
+  /**
+   * One path, without listing its folder: a listing grows with the folder, so a
+   * stat per file of a 1,000-file drop read 500,000 listing lines. MLST where the
+   * server offers it (pure-ftpd, ProFTPD), else SIZE and MDTM (vsftpd, ftp-srv),
+   * with CWD telling a directory from a missing path; the parent's listing only
+   * for servers with neither.
+   */
+  async function statEntry(client: Client, path: string): Promise<RemoteEntry | null> {
+    if (path === '/') return { path, name: '/', type: 'directory', size: 0, modifiedAt: 0 }
+    const name = path.slice(path.lastIndexOf('/') + 1)
+    const support = await statSupportOf(client)
+    // A line break would end the command early; such a name is looked up in the listing.
+    const plain = !/[\r\n]/.test(path)
+    if (plain && support.mlst) {
+      const reply = await client.sendIgnoringError(`MLST ${path}`)
+      if (reply.code === 250) {
+        const entry = parseMlstReply(path, name, reply.message)
+        if (entry) return entry
+      } else if (reply.code === 550 || reply.code === 450) {
+        return null
+      }
+    } else if (plain && support.size) {
+      const reply = await client.sendIgnoringError(`SIZE ${path}`)
+      const size = reply.code === 213 ? Number.parseInt(reply.message.slice(4), 10) : Number.NaN
+      const missing = reply.code === 550 || reply.code === 450
+      if (Number.isSafeInteger(size) || missing) {
+        const directory = (missing || support.sizeOfDirectories) && (await isDirectoryReply(client, path))
+        if (directory || !missing) {
+          return {
+            path,
+            name,
+            type: directory ? 'directory' : 'file',
+            size: directory ? 0 : size,
+            modifiedAt: await modifiedAt(client, path),
+          }
+        }
+        return null
+      }
+    }
     const slash = path.lastIndexOf('/')
     const siblings = await listDir(client, slash === 0 ? '/' : path.slice(0, slash))
-    return siblings?.some((entry) => entry.path === path) ?? false
+    return siblings?.find((entry) => entry.path === path) ?? null
+  }
+
+  /** MDTM as epoch ms; 0 where the server has none for this path (vsftpd, for directories). */
+  async function modifiedAt(client: Client, path: string): Promise<number> {
+    const reply = await client.sendIgnoringError(`MDTM ${path}`)
+    return reply.code === 213 ? (parseFactTime(reply.message.slice(4).trim()) ?? 0) : 0
   }
 
   async function isDirectory(client: Client, dir: string): Promise<boolean> {
@@ -277,12 +393,7 @@ export function createFtpRemoteFiles(
 
     stat(target, options) {
       const path = absolutePath(target)
-      return run(`stat ${path}`, options, async (client) => {
-        if (path === '/') return { path, name: '/', type: 'directory', size: 0, modifiedAt: 0 } as RemoteEntry
-        const slash = path.lastIndexOf('/')
-        const siblings = await listDir(client, slash === 0 ? '/' : path.slice(0, slash))
-        return siblings?.find((entry) => entry.path === path) ?? null
-      })
+      return run(`stat ${path}`, options, (client) => statEntry(client, path))
     },
 
     read<T>(target: string, consume: (stream: Readable) => Promise<T>, options?: RemoteOpOptions) {

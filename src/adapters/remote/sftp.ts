@@ -29,6 +29,9 @@ const sshClientOf = (client: SftpClient): Client => (client as unknown as { clie
 const SFTP_STATUS = { NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, NO_CONNECTION: 6, CONNECTION_LOST: 7 } as const
 const READ_CHUNK = 256 * 1024
 const WRITES_IN_FLIGHT = 4
+/** The largest write sent (the server's limit may be lower), and the bytes kept in flight. */
+const WRITE_CHUNK = 256 * 1024
+const WRITE_AHEAD = 1024 * 1024
 const S_IFMT = 0o170000
 
 /** "SHA256:<base64>" as ssh-keygen -l prints it, or bare base64 with or without padding. */
@@ -85,11 +88,37 @@ function entryFromAttrs(path: string, attrs: Stats): RemoteEntry {
   }
 }
 
-/** Streams a remote file chunk by chunk; a read is only issued when the consumer wants more. */
+/** Bytes requested ahead of the consumer: the whole window is in flight at once. */
+const READ_AHEAD = 1024 * 1024
+
+interface ReadRequest {
+  offset: number
+  length: number
+  data: Promise<Buffer>
+}
+
+/**
+ * Streams a remote file with several reads in flight. One read at a time
+ * waits a round trip per chunk (OpenSSH answers at most 255 KiB a read, the
+ * in-process server 32 KiB), which held a 2 GiB download to ~20 MiB/s; reads
+ * are issued ahead up to READ_AHEAD bytes and delivered in order. The window
+ * opens gradually (1, 2, 4, … reads) so a small file costs no more requests or
+ * memory than before; a short read is completed before anything after it.
+ * The handle's size (FSTAT, sent beside the first read) marks the end, which
+ * spares the read that would only answer EOF: a round trip per small file.
+ */
 class SftpReadStream extends Readable {
   bytes = 0
+  /** The consumer is waiting for the server (the stall watchdog's "not our fault" test). */
   reading = false
-  private position = 0
+  private readonly chunk: number
+  private readonly maxDepth: number
+  private depth = 1
+  private nextOffset = 0
+  private ended = false
+  /** From FSTAT, once it answered; undefined: read until a read answers EOF. */
+  private size: number | undefined
+  private readonly queue: ReadRequest[] = []
 
   constructor(
     private readonly sftp: SFTPWrapper,
@@ -97,21 +126,76 @@ class SftpReadStream extends Readable {
     private readonly onFailure: (error: unknown) => BridgeError,
   ) {
     super({ highWaterMark: READ_CHUNK })
+    // ssh2 splits a read longer than the server's limit into sequential requests; stay within it.
+    const limit = (sftp as unknown as { _maxReadLen?: number })._maxReadLen
+    this.chunk = limit && limit > 0 ? Math.min(READ_CHUNK, limit) : READ_CHUNK
+    this.maxDepth = Math.max(1, Math.floor(READ_AHEAD / this.chunk))
+    call<Stats>((done) => sftp.fstat(handle, done)).then(
+      (stats) => {
+        if (Number.isSafeInteger(stats.size) && stats.size >= 0) this.size = stats.size
+      },
+      // A server without FSTAT: the end is where a read answers EOF.
+      () => undefined,
+    )
+  }
+
+  private request(offset: number, length: number): ReadRequest {
+    const buffer = Buffer.allocUnsafe(length)
+    const data = call<number>((done) => this.sftp.read(this.handle, buffer, 0, length, offset, done)).then(
+      (bytesRead) => buffer.subarray(0, bytesRead),
+    )
+    // Reads past the end, or still running when the stream is destroyed, are never awaited.
+    data.catch(() => undefined)
+    return { offset, length, data }
+  }
+
+  private fill(): void {
+    while (!this.ended && this.queue.length < this.depth) {
+      const left = this.size === undefined ? this.chunk : this.size - this.nextOffset
+      if (left <= 0) break
+      const length = Math.min(this.chunk, left)
+      this.queue.push(this.request(this.nextOffset, length))
+      this.nextOffset += length
+    }
+  }
+
+  private finish(): void {
+    this.ended = true
+    this.queue.length = 0
+    this.push(null)
   }
 
   override _read(): void {
+    if (this.size !== undefined && this.bytes >= this.size) {
+      this.finish()
+      return
+    }
+    this.fill()
+    const head = this.queue[0]
+    if (!head) {
+      this.finish()
+      return
+    }
     this.reading = true
-    const buffer = Buffer.allocUnsafe(READ_CHUNK)
-    call<number>((done) => this.sftp.read(this.handle, buffer, 0, READ_CHUNK, this.position, done)).then(
-      (bytesRead) => {
+    head.data.then(
+      (data) => {
         this.reading = false
-        if (bytesRead === 0) {
-          this.push(null)
+        if (this.destroyed || this.queue[0] !== head) return
+        this.queue.shift()
+        if (data.length === 0) {
+          // End of file: whatever was requested beyond it is empty too.
+          this.finish()
           return
         }
-        this.position += bytesRead
-        this.bytes += bytesRead
-        this.push(buffer.subarray(0, bytesRead))
+        const end = head.offset + data.length
+        if (data.length < head.length && (this.size === undefined || end < this.size)) {
+          // A short read: its remainder comes next, ahead of the reads already issued after it.
+          this.queue.unshift(this.request(end, head.length - data.length))
+        } else if (this.depth < this.maxDepth) {
+          this.depth = Math.min(this.maxDepth, this.depth * 2)
+        }
+        this.bytes += data.length
+        this.push(data)
       },
       (error: unknown) => {
         this.reading = false
@@ -121,6 +205,7 @@ class SftpReadStream extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.queue.length = 0
     // Not awaited: on a dead channel CLOSE is never answered, and on a live one it is sent
     // before anything else this connection does next.
     call<undefined>((done) =>
@@ -189,6 +274,10 @@ export function createSftpRemoteFiles(
         endpoint.connectTimeoutMs,
       )
       const sftp = await client.connect(config)
+      // Requests are small packets sent one after another (OPEN, READ, CLOSE, the next OPEN):
+      // with Nagle's algorithm one of them waits for the server's delayed ACK, 40 ms on Linux,
+      // which was the 95th percentile of a 100 KiB file's read.
+      sshClientOf(client).setNoDelay(true)
       connection = { client, sftp, alive: true }
       logger.debug('sftp connection opened')
       return connection
@@ -359,6 +448,33 @@ export function createSftpRemoteFiles(
         let writeError: unknown
         const chunks = source[Symbol.asyncIterator]()
         let position = 0
+        // The source's pieces (an HTTP body's are 16–64 KiB) are gathered into writes as large
+        // as the server takes, several in flight: four 64 KiB writes at a time held a 2 GiB
+        // upload to ~58 MiB/s.
+        const limit = (sftp as unknown as { _maxWriteLen?: number })._maxWriteLen
+        const writeSize = limit && limit > 0 ? Math.min(WRITE_CHUNK, limit) : WRITE_CHUNK
+        const maxInFlight = Math.max(WRITES_IN_FLIGHT, Math.floor(WRITE_AHEAD / writeSize))
+        let gathered: Buffer[] = []
+        let gatheredBytes = 0
+        const send = async (data: Buffer) => {
+          const at = position
+          position += data.length
+          const write = call<undefined>((done) =>
+            sftp.write(handle, data, 0, data.length, at, (error) => done(error, undefined)),
+          ).then(
+            () => {
+              acknowledged += data.length
+              inFlight.delete(write)
+            },
+            (error: unknown) => {
+              writeError ??= error
+              inFlight.delete(write)
+            },
+          )
+          inFlight.add(write)
+          if (inFlight.size >= maxInFlight) await Promise.race(inFlight)
+          if (writeError) throw writeError
+        }
         try {
           for (;;) {
             let next: IteratorResult<unknown>
@@ -373,24 +489,18 @@ export function createSftpRemoteFiles(
             }
             const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value as string)
             if (chunk.length === 0) continue
-            const at = position
-            position += chunk.length
-            const write = call<undefined>((done) =>
-              sftp.write(handle, chunk, 0, chunk.length, at, (error) => done(error, undefined)),
-            ).then(
-              () => {
-                acknowledged += chunk.length
-                inFlight.delete(write)
-              },
-              (error: unknown) => {
-                writeError ??= error
-                inFlight.delete(write)
-              },
-            )
-            inFlight.add(write)
-            if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight)
-            if (writeError) throw writeError
+            gathered.push(chunk)
+            gatheredBytes += chunk.length
+            if (gatheredBytes < writeSize) continue
+            let all = gathered.length === 1 ? chunk : Buffer.concat(gathered, gatheredBytes)
+            while (all.length >= writeSize) {
+              await send(all.subarray(0, writeSize))
+              all = all.subarray(writeSize)
+            }
+            gathered = all.length > 0 ? [all] : []
+            gatheredBytes = all.length
           }
+          if (gatheredBytes > 0) await send(Buffer.concat(gathered, gatheredBytes))
           await Promise.all(inFlight)
           if (writeError) throw writeError
         } catch (error) {

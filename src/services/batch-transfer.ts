@@ -74,6 +74,16 @@ async function failAttempt(ctx: BatchContext, item: ItemRecord, error: BridgeErr
   const retry = ctx.flow.retry
   const err = { code: error.code, message: error.message }
   ctx.metrics.failure(ctx.flow.name, error.code)
+  if (error.code === 'API_LIMIT_EXCEEDED') {
+    // The org is at its daily API limit: the flow pauses (the longest backoff, again and again) and
+    // the file keeps its attempts for faults of its own.
+    ctx.logger.warn({ item: item.id, pauseMs: retry.maxDelayMs }, 'Salesforce API limit reached; pausing')
+    return move(ctx, item, 'pending', {
+      attempts: Math.max(0, item.attempts - 1),
+      error: err,
+      nextAttemptAt: new Date(ctx.clock.now() + retry.maxDelayMs).toISOString(),
+    })
+  }
   if (isTransient(error) && item.attempts < retry.maxAttempts) {
     const delay = backoffDelay(item.attempts - 1, { baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs })
     ctx.metrics.fileFinished(ctx.flow.name, 'retrying', 0)

@@ -72,3 +72,26 @@ t.test('an org at its API limit pauses matching instead of burning attempts', as
   const metrics = String((await h.api('GET', '/metrics')).json)
   t.match(metrics, /bridge_failures_total\{flow="partner-docs",code="API_LIMIT_EXCEEDED"\} 3/)
 })
+
+t.test('an org at its API limit during uploads pauses the files instead of failing them', async (t) => {
+  const h = await startHarness({
+    protocol: 'sftp',
+    flows: (endpoint) => [
+      standardFlow(endpoint, { retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 100 } }),
+    ],
+  })
+  t.teardown(() => h.close())
+  seedRecords(h.sandbox)
+  await h.put('inbox/ACME-001_upload-limit.pdf', 'uploads wait for the quota')
+  // S-Drive's REST calls (Apex) refused three times: more than the flow's 2 attempts.
+  h.sandbox.failNext('apex', 3, {
+    status: 403,
+    errorCode: 'REQUEST_LIMIT_EXCEEDED',
+    message: 'TotalRequests Limit exceeded.',
+  })
+  const run = await h.runAndWait('partner-docs')
+  t.equal(run.state, 'succeeded')
+  t.match(run.items, [{ state: 'done', attempts: 1 }], 'the refusals used none of its attempts')
+  t.equal(sdriveFiles(h.sandbox).filter((f) => f.cg__File_Name__c === 'ACME-001_upload-limit.pdf').length, 1)
+  t.same(wipRecords(h.sandbox), [])
+})

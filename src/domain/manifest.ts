@@ -4,6 +4,7 @@
  * record fields come from Salesforce users, so cells that a spreadsheet would
  * run as a formula are defused.
  */
+import { csvLine } from './csv-cells.js'
 
 export interface ManifestRow {
   recordId: string
@@ -32,18 +33,6 @@ const FIXED_COLUMNS = [
   'deliveredAt',
   'correlationId',
 ] as const
-
-/** What Excel, LibreOffice and Google Sheets treat as the start of a formula (OWASP CSV injection). */
-const FORMULA_START = /^[=+\-@\t\r]/
-
-function csvCell(value: string): string {
-  const defused = FORMULA_START.test(value) ? `'${value}` : value
-  return /[",\r\n]/.test(defused) ? `"${defused.replaceAll('"', '""')}"` : defused
-}
-
-function csvLine(cells: string[]): string {
-  return `${cells.map(csvCell).join(',')}\r\n`
-}
 
 /** Renders the manifest; `recordFields` fixes the extra columns and their order. */
 export function renderManifest(format: ManifestFormat, rows: ManifestRow[], recordFields: string[]): string {

@@ -15,8 +15,10 @@
  * elements are matched by namespace URI + local name after resolving the
  * prefixes in scope, never by the prefix text.
  */
+
 import { XMLParser } from 'fast-xml-parser'
 import { BridgeError } from './errors.js'
+import { decodeXmlEntities } from './xml-entities.js'
 
 export const SOAP_ENVELOPE_NS = 'http://schemas.xmlsoap.org/soap/envelope/'
 export const OUTBOUND_NS = 'http://soap.sforce.com/2005/09/outbound'
@@ -255,7 +257,7 @@ function toElements(nodes: unknown, scope: ReadonlyMap<string, string>, where: s
     const inner = new Map(scope)
     for (const [key, raw] of Object.entries(rawAttributes)) {
       const qualified = key.slice('@_'.length)
-      const value = decodeEntities(String(raw), `${name}@${qualified}`)
+      const value = decodeXmlEntities(String(raw), `${name}@${qualified}`, invalid)
       attributes.set(qualified, value)
       if (qualified === 'xmlns') inner.set('', value)
       else if (qualified.startsWith('xmlns:')) inner.set(qualified.slice('xmlns:'.length), value)
@@ -284,7 +286,7 @@ function textOf(content: unknown, where: string): string {
   if (!Array.isArray(content)) return ''
   let text = ''
   for (const child of content as RawNode[]) {
-    if (typeof child['#text'] === 'string') text += decodeEntities(child['#text'], where)
+    if (typeof child['#text'] === 'string') text += decodeXmlEntities(child['#text'], where, invalid)
     else if (Array.isArray(child['#cdata'])) {
       for (const part of child['#cdata'] as RawNode[]) {
         if (typeof part['#text'] === 'string') text += part['#text']
@@ -292,36 +294,6 @@ function textOf(content: unknown, where: string): string {
     }
   }
   return text
-}
-
-const PREDEFINED: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }
-
-/** One pass over `&…;` references; the output is never scanned again, so nothing expands twice. */
-function decodeEntities(text: string, where: string): string {
-  if (!text.includes('&')) return text
-  return text.replace(/&([^;&\s]*);?/g, (whole, ref: string) => {
-    if (!whole.endsWith(';')) throw invalid(`${where}: a bare "&" must be written &amp;`)
-    const predefined = PREDEFINED[ref]
-    if (predefined !== undefined) return predefined
-    const numeric = /^#(?:x([0-9A-Fa-f]{1,6})|([0-9]{1,7}))$/.exec(ref)
-    if (numeric) {
-      const code = numeric[1] !== undefined ? Number.parseInt(numeric[1], 16) : Number(numeric[2])
-      if (isXmlChar(code)) return String.fromCodePoint(code)
-      throw invalid(`${where}: character reference ${whole} is not an XML character`)
-    }
-    throw invalid(`${where}: undeclared entity ${clip(whole)}`)
-  })
-}
-
-function isXmlChar(code: number): boolean {
-  return (
-    code === 0x9 ||
-    code === 0xa ||
-    code === 0xd ||
-    (code >= 0x20 && code <= 0xd7ff) ||
-    (code >= 0xe000 && code <= 0xfffd) ||
-    (code >= 0x10000 && code <= 0x10ffff)
-  )
 }
 
 /** Keeps messages (which end up in logs and faults) short when the input is not. */

@@ -19,8 +19,10 @@ import { parse as parseCsv } from 'csv-parse/sync'
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import type { StatusField, StatusFlow, StatusFormat } from '../config/schema.js'
 import { isCorrelationId } from './correlation.js'
+import { csvLine } from './csv-cells.js'
 import { BridgeError } from './errors.js'
 import { id15, looksLikeRecordId } from './record-ids.js'
+import { decodeXmlEntities } from './xml-entities.js'
 
 export type CellValue = string | number | boolean | null
 
@@ -458,6 +460,7 @@ type RawXmlNode = Record<string, unknown>
 
 /** Thrown inside the XML walk and turned into STATUS_FILE_UNPARSEABLE at its edge. */
 class XmlProblem extends Error {}
+const xmlProblem = (message: string) => new XmlProblem(message)
 
 function parseXmlText(text: string, recordsPath: string): ParsedStatusFile {
   if (/<!\s*(?:DOCTYPE|ENTITY)/i.test(text)) {
@@ -498,7 +501,10 @@ function toElements(nodes: unknown): XmlElement[] {
     const attributes = new Map<string, string>()
     for (const [key, raw] of Object.entries((node[':@'] ?? {}) as Record<string, unknown>)) {
       const qualified = key.slice('@_'.length)
-      attributes.set(qualified, decodeEntities(String(raw), `<${name}> attribute ${qualified}`))
+      attributes.set(
+        qualified,
+        decodeXmlEntities(String(raw), `<${name}> attribute ${qualified}`, xmlProblem),
+      )
     }
     const content = node[name]
     out.push({
@@ -515,7 +521,8 @@ function textOf(content: unknown, where: string): string {
   if (!Array.isArray(content)) return ''
   let text = ''
   for (const child of content as RawXmlNode[]) {
-    if (typeof child['#text'] === 'string') text += decodeEntities(child['#text'], `<${where}>`)
+    if (typeof child['#text'] === 'string')
+      text += decodeXmlEntities(child['#text'], `<${where}>`, xmlProblem)
     else if (Array.isArray(child['#cdata'])) {
       for (const part of child['#cdata'] as RawXmlNode[]) {
         if (typeof part['#text'] === 'string') text += part['#text']
@@ -598,36 +605,6 @@ function xmlRowValues(element: XmlElement, index: number): Record<string, CellVa
     throw new XmlProblem(`${where}: text "${clip(element.text.trim())}" outside any column element`)
   }
   return Object.fromEntries(values)
-}
-
-const PREDEFINED: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }
-
-/** One pass over `&…;` references; the output is never scanned again, so nothing expands twice. */
-function decodeEntities(text: string, where: string): string {
-  if (!text.includes('&')) return text
-  return text.replace(/&([^;&\s]*);?/g, (whole, ref: string) => {
-    if (!whole.endsWith(';')) throw new XmlProblem(`${where}: a bare "&" must be written &amp;`)
-    const predefined = PREDEFINED[ref]
-    if (predefined !== undefined) return predefined
-    const numeric = /^#(?:x([0-9A-Fa-f]{1,6})|([0-9]{1,7}))$/.exec(ref)
-    if (numeric) {
-      const code = numeric[1] !== undefined ? Number.parseInt(numeric[1], 16) : Number(numeric[2])
-      if (isXmlChar(code)) return String.fromCodePoint(code)
-      throw new XmlProblem(`${where}: character reference ${whole} is not an XML character`)
-    }
-    throw new XmlProblem(`${where}: undeclared entity ${clip(whole)}`)
-  })
-}
-
-function isXmlChar(code: number): boolean {
-  return (
-    code === 0x9 ||
-    code === 0xa ||
-    code === 0xd ||
-    (code >= 0x20 && code <= 0xd7ff) ||
-    (code >= 0xe000 && code <= 0xfffd) ||
-    (code >= 0x10000 && code <= 0x10ffff)
-  )
 }
 
 // ---------------------------------------------------------------- rows
@@ -1015,18 +992,6 @@ export interface RowOutcome {
 }
 
 const REPORT_COLUMNS = ['row', 'key', 'recordId', 'code', 'field', 'message'] as const
-
-/** What Excel, LibreOffice and Google Sheets treat as the start of a formula (OWASP CSV injection). */
-const FORMULA_START = /^[=+\-@\t\r]/
-
-function csvCell(value: string): string {
-  const defused = FORMULA_START.test(value) ? `'${value}` : value
-  return /[",\r\n]/.test(defused) ? `"${defused.replaceAll('"', '""')}"` : defused
-}
-
-function csvLine(cells: readonly string[]): string {
-  return `${cells.map(csvCell).join(',')}\r\n`
-}
 
 /** "statuses.csv" → "statuses.errors.csv"; XML status files get a CSV report. */
 function reportName(fileName: string, extension: 'csv' | 'json'): string {

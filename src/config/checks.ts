@@ -107,7 +107,8 @@ function checkEndpointName(
   issues.push(issue(path, `unknown endpoint "${value}" (configured: ${known})`))
 }
 
-function checkInboundFlow(
+/** What inbound and status flows share: the source endpoint exists; `move` needs a processed folder. */
+function checkSourceFolder(
   flow: Record<string, unknown>,
   path: KeyPath,
   endpointNames: string[],
@@ -117,7 +118,6 @@ function checkInboundFlow(
   if (isPlainObject(source)) {
     checkEndpointName(source.endpoint, [...path, 'source', 'endpoint'], endpointNames, issues)
   }
-
   const after = flow.after
   if (
     isPlainObject(after) &&
@@ -126,6 +126,15 @@ function checkInboundFlow(
   ) {
     issues.push(issue([...path, 'after', 'processedDirectory'], 'required when after.success is "move"'))
   }
+}
+
+function checkInboundFlow(
+  flow: Record<string, unknown>,
+  path: KeyPath,
+  endpointNames: string[],
+  issues: ConfigIssue[],
+): void {
+  checkSourceFolder(flow, path, endpointNames, issues)
 
   if (Array.isArray(flow.match)) {
     flow.match.forEach((rule, j) => {
@@ -234,18 +243,7 @@ function checkStatusFlow(
   endpointNames: string[],
   issues: ConfigIssue[],
 ): void {
-  const source = flow.source
-  if (isPlainObject(source)) {
-    checkEndpointName(source.endpoint, [...path, 'source', 'endpoint'], endpointNames, issues)
-  }
-  const after = flow.after
-  if (
-    isPlainObject(after) &&
-    (after.success ?? 'move') === 'move' &&
-    after.processedDirectory === undefined
-  ) {
-    issues.push(issue([...path, 'after', 'processedDirectory'], 'required when after.success is "move"'))
-  }
+  checkSourceFolder(flow, path, endpointNames, issues)
   const key = isPlainObject(flow.key) ? flow.key : {}
   if (key.by === 'externalId' && key.field === undefined) {
     issues.push(

@@ -14,6 +14,7 @@ import { createPostgresStore } from './adapters/store/postgres.js'
 import { createPostgresRunLeases } from './adapters/store/postgres-leases.js'
 import { createPostgresSlots } from './adapters/store/postgres-slots.js'
 import { createSqliteStore } from './adapters/store/sqlite.js'
+import { openSqlite } from './adapters/store/sqlite-connection.js'
 import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
 import type { LoadedConfig } from './config/load.js'
 import type { EndpointConfig, InboundFlow, OutboundFlow } from './config/schema.js'
@@ -71,17 +72,25 @@ export async function createBridge(
 ): Promise<Bridge> {
   const clock = overrides.clock ?? createSystemClock()
   const metrics = createPrometheusMetrics()
+  // Store and run leases share one SQLite connection, so lease claims join the store's group commit.
+  const sqlite =
+    config.store.postgresUrl || overrides.store ? undefined : openSqlite({ path: config.store.sqlitePath })
   const store =
     overrides.store ??
     (config.store.postgresUrl
       ? createPostgresStore({ url: config.store.postgresUrl, schema: config.store.postgresSchema })
-      : createSqliteStore({ path: config.store.sqlitePath }))
+      : createSqliteStore({ path: config.store.sqlitePath, connection: sqlite }))
   await store.migrate()
   const runLeases =
     overrides.runLeases ??
     (config.store.postgresUrl
       ? createPostgresRunLeases({ url: config.store.postgresUrl, schema: config.store.postgresSchema })
-      : createSqliteRunLeases({ path: config.store.sqlitePath }))
+      : createSqliteRunLeases({
+          path: config.store.sqlitePath,
+          connection: sqlite,
+        }))
+  // The store and the leases hold their own shares of the connection now.
+  sqlite?.close()
   const leases = createLeaseKeeper({
     leases: runLeases,
     leaseMs: config.store.leaseMs,

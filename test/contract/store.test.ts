@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -10,6 +10,7 @@ import { migrations } from '../../src/adapters/store/migrations/index.js'
 import { createPostgresStore, type PostgresStoreOptions } from '../../src/adapters/store/postgres.js'
 import { migrations as pgMigrations } from '../../src/adapters/store/postgres-migrations/index.js'
 import { createSqliteStore } from '../../src/adapters/store/sqlite.js'
+import { openSqlite } from '../../src/adapters/store/sqlite-connection.js'
 import { redactUrl } from '../../src/config/redact.js'
 import type { NewItem, Store } from '../../src/ports/store.js'
 import { type PreviousSchemaDatabase, storeContract } from '../support/store-contract.js'
@@ -74,6 +75,71 @@ t.test('sqlite specifics', async (t) => {
       rows.map((r) => [r.version, r.name]),
       migrations.map((m) => [m.version, m.name]),
       'every migration is recorded once',
+    )
+  })
+
+  t.test('writes of one turn share one commit; a failing one rolls back alone', async (t) => {
+    const file = tempFile(t)
+    const connection = openSqlite({ path: file })
+    // No checkpoints: the WAL only grows, by the pages of each commit.
+    connection.db().pragma('wal_autocheckpoint = 0')
+    const store = createSqliteStore({ path: file, connection })
+    connection.close()
+    await store.migrate()
+    const { run } = await store.createRun({ flow: 'direct', trigger: 'api' })
+    const item = (n: number) => ({
+      endpoint: 'e',
+      path: `/f${n}`,
+      name: `f${n}`,
+      size: n,
+      modifiedAt: 1,
+      ledgerKey: `direct/f${n}`,
+      target: null,
+    })
+    const { added } = await store.addItems(
+      run.id,
+      Array.from({ length: 50 }, (_, n) => item(n)),
+    )
+    // A commit appends the pages it changed to the WAL: one commit for many writes appends them once.
+    const walBytes = () => statSync(`${file}-wal`).size
+    const before = walBytes()
+    const updates = added.map((i) => store.updateItem(i.id, { state: 'done', bytesTransferred: i.size }))
+    const missing = store.updateItem('itm_missing', { state: 'done' })
+    const results = await Promise.allSettled([...updates, missing])
+    t.equal(results.filter((r) => r.status === 'fulfilled').length, 50, 'the 50 good writes resolved')
+    const failed = results[50]
+    t.equal(failed?.status, 'rejected', 'the write of a missing item failed')
+    t.match((failed as PromiseRejectedResult).reason, { code: 'NOT_FOUND' }, 'with its own error')
+    t.equal((await store.runCounts(run.id)).done, 50, 'and did not roll back the others')
+    const grouped = walBytes() - before
+    for (const i of added.slice(0, 10)) await store.updateItem(i.id, { attempts: 1 })
+    const perLoneWrite = (walBytes() - before - grouped) / 10
+    // Committed one by one, the 50 would append at least 50 frames.
+    t.ok(
+      grouped < perLoneWrite * 10,
+      `50 writes of one turn appended ${grouped} WAL bytes; 10 awaited one by one ${perLoneWrite} bytes each`,
+    )
+    await store.close()
+    // Resolved means on disk: a fresh connection sees every write.
+    const reopened = createSqliteStore({ path: file })
+    t.teardown(() => reopened.close())
+    t.equal((await reopened.runCounts(run.id)).done, 50, 'every resolved write is on disk')
+  })
+
+  t.test('a write issued before close() still commits', async (t) => {
+    const file = tempFile(t)
+    const store = createSqliteStore({ path: file })
+    await store.migrate()
+    const pending = store.createRun({ flow: 'direct', trigger: 'api' })
+    await store.close()
+    const { run } = await pending
+    const reopened = createSqliteStore({ path: file })
+    t.teardown(() => reopened.close())
+    t.equal((await reopened.getRun(run.id))?.id, run.id, 'the run is on disk')
+    await t.rejects(
+      store.createRun({ flow: 'direct', trigger: 'api' }),
+      /store is closed/,
+      'later writes fail',
     )
   })
 

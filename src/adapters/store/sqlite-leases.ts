@@ -1,17 +1,20 @@
 /**
- * Run leases in the embedded SQLite file, on a connection of their own (WAL
- * lets it write beside the store's). One process is the usual case here,
- * but two started on one file by mistake still never drive the same run:
- * a claim is one IMMEDIATE transaction.
+ * Run leases in the embedded SQLite file. One process is the usual case
+ * here, but two started on one file by mistake still never drive the same
+ * run: a claim runs inside an IMMEDIATE transaction. Given the store's
+ * connection, claims and releases join its group commit instead of paying
+ * an fsync of their own.
  */
-import Database from 'better-sqlite3'
-import { BridgeError } from '../../domain/errors.js'
+import type Database from 'better-sqlite3'
 import type { ClaimQuery, RunLeaseStore } from '../../ports/run-leases.js'
 import type { RunRecord } from '../../ports/store.js'
 import { type RunRow, toRunRecord } from './rows.js'
+import { openSqlite, type SqliteConnection } from './sqlite-connection.js'
 
 export interface SqliteRunLeasesOptions {
   path: string
+  /** The store's connection, to share; else the leases open their own on `path`. */
+  connection?: SqliteConnection
   now?: () => number
   busyTimeoutMs?: number
 }
@@ -21,32 +24,14 @@ const fromJsonText = <T>(text: string | null) => (text === null ? null : (JSON.p
 
 export function createSqliteRunLeases(options: SqliteRunLeasesOptions): RunLeaseStore {
   const now = options.now ?? Date.now
-  let db: Database.Database | null = null
-  const open = (): Database.Database => {
-    if (db) return db
-    db = new Database(options.path)
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = FULL')
-    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`)
-    db.pragma('foreign_keys = ON')
-    return db
+  // Opened on first use, so a process that never claims a run holds no second connection.
+  let connection: SqliteConnection | null = null
+  const conn = (): SqliteConnection => {
+    connection ??= options.connection?.share() ?? openSqlite(options)
+    return connection
   }
   const iso = (ms: number) => new Date(ms).toISOString()
-
-  function transaction<T>(fn: (conn: Database.Database) => T): T {
-    const conn = open()
-    try {
-      return conn.transaction(() => fn(conn)).immediate()
-    } catch (error) {
-      if (error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY')) {
-        throw new BridgeError('INTERNAL', `store is busy: ${error.message}`, {
-          transient: true,
-          cause: error,
-        })
-      }
-      throw error
-    }
-  }
+  const transaction = <T>(fn: (db: Database.Database) => T): Promise<T> => conn().write(fn)
 
   return {
     async claim(q: ClaimQuery): Promise<RunRecord[]> {
@@ -101,8 +86,8 @@ export function createSqliteRunLeases(options: SqliteRunLeasesOptions): RunLease
     },
 
     async release(owner, runIds) {
-      if (runIds.length === 0 || db === null) return
-      transaction((conn) =>
+      if (runIds.length === 0 || connection === null) return
+      await transaction((conn) =>
         conn
           .prepare(`DELETE FROM run_leases WHERE owner = ? AND run_id IN (${list(runIds.length)})`)
           .run(owner, ...runIds),
@@ -110,8 +95,8 @@ export function createSqliteRunLeases(options: SqliteRunLeasesOptions): RunLease
     },
 
     async close() {
-      db?.close()
-      db = null
+      connection?.close()
+      connection = null
     },
   }
 }

@@ -1,10 +1,8 @@
 /**
- * The embedded Store: one SQLite file (better-sqlite3). The driver is
- * synchronous; the Store interface is async so a PostgreSQL adapter can
- * implement the same contract, and every method here just runs its statements
- * and resolves.
+ * The embedded Store: one SQLite file (better-sqlite3). Reads run at once;
+ * writes go through the connection's group commit (sqlite-connection.ts) and
+ * resolve once they are on disk.
  */
-import Database from 'better-sqlite3'
 import { BridgeError } from '../../domain/errors.js'
 import type {
   AddItemsResult,
@@ -35,10 +33,13 @@ import {
   toReviewRecord,
   toRunRecord,
 } from './rows.js'
+import { openSqlite, type SqliteConnection } from './sqlite-connection.js'
 
 export interface SqliteStoreOptions {
   /** Database file, or ':memory:'. */
   path: string
+  /** A connection to share (with the run leases); else the store opens its own on `path`. */
+  connection?: SqliteConnection
   /** How long a writer waits for another connection's lock before failing. Default 5000 ms. */
   busyTimeoutMs?: number
   /** Clock for ids and timestamps (tests). */
@@ -77,40 +78,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const now = options.now ?? Date.now
   const nextId = createIdGenerator(now)
   const migrations = options.migrations ?? defaultMigrations
-  const db = new Database(options.path)
-  let closed = false
-
-  db.pragma('journal_mode = WAL')
-  // FULL, not NORMAL: in WAL mode NORMAL can lose the last commits on a power
-  // cut. A lost ledger claim or item state would let a file already uploaded
-  // to S-Drive be uploaded again, which is exactly what the ledger prevents.
-  // One WAL fsync per commit is cheap next to a network transfer per file.
-  db.pragma('synchronous = FULL')
-  db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`)
-  db.pragma('foreign_keys = ON')
+  const connection = options.connection?.share() ?? openSqlite(options)
+  const open = connection.db
+  const write = connection.write
+  const writeNow = connection.writeNow
 
   const isoNow = () => new Date(now()).toISOString()
-
-  function open(): Database.Database {
-    if (closed) throw new BridgeError('INTERNAL', 'store is closed')
-    return db
-  }
-
-  /** Runs fn in one transaction that takes the write lock at BEGIN, so read-then-write cannot race. */
-  function writeTransaction<T>(fn: () => T): T {
-    try {
-      return open().transaction(fn).immediate()
-    } catch (error) {
-      // Another connection held the write lock longer than busy_timeout: worth retrying, not a bug.
-      if (error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY')) {
-        throw new BridgeError('INTERNAL', `store is busy: ${error.message}`, {
-          transient: true,
-          cause: error,
-        })
-      }
-      throw error
-    }
-  }
 
   function runRow(id: string): RunRow | undefined {
     return open().prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?').get(id)
@@ -153,7 +126,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       // whole before it commits: a migration that breaks a reference rolls back.
       conn.pragma('foreign_keys = OFF')
       try {
-        writeTransaction(() => {
+        writeNow(() => {
           // Checked inside the write transaction: another process may have applied it meanwhile.
           const done = conn
             .prepare<[number], { version: number }>('SELECT version FROM schema_migrations WHERE version = ?')
@@ -201,10 +174,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     return toRun(runRow(id)!)
   }
 
-  function createRun(input: CreateRunInput): CreateRunResult {
+  function createRun(input: CreateRunInput): Promise<CreateRunResult> {
     const key = input.idempotencyKey
-    if (key === undefined) return { outcome: 'created', run: insertRun(input) }
-    return writeTransaction((): CreateRunResult => {
+    if (key === undefined) return write(() => ({ outcome: 'created', run: insertRun(input) }))
+    return write((): CreateRunResult => {
       const conn = open()
       const previous = conn
         .prepare<[string], { run_id: string; request_hash: string | null }>(
@@ -264,8 +237,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     return { runs: page, nextCursor }
   }
 
-  function updateRun(id: string, patch: RunPatch): RunRecord {
-    return writeTransaction(() => {
+  function updateRun(id: string, patch: RunPatch): Promise<RunRecord> {
+    return write(() => {
       const { sets, values } = assignments(runColumns, patch)
       const result = open()
         .prepare(`UPDATE runs SET ${[...sets, 'updated_at = ?'].join(', ')} WHERE id = ?`)
@@ -285,8 +258,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       .map(toRun)
   }
 
-  function addItems(runId: string, items: NewItem[]): AddItemsResult {
-    return writeTransaction(() => {
+  function addItems(runId: string, items: NewItem[]): Promise<AddItemsResult> {
+    return write(() => {
       const conn = open()
       const run = runRow(runId)
       if (!run) throw new BridgeError('NOT_FOUND', `run ${runId} not found`)
@@ -334,8 +307,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     })
   }
 
-  function updateItem(id: string, patch: ItemPatch): ItemRecord {
-    return writeTransaction(() => {
+  function updateItem(id: string, patch: ItemPatch): Promise<ItemRecord> {
+    return write(() => {
       const { sets, values } = assignments(itemColumns, patch)
       const result = open()
         .prepare(`UPDATE items SET ${[...sets, 'updated_at = ?'].join(', ')} WHERE id = ?`)
@@ -399,15 +372,15 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   return {
     migrate: async () => migrate(),
-    createRun: async (input) => createRun(input),
+    createRun: (input) => createRun(input),
     getRun: async (id) => {
       const row = runRow(id)
       return row ? toRun(row) : null
     },
     listRuns: async (query) => listRuns(query),
-    updateRun: async (id, patch) => updateRun(id, patch),
+    updateRun: (id, patch) => updateRun(id, patch),
     findRuns: async (states) => findRuns(states),
-    addItems: async (runId, items) => addItems(runId, items),
+    addItems: (runId, items) => addItems(runId, items),
     getItem: async (id) => {
       const row = itemRow(id)
       return row ? toItem(row) : null
@@ -417,12 +390,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         .prepare<[string], ItemRow>('SELECT * FROM items WHERE run_id = ? ORDER BY id')
         .all(runId)
         .map(toItem),
-    updateItem: async (id, patch) => updateItem(id, patch),
+    updateItem: (id, patch) => updateItem(id, patch),
     findItems: async (states) => findItems(states),
     ledgerOwners: async (keys) => ledgerOwners(keys),
     releaseLedger: async (itemId) => {
       // Keyed by item id, so a key already re-claimed by a newer item is left alone.
-      open().prepare('DELETE FROM ledger WHERE item_id = ?').run(itemId)
+      await write((conn) => conn.prepare('DELETE FROM ledger WHERE item_id = ?').run(itemId))
     },
     runCounts: async (runId) => runCounts(runId),
     activeItemCount: async () =>
@@ -431,8 +404,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           `SELECT count(*) AS n FROM items WHERE state IN (${placeholders(activeItemStates.length)})`,
         )
         .get(...activeItemStates)!.n,
-    createReview: async (input) =>
-      writeTransaction(() => {
+    createReview: (input) =>
+      write(() => {
         const existing = open()
           .prepare<[string, string], ReviewRow>('SELECT * FROM reviews WHERE flow = ? AND file_id = ?')
           .get(input.flow, input.fileId)
@@ -490,8 +463,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         .all(...values)
         .map(toReview)
     },
-    updateReview: async (correlationId, patch) =>
-      writeTransaction(() => {
+    updateReview: (correlationId, patch) =>
+      write(() => {
         const row = reviewRow(correlationId)
         if (!row) throw new BridgeError('NOT_FOUND', `review ${correlationId} does not exist`)
         const { state, ...data } = patch
@@ -504,11 +477,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     ping: async () => {
       open().prepare('SELECT 1').get()
     },
-    close: async () => {
-      if (closed) return
-      closed = true
-      db.close()
-    },
+    close: async () => connection.close(),
   }
 }
 

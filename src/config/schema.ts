@@ -288,39 +288,49 @@ export const RetryConfigSchema = T.Object(
   { additionalProperties: false, default: {} },
 )
 
+const FlowName = T.String({ pattern: '^[a-z0-9][a-z0-9-_]*$', maxLength: 64 })
+
+/** The remote folder an inbound or status flow reads; only the default file patterns differ. */
+const FolderSourceSchema = (include: string[]) =>
+  T.Object(
+    {
+      endpoint: T.String({ minLength: 1 }),
+      directory: T.String({ minLength: 1, pattern: '^/' }),
+      include: T.Array(T.String({ minLength: 1 }), { default: include }),
+      exclude: T.Array(T.String({ minLength: 1 }), { default: [] }),
+      recursive: T.Boolean({ default: false }),
+    },
+    { additionalProperties: false },
+  )
+
+/** What becomes of a read file (inbound and status flows). */
+const AfterSchema = T.Object(
+  {
+    success: T.Union([T.Literal('move'), T.Literal('delete'), T.Literal('keep')], { default: 'move' }),
+    processedDirectory: T.Optional(T.String({ pattern: '^/' })),
+    errorDirectory: T.String({ pattern: '^/' }),
+  },
+  { additionalProperties: false },
+)
+
+/** When an inbound or status flow runs by itself. */
+const ScheduleSchema = T.Object(
+  { cron: T.String({ minLength: 1 }), timezone: T.String({ default: 'UTC' }) },
+  { additionalProperties: false },
+)
+
 export const InboundFlowSchema = T.Object(
   {
-    name: T.String({ pattern: '^[a-z0-9][a-z0-9-_]*$', maxLength: 64 }),
+    name: FlowName,
     kind: T.Literal('inbound'),
     description: T.Optional(T.String()),
-    source: T.Object(
-      {
-        endpoint: T.String({ minLength: 1 }),
-        directory: T.String({ minLength: 1, pattern: '^/' }),
-        include: T.Array(T.String({ minLength: 1 }), { default: ['**'] }),
-        exclude: T.Array(T.String({ minLength: 1 }), { default: [] }),
-        recursive: T.Boolean({ default: false }),
-      },
-      { additionalProperties: false },
-    ),
+    source: FolderSourceSchema(['**']),
     readiness: T.Optional(ReadinessSchema),
     match: T.Array(MatchRuleSchema, { minItems: 1 }),
     target: TargetConfigSchema,
     existing: T.Union([T.Literal('skip'), T.Literal('replace'), T.Literal('duplicate')], { default: 'skip' }),
-    after: T.Object(
-      {
-        success: T.Union([T.Literal('move'), T.Literal('delete'), T.Literal('keep')], { default: 'move' }),
-        processedDirectory: T.Optional(T.String({ pattern: '^/' })),
-        errorDirectory: T.String({ pattern: '^/' }),
-      },
-      { additionalProperties: false },
-    ),
-    schedule: T.Optional(
-      T.Object(
-        { cron: T.String({ minLength: 1 }), timezone: T.String({ default: 'UTC' }) },
-        { additionalProperties: false },
-      ),
-    ),
+    after: AfterSchema,
+    schedule: T.Optional(ScheduleSchema),
     retry: RetryConfigSchema,
     maxFilesPerRun: T.Integer({ minimum: 1, default: 10_000 }),
     review: T.Optional(ReviewConfigSchema),
@@ -330,7 +340,7 @@ export const InboundFlowSchema = T.Object(
 
 export const OutboundFlowSchema = T.Object(
   {
-    name: T.String({ pattern: '^[a-z0-9][a-z0-9-_]*$', maxLength: 64 }),
+    name: FlowName,
     kind: T.Literal('outbound'),
     description: T.Optional(T.String()),
     source: T.Object(
@@ -484,19 +494,10 @@ export const StatusFormatSchema = T.Object(
 
 export const StatusFlowSchema = T.Object(
   {
-    name: T.String({ pattern: '^[a-z0-9][a-z0-9-_]*$', maxLength: 64 }),
+    name: FlowName,
     kind: T.Literal('status'),
     description: T.Optional(T.String()),
-    source: T.Object(
-      {
-        endpoint: T.String({ minLength: 1 }),
-        directory: T.String({ minLength: 1, pattern: '^/' }),
-        include: T.Array(T.String({ minLength: 1 }), { default: ['*.csv', '*.json', '*.xml'] }),
-        exclude: T.Array(T.String({ minLength: 1 }), { default: [] }),
-        recursive: T.Boolean({ default: false }),
-      },
-      { additionalProperties: false },
-    ),
+    source: FolderSourceSchema(['*.csv', '*.json', '*.xml']),
     readiness: T.Optional(ReadinessSchema),
     format: StatusFormatSchema,
     object: ObjectName,
@@ -534,20 +535,8 @@ export const StatusFlowSchema = T.Object(
         { additionalProperties: false },
       ),
     ),
-    after: T.Object(
-      {
-        success: T.Union([T.Literal('move'), T.Literal('delete'), T.Literal('keep')], { default: 'move' }),
-        processedDirectory: T.Optional(T.String({ pattern: '^/' })),
-        errorDirectory: T.String({ pattern: '^/' }),
-      },
-      { additionalProperties: false },
-    ),
-    schedule: T.Optional(
-      T.Object(
-        { cron: T.String({ minLength: 1 }), timezone: T.String({ default: 'UTC' }) },
-        { additionalProperties: false },
-      ),
-    ),
+    after: AfterSchema,
+    schedule: T.Optional(ScheduleSchema),
     retry: RetryConfigSchema,
     maxFilesPerRun: T.Integer({ minimum: 1, default: 1000 }),
   },

@@ -10,6 +10,8 @@ import pg from 'pg'
 import { BridgeError } from '../../domain/errors.js'
 import type { ClaimQuery, RunLeaseStore } from '../../ports/run-leases.js'
 import type { RunRecord } from '../../ports/store.js'
+import { getTypeParser } from './postgres.js'
+import { translateError } from './postgres-errors.js'
 import { type RunRow, toRunRecord } from './rows.js'
 
 export interface PostgresRunLeasesOptions {
@@ -30,12 +32,7 @@ export function createPostgresRunLeases(options: PostgresRunLeasesOptions): RunL
     connectionTimeoutMillis: 10_000,
     statement_timeout: 30_000,
     application_name: 'sdrive-ftp-bridge-leases',
-    types: {
-      getTypeParser: ((oid: number, format?: string) =>
-        oid === pg.types.builtins.TIMESTAMPTZ
-          ? (text: string) => new Date(text).toISOString()
-          : pg.types.getTypeParser(oid, (format ?? 'text') as 'text')) as typeof pg.types.getTypeParser,
-    },
+    types: { getTypeParser },
   })
   pool.on('error', () => {})
   const decoded = <T>(value: unknown) => (value ?? null) as T | null
@@ -44,21 +41,7 @@ export function createPostgresRunLeases(options: PostgresRunLeasesOptions): RunL
     try {
       return (await pool.query<R>(sql, params)).rows
     } catch (error) {
-      const code = (error as { code?: unknown }).code
-      const transient =
-        typeof code === 'string' &&
-        (code.startsWith('08') ||
-          code === '40001' ||
-          code === '40P01' ||
-          code === '57014' ||
-          code === 'ECONNREFUSED' ||
-          code === 'ECONNRESET')
-      throw transient
-        ? new BridgeError('INTERNAL', `store unavailable: ${(error as Error).message}`, {
-            transient: true,
-            cause: error,
-          })
-        : error
+      throw translateError(error)
     }
   }
 

@@ -26,6 +26,7 @@ import type {
 } from '../../ports/store.js'
 import { decodeRunCursor, encodeRunCursor } from './cursor.js'
 import { createIdGenerator } from './ids.js'
+import { translateError } from './postgres-errors.js'
 import { migrations as defaultMigrations, type Migration } from './postgres-migrations/index.js'
 import {
   type ItemRow as ItemRowOf,
@@ -606,8 +607,9 @@ const parseTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ, '
  * This pool's result parsers (pg's global ones stay untouched): timestamptz
  * comes back as the same ISO string the SQLite store returns, and bigint as
  * a number, because sizes, offsets and millisecond times stay far below 2^53.
+ * Shared with the run-lease pool (postgres-leases.ts), which reads the same rows.
  */
-const getTypeParser = ((oid: number, format?: 'text' | 'binary') => {
+export const getTypeParser = ((oid: number, format?: 'text' | 'binary') => {
   if (format !== 'binary') {
     if (oid === pg.types.builtins.TIMESTAMPTZ) return (text: string) => parseTimestamptz(text).toISOString()
     if (oid === pg.types.builtins.INT8) return parseSafeInteger
@@ -619,47 +621,6 @@ function parseSafeInteger(text: string): number {
   const value = Number(text)
   if (!Number.isSafeInteger(value)) throw new BridgeError('INTERNAL', `integer ${text} does not fit a number`)
   return value
-}
-
-/** Server states worth retrying: lost connection, shutdown, overload, deadlock, timeout. */
-const transientSqlStates: ReadonlySet<string> = new Set([
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-  '53300', // too_many_connections
-  '55P03', // lock_not_available
-  '57014', // query_canceled (statement_timeout)
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-])
-
-const transientNetworkCodes: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-])
-
-/**
- * An unreachable or overloaded database is worth retrying, not a bug, like a
- * busy SQLite file; anything else (a constraint, bad SQL) is thrown as it is.
- */
-function translateError(error: unknown): unknown {
-  if (error instanceof BridgeError || !(error instanceof Error)) return error
-  const code = (error as { code?: unknown }).code
-  const transient =
-    (typeof code === 'string' &&
-      (code.startsWith('08') || transientSqlStates.has(code) || transientNetworkCodes.has(code))) ||
-    // pg's own connection failures carry no code, only these messages.
-    /^Connection terminated|timeout exceeded when trying to connect/.test(error.message)
-  if (!transient) return error
-  return new BridgeError('INTERNAL', `store unavailable: ${error.message || String(code)}`, {
-    transient: true,
-    cause: error,
-  })
 }
 
 function single<R>(rows: R[], what: string): R {

@@ -5,6 +5,7 @@
  * restart is the same code path as running for the first time.
  */
 import { EventEmitter } from 'node:events'
+import PQueue from 'p-queue'
 import type { Logger } from 'pino'
 import type { EndpointConfig, InboundFlow, StatusFlow } from '../config/schema.js'
 import { backoffDelay } from '../domain/backoff.js'
@@ -478,13 +479,15 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     if (unmatched.length === 0) return
     // Answers to a rejection go to the rejected file's record, whatever the match rules say.
     const resubmissions = await correlateResubmissions(flow, unmatched, store, deps.sdrive, shutdown.signal)
-    for (const [item, { review, target }] of resubmissions) {
-      await store.updateItem(item.id, { target, error: null })
-      logger.info(
-        { flow: flow.name, file: item.path, correlationId: review.correlationId },
-        'resubmission received',
-      )
-    }
+    await Promise.all(
+      [...resubmissions].map(async ([item, { review, target }]) => {
+        await store.updateItem(item.id, { target, error: null })
+        logger.info(
+          { flow: flow.name, file: item.path, correlationId: review.correlationId },
+          'resubmission received',
+        )
+      }),
+    )
     unmatched = unmatched.filter((i) => !resubmissions.has(i))
     if (unmatched.length === 0) return
     const candidates = unmatched.map((item) => ({
@@ -493,26 +496,28 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       relativeDir: relativeDirOf(flow, item.path),
     }))
     const results = await matchFiles(candidates, flow, deps.sf, shutdown.signal)
-    const matched: ItemRecord[] = []
-    for (const c of candidates) {
-      const result = results.get(c)
-      if (!result) continue
-      if (result.ok) {
-        matched.push(await store.updateItem(c.item.id, { target: result.target, error: null }))
-      } else if (result.transient) {
-        // Matching is tried again later: after the flow's longest backoff when the org is at its API
-        // limit (a pause, not a burnt retry), else after its base delay.
-        const wait = result.code === 'API_LIMIT_EXCEEDED' ? flow.retry.maxDelayMs : flow.retry.baseDelayMs
+    // The outcomes are written side by side: one commit for the whole run's files, not one each.
+    const outcomes = await Promise.all(
+      candidates.map(async (c): Promise<ItemRecord | null> => {
+        const result = results.get(c)
+        if (!result) return null
+        if (result.ok) return store.updateItem(c.item.id, { target: result.target, error: null })
         metrics.failure(flow.name, result.code)
-        await store.updateItem(c.item.id, {
-          error: { code: result.code, message: result.message },
-          nextAttemptAt: new Date(clock.now() + wait).toISOString(),
-        })
-      } else {
-        metrics.failure(flow.name, result.code)
-        await setItem(c.item, 'failed', { error: { code: result.code, message: result.message } })
-      }
-    }
+        if (result.transient) {
+          // Matching is tried again later: after the flow's longest backoff when the org is at its API
+          // limit (a pause, not a burnt retry), else after its base delay.
+          const wait = result.code === 'API_LIMIT_EXCEEDED' ? flow.retry.maxDelayMs : flow.retry.baseDelayMs
+          await store.updateItem(c.item.id, {
+            error: { code: result.code, message: result.message },
+            nextAttemptAt: new Date(clock.now() + wait).toISOString(),
+          })
+        } else {
+          await setItem(c.item, 'failed', { error: { code: result.code, message: result.message } })
+        }
+        return null
+      }),
+    )
+    const matched = outcomes.filter((i): i is ItemRecord => i !== null)
     if (matched.length > 0) await applyExistingPolicy(flow, matched)
   }
 
@@ -617,32 +622,15 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       (i) => i.size,
       batchLimits,
     )
-    await Promise.all(
-      batches.map((batch) =>
-        transferBatch(ctx, batch)
-          .catch((error) =>
-            logger.error({ flow: flow.name, err: toBridgeError(error).message }, 'batch failed unexpectedly'),
-          )
-          .finally(() => {
-            for (const item of batch) inFlight.get(runId)?.delete(item.id)
-            announce(runId, true)
-          }),
-      ),
-    )
-
-    await applyFolders(await store.listItems(runId))
-    shutdown.signal.throwIfAborted()
     // A file waiting to be put into its folder keeps its source until that is done.
     const waitsForFolder = (i: ItemRecord) =>
       !!i.target?.folderId && !i.target.folderApplied && !i.target.alreadyInSDrive
-    // Each file's tidy-up is a few round trips; run them side by side within the endpoint's cap.
-    const finalizable = (await store.listItems(runId)).filter(
-      (i) => i.state === 'finalizing' && !waitsForFolder(i),
-    )
     const finalizeOne = async (item: ItemRecord): Promise<void> => {
       try {
         await finalize(flow, item)
       } catch (error) {
+        // Stopping, or the run went to another replica: the item stays finalizing for whoever drives it next.
+        if (ctx.signal.aborted) return
         const e = toBridgeError(error)
         if (isTransient(e)) {
           logger.warn(
@@ -667,10 +655,51 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         }
       }
     }
+    // Each file's tidy-up is a few round trips: they run side by side within the endpoint's cap,
+    // and a batch's files are tidied up as soon as that batch is done, while later batches upload.
     const width = Math.max(1, deps.endpoints.get(flow.source.endpoint)?.maxConnections ?? 1)
-    for (let i = 0; i < finalizable.length; i += width) {
-      await Promise.all(finalizable.slice(i, i + width).map(finalizeOne))
+    const tidyUp = new PQueue({ concurrency: width })
+    const tidied = new Set<string>()
+    const tidy = (items: ItemRecord[]) => {
+      for (const item of items) {
+        if (item.state !== 'finalizing' || waitsForFolder(item) || tidied.has(item.id)) continue
+        tidied.add(item.id)
+        tidyUp
+          .add(async () => {
+            if (!ctx.signal.aborted) await finalizeOne(item)
+          })
+          .catch((error) =>
+            logger.error({ item: item.id, err: toBridgeError(error).message }, 'tidy-up failed unexpectedly'),
+          )
+      }
     }
+    await Promise.all(
+      batches.map((batch) =>
+        transferBatch(ctx, batch)
+          .catch((error) =>
+            logger.error({ flow: flow.name, err: toBridgeError(error).message }, 'batch failed unexpectedly'),
+          )
+          .finally(() => {
+            for (const item of batch) inFlight.get(runId)?.delete(item.id)
+            announce(runId, true)
+          })
+          .then(async () => {
+            if (ctx.signal.aborted) return
+            const fresh = await Promise.all(batch.map((i) => store.getItem(i.id)))
+            tidy(fresh.filter((i): i is ItemRecord => i !== null))
+          })
+          // Not lost: whatever was not tidied up here is picked up after the last batch.
+          .catch((error) =>
+            logger.warn({ flow: flow.name, err: toBridgeError(error).message }, 'tidy-up deferred'),
+          ),
+      ),
+    )
+
+    await applyFolders(await store.listItems(runId))
+    shutdown.signal.throwIfAborted()
+    tidy(await store.listItems(runId))
+    await tidyUp.onIdle()
+    shutdown.signal.throwIfAborted()
     for (const item of (await store.listItems(runId)).filter(
       (i) => i.state === 'failed' && i.finalPath === null,
     )) {

@@ -63,9 +63,9 @@ export async function deliverFile(remote: RemoteFiles, request: DeliveryRequest)
   try {
     assertSafeEntryName(fileName)
     await remote.mkdirp(directory, opts)
-    const taken = await namesIn(remote, directory, request)
     let finalName = fileName
-    if (taken.has(fileName)) {
+    // One stat, not a listing of a folder that grows with every delivery; the listing only on a collision.
+    if ((await remote.stat(posix.join(directory, fileName), opts)) !== null) {
       switch (existing) {
         case 'skip':
           source.destroy()
@@ -75,7 +75,7 @@ export async function deliverFile(remote: RemoteFiles, request: DeliveryRequest)
             details: { path: posix.join(directory, fileName) },
           })
         case 'rename':
-          finalName = collisionSafeName(fileName, taken, tag)
+          finalName = collisionSafeName(fileName, await namesIn(remote, directory, request), tag)
           break
         case 'overwrite':
           break

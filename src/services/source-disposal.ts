@@ -7,6 +7,7 @@
 import { posix } from 'node:path'
 import { Readable } from 'node:stream'
 import type { SourceFlow } from '../config/schema.js'
+import { BridgeError } from '../domain/errors.js'
 import { collisionSafeName } from '../domain/file-names.js'
 import { markerName } from '../domain/readiness.js'
 import type { RemoteFiles } from '../ports/remote-files.js'
@@ -58,29 +59,40 @@ export async function disposeSucceeded(
 ): Promise<DisposalResult> {
   const opts = signal ? { signal } : {}
   const source = currentLocation(item)
-  const exists = (await remote.stat(source, opts)) !== null
   const errorJson = `${source}.error.json`
   if (item.finalPath !== null && (await remote.stat(errorJson, opts))) await remote.delete(errorJson, opts)
 
   let finalPath: string | null = null
-  if (exists) {
-    switch (flow.after.success) {
-      case 'keep':
-        finalPath = null
-        break
-      case 'delete':
-        await remote.delete(source, opts)
-        break
-      case 'move': {
-        const dir = destinationDir(flow.after.processedDirectory as string, item, flow.source.directory)
-        finalPath = await freeName(remote, dir, item.name, item.runId, signal)
-        await remote.rename(source, finalPath, opts)
-        break
-      }
+  switch (flow.after.success) {
+    case 'keep':
+      break
+    case 'delete':
+      await deleteIfPresent(remote, source, opts)
+      break
+    case 'move': {
+      if ((await remote.stat(source, opts)) === null) break
+      const dir = destinationDir(flow.after.processedDirectory as string, item, flow.source.directory)
+      finalPath = await freeName(remote, dir, item.name, item.runId, signal)
+      await remote.rename(source, finalPath, opts)
+      break
     }
   }
   await removeMarker(remote, flow, item, signal)
   return { finalPath }
+}
+
+/**
+ * Deletes without a stat first (one round trip per file, not two). "Not
+ * found" is success only when the file really is gone: FTP answers 550 for a
+ * refused delete too.
+ */
+async function deleteIfPresent(remote: RemoteFiles, path: string, opts: { signal?: AbortSignal }) {
+  try {
+    await remote.delete(path, opts)
+  } catch (error) {
+    if (!(error instanceof BridgeError && error.code === 'REMOTE_NOT_FOUND')) throw error
+    if ((await remote.stat(path, opts)) !== null) throw error
+  }
 }
 
 export interface ErrorReport {

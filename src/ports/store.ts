@@ -247,6 +247,8 @@ export interface Store {
   updateRun(id: string, patch: RunPatch): Promise<RunRecord>
   /** Runs in these states (resume after restart). */
   findRuns(states: RunState[]): Promise<RunRecord[]>
+  /** How many runs of these flows are in these states (admission and schedule checks, without loading them). */
+  countRuns(states: readonly RunState[], flows: readonly string[]): Promise<number>
 
   /**
    * Inserts items and claims their ledger keys atomically: a key already

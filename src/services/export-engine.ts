@@ -159,6 +159,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
       })
     return flow
   }
+  const outboundFlowNames = [...deps.flows.keys()]
   const timeZoneOf = (flow: OutboundFlow) => flow.window?.timezone ?? 'UTC'
 
   /**
@@ -818,11 +819,10 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
       // requests that interleave see each other.
       admitting++
       try {
-        const [items, jobs] = await Promise.all([
+        const [items, unfinished] = await Promise.all([
           store.activeItemCount(),
-          store.findRuns(['queued', 'running']),
+          store.countRuns(['queued', 'running'], outboundFlowNames),
         ])
-        const unfinished = jobs.filter((j) => deps.flows.has(j.flow)).length
         if (items + unfinished + admitting > deps.maxQueuedItems) {
           throw new BridgeError('QUEUE_FULL', 'too many files are waiting; try again later', {
             transient: true,

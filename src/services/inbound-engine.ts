@@ -1022,8 +1022,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     },
 
     hasActiveRun: async (flow) =>
-      (activeFlows.get(flow) ?? 0) > 0 ||
-      (await store.findRuns(['queued', 'running'])).some((r) => r.flow === flow),
+      (activeFlows.get(flow) ?? 0) > 0 || (await store.countRuns(['queued', 'running'], [flow])) > 0,
 
     inFlightBytes: (runId) => inFlight.get(runId) ?? new Map(),
 

@@ -525,6 +525,11 @@ export function storeContract(
     t.same(mine(await store.findRuns(['queued', 'running'])), [queued.id, running.id], 'oldest first')
     t.same(mine(await store.findRuns(['succeeded'])), [done.id])
     t.same(await store.findRuns([]), [])
+    t.equal(await store.countRuns(['queued', 'running'], ['find']), 2, 'countRuns counts by state and flow')
+    t.equal(await store.countRuns(['queued', 'running', 'succeeded'], ['find', 'elsewhere']), 3)
+    t.equal(await store.countRuns(['queued'], ['elsewhere']), 0, 'another flow counts nothing')
+    t.equal(await store.countRuns([], ['find']), 0)
+    t.equal(await store.countRuns(['queued'], []), 0)
 
     const a = (await store.addItems(queued.id, [newItem('find/a.pdf'), newItem('find/b.pdf')])).added
     const b = (await store.addItems(running.id, [newItem('find/c.pdf')])).added

@@ -467,6 +467,14 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       )
       return rows.map(toRun)
     },
+    countRuns: async (states, flows) => {
+      if (states.length === 0 || flows.length === 0) return 0
+      const rows = await query<{ n: number }>(
+        `SELECT count(*)::integer AS n FROM ${table.runs} WHERE state = ANY($1::text[]) AND flow = ANY($2::text[])`,
+        [states, flows],
+      )
+      return single(rows, 'the run count').n
+    },
     addItems,
     getItem: async (id) => {
       const row = (await query<ItemRow>(`SELECT * FROM ${table.items} WHERE id = $1`, [id]))[0]

@@ -380,6 +380,15 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     listRuns: async (query) => listRuns(query),
     updateRun: (id, patch) => updateRun(id, patch),
     findRuns: async (states) => findRuns(states),
+    countRuns: async (states, flows) => {
+      if (states.length === 0 || flows.length === 0) return 0
+      return open()
+        .prepare<string[], { n: number }>(
+          `SELECT count(*) AS n FROM runs
+           WHERE state IN (${placeholders(states.length)}) AND flow IN (${placeholders(flows.length)})`,
+        )
+        .get(...states, ...flows)!.n
+    },
     addItems: (runId, items) => addItems(runId, items),
     getItem: async (id) => {
       const row = itemRow(id)

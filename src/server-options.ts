@@ -9,6 +9,8 @@ import type { LoadedConfig } from './config/load.js'
 export function buildServerOptions(config: LoadedConfig, logger: Logger): FastifyServerOptions {
   return {
     loggerInstance: logger,
+    // src/plugins/access-log.ts writes one line per request instead.
+    disableRequestLogging: true,
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
     // Apex callouts give up at 120 s; nothing we answer should come near that.

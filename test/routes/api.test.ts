@@ -27,6 +27,30 @@ t.test('HTTP API', async (t) => {
     t.equal((await h.api('GET', '/v1/flows')).status, 200)
   })
 
+  t.test('one access log line per request: method, URL, status, time; no headers', async (t) => {
+    const before = h.logs.length
+    const res = await h.api('GET', '/v1/runs?limit=1', { headers: { cookie: 'session=secret-cookie' } })
+    t.equal(res.status, 200)
+    const lines = h.logs
+      .slice(before)
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('/v1/runs?limit=1'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    t.equal(lines.length, 1, 'exactly one line mentions the request')
+    t.match(lines[0], {
+      msg: 'request completed',
+      method: 'GET',
+      url: '/v1/runs?limit=1',
+      statusCode: 200,
+      responseTime: Number,
+      reqId: String,
+    })
+    const text = h.logs.slice(before).join('')
+    t.notOk(text.includes(API_KEY), 'the API key is not logged')
+    t.notOk(text.includes('secret-cookie'), 'cookies are not logged')
+  })
+
   t.test('bad input gets 400 naming the field', async (t) => {
     const limit = await h.api('GET', '/v1/runs?limit=0')
     t.equal(limit.status, 400)

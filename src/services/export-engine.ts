@@ -450,6 +450,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     }
     const remote = deps.remotes.get(flow.destination.endpoint)
     const endpoint = deps.endpoints.get(flow.destination.endpoint)
+    const directories = new Map<string, Promise<void>>()
     await Promise.all(
       started.map(async (item, i) => {
         const begun = process.hrtime.bigint()
@@ -467,6 +468,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
               supportsRename: endpoint?.supportsRename ?? true,
               signal,
               tag: item.runId,
+              directories,
             })
           })
           metrics.transferDuration(flow.name, Number(process.hrtime.bigint() - begun) / 1e9)

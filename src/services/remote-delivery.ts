@@ -42,6 +42,12 @@ export interface DeliveryRequest extends WriteSettings {
   existing: ExistingFilePolicy
   /** Makes collision-safe names and temporary names distinct per job (e.g. the job id). */
   tag: string
+  /**
+   * Directories made (or being made) for earlier files of the same round,
+   * shared by its deliveries: one mkdirp per directory, not per file. A
+   * failed delivery forgets its directory, so the next round makes it again.
+   */
+  directories?: Map<string, Promise<void>>
 }
 
 export interface DeliveryResult {
@@ -62,7 +68,7 @@ export async function deliverFile(remote: RemoteFiles, request: DeliveryRequest)
   const opts = request.signal ? { signal: request.signal } : {}
   try {
     assertSafeEntryName(fileName)
-    await remote.mkdirp(directory, opts)
+    await ensureDirectory(remote, directory, request.directories, opts)
     let finalName = fileName
     // One stat, not a listing of a folder that grows with every delivery; the listing only on a collision.
     if ((await remote.stat(posix.join(directory, fileName), opts)) !== null) {
@@ -113,8 +119,26 @@ export async function deliverFile(remote: RemoteFiles, request: DeliveryRequest)
   } catch (error) {
     // The caller retries with a fresh source; this one must not keep a download open.
     source.destroy()
+    // The directory may be what failed (removed since it was made): the retry makes it again.
+    request.directories?.delete(directory)
     throw error
   }
+}
+
+function ensureDirectory(
+  remote: RemoteFiles,
+  directory: string,
+  made: Map<string, Promise<void>> | undefined,
+  opts: { signal?: AbortSignal },
+): Promise<void> {
+  if (!made) return remote.mkdirp(directory, opts)
+  let making = made.get(directory)
+  if (!making) {
+    making = remote.mkdirp(directory, opts)
+    made.set(directory, making)
+    making.catch(() => made.delete(directory))
+  }
+  return making
 }
 
 /**

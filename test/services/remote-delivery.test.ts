@@ -358,6 +358,51 @@ function intercept(inner: RemoteFiles, overrides: Partial<RemoteFiles>): RemoteF
   }
 }
 
+t.test('deliveries of one round share one mkdirp per directory; a failure forgets it', async (t) => {
+  const server = await startServer(t, 'sftp')
+  const real = server.remote()
+  const made: string[] = []
+  let listings = 0
+  const remote: RemoteFiles = Object.assign(Object.create(real) as RemoteFiles, {
+    mkdirp: (dir: string, options?: { signal?: AbortSignal }) => {
+      made.push(dir)
+      return real.mkdirp(dir, options)
+    },
+    list: (dir: string, options?: { signal?: AbortSignal }) => {
+      listings++
+      return real.list(dir, options)
+    },
+  })
+  const directories = new Map<string, Promise<void>>()
+  const data = randomBytes(1000)
+  const results = await Promise.all(
+    ['a.pdf', 'b.pdf', 'c.pdf', 'd.pdf'].map((fileName) =>
+      deliverFile(remote, request({ fileName, source: bufferSource(data), size: data.length, directories })),
+    ),
+  )
+  t.same(
+    results.map((r) => r.outcome),
+    ['delivered', 'delivered', 'delivered', 'delivered'],
+  )
+  t.same(made, ['/out/acme'], 'four files side by side, one mkdirp')
+  t.equal(listings, 0, 'free names cost a stat each, never a listing')
+  await t.rejects(
+    deliverFile(
+      remote,
+      request({ fileName: 'a.pdf', source: bufferSource(data), size: data.length, directories }),
+    ),
+    { code: 'FILE_EXISTS' },
+  )
+  t.notOk(directories.has('/out/acme'), 'a failed delivery forgets its directory')
+  await rm(join(server.root, 'out'), { recursive: true })
+  const again = await deliverFile(
+    remote,
+    request({ fileName: 'e.pdf', source: bufferSource(data), size: data.length, directories }),
+  )
+  t.equal(again.outcome, 'delivered', 'the next delivery makes the directory again')
+  t.same(made, ['/out/acme', '/out/acme'])
+})
+
 t.test('a size the server disagrees with is SIZE_MISMATCH, and the temporary goes', async (t) => {
   const server = await startServer(t, 'sftp')
   const remote = server.remote()

@@ -16,7 +16,6 @@ import runEventRoutes from '../routes/run-events.js'
 import runRoutes from '../routes/runs.js'
 import { sharedSchemas } from '../schemas/index.js'
 import type { Bridge } from './bridge.js'
-import accessLog from './plugins/access-log.js'
 import auth from './plugins/auth.js'
 import errors from './plugins/errors.js'
 
@@ -36,7 +35,6 @@ export default fp(
   async function bridgeApp(app: FastifyInstance, options: AppOptions) {
     const { bridge } = options
     for (const schema of sharedSchemas) app.addSchema(schema)
-    await app.register(accessLog)
     await app.register(errors)
     await app.register(auth, { apiKeys: bridge.config.server.apiKeys, publicPrefixes: ['/docs'] })
 

@@ -5,12 +5,12 @@
 import type { FastifyServerOptions } from 'fastify'
 import type { Logger } from 'pino'
 import type { LoadedConfig } from './config/load.js'
+import { AccessLog } from './plugins/access-log.js'
 
 export function buildServerOptions(config: LoadedConfig, logger: Logger): FastifyServerOptions {
   return {
     loggerInstance: logger,
-    // src/plugins/access-log.ts writes one line per request instead.
-    disableRequestLogging: true,
+    logController: new AccessLog(),
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
     // Apex callouts give up at 120 s; nothing we answer should come near that.

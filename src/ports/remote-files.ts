@@ -14,6 +14,15 @@ export interface RemoteOpOptions {
   signal?: AbortSignal
 }
 
+export interface StatOptions extends RemoteOpOptions {
+  /**
+   * false: the caller needs no modification time (an existence or size
+   * check), so a server that would take another round trip for it (FTP's
+   * MDTM) is not asked and the entry says 0.
+   */
+  modifiedAt?: boolean
+}
+
 export interface RenameOptions extends RemoteOpOptions {
   /**
    * Replace an existing `to`. Without it a rename onto an existing file fails
@@ -34,7 +43,7 @@ export interface RemoteFiles {
   /** One directory level. Missing directory → REMOTE_NOT_FOUND. */
   list(dir: string, options?: RemoteOpOptions): Promise<RemoteEntry[]>
   /** null when the path does not exist. */
-  stat(path: string, options?: RemoteOpOptions): Promise<RemoteEntry | null>
+  stat(path: string, options?: StatOptions): Promise<RemoteEntry | null>
   /**
    * Streams the file to `consume`; the connection stays checked out until
    * `consume` settles, so FTP's one-transfer-per-connection rule holds.

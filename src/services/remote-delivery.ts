@@ -71,7 +71,7 @@ export async function deliverFile(remote: RemoteFiles, request: DeliveryRequest)
     await ensureDirectory(remote, directory, request.directories, opts)
     let finalName = fileName
     // One stat, not a listing of a folder that grows with every delivery; the listing only on a collision.
-    if ((await remote.stat(posix.join(directory, fileName), opts)) !== null) {
+    if ((await remote.stat(posix.join(directory, fileName), { ...opts, modifiedAt: false })) !== null) {
       switch (existing) {
         case 'skip':
           source.destroy()
@@ -206,7 +206,7 @@ async function upload(
   source.pipe(hashing)
   try {
     const { bytes } = await remote.write(path, hashing, opts)
-    const entry = await remote.stat(path, opts)
+    const entry = await remote.stat(path, { ...opts, modifiedAt: false })
     if (bytes !== size || entry?.size !== size) {
       throw new BridgeError(
         'SIZE_MISMATCH',

@@ -27,7 +27,8 @@ async function freeName(remote: RemoteFiles, dir: string, name: string, tag: str
   const opts = signal ? { signal } : {}
   await remote.mkdirp(dir, opts)
   // The usual case is a free name: one stat, not a listing of a folder that grows with every file.
-  if ((await remote.stat(posix.join(dir, name), opts)) === null) return posix.join(dir, name)
+  if ((await remote.stat(posix.join(dir, name), { ...opts, modifiedAt: false })) === null)
+    return posix.join(dir, name)
   const taken = new Set((await remote.list(dir, opts)).map((e) => e.name))
   return posix.join(dir, collisionSafeName(name, taken, tag))
 }

@@ -140,6 +140,14 @@ export function runRemoteFilesContract(t: Test, target: ContractTarget): void {
     t.match(await files.stat('/dir'), { path: '/dir', name: 'dir', type: 'directory' })
     t.equal(await files.stat('/dir/missing.txt'), null)
     t.equal(await files.stat('/missing-dir/f.txt'), null)
+    const timed = await files.stat('/dir/f.txt')
+    t.ok((timed?.modifiedAt ?? 0) > 0, 'a stat tells the modification time')
+    t.match(
+      await files.stat('/dir/f.txt', { modifiedAt: false }),
+      { type: 'file', size: 8 },
+      'a stat without the time still tells type and size',
+    )
+    t.equal(await files.stat('/dir/missing.txt', { modifiedAt: false }), null)
   })
 
   t.test('read streams the exact bytes of a multi-MB file', async (t) => {

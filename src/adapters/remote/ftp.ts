@@ -294,7 +294,7 @@ export function createFtpRemoteFiles(
 
   /** Whether anything is there under that name. */
   async function exists(client: Client, path: string): Promise<boolean> {
-    return (await statEntry(client, path)) !== null
+    return (await statEntry(client, path, false)) !== null
   }
 
   /** What the server offers for looking at one path, asked once per connection. */
@@ -326,7 +326,7 @@ export function createFtpRemoteFiles(
    * with CWD telling a directory from a missing path; the parent's listing only
    * for servers with neither.
    */
-  async function statEntry(client: Client, path: string): Promise<RemoteEntry | null> {
+  async function statEntry(client: Client, path: string, withTime = true): Promise<RemoteEntry | null> {
     if (path === '/') return { path, name: '/', type: 'directory', size: 0, modifiedAt: 0 }
     const name = path.slice(path.lastIndexOf('/') + 1)
     const support = await statSupportOf(client)
@@ -352,7 +352,7 @@ export function createFtpRemoteFiles(
             name,
             type: directory ? 'directory' : 'file',
             size: directory ? 0 : size,
-            modifiedAt: await modifiedAt(client, path),
+            modifiedAt: withTime ? await modifiedAt(client, path) : 0,
           }
         }
         return null
@@ -393,7 +393,7 @@ export function createFtpRemoteFiles(
 
     stat(target, options) {
       const path = absolutePath(target)
-      return run(`stat ${path}`, options, (client) => statEntry(client, path))
+      return run(`stat ${path}`, options, (client) => statEntry(client, path, options?.modifiedAt !== false))
     },
 
     read<T>(target: string, consume: (stream: Readable) => Promise<T>, options?: RemoteOpOptions) {

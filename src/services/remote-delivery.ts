@@ -70,8 +70,12 @@ export async function deliverFile(remote: RemoteFiles, request: DeliveryRequest)
     assertSafeEntryName(fileName)
     await ensureDirectory(remote, directory, request.directories, opts)
     let finalName = fileName
-    // One stat, not a listing of a folder that grows with every delivery; the listing only on a collision.
-    if ((await remote.stat(posix.join(directory, fileName), { ...opts, modifiedAt: false })) !== null) {
+    // One stat, not a listing of a folder that grows with every delivery; the listing only on a
+    // collision. Under `overwrite` a file already there changes nothing, so there is no stat at all.
+    const taken =
+      existing !== 'overwrite' &&
+      (await remote.stat(posix.join(directory, fileName), { ...opts, modifiedAt: false })) !== null
+    if (taken) {
       switch (existing) {
         case 'skip':
           source.destroy()
@@ -82,8 +86,6 @@ export async function deliverFile(remote: RemoteFiles, request: DeliveryRequest)
           })
         case 'rename':
           finalName = collisionSafeName(fileName, await namesIn(remote, directory, request), tag)
-          break
-        case 'overwrite':
           break
       }
     }

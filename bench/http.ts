@@ -22,7 +22,17 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import autocannon from 'autocannon'
 import { startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
-import { API_KEY, configFor, isMain, log, printTable, type Row, seconds, spawnService } from './lib.js'
+import {
+  API_KEY,
+  configFor,
+  isMain,
+  log,
+  printTable,
+  type Row,
+  type ServiceChild,
+  seconds,
+  spawnService,
+} from './lib.js'
 
 const ORG = '00D000000000001AAA'
 const OM_SECRET = 'om-secret-0123456789abcdef'
@@ -77,6 +87,21 @@ type Result = Awaited<ReturnType<typeof autocannon>>
 const show = (r: Result) =>
   `${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms` +
   (r.non2xx || r.errors ? ` (${r.non2xx} non-2xx, ${r.errors} errors)` : '')
+
+/** Waits until no export job is queued or running; returns how long that took. */
+async function settle(svc: ServiceChild): Promise<number> {
+  const started = Date.now()
+  const deadline = started + 180_000
+  for (;;) {
+    const [queued, running] = await Promise.all([
+      svc.api('GET', '/v1/jobs?state=queued&limit=1'),
+      svc.api('GET', '/v1/jobs?state=running&limit=1'),
+    ])
+    if (queued.jobs.length === 0 && running.jobs.length === 0) return (Date.now() - started) / 1000
+    if (Date.now() > deadline) throw new Error('the service did not finish its jobs within 180 s')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
 
 export async function benchHttp(durationSeconds: number): Promise<{ rows: Row[]; notes: string[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'bridge-bench-http-'))
@@ -142,18 +167,21 @@ export async function benchHttp(durationSeconds: number): Promise<{ rows: Row[];
       { 'content-type': 'application/json' },
       '{}',
     )
-    const exportsResult = await run(
-      'POST /v1/exports',
-      `${svc.url}/v1/exports`,
-      json,
-      JSON.stringify({ flow: 'load', recordIds: [opp] }),
-    )
+    // The accept path alone first: its jobs wait for the window, so nothing runs behind it.
     const windowResult = await run(
       'POST /v1/exports (window)',
       `${svc.url}/v1/exports`,
       json,
       JSON.stringify({ flow: 'load-window', recordIds: [opp] }),
     )
+    const exportsResult = await run(
+      'POST /v1/exports',
+      `${svc.url}/v1/exports`,
+      json,
+      JSON.stringify({ flow: 'load', recordIds: [opp] }),
+    )
+    // The jobs accepted above are still running: the next figure must not share the service with them.
+    const drainSeconds = await settle(svc)
     const ids = notificationIds()
     const omResult = await run(
       'POST /v1/outbound-messages/load',
@@ -176,6 +204,7 @@ export async function benchHttp(durationSeconds: number): Promise<{ rows: Row[];
       notes: [
         `HTTP load: autocannon ${durationSeconds} s per target, ${CONNECTIONS} connections, in the bench process; the service logs every request at info level as in production, the bare route logs nothing`,
         `outbound messages: ${ids.count()} requests, each with its own notification id, so each is a new job`,
+        `order: bare route, windowed exports (stored only), immediate exports, then ${drainSeconds.toFixed(1)} s until the service had run every job they left queued, then outbound messages`,
       ],
     }
   } finally {

@@ -94,7 +94,13 @@ for (const protocol of ['sftp', 'ftp'] as Protocol[]) {
     })
 
     t.test('bad rows are reported and do not block the good ones', async (t) => {
-      const [good, unknownLater, badValue, notAllowed, refused] = accounts.slice(100, 105) as string[]
+      const [good, unknownLater, badValue, notAllowed, refused] = accounts.slice(100, 105) as [
+        string,
+        string,
+        string,
+        string,
+        string,
+      ]
       const missing = `${good.slice(0, 10)}99999AAA`
       await h.put(
         'erp/in/mixed.csv',

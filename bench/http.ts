@@ -98,7 +98,8 @@ async function settle(svc: ServiceChild): Promise<number> {
       svc.api('GET', '/v1/jobs?state=running&limit=1'),
     ])
     if (queued.jobs.length === 0 && running.jobs.length === 0) return (Date.now() - started) / 1000
-    if (Date.now() > deadline) throw new Error('the service did not finish its export jobs within 180 s of the load')
+    if (Date.now() > deadline)
+      throw new Error('the service did not finish its export jobs within 180 s of the load')
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
 }

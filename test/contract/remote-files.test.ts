@@ -22,6 +22,7 @@ import {
   endpointConfig,
   failureCode,
   runRemoteFilesContract,
+  sandboxSftpEndpoint,
 } from '../support/remote-files-contract.js'
 
 const silent = pino({ level: 'silent' })
@@ -276,17 +277,7 @@ t.test('the SFTP sandbox keeps clients inside its root', async (t) => {
   await symlink(outside, join(root, 'escape'))
   const server = await startSftpServer({ root, users: [{ username: 'alice', password: 'pw' }] })
   t.teardown(server.close)
-  const remote = createRemoteFiles(
-    endpointConfig({
-      protocol: 'sftp',
-      host: server.host,
-      port: server.port,
-      username: 'alice',
-      password: 'pw',
-      hostKeySha256: server.hostKeySha256,
-    }),
-    silent,
-  )
+  const remote = createRemoteFiles(sandboxSftpEndpoint(server), silent)
   t.teardown(() => remote.close())
   t.equal(await failureCode(remote.list('/escape')), 'REMOTE_PERMISSION_DENIED', 'a symlink out is refused')
   t.equal(await failureCode(remote.read('/escape/secret.txt', collect)), 'REMOTE_PERMISSION_DENIED')

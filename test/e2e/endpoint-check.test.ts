@@ -33,7 +33,7 @@ import {
 } from '../support/daemons.js'
 import { API_KEY, standardFlow, startHarness } from '../support/harness.js'
 import { startSshd } from '../support/real-server-configs.js'
-import { endpointConfig } from '../support/remote-files-contract.js'
+import { endpointConfig, sandboxSftpEndpoint } from '../support/remote-files-contract.js'
 
 const silent = pino({ level: 'silent' })
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -92,14 +92,7 @@ t.test('SFTP: host key, extensions, directories, clock', async (t) => {
   const root = await servedRoot(t)
   const server = await startSftpServer({ root, users: [{ username: 'alice', password: 'pw' }] })
   t.teardown(server.close)
-  const endpoint = endpointConfig({
-    protocol: 'sftp',
-    host: server.host,
-    port: server.port,
-    username: 'alice',
-    password: 'pw',
-    hostKeySha256: server.hostKeySha256,
-  })
+  const endpoint = sandboxSftpEndpoint(server)
   const report = await checkEndpoint(endpoint, ['/in', '/missing', '/file.txt'], silent)
   t.equal(report.error, undefined, 'no error')
   t.match(report, { protocol: 'sftp', port: server.port, connected: true, authenticated: true, ok: false })

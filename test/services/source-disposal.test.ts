@@ -15,22 +15,12 @@ import type { RemoteFiles } from '../../src/ports/remote-files.js'
 import type { ItemRecord } from '../../src/ports/store.js'
 import { startSftpServer } from '../../src/sandbox/sftp-server.js'
 import { disposeSucceeded } from '../../src/services/source-disposal.js'
-import { endpointConfig } from '../support/remote-files-contract.js'
+import { sandboxSftpEndpoint } from '../support/remote-files-contract.js'
 
 async function setup(t: Test): Promise<{ root: string; remote: RemoteFiles }> {
   const root = await mkdtemp(join(tmpdir(), 'disposal-'))
   const server = await startSftpServer({ root, users: [{ username: 'alice', password: 'pw' }] })
-  const remote = createRemoteFiles(
-    endpointConfig({
-      protocol: 'sftp',
-      host: server.host,
-      port: server.port,
-      username: 'alice',
-      password: 'pw',
-      hostKeySha256: server.hostKeySha256,
-    }),
-    pino({ level: 'silent' }),
-  )
+  const remote = createRemoteFiles(sandboxSftpEndpoint(server), pino({ level: 'silent' }))
   t.teardown(async () => {
     await remote.close()
     await server.close()

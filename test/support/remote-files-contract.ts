@@ -49,6 +49,22 @@ export function endpointConfig(
   }
 }
 
+/** The endpoint for an in-process SFTP sandbox server with the user alice / pw, its host key pinned. */
+export function sandboxSftpEndpoint(
+  server: { host: string; port: number; hostKeySha256: string },
+  overrides: Partial<EndpointConfig> = {},
+): EndpointConfig {
+  return endpointConfig({
+    protocol: 'sftp',
+    host: server.host,
+    port: server.port,
+    username: 'alice',
+    password: 'pw',
+    hostKeySha256: server.hostKeySha256,
+    ...overrides,
+  })
+}
+
 export async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of stream) chunks.push(chunk as Buffer)

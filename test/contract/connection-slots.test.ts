@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import pino from 'pino'
 import t from 'tap'
-import { createConnectionPool } from '../../src/adapters/remote/pool.js'
+import { createConnectionPool, SHARED_SLOT_IDLE_MS } from '../../src/adapters/remote/pool.js'
 import { createPostgresSlots } from '../../src/adapters/store/postgres-slots.js'
 
 const pgUrl = process.env.BRIDGE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -99,10 +99,54 @@ t.test('two pools (two replicas) capped at 2 in total by shared slots', async (t
       Array.from({ length: 6 }, async () => {
         const lease = await pool.acquire()
         await new Promise((resolve) => setTimeout(resolve, 20))
-        // Closing after use hands the slot on (connections parked idle keep theirs until idleCloseMs).
+        // Closing after use hands the slot on at once (a connection parked idle keeps it for a second).
         lease.release(true)
       }),
     ),
   )
   t.equal(peak, 2, 'never more than 2 connections open across both replicas')
 })
+
+t.test(
+  'an idle connection holding a shared slot gives it up after a second, not after idleCloseMs',
+  async (t) => {
+    const schema = `slots_${randomBytes(4).toString('hex')}`
+    const shared = [
+      createPostgresSlots({ url: pgUrl, schema, maxPollMs: 20 }),
+      createPostgresSlots({ url: pgUrl, schema, maxPollMs: 20 }),
+    ]
+    const pools = shared.map((slots) =>
+      createConnectionPool<{ open: boolean }>({
+        name: 'partner',
+        maxConnections: 1,
+        // Without the shorter idle period for shared slots, the second replica would wait this long.
+        idleCloseMs: 10 * 60_000,
+        keepaliveIntervalMs: 60_000,
+        logger: pino({ level: 'silent' }),
+        slots: { acquire: (signal) => slots.acquire('partner', 1, signal) },
+        create: async () => ({ open: true }),
+        async destroy(conn) {
+          conn.open = false
+        },
+        isAlive: (conn) => conn.open,
+      }),
+    )
+    t.teardown(async () => {
+      for (const pool of pools) await pool.close()
+      for (const slots of shared) await slots.close()
+    })
+    const [first, second] = pools as [(typeof pools)[0], (typeof pools)[0]]
+    const used = await first.acquire()
+    used.release(false)
+    t.equal(first.stats().idle, 1, 'the first replica parks its connection, slot and all')
+    const started = Date.now()
+    const lease = await second.acquire()
+    const waited = Date.now() - started
+    t.ok(
+      waited >= SHARED_SLOT_IDLE_MS - 50 && waited < 10 * 60_000,
+      `the second replica got the slot after ${waited} ms (shared-slot idle period ${SHARED_SLOT_IDLE_MS} ms)`,
+    )
+    t.equal(used.conn.open, false, 'because the first closed its idle connection')
+    lease.release(true)
+  },
+)

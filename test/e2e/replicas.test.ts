@@ -156,6 +156,7 @@ async function waitForJobs(child: ChildService, jobs: string[]): Promise<any[]> 
 }
 
 t.test('three replicas share one PostgreSQL: every file exactly once', async (t) => {
+  const began = Date.now()
   const { setup, fileIds } = await replicaSetup(t, 2048)
   const replicas = await startReplicas(t, setup, Number(process.env.REPLICAS ?? 3))
   const run = await post(replicas[1 % replicas.length] as ChildService, '/v1/flows/bulk/runs')
@@ -165,6 +166,7 @@ t.test('three replicas share one PostgreSQL: every file exactly once', async (t)
   t.equal(finished.state, 'succeeded', 'the run is seen finished from another replica')
   t.equal(finished.counts.done, FILES)
   const finishedJobs = await waitForJobs(replicas[0] as ChildService, jobs)
+  t.comment(`${FILES} files and ${EXPORTS} exports done ${Date.now() - began} ms after the setup began`)
   const failedJobs = finishedJobs.filter((j) => j.state !== 'succeeded')
   t.same(
     failedJobs.map((j) => [j.errorCode, j.errorMessage, j.files?.[0]?.errorCode, j.files?.[0]?.errorMessage]),

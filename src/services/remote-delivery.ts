@@ -15,7 +15,7 @@ import { Readable } from 'node:stream'
 import { BridgeError } from '../domain/errors.js'
 import { assertSafeEntryName, collisionSafeName } from '../domain/file-names.js'
 import { MAX_SEGMENT_BYTES, sanitizeRemoteSegment, truncateUtf8 } from '../domain/remote-names.js'
-import type { RemoteFiles } from '../ports/remote-files.js'
+import type { RemoteFiles, RemoteOpOptions } from '../ports/remote-files.js'
 import { HashingStream } from './hashing-stream.js'
 
 export type ExistingFilePolicy = 'overwrite' | 'rename' | 'skip' | 'fail'
@@ -131,7 +131,7 @@ function ensureDirectory(
   remote: RemoteFiles,
   directory: string,
   made: Map<string, Promise<void>> | undefined,
-  opts: { signal?: AbortSignal },
+  opts: RemoteOpOptions,
 ): Promise<void> {
   if (!made) return remote.mkdirp(directory, opts)
   let making = made.get(directory)

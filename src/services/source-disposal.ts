@@ -10,7 +10,7 @@ import type { SourceFlow } from '../config/schema.js'
 import { BridgeError } from '../domain/errors.js'
 import { collisionSafeName } from '../domain/file-names.js'
 import { markerName } from '../domain/readiness.js'
-import type { RemoteFiles } from '../ports/remote-files.js'
+import type { RemoteFiles, RemoteOpOptions } from '../ports/remote-files.js'
 import type { ItemRecord } from '../ports/store.js'
 
 /** Where the file is now: the error folder after a failure that is being retried, else where it was found. */
@@ -87,7 +87,7 @@ export async function disposeSucceeded(
  * found" is success only when the file really is gone: FTP answers 550 for a
  * refused delete too.
  */
-async function deleteIfPresent(remote: RemoteFiles, path: string, opts: { signal?: AbortSignal }) {
+async function deleteIfPresent(remote: RemoteFiles, path: string, opts: RemoteOpOptions) {
   try {
     await remote.delete(path, opts)
   } catch (error) {

@@ -238,6 +238,35 @@ export interface FindReviewsQuery {
   names?: string[]
 }
 
+/** What the ledger knows of a claimed key; a pruned item leaves its final state and record behind. */
+export interface LedgerOwner {
+  itemId: string
+  state: ItemState
+  /** The record the file went to (its item's target), kept after the item is pruned. */
+  recordId: string | null
+}
+
+export const TerminalRunStates = ['succeeded', 'partially_failed', 'failed', 'cancelled'] as const
+
+export interface PruneRunsQuery {
+  /** Terminal runs that finished (or, never finished, last changed) before this instant go, with their items. */
+  finishedBefore: string
+  /** …unless they hold an idempotency key created at or after this instant: a key lives as long as its run. */
+  keysCreatedBefore: string
+  /** Whose runs: only these flows, or every flow but these (export jobs and transfer runs age apart). */
+  flows: { only: readonly string[] } | { except: readonly string[] }
+  /** At most this many runs in one transaction. */
+  limit: number
+}
+
+export interface PrunedRuns {
+  runs: number
+  items: number
+  idempotencyKeys: number
+  /** Another replica was pruning at that moment, so nothing was done (PostgreSQL; one pruner at a time). */
+  busy: boolean
+}
+
 export interface Store {
   /** Creates or updates the schema; safe to call on every start. */
   migrate(): Promise<void>
@@ -261,7 +290,7 @@ export interface Store {
   /** Items in these states across all runs (resume after restart). */
   findItems(states: ItemState[]): Promise<ItemRecord[]>
   /** Who owns these ledger keys, if anyone (dry runs read the ledger without claiming). */
-  ledgerOwners(keys: string[]): Promise<Map<string, { itemId: string; state: ItemState }>>
+  ledgerOwners(keys: string[]): Promise<Map<string, LedgerOwner>>
   /** Frees a failed item's ledger key so the same file can be taken again by a later run. */
   releaseLedger(itemId: string): Promise<void>
   runCounts(runId: string): Promise<RunCounts>
@@ -273,6 +302,20 @@ export interface Store {
   /** Oldest first. */
   findReviews(query: FindReviewsQuery): Promise<ReviewRecord[]>
   updateReview(correlationId: string, patch: ReviewPatch): Promise<ReviewRecord>
+
+  /**
+   * Retention: deletes up to `limit` terminal runs matching the query, with
+   * their items, leases and idempotency keys. The ledger rows of their items
+   * stay (with the item's final state and record), so a pruned file is still
+   * recognised as processed. Never touches a run that is not terminal.
+   */
+  pruneRuns(query: PruneRunsQuery): Promise<PrunedRuns>
+  /**
+   * Retention: deletes up to `limit` reviews that are closed (resubmitted or
+   * failed) and unchanged since `updatedBefore`. A review still awaiting its
+   * resubmission (rejecting, rejected) is never pruned.
+   */
+  pruneReviews(query: { updatedBefore: string; limit: number }): Promise<{ reviews: number; busy: boolean }>
 
   /** Ok if the store answers (readiness). */
   ping(): Promise<void>

@@ -126,12 +126,12 @@ async function resolveKeys(
     })
     const owners = await ctx.store.ledgerOwners(exported.map(([, ledger]) => ledger))
     for (const [key, ledger] of exported) {
-      const owner = owners.get(ledger)
-      const item = owner ? await ctx.store.getItem(owner.itemId) : null
+      // The ledger answers even after retention pruned the job's item: it keeps the record id.
+      const recordId = owners.get(ledger)?.recordId
       resolved.set(
         key,
-        item?.target
-          ? { recordId: item.target.recordId }
+        recordId
+          ? { recordId }
           : { code: 'UNKNOWN_RECORD', message: `no exported file has correlation id ${key}` },
       )
     }

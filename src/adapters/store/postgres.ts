@@ -15,8 +15,11 @@ import type {
   ItemPatch,
   ItemRecord,
   ItemState,
+  LedgerOwner,
   ListRunsQuery,
   NewItem,
+  PrunedRuns,
+  PruneRunsQuery,
   ReviewRecord,
   RunCounts,
   RunPatch,
@@ -24,6 +27,7 @@ import type {
   RunState,
   Store,
 } from '../../ports/store.js'
+import { TerminalRunStates } from '../../ports/store.js'
 import { decodeRunCursor, encodeRunCursor } from './cursor.js'
 import { createIdGenerator } from './ids.js'
 import { translateError } from './postgres-errors.js'
@@ -58,6 +62,7 @@ interface OwnerRow {
   ledger_key: string
   item_id: string
   state: ItemState
+  record_id: string | null
 }
 
 type Cast = 'jsonb' | 'timestamptz' | null
@@ -111,6 +116,19 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   }
   // One lock per schema: replicas sharing tables serialize their migrations,
   // stores in other schemas (parallel test runs) do not wait for each other.
+  /**
+   * Who owns a ledger key: the item while it exists, else what the ledger kept
+   * of it when retention pruned it (its final state and record).
+   */
+  const ownerSql = `SELECT l.ledger_key, l.item_id, coalesce(i.state, l.settled_state) AS state,
+      coalesce(i.target->>'recordId', l.record_id) AS record_id
+    FROM ${table.ledger} l LEFT JOIN ${table.items} i ON i.id = l.item_id
+    WHERE l.ledger_key = ANY($1::text[]) AND (i.id IS NOT NULL OR l.settled_state IS NOT NULL)`
+  const retentionLockKey = createHash('sha256')
+    .update(`sdrive-ftp-bridge:retention:${schema}`)
+    .digest()
+    .readBigInt64BE(0)
+    .toString()
   const migrationLockKey = createHash('sha256')
     .update(`sdrive-ftp-bridge:migrate:${schema}`)
     .digest()
@@ -326,7 +344,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       for (const p of planned) if (!candidates.has(p.item.ledgerKey)) candidates.set(p.item.ledgerKey, p)
 
       const won = new Set<string>()
-      const owners = new Map<string, { itemId: string; state: ItemState }>()
+      const owners = new Map<string, LedgerOwner>()
       // Keys are claimed in one global order, so two replicas claiming
       // overlapping batches wait on each other instead of deadlocking.
       let pending = [...candidates.keys()].sort()
@@ -349,12 +367,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         for (const row of claimed) won.add(row.ledger_key)
         const lost = pending.filter((key) => !won.has(key))
         if (lost.length === 0) break
-        const taken = await q<OwnerRow>(
-          `SELECT l.ledger_key, l.item_id, i.state FROM ${table.ledger} l JOIN ${table.items} i ON i.id = l.item_id
-           WHERE l.ledger_key = ANY($1::text[])`,
-          [lost],
-        )
-        for (const row of taken) owners.set(row.ledger_key, { itemId: row.item_id, state: row.state })
+        const taken = await q<OwnerRow>(ownerSql, [lost])
+        for (const row of taken) owners.set(row.ledger_key, ownerOf(row))
         // A key taken at our INSERT but released before our SELECT is free again: claim it next round.
         pending = lost.filter((key) => !owners.has(key))
       }
@@ -400,7 +414,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
           added.push(ours)
           continue
         }
-        const owner = ours ? { itemId: ours.id, state: ours.state } : owners.get(key)
+        const owner = ours ? { itemId: ours.id, state: ours.state, recordId: null } : owners.get(key)
         if (!owner) throw new BridgeError('INTERNAL', `ledger key ${key} has no owner after claiming`)
         duplicates.push({ item: p.item, ownerItemId: owner.itemId, ownerState: owner.state })
       }
@@ -408,17 +422,84 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     })
   }
 
-  async function ledgerOwners(keys: string[]): Promise<Map<string, { itemId: string; state: ItemState }>> {
-    const owners = new Map<string, { itemId: string; state: ItemState }>()
+  async function ledgerOwners(keys: string[]): Promise<Map<string, LedgerOwner>> {
+    const owners = new Map<string, LedgerOwner>()
     if (keys.length === 0) return owners
     // One statement: every answer comes from the same snapshot.
-    const rows = await query<OwnerRow>(
-      `SELECT l.ledger_key, l.item_id, i.state FROM ${table.ledger} l JOIN ${table.items} i ON i.id = l.item_id
-       WHERE l.ledger_key = ANY($1::text[])`,
-      [[...new Set(keys)]],
-    )
-    for (const row of rows) owners.set(row.ledger_key, { itemId: row.item_id, state: row.state })
+    const rows = await query<OwnerRow>(ownerSql, [[...new Set(keys)]])
+    for (const row of rows) owners.set(row.ledger_key, ownerOf(row))
     return owners
+  }
+
+  /** Retention takes this lock per batch: with replicas, one pruner at a time. */
+  async function underRetentionLock<T>(q: Query, busy: T): Promise<T | null> {
+    const [row] = await q<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [
+      retentionLockKey,
+    ])
+    return row?.locked ? null : busy
+  }
+
+  async function pruneRuns(query: PruneRunsQuery): Promise<PrunedRuns> {
+    return transaction(async (q) => {
+      const busy = await underRetentionLock(q, { runs: 0, items: 0, idempotencyKeys: 0, busy: true })
+      if (busy) return busy
+      const only = 'only' in query.flows
+      const flows = 'only' in query.flows ? [...query.flows.only] : [...query.flows.except]
+      // FOR UPDATE: a retry re-queueing one of these runs meanwhile waits, then finds it gone (or we skip it).
+      const ids = (
+        await q<{ id: string }>(
+          `SELECT id FROM ${table.runs}
+           WHERE state = ANY($1::text[]) AND coalesce(finished_at, updated_at) < $2
+             AND (idempotency_key IS NULL OR created_at < $3)
+             AND ${only ? '' : 'NOT '}(flow = ANY($4::text[]))
+           LIMIT $5 FOR UPDATE SKIP LOCKED`,
+          [[...TerminalRunStates], query.finishedBefore, query.keysCreatedBefore, flows, query.limit],
+        )
+      ).map((r) => r.id)
+      if (ids.length === 0) return { runs: 0, items: 0, idempotencyKeys: 0, busy: false }
+      // The ledger rows stay: they take over each item's final state and record as it goes.
+      const [items] = await q<{ n: number }>(
+        `WITH gone AS (DELETE FROM ${table.items} WHERE run_id = ANY($1::text[]) RETURNING id, state, target),
+              settled AS (
+                UPDATE ${table.ledger} l
+                SET settled_state = CASE gone.state WHEN 'done' THEN 'done' WHEN 'skipped' THEN 'skipped'
+                                                    ELSE 'failed' END,
+                    record_id = gone.target->>'recordId'
+                FROM gone WHERE l.item_id = gone.id RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [ids],
+      )
+      const [keys] = await q<{ n: number }>(
+        `WITH gone AS (DELETE FROM ${table.idempotency} WHERE run_id = ANY($1::text[]) RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [ids],
+      )
+      // Leases go with their run (ON DELETE CASCADE).
+      const [runs] = await q<{ n: number }>(
+        `WITH gone AS (DELETE FROM ${table.runs} WHERE id = ANY($1::text[]) RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [ids],
+      )
+      return { runs: runs?.n ?? 0, items: items?.n ?? 0, idempotencyKeys: keys?.n ?? 0, busy: false }
+    })
+  }
+
+  async function pruneReviews(query: { updatedBefore: string; limit: number }) {
+    return transaction(async (q) => {
+      const busy = await underRetentionLock(q, { reviews: 0, busy: true })
+      if (busy) return busy
+      const [row] = await q<{ n: number }>(
+        `WITH gone AS (
+           DELETE FROM ${table.reviews} WHERE correlation_id IN (
+             SELECT correlation_id FROM ${table.reviews}
+             WHERE state IN ('resubmitted', 'failed') AND updated_at < $1
+             LIMIT $2 FOR UPDATE SKIP LOCKED)
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [query.updatedBefore, query.limit],
+      )
+      return { reviews: row?.n ?? 0, busy: false }
+    })
   }
 
   async function runCounts(runId: string): Promise<RunCounts> {
@@ -495,6 +576,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return rows.map(toItem)
     },
     ledgerOwners,
+    pruneRuns,
+    pruneReviews,
     releaseLedger: async (itemId) => {
       // Keyed by item id, so a key already re-claimed by a newer item is left alone.
       await query(`DELETE FROM ${table.ledger} WHERE item_id = $1`, [itemId])
@@ -629,6 +712,10 @@ function parseSafeInteger(text: string): number {
   const value = Number(text)
   if (!Number.isSafeInteger(value)) throw new BridgeError('INTERNAL', `integer ${text} does not fit a number`)
   return value
+}
+
+function ownerOf(row: OwnerRow): LedgerOwner {
+  return { itemId: row.item_id, state: row.state, recordId: row.record_id }
 }
 
 function single<R>(rows: R[], what: string): R {

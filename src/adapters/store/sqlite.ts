@@ -11,6 +11,7 @@ import type {
   ItemPatch,
   ItemRecord,
   ItemState,
+  LedgerOwner,
   ListRunsQuery,
   NewItem,
   ReviewRecord,
@@ -34,6 +35,7 @@ import {
   toRunRecord,
 } from './rows.js'
 import { openSqlite, type SqliteConnection } from './sqlite-connection.js'
+import { pruneReviewsIn, pruneRunsIn } from './sqlite-retention.js'
 
 export interface SqliteStoreOptions {
   /** Database file, or ':memory:'. */
@@ -73,6 +75,21 @@ const itemColumns: Record<keyof ItemPatch, { column: string; json: boolean }> = 
 }
 
 const activeItemStates: readonly ItemState[] = ['pending', 'transferring', 'finalizing']
+
+/**
+ * Who owns a ledger key: the item while it exists, else what the ledger kept
+ * of it when retention pruned it (its final state and record).
+ */
+const ownerSql = `SELECT l.item_id, coalesce(i.state, l.settled_state) AS state,
+    coalesce(json_extract(i.target, '$.recordId'), l.record_id) AS record_id
+  FROM ledger l LEFT JOIN items i ON i.id = l.item_id
+  WHERE l.ledger_key = ? AND (i.id IS NOT NULL OR l.settled_state IS NOT NULL)`
+
+interface OwnerRow {
+  item_id: string
+  state: ItemState
+  record_id: string | null
+}
 
 export function createSqliteStore(options: SqliteStoreOptions): Store {
   const now = options.now ?? Date.now
@@ -266,9 +283,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       const claim = conn.prepare(
         'INSERT INTO ledger (ledger_key, item_id, claimed_at) VALUES (?, ?, ?) ON CONFLICT (ledger_key) DO NOTHING',
       )
-      const owner = conn.prepare<[string], { item_id: string; state: ItemState }>(
-        'SELECT l.item_id, i.state FROM ledger l JOIN items i ON i.id = l.item_id WHERE l.ledger_key = ?',
-      )
+      const owner = conn.prepare<[string], OwnerRow>(ownerSql)
       const insert = conn.prepare(
         `INSERT INTO items (id, run_id, flow, endpoint, path, name, size, modified_at, ledger_key, state,
            target, error, created_at, updated_at)
@@ -328,16 +343,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       .map(toItem)
   }
 
-  function ledgerOwners(keys: string[]): Map<string, { itemId: string; state: ItemState }> {
-    const owners = new Map<string, { itemId: string; state: ItemState }>()
-    const lookup = open().prepare<[string], { item_id: string; state: ItemState }>(
-      'SELECT l.item_id, i.state FROM ledger l JOIN items i ON i.id = l.item_id WHERE l.ledger_key = ?',
-    )
+  function ledgerOwners(keys: string[]): Map<string, LedgerOwner> {
+    const owners = new Map<string, LedgerOwner>()
+    const lookup = open().prepare<[string], OwnerRow>(ownerSql)
     // One read transaction: every answer comes from the same snapshot.
     open().transaction(() => {
       for (const key of new Set(keys)) {
         const row = lookup.get(key)
-        if (row) owners.set(key, { itemId: row.item_id, state: row.state })
+        if (row) owners.set(key, { itemId: row.item_id, state: row.state, recordId: row.record_id })
       }
     })()
     return owners
@@ -483,6 +496,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           .run(state ?? row.state, JSON.stringify(merged), isoNow(), correlationId)
         return toReview(reviewRow(correlationId) as ReviewRow)
       }),
+    pruneRuns: (query) => write((conn) => pruneRunsIn(conn, query)),
+    pruneReviews: (query) => write((conn) => pruneReviewsIn(conn, query)),
     ping: async () => {
       open().prepare('SELECT 1').get()
     },

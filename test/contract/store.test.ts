@@ -7,7 +7,11 @@ import pg from 'pg'
 import t, { type Test } from 'tap'
 import { createIdGenerator } from '../../src/adapters/store/ids.js'
 import { migrations } from '../../src/adapters/store/migrations/index.js'
-import { createPostgresStore, type PostgresStoreOptions } from '../../src/adapters/store/postgres.js'
+import {
+  createPostgresStore,
+  type PostgresStoreOptions,
+  retentionLockKeyOf,
+} from '../../src/adapters/store/postgres.js'
 import { migrations as pgMigrations } from '../../src/adapters/store/postgres-migrations/index.js'
 import { createSqliteStore } from '../../src/adapters/store/sqlite.js'
 import { openSqlite } from '../../src/adapters/store/sqlite-connection.js'
@@ -544,6 +548,60 @@ t.test('postgres specifics', async (t) => {
     t.equal((await replicas[0]!.listRuns({ flow: 'idem-replicas', limit: 10 })).runs.length, 1)
     const other = await replicas[1]!.createRun({ ...input, requestHash: 'other' })
     t.equal(other.outcome, 'conflict', 'decided in the database, whichever replica asks')
+  })
+
+  t.test('retention: one pruner at a time across replicas', async (t) => {
+    const schema = await pgSchema(t)
+    const store = schema.open(t)
+    await store.migrate()
+    const run = (await store.createRun({ flow: 'prune-lock', trigger: 'api' })).run
+    await store.updateRun(run.id, { state: 'succeeded', finishedAt: '2001-01-01T00:00:00.000Z' })
+    const query = {
+      finishedBefore: '2002-01-01T00:00:00.000Z',
+      keysCreatedBefore: '2002-01-01T00:00:00.000Z',
+      flows: { only: ['prune-lock'] },
+      limit: 500,
+    }
+    // Another replica's pruner holds the lock for the length of its batch (a transaction).
+    await schema.admin.query('BEGIN')
+    await schema.admin.query('SELECT pg_advisory_xact_lock($1::bigint)', [retentionLockKeyOf(schema.name)])
+    t.same(await store.pruneRuns(query), { runs: 0, items: 0, idempotencyKeys: 0, busy: true })
+    t.same(await store.pruneReviews({ updatedBefore: query.finishedBefore, limit: 500 }), {
+      reviews: 0,
+      busy: true,
+    })
+    t.equal((await store.getRun(run.id))?.id, run.id, 'nothing pruned while the other pruner works')
+    await schema.admin.query('COMMIT')
+    t.match(await store.pruneRuns(query), { runs: 1, busy: false })
+  })
+
+  t.test('retention racing claims: a file whose item is being pruned is never taken again', async (t) => {
+    const schema = await pgSchema(t)
+    const [pruner, claimer] = [schema.open(t), schema.open(t)]
+    await Promise.all([pruner.migrate(), claimer.migrate()])
+    const keys = Array.from({ length: 200 }, (_, i) => `prune-race/${String(i).padStart(3, '0')}.pdf`)
+    const old = (await pruner.createRun({ flow: 'prune-race', trigger: 'api' })).run
+    const { added } = await pruner.addItems(old.id, keys.map(item))
+    for (const a of added) await pruner.updateItem(a.id, { state: 'done' })
+    await pruner.updateRun(old.id, { state: 'succeeded', finishedAt: '2001-01-01T00:00:00.000Z' })
+    const later = (await claimer.createRun({ flow: 'prune-race', trigger: 'api' })).run
+    const [pruned, ...claims] = await Promise.all([
+      pruner.pruneRuns({
+        finishedBefore: '2002-01-01T00:00:00.000Z',
+        keysCreatedBefore: '2002-01-01T00:00:00.000Z',
+        flows: { only: ['prune-race'] },
+        limit: 500,
+      }),
+      ...[0, 1, 2, 3].map((n) => claimer.addItems(later.id, shuffled(keys, n).map(item))),
+    ])
+    t.match(pruned, { runs: 1, items: 200 })
+    for (const claim of claims) {
+      t.equal(claim.added.length, 0, 'nothing taken again')
+      t.ok(
+        claim.duplicates.every((d) => d.ownerState === 'done'),
+        'each key owned by the pruned, done item',
+      )
+    }
   })
 
   t.test('replicas migrating a new schema at the same moment', async (t) => {

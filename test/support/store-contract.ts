@@ -263,8 +263,8 @@ export function storeContract(
     t.same(
       [...owners.entries()].sort(),
       [
-        ['ledger/x.pdf', { itemId: owner.id, state: 'transferring' }],
-        ['ledger/z.pdf', { itemId: second.added[0]!.id, state: 'pending' }],
+        ['ledger/x.pdf', { itemId: owner.id, state: 'transferring', recordId: null }],
+        ['ledger/z.pdf', { itemId: second.added[0]!.id, state: 'pending', recordId: null }],
       ],
       'ledgerOwners reads claims without taking any',
     )
@@ -1000,5 +1000,194 @@ export function storeContract(
     )
     t.same(await store.findReviews({ names: [] }), [])
     await t.rejects(store.updateReview('rv-missing000', { state: 'failed' }), { code: 'NOT_FOUND' })
+  })
+
+  /** Long before any run these cases create on the real clock: only runs given this finish time are old. */
+  const longAgo = '2001-01-01T00:00:00.000Z'
+  const cutoff = '2002-01-01T00:00:00.000Z'
+
+  async function finishedRun(store: Store, flow: string, state: RunState, finishedAt: string | null) {
+    const run = await newRun(store, flow)
+    return store.updateRun(run.id, { state, finishedAt })
+  }
+
+  async function pruneAll(store: Store, query: Parameters<Store['pruneRuns']>[0]) {
+    const total = { runs: 0, items: 0, idempotencyKeys: 0, batches: 0 }
+    for (;;) {
+      const pruned = await store.pruneRuns(query)
+      if (pruned.runs === 0) return total
+      total.runs += pruned.runs
+      total.items += pruned.items
+      total.idempotencyKeys += pruned.idempotencyKeys
+      total.batches += 1
+    }
+  }
+
+  t.test(
+    'pruneRuns removes old terminal runs with their items; the ledger still knows their files',
+    async (t) => {
+      const store = await open(t)
+      const flow = 'prune-runs'
+      const old = await finishedRun(store, flow, 'succeeded', null)
+      const target = {
+        object: 'Account',
+        recordId: '001000000000001AAA',
+        fileObject: 'cg__AccountFile__c',
+        parentField: 'cg__Account__c',
+        folder: null,
+        description: null,
+      }
+      const { added } = await store.addItems(old.id, [
+        newItem('prune/done.pdf', { target }),
+        newItem('prune/failed.pdf'),
+        newItem('prune/stale.pdf'),
+      ])
+      const [done, failed, stale] = added
+      await store.updateItem(done!.id, { state: 'done' })
+      await store.updateItem(failed!.id, { state: 'failed' })
+      await store.updateRun(old.id, { finishedAt: longAgo })
+      const oldToo = await finishedRun(store, flow, 'cancelled', longAgo)
+      const failedRun = await finishedRun(store, flow, 'partially_failed', longAgo)
+      // Not terminal, although given an old finish time: never pruned.
+      const running = await finishedRun(store, flow, 'running', longAgo)
+      const queued = await finishedRun(store, flow, 'queued', longAgo)
+      const waiting = await finishedRun(store, flow, 'waiting_for_window', longAgo)
+      const { added: runningItems } = await store.addItems(running.id, [newItem('prune/running.pdf')])
+      // Terminal but recent.
+      const recent = await finishedRun(store, flow, 'succeeded', new Date().toISOString())
+      // Terminal and old, but of another flow.
+      const otherFlow = await finishedRun(store, 'prune-runs-other', 'succeeded', longAgo)
+
+      const pruned = await pruneAll(store, {
+        finishedBefore: cutoff,
+        keysCreatedBefore: cutoff,
+        flows: { only: [flow] },
+        limit: 1,
+      })
+      t.same(pruned, { runs: 3, items: 3, idempotencyKeys: 0, batches: 3 }, 'one run per batch of limit 1')
+      for (const gone of [old, oldToo, failedRun]) t.equal(await store.getRun(gone.id), null)
+      t.same(await store.listItems(old.id), [])
+      t.equal(await store.getItem(done!.id), null)
+      for (const kept of [running, queued, waiting, recent, otherFlow]) {
+        t.equal((await store.getRun(kept.id))?.state, kept.state, `${kept.state} run of ${kept.flow} kept`)
+      }
+      t.equal((await store.getItem(runningItems[0]!.id))?.state, 'pending', 'a running run keeps its items')
+
+      const owners = await store.ledgerOwners(['prune/done.pdf', 'prune/failed.pdf', 'prune/stale.pdf'])
+      t.same(owners.get('prune/done.pdf'), { itemId: done!.id, state: 'done', recordId: target.recordId })
+      t.same(owners.get('prune/failed.pdf'), { itemId: failed!.id, state: 'failed', recordId: null })
+      t.same(
+        owners.get('prune/stale.pdf'),
+        { itemId: stale!.id, state: 'failed', recordId: null },
+        'an item its run left unfinished is kept as failed, never as active',
+      )
+
+      const later = await newRun(store, flow)
+      const again = await store.addItems(later.id, [newItem('prune/done.pdf'), newItem('prune/failed.pdf')])
+      t.same(again.added, [], 'a pruned file is still processed: not taken again')
+      t.same(
+        again.duplicates.map((d) => [d.item.ledgerKey, d.ownerItemId, d.ownerState]),
+        [
+          ['prune/done.pdf', done!.id, 'done'],
+          ['prune/failed.pdf', failed!.id, 'failed'],
+        ],
+      )
+      await store.releaseLedger(failed!.id)
+      const retaken = await store.addItems(later.id, [newItem('prune/failed.pdf')])
+      t.equal(retaken.added.length, 1, 'a pruned failed file whose claim is released can be taken again')
+
+      t.same(
+        await store.pruneRuns({
+          finishedBefore: cutoff,
+          keysCreatedBefore: cutoff,
+          flows: { only: [] },
+          limit: 10,
+        }),
+        { runs: 0, items: 0, idempotencyKeys: 0, busy: false },
+        'no flow prunes nothing',
+      )
+    },
+  )
+
+  t.test('pruneRuns by every flow but some (export jobs and transfer runs age apart)', async (t) => {
+    const store = await open(t)
+    const veryOld = '2000-01-01T00:00:00.000Z'
+    const job = await finishedRun(store, 'prune-except-job', 'succeeded', veryOld)
+    const run = await finishedRun(store, 'prune-except-run', 'failed', veryOld)
+    const pruned = await pruneAll(store, {
+      finishedBefore: '2000-06-01T00:00:00.000Z',
+      keysCreatedBefore: cutoff,
+      flows: { except: ['prune-except-job'] },
+      limit: 500,
+    })
+    t.equal(pruned.runs, 1)
+    t.equal(await store.getRun(run.id), null)
+    t.equal((await store.getRun(job.id))?.id, job.id, 'the excepted flow keeps its run')
+  })
+
+  t.test('an idempotency key lives as long as its run, and its run as long as the key', async (t) => {
+    const store = await open(t)
+    const flow = 'prune-keys'
+    const input = {
+      flow,
+      trigger: 'schedule' as const,
+      idempotencyKey: 'schedule:prune-keys:2001-01-01T00:00:00.000Z',
+    }
+    const first = await store.createRun(input)
+    await store.updateRun(first.run.id, { state: 'succeeded', finishedAt: longAgo })
+    const query = { finishedBefore: cutoff, keysCreatedBefore: cutoff, flows: { only: [flow] }, limit: 500 }
+    t.equal((await pruneAll(store, query)).runs, 0, 'the key is younger than its cutoff: the run stays')
+    const retry = await store.createRun(input)
+    t.match(retry, { outcome: 'existing', run: { id: first.run.id } }, 'a late retry still gets the same run')
+
+    const future = new Date(Date.now() + 60_000).toISOString()
+    const pruned = await pruneAll(store, { ...query, keysCreatedBefore: future })
+    t.match(pruned, { runs: 1, idempotencyKeys: 1 })
+    const afterExpiry = await store.createRun(input)
+    t.equal(afterExpiry.outcome, 'created', 'once pruned, the key is a new request')
+    t.not(afterExpiry.run.id, first.run.id)
+  })
+
+  t.test('pruneReviews removes closed reviews only; one awaiting its resubmission stays', async (t) => {
+    const store = await open(t)
+    const base = {
+      flow: 'prune-reviews',
+      fileObject: 'cg__CaseFile__c',
+      parentField: 'cg__Case__c',
+      recordId: '500000000000009AAA',
+      object: null,
+      reasonCode: 'BLURRY',
+      reason: 'out of focus',
+      notify: null,
+      previousCorrelationId: null,
+    }
+    const states = ['rejecting', 'rejected', 'resubmitted', 'failed'] as const
+    for (const [i, state] of states.entries()) {
+      const correlationId = `rv-prune0${i}`
+      await store.createReview({
+        ...base,
+        correlationId,
+        fileId: `a0B00000000090${i}AAA`,
+        originalName: `f${i}.pdf`,
+        returnedName: `f${i}__${correlationId}.pdf`,
+      })
+      if (state !== 'rejecting') await store.updateReview(correlationId, { state })
+    }
+    const past = await store.pruneReviews({ updatedBefore: cutoff, limit: 500 })
+    t.same(past, { reviews: 0, busy: false }, 'nothing is older than a cutoff in the past')
+    const future = new Date(Date.now() + 60_000).toISOString()
+    let pruned = 0
+    for (;;) {
+      const batch = await store.pruneReviews({ updatedBefore: future, limit: 1 })
+      t.ok(batch.reviews <= 1, 'a batch respects its limit')
+      if (batch.reviews === 0) break
+      pruned += batch.reviews
+    }
+    t.ok(pruned >= 2)
+    t.same(
+      (await store.findReviews({ flow: 'prune-reviews' })).map((r) => r.state),
+      ['rejecting', 'rejected'],
+      'open reviews survive; resubmitted and failed ones go',
+    )
   })
 }

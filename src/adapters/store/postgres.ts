@@ -124,11 +124,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       coalesce(i.target->>'recordId', l.record_id) AS record_id
     FROM ${table.ledger} l LEFT JOIN ${table.items} i ON i.id = l.item_id
     WHERE l.ledger_key = ANY($1::text[]) AND (i.id IS NOT NULL OR l.settled_state IS NOT NULL)`
-  const retentionLockKey = createHash('sha256')
-    .update(`sdrive-ftp-bridge:retention:${schema}`)
-    .digest()
-    .readBigInt64BE(0)
-    .toString()
+  const retentionLockKey = retentionLockKeyOf(schema)
   const migrationLockKey = createHash('sha256')
     .update(`sdrive-ftp-bridge:migrate:${schema}`)
     .digest()
@@ -712,6 +708,15 @@ function parseSafeInteger(text: string): number {
   const value = Number(text)
   if (!Number.isSafeInteger(value)) throw new BridgeError('INTERNAL', `integer ${text} does not fit a number`)
   return value
+}
+
+/** The advisory lock a retention batch takes: one per schema, so one pruner at a time across replicas. */
+export function retentionLockKeyOf(schema: string): string {
+  return createHash('sha256')
+    .update(`sdrive-ftp-bridge:retention:${schema}`)
+    .digest()
+    .readBigInt64BE(0)
+    .toString()
 }
 
 function ownerOf(row: OwnerRow): LedgerOwner {

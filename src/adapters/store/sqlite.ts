@@ -283,7 +283,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       const claim = conn.prepare(
         'INSERT INTO ledger (ledger_key, item_id, claimed_at) VALUES (?, ?, ?) ON CONFLICT (ledger_key) DO NOTHING',
       )
-      const owner = conn.prepare<[string], OwnerRow>(ownerSql)
+      // Prepared only when a key is taken: a store still on an older schema (migration tests) can add items.
+      const owner = () => conn.prepare<[string], OwnerRow>(ownerSql)
       const insert = conn.prepare(
         `INSERT INTO items (id, run_id, flow, endpoint, path, name, size, modified_at, ledger_key, state,
            target, error, created_at, updated_at)
@@ -296,7 +297,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const createdAt = new Date(ms).toISOString()
         // The claim comes first: the ledger's primary key, not a lookup, decides who gets the file.
         if (claim.run(item.ledgerKey, id, createdAt).changes === 0) {
-          const taken = owner.get(item.ledgerKey)!
+          const taken = owner().get(item.ledgerKey)!
           duplicates.push({ item, ownerItemId: taken.item_id, ownerState: taken.state })
           continue
         }

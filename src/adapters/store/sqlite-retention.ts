@@ -14,7 +14,11 @@ export function pruneRunsIn(db: Database.Database, query: PruneRunsQuery): Prune
   const flows = 'only' in query.flows ? query.flows.only : query.flows.except
   // An empty list is not valid SQL everywhere: no flow matches nothing, all-but-none matches everything.
   const flowFilter =
-    flows.length === 0 ? (only ? '0' : '1') : `flow ${only ? '' : 'NOT '}IN (${flows.map(() => '?').join(', ')})`
+    flows.length === 0
+      ? only
+        ? '0'
+        : '1'
+      : `flow ${only ? '' : 'NOT '}IN (${flows.map(() => '?').join(', ')})`
   const ids = db
     .prepare<(string | number)[], { id: string }>(
       `SELECT id FROM runs
@@ -36,7 +40,9 @@ export function pruneRunsIn(db: Database.Database, query: PruneRunsQuery): Prune
      WHERE ledger.item_id = i.id`,
   ).run(list)
   const items = db.prepare('DELETE FROM items WHERE run_id IN (SELECT value FROM json_each(?))').run(list)
-  const keys = db.prepare('DELETE FROM idempotency WHERE run_id IN (SELECT value FROM json_each(?))').run(list)
+  const keys = db
+    .prepare('DELETE FROM idempotency WHERE run_id IN (SELECT value FROM json_each(?))')
+    .run(list)
   // Leases go with their run (ON DELETE CASCADE).
   const runs = db.prepare('DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))').run(list)
   return { runs: runs.changes, items: items.changes, idempotencyKeys: keys.changes, busy: false }

@@ -34,6 +34,7 @@ import {
   type SourceFolderFlow,
 } from './services/inbound-engine.js'
 import { createLeaseKeeper } from './services/lease-keeper.js'
+import { createRetentionService, type RetentionService } from './services/retention.js'
 import { createReviewEngine, type ReviewEngine } from './services/review-engine.js'
 
 export interface Bridge {
@@ -51,7 +52,9 @@ export interface Bridge {
   reviews: ReviewEngine
   metrics: PrometheusMetrics
   logger: Logger
-  /** Resumes unfinished runs and starts cron schedules. */
+  /** Prunes finished runs, jobs, reviews and idempotency keys (store.retention). */
+  retention: RetentionService
+  /** Resumes unfinished runs and starts cron schedules and the pruner. */
   start(options?: { schedules?: boolean }): Promise<void>
   /** Drains for up to graceMs (work in flight may finish), then closes everything. */
   close(options?: { graceMs?: number }): Promise<void>
@@ -190,6 +193,15 @@ export async function createBridge(
     metrics,
   })
 
+  const retention = createRetentionService({
+    store,
+    clock,
+    logger: logger.child({ component: 'retention' }),
+    config: config.store.retention,
+    exportFlows: config.flows.filter((f) => f.kind === 'outbound').map((f) => f.name),
+    onPruned: metrics.retentionPruned,
+  })
+
   let scheduler: CronScheduler | null = null
   let closed = false
   const depthTimer = setInterval(() => metrics.queueDepth(queue.depth()), 1000)
@@ -209,6 +221,7 @@ export async function createBridge(
     reviews,
     metrics,
     logger,
+    retention,
     async start(options = {}) {
       // Runs of flows taken out of the configuration would wait forever: say why they ended.
       const configured = new Set(config.flows.map((f) => f.name))
@@ -226,6 +239,8 @@ export async function createBridge(
       if (options.schedules !== false) {
         scheduler = startCronScheduler([...flows.values()], engine, logger)
         exports.startWindows()
+        // Background maintenance, like the schedules: not in tests that drive the bridge by hand.
+        retention.start()
       }
     },
     async close(options = {}) {
@@ -236,6 +251,7 @@ export async function createBridge(
       // Each cleanup runs even if an earlier one fails; the first failure is reported.
       // Engines first (they drain and may still use connections and the store), then the rest.
       const engines = await Promise.allSettled([
+        retention.close(),
         engine.close(options),
         exports.close(options),
         reviews.close(options),

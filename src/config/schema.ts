@@ -61,9 +61,52 @@ export const StoreConfigSchema = T.Object(
       description:
         'How long a run stays with a process that stopped renewing it (renewed every third of this); after that another replica takes it over.',
     }),
+    retention: T.Object(
+      {
+        runDays: retentionDays(
+          'Finished transfer runs (inbound, status) and their items are deleted this many days after they finished. The exactly-once ledger keeps every file: a pruned file is never taken again.',
+        ),
+        exportJobDays: retentionDays(
+          'Finished export jobs (outbound runs) and their items are deleted this many days after they finished.',
+        ),
+        reviewDays: retentionDays(
+          'Closed reviews (resubmitted or failed) are deleted this many days after they last changed; a rejection still awaiting its resubmission is never deleted.',
+        ),
+        idempotencyKeyDays: retentionDays(
+          "A run or job that holds an idempotency key (API Idempotency-Key, one per schedule tick) is kept at least this many days after the key was used, and the key goes with it: a retry within this window gets the same run, a later one is a new request. 0 keeps such runs forever.",
+        ),
+        intervalMs: T.Integer({
+          minimum: 1000,
+          default: 3_600_000,
+          description: 'How often the pruner runs (default hourly).',
+        }),
+        startDelayMs: T.Integer({
+          minimum: 0,
+          default: 60_000,
+          description: 'The first pass runs this long after start, off the startup path.',
+        }),
+        batchSize: T.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 500,
+          description:
+            'Rows deleted per transaction; the pruner yields between batches so runs and API writes are not held up.',
+        }),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description:
+          'Pruning of finished runs, export jobs, reviews and idempotency keys, in small batches off the hot path. 0 days keeps that kind forever.',
+      },
+    ),
   },
   { additionalProperties: false, default: {} },
 )
+
+function retentionDays(description: string) {
+  return T.Integer({ minimum: 0, maximum: 36_500, default: 30, description })
+}
 
 export const ClientCredentialsAuthSchema = T.Object(
   {
@@ -565,6 +608,7 @@ export type BridgeConfig = Static<typeof ConfigSchema>
 export type ServerConfig = Static<typeof ServerConfigSchema>
 export type QueueConfig = Static<typeof QueueConfigSchema>
 export type StoreConfig = Static<typeof StoreConfigSchema>
+export type RetentionConfig = StoreConfig['retention']
 export type SalesforceConfig = Static<typeof SalesforceConfigSchema>
 export type SDriveConfig = Static<typeof SDriveConfigSchema>
 export type TlsConfig = Static<typeof TlsConfigSchema>

@@ -1,5 +1,8 @@
 import type { ApiUsage } from './salesforce.js'
 
+/** What retention deletes: transfer runs, their items, export jobs, idempotency keys, closed reviews. */
+export type RetentionKind = 'runs' | 'items' | 'export_jobs' | 'idempotency_keys' | 'reviews'
+
 export type FileOutcome = 'done' | 'skipped' | 'failed' | 'retrying'
 
 /** What the services report; the Prometheus adapter turns it into series. */
@@ -14,4 +17,6 @@ export interface BridgeMetrics {
   reviewEvent(flow: string, event: 'rejected' | 'resubmitted' | 'failed'): void
   /** Rows of status files, by what became of them. */
   statusRows(flow: string, outcome: 'applied' | 'rejected', count: number): void
+  /** Rows retention deleted. */
+  retentionPruned(kind: RetentionKind, rows: number): void
 }

@@ -70,6 +70,12 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     labelNames: ['flow', 'outcome'],
     registers: [registry],
   })
+  const retentionPruned = new Counter({
+    name: 'bridge_retention_pruned_rows_total',
+    help: 'Rows deleted by retention, by kind (runs, items, export_jobs, idempotency_keys, reviews).',
+    labelNames: ['kind'],
+    registers: [registry],
+  })
   return {
     registry,
     contentType: registry.contentType,
@@ -89,6 +95,9 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     reviewEvent: (flow, event) => reviews.inc({ flow, event }),
     statusRows(flow, outcome, count) {
       if (count > 0) statusRows.inc({ flow, outcome }, count)
+    },
+    retentionPruned(kind, rows) {
+      if (rows > 0) retentionPruned.inc({ kind }, rows)
     },
   }
 }

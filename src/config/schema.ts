@@ -73,7 +73,7 @@ export const StoreConfigSchema = T.Object(
           'Closed reviews (resubmitted or failed) are deleted this many days after they last changed; a rejection still awaiting its resubmission is never deleted.',
         ),
         idempotencyKeyDays: retentionDays(
-          "A run or job that holds an idempotency key (API Idempotency-Key, one per schedule tick) is kept at least this many days after the key was used, and the key goes with it: a retry within this window gets the same run, a later one is a new request. 0 keeps such runs forever.",
+          'A run or job that holds an idempotency key (API Idempotency-Key, one per schedule tick) is kept at least this many days after the key was used, and the key goes with it: a retry within this window gets the same run, a later one is a new request. 0 keeps such runs forever.',
         ),
         intervalMs: T.Integer({
           minimum: 1000,

@@ -99,7 +99,7 @@ export async function simulateYear(options: YearOptions): Promise<YearResult> {
         pruned.passes += 1
       }
       if ((day + 1) % 30 === 0 || day === days - 1) {
-        const snapshot = measure(path, day + 1)
+        const snapshot = measureStore(path, day + 1)
         snapshots.push(snapshot)
         options.onSnapshot?.(snapshot)
       }
@@ -264,7 +264,7 @@ async function rejection(store: Store, day: number, leaveOpen: boolean): Promise
   return null
 }
 
-function measure(path: string, day: number): StoreSnapshot {
+export function measureStore(path: string, day: number): StoreSnapshot {
   const db = new Database(path, { readonly: true })
   try {
     const count = (table: string) =>

@@ -9,6 +9,7 @@
  */
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import Database from 'better-sqlite3'
 import pino from 'pino'
 import { createSqliteStore } from '../src/adapters/store/sqlite.js'
@@ -50,7 +51,7 @@ export interface YearResult {
   files: number
   openReviews: string[]
   /** Totals over every retention pass. */
-  pruned: { rows: number; ms: number; passes: number; longestBatchMs: number }
+  pruned: { rows: number; ms: number; passes: number; longestBatchMs: number; maxLoopDelayMs: number }
 }
 
 const retentionConfig: RetentionConfig = {
@@ -80,7 +81,9 @@ export async function simulateYear(options: YearOptions): Promise<YearResult> {
   })
   const snapshots: StoreSnapshot[] = []
   const openReviews: string[] = []
-  const pruned = { rows: 0, ms: 0, passes: 0, longestBatchMs: 0 }
+  const pruned = { rows: 0, ms: 0, passes: 0, longestBatchMs: 0, maxLoopDelayMs: 0 }
+  // How long the event loop was held during passes (SQLite runs a batch and its commit synchronously).
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 })
   let files = 0
   try {
     for (let day = 0; day < days; day++) {
@@ -93,7 +96,9 @@ export async function simulateYear(options: YearOptions): Promise<YearResult> {
       now = dayStart + dayMs - 1
       if (options.retention) {
         const started = performance.now()
+        loopDelay.enable()
         const pass: RetentionPass = await retention.pruneNow()
+        loopDelay.disable()
         pruned.ms += performance.now() - started
         pruned.rows += Object.values(pass.pruned).reduce((a, b) => a + b, 0)
         pruned.passes += 1
@@ -109,6 +114,7 @@ export async function simulateYear(options: YearOptions): Promise<YearResult> {
     await store.store.close()
   }
   pruned.longestBatchMs = store.longestBatchMs()
+  pruned.maxLoopDelayMs = options.retention ? loopDelay.max / 1e6 : 0
   return { snapshots, files, openReviews, pruned }
 }
 

@@ -7,14 +7,19 @@
  * INTERNAL) and never a slow path.
  *
  * Timings are the fastest of a few runs (the least disturbed by other work
- * on the machine), compared as ratios: 4× the input must cost less than 10×
- * the time, where quadratic work costs 16×.
+ * on the machine), compared as ratios: 4× the input must cost less than 12×
+ * the time, where quadratic work costs 16×. Memory is the peak RSS a parse
+ * adds, measured in a fresh process per input.
  */
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import type { StatusFormat } from '../../src/config/schema.js'
 import { type ParsedStatusFile, parseStatusFile, STATUS_FILE_LIMITS } from '../../src/domain/status-file.js'
 
 const utf8 = (text: string) => new TextEncoder().encode(text)
+const execFileAsync = promisify(execFile)
 
 function format(type: StatusFormat['type'], overrides: Partial<StatusFormat> = {}): StatusFormat {
   return { type, encoding: 'utf8', delimiter: ',', recordsPath: '', maxBytes: 52_428_800, ...overrides }
@@ -44,7 +49,7 @@ function timeParse(bytes: Uint8Array, fmt: StatusFormat): number {
  * The fastest of `rounds` parses of each input, taken in turns so that a
  * burst of other work on the machine slows both alike, after one warm-up.
  */
-function fastestParses(texts: readonly string[], fmt: StatusFormat, rounds = 3): number[] {
+function fastestParses(texts: readonly string[], fmt: StatusFormat, rounds = 5): number[] {
   const inputs = texts.map(utf8)
   for (const bytes of inputs) parseStatusFile(bytes, fmt)
   const best = inputs.map(() => Number.POSITIVE_INFINITY)
@@ -56,7 +61,8 @@ function fastestParses(texts: readonly string[], fmt: StatusFormat, rounds = 3):
   return best
 }
 
-const LINEAR_RATIO = 10
+/** Linear work gives 4; quadratic 16. Measured 2–8 on a busy 2-core machine (garbage collection of the large input's tree varies). */
+const LINEAR_RATIO = 12
 
 function assertLinear(
   t: Test,
@@ -269,4 +275,56 @@ t.test('CSV: an unclosed quote or a huge field stops at the record limit', async
 
   // The parser stops at the limit: a 16 MiB unclosed quote costs no more than a 4 MiB one, give or take.
   assertLinear(t, 'CSV unclosed quote', (n) => `Id,Note__c\nA1,"${'x'.repeat(n)}\n`, format('csv'), 4 * limit)
+})
+
+/** Runs test/support/status-parse-peak.ts in a fresh process: how far one parse raised peak RSS. */
+async function peakOf(
+  shape: string,
+  count: number,
+): Promise<{ inputBytes: number; peakGrowth: number; outcome: string }> {
+  const script = fileURLToPath(new URL('../support/status-parse-peak.ts', import.meta.url))
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    ['--import', 'tsx', script, shape, String(count)],
+    {
+      maxBuffer: 1024 * 1024,
+    },
+  )
+  return JSON.parse(stdout)
+}
+
+const MiB = 1024 * 1024
+/** Peak memory per byte of input; measured 8 (JSON) to 38 (CSV, XML), with slack for a busy machine. */
+const PEAK_PER_INPUT_BYTE = 64
+
+t.test('memory is linear in the input: peak RSS of a parse, 1× against 4×', async (t) => {
+  for (const shape of ['csv', 'json', 'xml']) {
+    t.test(shape, async (t) => {
+      const small = await peakOf(shape, 25_000)
+      const large = await peakOf(shape, 100_000)
+      t.equal(large.outcome, '100000 rows')
+      const label = `${(small.inputBytes / MiB).toFixed(1)} MiB → +${(small.peakGrowth / MiB).toFixed(0)} MiB, ${(large.inputBytes / MiB).toFixed(1)} MiB → +${(large.peakGrowth / MiB).toFixed(0)} MiB`
+      // 32 MiB of floor: the allocator takes memory in large steps.
+      t.ok(large.peakGrowth < 8 * Math.max(small.peakGrowth, 32 * MiB), `ratio under 8: ${label}`)
+      t.ok(
+        large.peakGrowth < PEAK_PER_INPUT_BYTE * large.inputBytes,
+        `under ${PEAK_PER_INPUT_BYTE}× the input`,
+      )
+    })
+  }
+
+  t.test('pathological files are refused within the same budget', async (t) => {
+    for (const [shape, count] of [
+      ['deep-json', 8_000_000],
+      ['deep-xml', 2_000_000],
+      ['unclosed-quote', 16_000_000],
+    ] as const) {
+      const { inputBytes, peakGrowth, outcome } = await peakOf(shape, count)
+      t.equal(outcome, 'STATUS_FILE_UNPARSEABLE', `${shape}: refused, not thrown`)
+      t.ok(
+        peakGrowth < PEAK_PER_INPUT_BYTE * inputBytes,
+        `${shape}: ${(inputBytes / MiB).toFixed(1)} MiB → +${(peakGrowth / MiB).toFixed(0)} MiB`,
+      )
+    }
+  })
 })

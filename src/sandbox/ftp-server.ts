@@ -38,13 +38,16 @@ function listingLine(stat: ListedStats): string {
 }
 
 /**
- * The local path where `fsPath` really leads (an existing path through its
- * links, a new one through its directory's), or null when that is outside
- * `root`.
+ * Whether `fsPath` really leads inside `root`: judged by its nearest existing
+ * ancestor (itself when it exists) through that ancestor's links, so neither
+ * a link nor a new name below a link (MKD of a/b/c where a leads out) escapes.
  */
-async function realPathInside(root: string, fsPath: string): Promise<string | null> {
-  const real = await realpath(fsPath).catch(() => realpath(dirname(fsPath)).catch(() => dirname(fsPath)))
-  return real === root || real.startsWith(root + sep) ? real : null
+async function leadsInside(root: string, fsPath: string): Promise<boolean> {
+  for (let probe = fsPath; ; probe = dirname(probe)) {
+    const real = await realpath(probe).catch(() => null)
+    if (real !== null) return real === root || real.startsWith(root + sep)
+    if (dirname(probe) === probe) return false
+  }
 }
 
 /** A directory's entries as lstat sees them: a link is listed as a link, never followed. */
@@ -176,7 +179,7 @@ export async function startFtpServer(options: FtpSandboxOptions): Promise<FtpSan
     private async confine(clientPath: string | undefined): Promise<string> {
       const resolve = (this as unknown as { _resolvePath(path?: string): { fsPath: string } })._resolvePath
       const { fsPath } = resolve.call(this, clientPath)
-      if ((await realPathInside(root, fsPath)) === null) {
+      if (!(await leadsInside(root, fsPath))) {
         throw new Error(`${clientPath}: permission denied, it leads outside the served directory`)
       }
       return fsPath

@@ -4,7 +4,7 @@
  * served and uploaded to S-Drive). Over a real socket: raw FTP commands
  * with basic-ftp, and the bridge's own FTP adapter.
  */
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
@@ -56,7 +56,7 @@ const sink = () =>
   })
 
 t.test('raw FTP: a link out of the root is refused, one within it works', async (t) => {
-  const { secret, server } = await linkedRoot(t)
+  const { outside, secret, server } = await linkedRoot(t)
   const client = new Client(10_000)
   t.teardown(() => client.close())
   await client.access({ host: server.host, port: server.port, user: 'bob', password: 'pw' })
@@ -65,11 +65,26 @@ t.test('raw FTP: a link out of the root is refused, one within it works', async 
   t.equal(await replyCode(client.downloadTo(sink(), '/escape/secret.txt')), 551, 'RETR through a dir link')
   t.equal(await replyCode(client.size('/in/leak.txt')), 550, 'SIZE')
   t.equal(await replyCode(client.lastMod('/in/leak.txt')), 550, 'MDTM')
-  t.equal(await replyCode(client.list('/escape')), 451, 'LIST of a dir link out (ftp-srv answers a failed LIST with 451)')
+  t.equal(
+    await replyCode(client.list('/escape')),
+    451,
+    'LIST of a dir link out (ftp-srv answers a failed LIST with 451)',
+  )
   t.equal(await replyCode(client.cd('/escape')), 550, 'CWD into a dir link out')
   t.equal(await replyCode(client.uploadFrom(Readable.from(['overwritten']), '/in/leak.txt')), 550, 'STOR')
   t.equal(await replyCode(client.remove('/in/leak.txt')), 550, 'DELE')
   t.equal(await replyCode(client.rename('/in/leak.txt', '/in/moved.txt')), 550, 'RNFR')
+  t.equal(
+    await replyCode(client.send('MKD /escape/new/deeper')),
+    550,
+    'MKD of new directories below a link out',
+  )
+  t.equal(
+    await replyCode(client.uploadFrom(Readable.from(['planted']), '/escape/new/planted.txt')),
+    550,
+    'STOR of a new name below a link out',
+  )
+  t.same(await readdir(outside), ['secret.txt'], 'nothing was created outside')
   t.equal(await readFile(secret, 'utf8'), 'not for partners', 'the file outside is untouched')
 
   const listing = await client.list('/in')
@@ -114,7 +129,7 @@ t.test(
     t.equal(await failureCode(remote.read('/in/leak.txt', collect)), 'REMOTE_PERMISSION_DENIED')
     t.equal(await failureCode(remote.read('/escape/secret.txt', collect)), 'REMOTE_PERMISSION_DENIED')
     // The adapter lists by CWD + LIST and reads any refused CWD as "no such directory".
-  t.equal(await failureCode(remote.list('/escape')), 'REMOTE_NOT_FOUND')
+    t.equal(await failureCode(remote.list('/escape')), 'REMOTE_NOT_FOUND')
     t.equal(await failureCode(remote.delete('/in/leak.txt')), 'REMOTE_PERMISSION_DENIED')
     t.equal((await remote.read('/in/inside.txt', collect)).toString(), 'inside the root')
     t.same(

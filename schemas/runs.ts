@@ -71,7 +71,10 @@ export const StatusFileOutcome = T.Object(
 export const RunNote = T.Object(
   {
     path: T.String(),
-    reason: T.String({ description: 'NOT_READY, ALREADY_PROCESSED or IN_PROGRESS_ELSEWHERE' }),
+    reason: T.String({
+      description:
+        'NOT_READY, ALREADY_PROCESSED, IN_PROGRESS_ELSEWHERE or NOT_A_REGULAR_FILE (a symlink: never followed)',
+    }),
     message: T.String(),
   },
   { $id: 'RunNote', title: 'RunNote', additionalProperties: false },

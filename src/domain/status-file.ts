@@ -49,6 +49,26 @@ type ParseFailure = Extract<ParsedStatusFile, { ok: false }>
 /** The CSV text Salesforce Data Loader reads as "set this field to null". */
 const CSV_NULL = '#N/A'
 
+/**
+ * What a status file may hold beyond its byte limit (format.maxBytes). Each
+ * bound is far above what a status file needs (a root, rows, columns: three
+ * levels; a few dozen columns) and each keeps parsing linear in the file's
+ * size: without them a deep document overflows the parser (it threw a plain
+ * Error, which ended as INTERNAL), a huge cell or an unclosed quote holds
+ * the whole file in one buffer, and thousands of columns multiply the work
+ * done per row. Beyond any of them the file is STATUS_FILE_UNPARSEABLE.
+ */
+export const STATUS_FILE_LIMITS = {
+  /** Nesting of JSON arrays/objects or XML elements, the root counting as 1. */
+  maxDepth: 32,
+  /** Distinct columns in a file: CSV header cells, JSON keys, XML attributes and column elements. */
+  maxColumns: 1000,
+  /** Characters in one cell: Salesforce's largest text field (Long Text Area) holds 131,072. */
+  maxCellChars: 131_072,
+  /** Bytes in one CSV record (all its cells), so an unclosed quote stops early. */
+  maxCsvRecordBytes: 1_048_576,
+} as const
+
 export function parseStatusFile(bytes: Uint8Array, format: StatusFormat): ParsedStatusFile {
   const decoded = decode(bytes, format.encoding)
   if (typeof decoded !== 'string') return decoded
@@ -240,12 +260,19 @@ function firstUnpairedSurrogate(bytes: Uint8Array): number {
 
 interface CsvRecord {
   record: string[]
-  info: { bytes: number }
+  /** Bytes read when the record ended: its end offset. */
+  bytes: number
 }
 
 function isBlank(cells: readonly string[]): boolean {
   return cells.every((cell) => cell.trim() === '')
 }
+
+/** csv-parse's typings want a record back from on_record; any value is kept as the record. */
+const keepEndOffset = ((record: string[], context: { bytes: number }): CsvRecord => ({
+  record,
+  bytes: context.bytes,
+})) as unknown as (record: string[]) => string[]
 
 function parseCsvText(text: string, delimiter: string): ParsedStatusFile {
   // Parse the UTF-8 bytes, not the string: the parser's offsets (info.bytes)
@@ -259,27 +286,30 @@ function parseCsvText(text: string, delimiter: string): ParsedStatusFile {
       quote: '"',
       escape: '"',
       bom: false,
-      info: true,
+      // Only the end offset is kept: `info: true` keeps a dozen fields per record (≈3× the memory).
+      on_record: keepEndOffset,
       skip_empty_lines: true,
       // Checked below, so the message can name the true line.
       relax_column_count: true,
+      max_record_size: STATUS_FILE_LIMITS.maxCsvRecordBytes,
     }) as unknown as CsvRecord[]
   } catch (error) {
-    return unparseable(`CSV: ${(error as Error).message}`)
+    return unparseable(csvErrorMessage(error))
   }
 
   const lines = lineCounter(bytes)
   let previousEnd = 0
   let header: string[] | null = null
   const rows: RawRow[] = []
-  for (const { record, info } of records) {
+  for (const { record, bytes: end } of records) {
     const line = lines.lineAt(previousEnd)
-    previousEnd = info.bytes
+    previousEnd = end
     // A line of delimiters or spaces only (spreadsheets leave them at the end) is no row.
     if (isBlank(record)) continue
     if (header === null) {
       header = record.map((name) => name.trim())
-      const problem = headerProblem(header, line)
+      const problem =
+        tooManyColumns(header.length, `CSV header (line ${line})`) ?? headerProblem(header, line)
       if (problem !== null) return unparseable(problem)
       continue
     }
@@ -289,6 +319,8 @@ function parseCsvText(text: string, delimiter: string): ParsedStatusFile {
           `but the header has ${header.length} (check the delimiter "${delimiter}" and the quoting)`,
       )
     }
+    const long = record.findIndex((cell) => cell.length > STATUS_FILE_LIMITS.maxCellChars)
+    if (long !== -1) return unparseable(cellTooLong(`CSV line ${line}, column ${header[long]}`, record[long]))
     const columns = header
     const values = Object.fromEntries(
       record.map((cell, i): [string, CellValue] => [
@@ -300,6 +332,30 @@ function parseCsvText(text: string, delimiter: string): ParsedStatusFile {
   }
   if (header === null) return unparseable('CSV: the file is empty; a header row is required')
   return { ok: true, rows, columns: header }
+}
+
+function csvErrorMessage(error: unknown): string {
+  const { code, lines, message } = error as { code?: string; lines?: number; message: string }
+  if (code === 'CSV_MAX_RECORD_SIZE') {
+    return (
+      `CSV line ${lines}: a record longer than ${STATUS_FILE_LIMITS.maxCsvRecordBytes} bytes ` +
+      '(an unclosed quote, or a value longer than a Salesforce field can hold)'
+    )
+  }
+  return `CSV: ${clip(message, 300)}`
+}
+
+function tooManyColumns(count: number, where: string): string | null {
+  return count > STATUS_FILE_LIMITS.maxColumns
+    ? `${where}: ${count} columns, more than the ${STATUS_FILE_LIMITS.maxColumns} a status file may have`
+    : null
+}
+
+function cellTooLong(where: string, cell: string | undefined): string {
+  return (
+    `${where}: a value of ${cell?.length ?? 0} characters, more than the ` +
+    `${STATUS_FILE_LIMITS.maxCellChars} a Salesforce field can hold`
+  )
 }
 
 function headerProblem(header: readonly string[], line: number): string | null {
@@ -346,6 +402,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function parseJsonText(text: string, recordsPath: string): ParsedStatusFile {
   if (text.trim() === '') return unparseable('JSON: the file is empty')
+  const tooDeep = jsonDepthExceeded(text, STATUS_FILE_LIMITS.maxDepth)
+  if (tooDeep !== null) {
+    return unparseable(
+      `JSON: arrays and objects nested deeper than ${STATUS_FILE_LIMITS.maxDepth} levels` +
+        `${positionOf(text, tooDeep)}; rows must be flat objects in one array`,
+    )
+  }
   let document: unknown
   try {
     document = JSON.parse(text)
@@ -363,6 +426,9 @@ function parseJsonText(text: string, recordsPath: string): ParsedStatusFile {
       return unparseable(`JSON row ${index}: expected an object, found ${jsonKind(item)}`)
     }
     for (const [key, value] of Object.entries(item)) {
+      if (typeof value === 'string' && value.length > STATUS_FILE_LIMITS.maxCellChars) {
+        return unparseable(cellTooLong(`JSON row ${index}, key "${clip(key)}"`, value))
+      }
       if (typeof value === 'object' && value !== null) {
         return unparseable(
           `JSON row ${index}, key "${clip(key)}": ${jsonKind(value)} is not allowed; rows must be flat (text, numbers, booleans, null)`,
@@ -370,16 +436,42 @@ function parseJsonText(text: string, recordsPath: string): ParsedStatusFile {
       }
       columns.add(key)
     }
+    const problem = tooManyColumns(columns.size, `JSON row ${index}`)
+    if (problem !== null) return unparseable(`${problem} (keys of all rows together)`)
     rows.push({ index, line: null, values: { ...(item as Record<string, CellValue>) } })
   }
   return { ok: true, rows, columns: [...columns] }
 }
 
+/**
+ * The offset of the bracket that opens level `max + 1`, or null. One pass
+ * over the text before JSON.parse, which takes many times longer on a deep
+ * document than on a flat one of the same size.
+ */
+function jsonDepthExceeded(text: string, max: number): number | null {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (inString) {
+      if (code === 0x5c) i++
+      else if (code === 0x22) inString = false
+    } else if (code === 0x22) inString = true
+    else if (code === 0x5b || code === 0x7b) {
+      depth++
+      if (depth > max) return i
+    } else if (code === 0x5d || code === 0x7d) depth--
+  }
+  return null
+}
+
 /** V8 gives "at position N" for most syntax errors; a line and column are what an editor shows. */
 function jsonErrorPosition(error: unknown, text: string): string {
   const match = /at position (\d+)/.exec((error as Error).message)
-  if (match === null) return ''
-  const position = Number(match[1])
+  return match === null ? '' : positionOf(text, Number(match[1]))
+}
+
+function positionOf(text: string, position: number): string {
   const before = text.slice(0, position)
   const line = before.split('\n').length
   const column = position - before.lastIndexOf('\n')
@@ -444,6 +536,9 @@ const xmlParser = new XMLParser({
   ignoreDeclaration: true,
   ignorePiTags: true,
   cdataPropName: '#cdata',
+  // The parser throws a plain Error beyond this; parseXmlText turns it into STATUS_FILE_UNPARSEABLE.
+  // It counts the elements above the one being opened, so the root is level 0.
+  maxNestedTags: STATUS_FILE_LIMITS.maxDepth - 1,
 })
 
 interface XmlElement {
@@ -466,25 +561,85 @@ function parseXmlText(text: string, recordsPath: string): ParsedStatusFile {
   if (/<!\s*(?:DOCTYPE|ENTITY)/i.test(text)) {
     return unparseable('XML: DTDs are not accepted (the file has a DOCTYPE or ENTITY declaration)')
   }
+  const crowded = startTagOverAttributes(text, STATUS_FILE_LIMITS.maxColumns)
+  if (crowded !== null) {
+    return unparseable(
+      `XML: an element with more than ${STATUS_FILE_LIMITS.maxColumns} attributes${positionOf(text, crowded)}; ` +
+        `a status file has at most ${STATUS_FILE_LIMITS.maxColumns} columns`,
+    )
+  }
   const validation = XMLValidator.validate(text)
   if (validation !== true) {
     const { msg, line, col } = validation.err
     return unparseable(`XML line ${line}${col === undefined ? '' : `, column ${col}`}: ${msg}`)
   }
   try {
-    const roots = toElements(xmlParser.parse(text))
+    const roots = toElements(parseXmlTree(text))
     if (roots.length !== 1) throw new XmlProblem(`expected one root element, found ${roots.length}`)
     const rowElements = xmlRows(roots[0] as XmlElement, recordsPath)
     const columns = new Set<string>()
     const rows = rowElements.map((element, i): RawRow => {
       const values = xmlRowValues(element, i + 1)
       for (const column of Object.keys(values)) columns.add(column)
+      const problem = tooManyColumns(columns.size, `row ${i + 1} (<${element.name}>)`)
+      if (problem !== null) throw new XmlProblem(`${problem} (attributes and elements of all rows together)`)
       return { index: i + 1, line: null, values }
     })
     return { ok: true, rows, columns: [...columns] }
   } catch (error) {
     if (error instanceof XmlProblem) return unparseable(`XML: ${error.message}`)
     throw error
+  }
+}
+
+/**
+ * The offset of the first start tag with more than `max` attributes, or
+ * null. One pass before the validator, whose cost per attribute grows with
+ * the number of attributes on the element (2 MB of them on one element:
+ * seconds). Comments, CDATA and processing instructions are skipped whole;
+ * quoted values may hold "=" and ">". Anything else malformed is left to
+ * the validator.
+ */
+function startTagOverAttributes(text: string, max: number): number | null {
+  const skipTo = (from: number, open: string, close: string): number | null => {
+    if (!text.startsWith(open, from)) return null
+    const end = text.indexOf(close, from + open.length)
+    return end === -1 ? text.length : end + close.length
+  }
+  let i = text.indexOf('<')
+  while (i !== -1 && i < text.length) {
+    const skipped = skipTo(i, '<!--', '-->') ?? skipTo(i, '<![CDATA[', ']]>') ?? skipTo(i, '<?', '?>')
+    if (skipped !== null) {
+      i = text.indexOf('<', skipped)
+      continue
+    }
+    let attributes = 0
+    let quote = 0
+    let j = i + 1
+    for (; j < text.length; j++) {
+      const code = text.charCodeAt(j)
+      if (quote !== 0) {
+        if (code === quote) quote = 0
+      } else if (code === 0x22 || code === 0x27) quote = code
+      else if (code === 0x3d && ++attributes > max) return i
+      else if (code === 0x3e || code === 0x3c) break
+    }
+    i = text.indexOf('<', j)
+  }
+  return null
+}
+
+/** fast-xml-parser's tree; what it throws is about the input (validated already, so: too deep). */
+function parseXmlTree(text: string): unknown {
+  try {
+    return xmlParser.parse(text)
+  } catch (error) {
+    const message = (error as Error).message
+    throw new XmlProblem(
+      /nested/i.test(message)
+        ? `elements nested deeper than ${STATUS_FILE_LIMITS.maxDepth} levels; a status file needs three (root, row, column)`
+        : clip(message, 200),
+    )
   }
 }
 
@@ -507,12 +662,12 @@ function toElements(nodes: unknown): XmlElement[] {
       )
     }
     const content = node[name]
-    out.push({
-      name: localName(name),
-      attributes,
-      children: toElements(content),
-      text: textOf(content, name),
-    })
+    const text = textOf(content, name)
+    const long = [text, ...attributes.values()].find(
+      (value) => value.length > STATUS_FILE_LIMITS.maxCellChars,
+    )
+    if (long !== undefined) throw new XmlProblem(cellTooLong(`<${name}>`, long))
+    out.push({ name: localName(name), attributes, children: toElements(content), text })
   }
   return out
 }
@@ -535,12 +690,14 @@ function textOf(content: unknown, where: string): string {
 /** The row elements `recordsPath` names; "" → the root's one repeated child. */
 function xmlRows(root: XmlElement, recordsPath: string): XmlElement[] {
   if (recordsPath === '') {
-    const names = [...new Set(root.children.map((child) => child.name))]
+    const counts = new Map<string, number>()
+    for (const child of root.children) counts.set(child.name, (counts.get(child.name) ?? 0) + 1)
+    const names = [...counts.keys()]
     if (names.length <= 1) return root.children
-    const repeated = names.filter((name) => root.children.filter((c) => c.name === name).length > 1)
+    const repeated = names.filter((name) => (counts.get(name) as number) > 1)
     if (repeated.length === 1) return root.children.filter((child) => child.name === repeated[0])
     throw new XmlProblem(
-      `cannot tell the row element among <${root.name}>'s children (${names.map((n) => `<${n}>`).join(', ')}); ` +
+      `cannot tell the row element among <${root.name}>'s children (${clip(names.map((n) => `<${n}>`).join(', '), 300)}); ` +
         'set format.recordsPath, e.g. "statuses.status"',
     )
   }
@@ -556,10 +713,10 @@ function xmlRows(root: XmlElement, recordsPath: string): XmlElement[] {
     parents = current
     current = parents.flatMap((parent) => parent.children.filter((child) => child.name === segment))
   }
-  const strays = parents.flatMap((parent) => parent.children).filter((child) => !current.includes(child))
-  if (current.length === 0 && strays.length > 0) {
+  const strays = current.length === 0 ? parents.flatMap((parent) => parent.children) : []
+  if (strays.length > 0) {
     // A typo in recordsPath would otherwise read as an empty file.
-    const found = [...new Set(strays.map((child) => `<${child.name}>`))].join(', ')
+    const found = clip([...new Set(strays.map((child) => `<${child.name}>`))].join(', '), 300)
     throw new XmlProblem(`recordsPath "${recordsPath}": no such element (found ${found})`)
   }
   return current

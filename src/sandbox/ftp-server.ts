@@ -2,19 +2,68 @@
  * An in-process FTP / FTPS server for tests and the demo, on ftp-srv, over a
  * local directory. Passive mode only, on loopback; faults can be armed.
  *
- * Two ftp-srv behaviours are adjusted here: it strips every `"` from commands
- * (names with double quotes would be mangled), and it installs process-wide
- * signal handlers that exit the process.
+ * Three ftp-srv behaviours are adjusted here: it strips every `"` from
+ * commands (names with double quotes would be mangled), it installs
+ * process-wide signal handlers that exit the process, and it follows
+ * symlinks out of its root (a link to /etc/passwd in an inbox was served).
+ * Like the SFTP sandbox, every path is judged by where it really leads: a
+ * link that stays inside the root works, one that leads outside is refused
+ * (550, "permission denied"), and listings show links as links
+ * (`lrwxrwxrwx … name -> target`) as a real server's `ls -l` does.
  */
 import { randomBytes, randomInt } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
-import { realpath } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
+import { lstat, readdir, readlink, realpath } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import type { Socket } from 'node:net'
+import { dirname, join, sep } from 'node:path'
 import { PassThrough, type Readable, Writable } from 'node:stream'
 import ftpSrv, { type FtpConnection } from 'ftp-srv'
 import { serverCertPem, serverKeyPem } from './tls/index.js'
 
 const { FtpSrv, FileSystem } = ftpSrv
+
+/** ftp-srv's own `ls -l` line (not exported by its entry point); links get their `l` and target here. */
+const lsLine = createRequire(import.meta.url)('ftp-srv/src/helpers/file-stat.js') as (
+  stat: Stats,
+  format: 'ls',
+) => string
+
+type ListedStats = Stats & { name: string; linkTarget?: string }
+
+function listingLine(stat: ListedStats): string {
+  const line = lsLine(stat, 'ls')
+  return stat.linkTarget === undefined ? line : `l${line.slice(1)} -> ${stat.linkTarget}`
+}
+
+/**
+ * Whether `fsPath` really leads inside `root`: judged by its nearest existing
+ * ancestor (itself when it exists) through that ancestor's links, so neither
+ * a link nor a new name below a link (MKD of a/b/c where a leads out) escapes.
+ */
+async function leadsInside(root: string, fsPath: string): Promise<boolean> {
+  for (let probe = fsPath; ; probe = dirname(probe)) {
+    const real = await realpath(probe).catch(() => null)
+    if (real !== null) return real === root || real.startsWith(root + sep)
+    if (dirname(probe) === probe) return false
+  }
+}
+
+/** A directory's entries as lstat sees them: a link is listed as a link, never followed. */
+async function listWithoutFollowing(dir: string): Promise<ListedStats[]> {
+  const entries = await Promise.all(
+    (await readdir(dir)).map(async (name): Promise<ListedStats | null> => {
+      const path = join(dir, name)
+      // An entry renamed or deleted since readdir is simply not listed.
+      const stats = await lstat(path).catch(() => null)
+      if (stats === null) return null
+      const linkTarget = stats.isSymbolicLink() ? await readlink(path).catch(() => '?') : undefined
+      return Object.assign(stats, { name }, linkTarget === undefined ? {} : { linkTarget })
+    }),
+  )
+  return entries.filter((entry): entry is ListedStats => entry !== null)
+}
 
 export interface FtpSandboxOptions {
   root: string
@@ -111,6 +160,7 @@ export async function startFtpServer(options: FtpSandboxOptions): Promise<FtpSan
     // One set of ticket keys for the control and every data listener, so a client can
     // resume the control connection's TLS session on data connections.
     tls: tlsMode ? { key: serverKeyPem, cert: serverCertPem, ticketKeys: randomBytes(48) } : false,
+    file_format: (stat) => listingLine(stat as ListedStats),
   })
   for (const signal of signals) {
     for (const listener of process.listeners(signal)) {
@@ -125,6 +175,51 @@ export async function startFtpServer(options: FtpSandboxOptions): Promise<FtpSan
       super(owner, { root, cwd: '/' })
     }
 
+    /** The local path of a client path; refused when it leads outside the root. */
+    private async confine(clientPath: string | undefined): Promise<string> {
+      const resolve = (this as unknown as { _resolvePath(path?: string): { fsPath: string } })._resolvePath
+      const { fsPath } = resolve.call(this, clientPath)
+      if (!(await leadsInside(root, fsPath))) {
+        throw new Error(`${clientPath}: permission denied, it leads outside the served directory`)
+      }
+      return fsPath
+    }
+
+    override async get(fileName: string) {
+      await this.confine(fileName)
+      return super.get(fileName)
+    }
+
+    override async list(path = '.') {
+      return listWithoutFollowing(await this.confine(path))
+    }
+
+    override async chdir(path = '.') {
+      await this.confine(path)
+      return super.chdir(path)
+    }
+
+    override async delete(path: string) {
+      await this.confine(path)
+      return super.delete(path)
+    }
+
+    override async mkdir(path: string) {
+      await this.confine(path)
+      return super.mkdir(path)
+    }
+
+    override async rename(from: string, to: string) {
+      await this.confine(from)
+      await this.confine(to)
+      return super.rename(from, to)
+    }
+
+    override async chmod(path: string, mode: string) {
+      await this.confine(path)
+      return super.chmod(path, mode)
+    }
+
     /** True when the drop fault cut this connection off instead of letting `bytes` through. */
     dropped(bytes: number): boolean {
       this.moved += bytes
@@ -135,6 +230,7 @@ export async function startFtpServer(options: FtpSandboxOptions): Promise<FtpSan
     }
 
     override async read(fileName: string, readOptions: { start?: unknown }) {
+      await this.confine(fileName)
       const result = (await super.read(fileName, readOptions)) as {
         stream: Readable & { path: string }
         clientPath: string
@@ -164,7 +260,8 @@ export async function startFtpServer(options: FtpSandboxOptions): Promise<FtpSan
       return { stream: Object.assign(relay, { path: source.path }), clientPath: result.clientPath }
     }
 
-    override write(fileName: string, writeOptions: { append?: boolean; start?: unknown }) {
+    override async write(fileName: string, writeOptions: { append?: boolean; start?: unknown }) {
+      await this.confine(fileName)
       const inner = super.write(fileName, writeOptions) as {
         stream: Writable & { path: string }
         clientPath: string

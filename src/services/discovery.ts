@@ -49,6 +49,20 @@ async function listTree(
   return byDir
 }
 
+/**
+ * A symlink (or device, socket, FIFO) the flow would take if it were a file.
+ * It is never followed: where a link leads on the partner's server is not
+ * ours to judge, and a link out of the partner's area must not carry a file
+ * of the server's into Salesforce. It stays where it is, reported in every run.
+ */
+function notARegularFile(entry: RemoteEntry): RunNote {
+  return {
+    path: entry.path,
+    reason: 'NOT_A_REGULAR_FILE',
+    message: 'not a regular file (a symbolic link or special file); it is not followed and stays where it is',
+  }
+}
+
 export interface DiscoverOptions {
   remote: RemoteFiles
   flow: SourceFlow
@@ -80,6 +94,13 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovery
     const names = new Set(entries.map((e) => e.name))
     const relativeDir = relativeTo(root, dir) ?? ''
     for (const entry of entries) {
+      if (entry.type === 'other') {
+        const relPath = relativeDir === '' ? entry.name : `${relativeDir}/${entry.name}`
+        if ((include(relPath) || include(entry.name)) && !exclude(relPath) && !exclude(entry.name)) {
+          notes.push(notARegularFile(entry))
+        }
+        continue
+      }
       if (entry.type !== 'file') continue
       try {
         assertSafeEntryName(entry.name)

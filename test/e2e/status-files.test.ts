@@ -285,6 +285,37 @@ for (const protocol of ['sftp', 'ftp'] as Protocol[]) {
       t.match(JSON.parse(await h.read('erp-xml/errors/dtd.xml.error.json')).message, /DTD|DOCTYPE/)
     })
 
+    t.test('a deeply nested XML or JSON file is STATUS_FILE_UNPARSEABLE, not INTERNAL', async (t) => {
+      // 100,000 levels: fast-xml-parser threw a plain Error past 100, recorded as INTERNAL.
+      const depth = 100_000
+      await h.put('erp-xml/in/deep.xml', `<statuses>${'<s>'.repeat(depth)}${'</s>'.repeat(depth)}</statuses>`)
+      await h.put('erp-json/in/deep.json', `{"statuses": ${'['.repeat(depth)}${']'.repeat(depth)}}`)
+      const runs = [await h.runAndWait('erp-xml'), await h.runAndWait('erp-json')]
+      for (const run of runs) {
+        t.equal(run.state, 'failed', `${run.flow}: the run records the file's failure`)
+        t.notMatch(JSON.stringify(run), /INTERNAL/, `${run.flow}: nothing in the run is INTERNAL`)
+      }
+      t.same(
+        runs.flatMap((r) => r.items.map((i: any) => [i.name, i.state, i.errorCode])),
+        [
+          ['deep.xml', 'failed', 'STATUS_FILE_UNPARSEABLE'],
+          ['deep.json', 'failed', 'STATUS_FILE_UNPARSEABLE'],
+        ],
+      )
+      const errors = [...(await h.list('erp-xml/errors')), ...(await h.list('erp-json/errors'))]
+      for (const name of ['deep.xml', 'deep.xml.error.json', 'deep.json', 'deep.json.error.json']) {
+        t.ok(errors.includes(name), `${name} in the error folder`)
+      }
+      t.match(JSON.parse(await h.read('erp-xml/errors/deep.xml.error.json')), {
+        code: 'STATUS_FILE_UNPARSEABLE',
+        message: /nested deeper than 32 levels/,
+      })
+      t.match(JSON.parse(await h.read('erp-json/errors/deep.json.error.json')), {
+        code: 'STATUS_FILE_UNPARSEABLE',
+        message: /nested deeper than 32 levels/,
+      })
+    })
+
     t.test('legacy exchange: an export carries correlation ids, the ERP answers by them', async (t) => {
       const customer = accounts[460] as string
       const [fileId] = await seedSDriveFiles(

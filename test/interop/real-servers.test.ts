@@ -11,7 +11,19 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, stat, utimes } from 'node:fs/promises'
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises'
 import { connect } from 'node:net'
 import { homedir, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -549,6 +561,64 @@ for (const server of ftpDaemons) {
       t.notMatch(h.logs.join(''), /421 (There are )?too many/i, 'the bridge never went past the limit')
     },
   )
+}
+
+/** How the bridge recorded each path of a run: an item's state and code, or a note's reason. */
+function outcomes(run: RunDetail): Map<string, string> {
+  const seen = new Map<string, string>()
+  for (const item of run.items)
+    seen.set(item.path, `item ${item.state}${item.errorCode ? ` ${item.errorCode}` : ''}`)
+  for (const note of run.notes) seen.set(note.path, `note ${note.reason}`)
+  return seen
+}
+
+// All three daemons chroot the session to the served directory (ChrootDirectory, chroot_local_user,
+// --chrooteveryone): an absolute link out of it dangles there, a relative one within it resolves.
+for (const server of [sshd('password'), vsftpd(false), pureFtpd(false)]) {
+  t.test(`${server.name}: symlinks in the inbox`, { skip: skipUnlessDaemon(server.daemon) }, async (t) => {
+    const h = await startFor(server, 'plain', (e) => [standardFlow(e)], t)
+    seedRecords(h.sandbox)
+    const outside = await mkdtemp(join(tmpdir(), 'interop-outside-'))
+    t.teardown(() => rm(outside, { recursive: true, force: true }))
+    const secret = join(outside, 'ACME-001_secret.txt')
+    await writeFile(secret, 'not for partners')
+    const old = (Date.now() - 3600_000) / 1000
+    await utimes(secret, old, old)
+    await h.put('data/ACME-001_real.txt', 'inside the served directory')
+    await h.put('inbox/ACME-001_contract.pdf', 'acme contract')
+    await symlink(secret, join(h.remoteRoot, 'inbox', 'ACME-001_leak.txt'))
+    await symlink('../data/ACME-001_real.txt', join(h.remoteRoot, 'inbox', 'ACME-001_alias.txt'))
+
+    const plan = await h.api('POST', '/v1/flows/partner-docs/runs?dryRun=true')
+    t.equal(plan.status, 200, 'the dry run answers')
+    const run = await h.runAndWait('partner-docs')
+    explain(t, h, run)
+    const seen = outcomes(run)
+    for (const [path, outcome] of seen) t.comment(`${path}: ${outcome}`)
+
+    t.equal(run.state, 'succeeded', 'the run ends normally')
+    t.equal(seen.get('/inbox/ACME-001_contract.pdf'), 'item done', 'the regular file is delivered')
+    for (const link of ['/inbox/ACME-001_leak.txt', '/inbox/ACME-001_alias.txt']) {
+      // Each daemon lists a link as a link, not as the file it points at: reported, not taken.
+      t.equal(seen.get(link), 'note NOT_A_REGULAR_FILE', `${link}: reported, never followed`)
+    }
+    t.same(
+      sdriveFiles(h.sandbox).map((f) => f.cg__File_Name__c),
+      ['ACME-001_contract.pdf'],
+      'nothing a link points at reached S-Drive',
+    )
+    t.equal(await readFile(secret, 'utf8'), 'not for partners', 'the file outside is untouched')
+    t.equal(
+      await readFile(join(h.remoteRoot, 'data', 'ACME-001_real.txt'), 'utf8'),
+      'inside the served directory',
+    )
+    t.same(
+      await h.list('inbox'),
+      ['ACME-001_alias.txt', 'ACME-001_leak.txt'],
+      'the links stay where they are',
+    )
+    t.same(await h.list('errors'), [], 'and are not moved to the error folder')
+  })
 }
 
 t.test('the daemons report their versions', async (t) => {

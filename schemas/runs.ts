@@ -71,7 +71,10 @@ export const StatusFileOutcome = T.Object(
 export const RunNote = T.Object(
   {
     path: T.String(),
-    reason: T.String({ description: 'NOT_READY, ALREADY_PROCESSED or IN_PROGRESS_ELSEWHERE' }),
+    reason: T.String({
+      description:
+        'NOT_READY, ALREADY_PROCESSED, IN_PROGRESS_ELSEWHERE or UNREADABLE_FILE_NAME (a name that cannot be read back: a line break, bytes that are not UTF-8, a path separator; the file stays where it is)',
+    }),
     message: T.String(),
   },
   { $id: 'RunNote', title: 'RunNote', additionalProperties: false },

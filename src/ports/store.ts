@@ -40,7 +40,7 @@ export interface RunRecord {
 
 export interface RunNote {
   path: string
-  reason: 'NOT_READY' | 'ALREADY_PROCESSED' | 'IN_PROGRESS_ELSEWHERE'
+  reason: 'NOT_READY' | 'ALREADY_PROCESSED' | 'IN_PROGRESS_ELSEWHERE' | 'UNREADABLE_FILE_NAME'
   message: string
 }
 

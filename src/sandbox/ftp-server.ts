@@ -8,8 +8,9 @@
  */
 import { randomBytes, randomInt } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
-import { realpath } from 'node:fs/promises'
+import { readdir, realpath, stat } from 'node:fs/promises'
 import type { Socket } from 'node:net'
+import { posix } from 'node:path'
 import { PassThrough, type Readable, Writable } from 'node:stream'
 import ftpSrv, { type FtpConnection } from 'ftp-srv'
 import { serverCertPem, serverKeyPem } from './tls/index.js'
@@ -123,6 +124,30 @@ export async function startFtpServer(options: FtpSandboxOptions): Promise<FtpSan
 
     constructor(private readonly owner: FtpConnection & ConnectionInternals) {
       super(owner, { root, cwd: '/' })
+    }
+
+    /**
+     * ftp-srv turns every `\` into `/`, so `a\b.pdf` (a legal name on a Unix server) was
+     * looked up as `a/b.pdf`. Here a backslash is a plain character, as on vsftpd or OpenSSH.
+     */
+    _resolvePath(path = '.'): { clientPath: string; fsPath: string } {
+      const clientPath = posix.isAbsolute(path) ? posix.normalize(path) : posix.join('/', this.cwd, path)
+      return { clientPath, fsPath: posix.join(root, clientPath) }
+    }
+
+    /**
+     * ftp-srv lists names as strings and drops those it then cannot stat: a name that is not
+     * UTF-8 vanished from the listing. Listed here as a real server's client sees it, decoded
+     * with U+FFFD where the bytes are not UTF-8.
+     */
+    override async list(path = '.') {
+      const { fsPath } = this._resolvePath(path)
+      const listed = []
+      for (const bytes of await readdir(fsPath, { encoding: 'buffer' })) {
+        const stats = await stat(Buffer.concat([Buffer.from(`${fsPath}/`), bytes])).catch(() => null)
+        if (stats) listed.push(Object.assign(stats, { name: bytes.toString('utf8') }))
+      }
+      return listed
     }
 
     /** True when the drop fault cut this connection off instead of letting `bytes` through. */

@@ -534,6 +534,10 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     const ours = (path: string) => flow.kind === 'status' && isErrorReport(path)
     const taken = discovered.ready.filter((f) => !ours(f.name))
     const notes = discovered.notes.filter((n) => !ours(n.path))
+    for (const note of notes.filter((n) => n.reason === 'UNREADABLE_FILE_NAME')) {
+      metrics.failure(flow.name, note.reason)
+      logger.warn({ flow: flow.name, run: run.id, file: note.path }, `file left in place: ${note.message}`)
+    }
     const limited = taken.slice(0, flow.maxFilesPerRun)
     const newItems: NewItem[] = limited.map((file: DiscoveredFile) => ({
       endpoint: flow.source.endpoint,
@@ -876,7 +880,8 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       const files: PlannedFile[] = notes.map((n) => ({
         path: n.path,
         size: 0,
-        action: 'wait',
+        // A name that cannot be read back is never taken: shown as a failure, not as something to wait for.
+        action: n.reason === 'UNREADABLE_FILE_NAME' ? 'fail' : 'wait',
         target: null,
         reason: n.message,
         code: n.reason,

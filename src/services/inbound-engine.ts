@@ -24,6 +24,7 @@ import type { ItemRecord, NewItem, RunRecord, RunTrigger, Store } from '../ports
 import type { TransferQueue } from '../queue/transfer-queue.js'
 import { type BatchContext, sdriveTargetOf, transferBatch } from './batch-transfer.js'
 import { type DiscoveredFile, discoverFiles } from './discovery.js'
+import type { FlowSchemaChecker } from './flow-schema.js'
 import type { LeaseKeeper } from './lease-keeper.js'
 import { matchFiles } from './record-matcher.js'
 import { correlateResubmissions, recordResubmission } from './resubmissions.js'
@@ -59,6 +60,8 @@ export interface InboundEngineDeps {
   batchLimits?: BatchLimits
   /** Run leases: this process drives only the runs it holds. */
   leases: LeaseKeeper
+  /** Checks inbound flows against the org's schema before their runs; none: not checked. */
+  flowSchema?: FlowSchemaChecker
   /** How often to look for runs nobody drives (a crashed replica's); default half a lease. */
   claimIntervalMs?: number
   /** Runs driven at once by this process. */
@@ -170,6 +173,20 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   async function setItem(item: ItemRecord, to: ItemRecord['state'], patch: Partial<ItemRecord> = {}) {
     assertTransition(item.state, to)
     return store.updateItem(item.id, { ...patch, state: to })
+  }
+
+  /**
+   * A configuration fault met in a lookup: the run's unmatched files are let go untouched (skipped,
+   * their ledger claim released), so a run after the fix takes them as if this one had not seen them.
+   */
+  async function letGoOfFiles(flow: InboundFlow, runId: string, error: BridgeError): Promise<BridgeError> {
+    const final = error.details?.problems ? error : (deps.flowSchema?.lookupFailed(flow, error) ?? error)
+    for (const item of await store.listItems(runId)) {
+      if (item.state !== 'pending' || item.target !== null) continue
+      await setItem(item, 'skipped', { error: { code: final.code, message: final.message } })
+      await store.releaseLedger(item.id)
+    }
+    return final
   }
 
   /** Moves a permanently failed file to the error folder (once) and reports it. */
@@ -750,6 +767,8 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         startedAt: run.startedAt ?? new Date(clock.now()).toISOString(),
       })
       if (withDiscovery) {
+        // A name the org does not have fails the run before any file is listed, let alone moved.
+        if (flow.kind === 'inbound') await deps.flowSchema?.assertConfigured(flow, shutdown.signal)
         for (let attempt = 1; ; attempt++) {
           try {
             await discover(flow, run)
@@ -777,7 +796,8 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     } catch (error) {
       // Stopped, not failed: after a shutdown the next start resumes it, after a lost lease its new owner does.
       if (shutdown.signal.aborted || drain.signal.aborted || lost.aborted) return
-      const e = toBridgeError(error)
+      let e = toBridgeError(error)
+      if (e.code === 'FLOW_MISCONFIGURED' && flow.kind === 'inbound') e = await letGoOfFiles(flow, run.id, e)
       logger.error({ flow: flow.name, run: run.id, code: e.code, err: e.message }, 'run failed')
       metrics.failure(flow.name, e.code)
       await store.updateRun(run.id, {
@@ -871,6 +891,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
 
     async dryRun(flowName, signal) {
       const flow = flowOf(flowName)
+      if (flow.kind === 'inbound') await deps.flowSchema?.assertConfigured(flow, signal)
       const remote = deps.remotes.get(flow.source.endpoint)
       const discovered = await discoverFiles({ remote, flow, clock, ...(signal ? { signal } : {}) })
       const ours = (path: string) => flow.kind === 'status' && isErrorReport(path)

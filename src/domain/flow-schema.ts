@@ -87,7 +87,7 @@ export function neededObjects(needs: readonly SchemaNeed[]): string[] {
   return [...new Set(needs.map((n) => n.object))]
 }
 
-/** The needs the describes do not satisfy, one problem per name and place (an unknown object once per place). */
+/** The needs the describes do not satisfy, one problem per name and place; an unknown object only where it is named. */
 export function schemaProblems(needs: readonly SchemaNeed[], described: DescribedObjects): ConfigIssue[] {
   const problems = new Map<string, ConfigIssue>()
   for (const need of needs) {
@@ -95,6 +95,8 @@ export function schemaProblems(needs: readonly SchemaNeed[], described: Describe
     const fields = described.get(need.object)
     let problem: ConfigIssue | null = null
     if (fields === null || fields === undefined) {
+      // Said once, where the object is named; its fields cannot be judged.
+      if (need.field !== null) continue
       problem = issue(
         need.path,
         `object "${need.object}" does not exist in the org (or is not visible to the user)`,

@@ -30,7 +30,6 @@ export const CONFIGURATION_FAULTS: ReadonlySet<string> = new Set([
   'MALFORMED_QUERY',
   'INSUFFICIENT_ACCESS',
   'INSUFFICIENT_ACCESS_OR_READONLY',
-  'INVALID_FIELD_FOR_INSERT_UPDATE',
 ])
 
 export function isConfigurationFault(error: unknown): boolean {

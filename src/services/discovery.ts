@@ -49,6 +49,16 @@ async function listTree(
   return byDir
 }
 
+/**
+ * U+FFFD in a listed name usually stands for bytes that were not UTF-8, but a
+ * name may really contain it: asking for the path tells the two apart. A line
+ * break cannot be asked for at all.
+ */
+async function foundByName(remote: RemoteFiles, entry: RemoteEntry, signal: AbortSignal | undefined) {
+  if (/[\r\n]/.test(entry.name)) return false
+  return (await remote.stat(entry.path, { modifiedAt: false, ...(signal ? { signal } : {}) })) !== null
+}
+
 export interface DiscoverOptions {
   remote: RemoteFiles
   flow: SourceFlow
@@ -98,7 +108,7 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovery
       // Reported in every run instead of failing as an item: the file cannot be opened, moved to
       // the error folder or given a reason file by this name, so it stays for the operator to rename.
       const unreadable = unreadableNameReason(entry.name)
-      if (unreadable !== null) {
+      if (unreadable !== null && !(await foundByName(remote, entry, signal))) {
         notes.push({ path: entry.path, reason: 'UNREADABLE_FILE_NAME', message: unreadable })
         continue
       }

@@ -12,6 +12,8 @@ import { type Protocol, sdriveFiles, seedRecords, standardFlow, startHarness } f
 
 const NEWLINE_NAME = 'ACME-001_line\nbreak.pdf'
 const BACKSLASH_NAME = 'ACME-001_a\\b.pdf'
+/** Valid UTF-8 that really contains U+FFFD: readable by its name, so processed. */
+const REAL_FFFD_NAME = 'ACME-001_real\uFFFD.pdf'
 /** `ACME-001_café.pdf` in Latin-1: 0xE9 alone is not UTF-8. */
 const LATIN1_NAME = Buffer.concat([Buffer.from('ACME-001_caf'), Buffer.from([0xe9]), Buffer.from('.pdf')])
 
@@ -33,18 +35,24 @@ for (const protocol of ['sftp', 'ftp'] as Protocol[]) {
     await h.put('inbox/ACME-001_plain.pdf', 'plain')
     await h.put(`inbox/${NEWLINE_NAME}`, 'newline')
     await h.put(`inbox/${BACKSLASH_NAME}`, 'backslash')
+    await h.put(`inbox/${REAL_FFFD_NAME}`, 'real replacement character')
     await putBytesName(join(h.remoteRoot, 'inbox'), LATIN1_NAME, 'latin-1')
     const before = await inboxBytes(h.remoteRoot)
-    t.equal(before.length, 4, 'four files in the inbox')
+    t.equal(before.length, 5, 'five files in the inbox')
 
     const plan = await h.api('POST', '/v1/flows/partner-docs/runs?dryRun=true')
     t.equal(plan.status, 200)
     const planned = plan.json.files as { path: string; action: string; code: string | null }[]
-    t.equal(planned.length, 4, 'the dry run lists every file the listing returned')
+    t.equal(planned.length, 5, 'the dry run lists every file the listing returned')
     const byPath = new Map(planned.map((f) => [f.path, f]))
     t.match(byPath.get(`/inbox/${NEWLINE_NAME}`), { action: 'fail', code: 'UNREADABLE_FILE_NAME' })
     t.match(byPath.get(`/inbox/${BACKSLASH_NAME}`), { action: 'upload' })
-    const latin1 = planned.find((f) => f.path.includes('\uFFFD'))
+    t.match(
+      byPath.get(`/inbox/${REAL_FFFD_NAME}`),
+      { action: 'upload' },
+      'a name that has U+FFFD is readable',
+    )
+    const latin1 = planned.find((f) => f.path.includes('\uFFFD') && f.path !== `/inbox/${REAL_FFFD_NAME}`)
     t.match(latin1, { action: 'fail', code: 'UNREADABLE_FILE_NAME' }, 'the non-UTF-8 name is listed')
 
     for (const round of [1, 2]) {
@@ -53,7 +61,7 @@ for (const protocol of ['sftp', 'ftp'] as Protocol[]) {
       t.equal(unreadable.length, 2, `run ${round}: both unreadable names are reported in the run`)
       t.ok(unreadable.includes(`/inbox/${NEWLINE_NAME}`), `run ${round}: the newline name, whole`)
       t.ok(
-        unreadable.some((p) => p.includes('\uFFFD')),
+        unreadable.some((p) => p.includes('caf\uFFFD')),
         `run ${round}: the non-UTF-8 name`,
       )
       const detail = await h.api('GET', `/v1/runs/${run.id}`)
@@ -63,7 +71,7 @@ for (const protocol of ['sftp', 'ftp'] as Protocol[]) {
         `run ${round}: GET /v1/runs/{id} shows them`,
       )
       if (round === 1) {
-        t.equal(run.counts.done, 2, 'the plain and the backslash file are processed')
+        t.equal(run.counts.done, 3, 'the plain, the backslash and the real U+FFFD file are processed')
         t.equal(run.counts.failed, 0, 'nothing failed as an item')
       }
     }
@@ -72,10 +80,14 @@ for (const protocol of ['sftp', 'ftp'] as Protocol[]) {
       .filter((f) => String(f.cg__Account__c).slice(0, 15) === ids.acme.slice(0, 15))
       .map((f) => f.cg__File_Name__c)
       .sort()
-    t.same(names, ['ACME-001_a_b.pdf', 'ACME-001_plain.pdf'], 'the backslash file reached S-Drive')
+    t.same(
+      names,
+      ['ACME-001_a_b.pdf', 'ACME-001_plain.pdf', REAL_FFFD_NAME].sort(),
+      'the backslash and the U+FFFD file reached S-Drive',
+    )
     t.same(
       (await h.list('processed')).sort(),
-      ['ACME-001_a\\b.pdf', 'ACME-001_plain.pdf'],
+      ['ACME-001_a\\b.pdf', 'ACME-001_plain.pdf', REAL_FFFD_NAME].sort(),
       'processed files were moved',
     )
     t.same(await h.list('errors'), [], 'nothing went to the error folder')

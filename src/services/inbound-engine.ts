@@ -176,13 +176,14 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   }
 
   /**
-   * A configuration fault met in a lookup: the run's unmatched files are let go untouched (skipped,
-   * their ledger claim released), so a run after the fix takes them as if this one had not seen them.
+   * A configuration fault met in a lookup: the run's files not yet started are let go untouched
+   * (skipped, their ledger claim released), so a run after the fix takes them as if this one had
+   * not seen them.
    */
   async function letGoOfFiles(flow: InboundFlow, runId: string, error: BridgeError): Promise<BridgeError> {
     const final = error.details?.problems ? error : (deps.flowSchema?.lookupFailed(flow, error) ?? error)
     for (const item of await store.listItems(runId)) {
-      if (item.state !== 'pending' || item.target !== null) continue
+      if (item.state !== 'pending') continue
       await setItem(item, 'skipped', { error: { code: final.code, message: final.message } })
       await store.releaseLedger(item.id)
     }

@@ -56,7 +56,9 @@ function configurationFault(
   keyed: readonly [unknown, MatchKey][],
   e: BridgeError,
 ): BridgeError {
-  const key = keyed.find(([, k]) => k.object === plan.object)?.[1]
+  const fieldsOf = (k: MatchKey) => (k.kind === 'id' ? ['Id'] : Object.keys(k.fields).sort()).join(',')
+  // The first rule whose keys made this query: its key path is where to look.
+  const key = keyed.find(([, k]) => k.object === plan.object && fieldsOf(k) === plan.fields.join(','))?.[1]
   return new BridgeError(
     'FLOW_MISCONFIGURED',
     `lookup on ${plan.object} (${plan.fields.join(', ')}): ${e.message}`,

@@ -47,9 +47,11 @@ const health: FastifyPluginAsyncTypebox<{ bridge: Bridge; isShuttingDown: () => 
         check(() => bridge.sf.checkAuth()),
       ])
       const ready = !isShuttingDown() && store === 'ok' && salesforce === 'ok'
-      return reply
-        .code(ready ? 200 : 503)
-        .send({ status: ready ? 'ready' : 'not_ready', checks: { store, salesforce } })
+      return reply.code(ready ? 200 : 503).send({
+        status: ready ? 'ready' : 'not_ready',
+        checks: { store, salesforce },
+        misconfiguredFlows: bridge.flowSchema.misconfigured(),
+      })
     },
   )
 

@@ -73,7 +73,7 @@ export const RunNote = T.Object(
     path: T.String(),
     reason: T.String({
       description:
-        'NOT_READY, ALREADY_PROCESSED, IN_PROGRESS_ELSEWHERE or NOT_A_REGULAR_FILE (a symlink: never followed)',
+        'NOT_READY, ALREADY_PROCESSED, IN_PROGRESS_ELSEWHERE, NOT_A_REGULAR_FILE (a symlink or special file: never followed) or UNREADABLE_FILE_NAME (a name that cannot be read back: a line break, bytes that are not UTF-8, a path separator; the file stays where it is)',
     }),
     message: T.String(),
   },

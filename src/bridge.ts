@@ -27,6 +27,7 @@ import type { SDrive } from './ports/sdrive.js'
 import type { Store } from './ports/store.js'
 import { createTransferQueue, type TransferQueue } from './queue/transfer-queue.js'
 import { createExportEngine, type ExportEngine } from './services/export-engine.js'
+import { createFlowSchemaChecker, type FlowSchemaChecker } from './services/flow-schema.js'
 import {
   createInboundEngine,
   type InboundEngine,
@@ -54,6 +55,10 @@ export interface Bridge {
   logger: Logger
   /** Prunes finished runs, jobs, reviews and idempotency keys (store.retention). */
   retention: RetentionService
+  /** Inbound flows checked against the org's schema; the misconfigured ones show in /readyz. */
+  flowSchema: FlowSchemaChecker
+  /** Settles when start-up's schema check of every inbound flow is done (it does not hold up start). */
+  flowSchemaChecked(): Promise<void>
   /** Resumes unfinished runs and starts cron schedules and the pruner. */
   start(options?: { schedules?: boolean }): Promise<void>
   /** Drains for up to graceMs (work in flight may finish), then closes everything. */
@@ -148,7 +153,15 @@ export async function createBridge(
     maxWaiting: config.queue.maxQueuedItems,
     endpointConcurrency: (name) => endpoints.get(name)?.maxConnections ?? 1,
   })
+  const flowSchema = createFlowSchemaChecker({
+    flows: config.flows,
+    sf,
+    logger: logger.child({ component: 'flow-schema' }),
+    now: () => clock.now(),
+  })
+  let schemaChecked: Promise<void> = Promise.resolve()
   const engine = createInboundEngine({
+    flowSchema,
     flows,
     endpoints,
     store,
@@ -222,7 +235,11 @@ export async function createBridge(
     metrics,
     logger,
     retention,
+    flowSchema,
+    flowSchemaChecked: () => schemaChecked,
     async start(options = {}) {
+      // One describe per configured object; a wrong name marks its flow, the others run on.
+      schemaChecked = flowSchema.checkAll()
       // Runs of flows taken out of the configuration would wait forever: say why they ended.
       const configured = new Set(config.flows.map((f) => f.name))
       for (const run of await store.findRuns(['waiting_for_window', 'queued', 'running'])) {

@@ -1,18 +1,21 @@
 #!/usr/bin/env node
 /**
  * Operator commands:
- *   sdrive-ftp-bridge check-config [FILE]
+ *   sdrive-ftp-bridge check-config [FILE] [--online]
  *   sdrive-ftp-bridge check-endpoint NAME [--config FILE] [--json]
- * Exit codes: 0 fine, 1 the endpoint check found a problem, 2 an invalid
+ * Exit codes: 0 fine, 1 the endpoint check (or check-config --online) found a problem, 2 an invalid
  * configuration or command line.
  */
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { checkEndpoint } from './adapters/remote/check.js'
 import { endpointDirectories } from './adapters/remote/check-directories.js'
+import { createSalesforceApi } from './adapters/salesforce/index.js'
 import { ConfigError, type Env, type LoadedConfig, loadConfig } from './config/load.js'
+import { toBridgeError } from './domain/errors.js'
 import { createLogger } from './logging/logger.js'
 import type { EndpointReport } from './ports/endpoint-check.js'
+import { createFlowSchemaChecker } from './services/flow-schema.js'
 
 export interface CliIo {
   env: Env
@@ -21,8 +24,10 @@ export interface CliIo {
 }
 
 const usage = `usage:
-  sdrive-ftp-bridge check-config [FILE]
-      Validates a configuration file offline (default: $BRIDGE_CONFIG or ./bridge.yaml).
+  sdrive-ftp-bridge check-config [FILE] [--online]
+      Validates a configuration file offline (default: $BRIDGE_CONFIG or ./bridge.yaml);
+      --online also logs in to Salesforce and checks every object and field the inbound
+      flows name (exit 1 if one is wrong).
   sdrive-ftp-bridge check-endpoint NAME [--config FILE] [--json]
       Connects to an endpoint and reports its identity, features, directories and clock.
 `
@@ -73,7 +78,8 @@ async function readConfig(path: string, io: CliIo): Promise<LoadedConfig | undef
 
 async function checkConfigCommand(args: string[], io: CliIo): Promise<number> {
   const positional = args.filter((arg) => !arg.startsWith('--'))
-  const unknown = args.filter((arg) => arg.startsWith('--'))
+  const online = args.includes('--online')
+  const unknown = args.filter((arg) => arg.startsWith('--') && arg !== '--online')
   if (unknown.length > 0) throw new UsageError(`unknown option ${unknown[0]}`)
   if (positional.length > 1) throw new UsageError('check-config takes at most one FILE')
   const path = positional[0] ?? defaultConfigPath(io.env)
@@ -97,6 +103,36 @@ async function checkConfigCommand(args: string[], io: CliIo): Promise<number> {
     lines.push(`  ${flow.name}  ${flow.kind}  ${where}${when ? `  (${when})` : ''}`)
   }
   io.stdout(`${lines.join('\n')}\n`)
+  return online ? await checkAgainstOrg(config, io) : 0
+}
+
+/** `--online`: describes every object the inbound flows name (once each) and reports each wrong name. */
+async function checkAgainstOrg(config: LoadedConfig, io: CliIo): Promise<number> {
+  const logger = createLogger({ level: io.env.LOG_LEVEL ?? 'warn', destination: process.stderr })
+  const sf = createSalesforceApi(config.salesforce, { logger })
+  const checker = createFlowSchemaChecker({ flows: config.flows, sf, logger })
+  try {
+    await sf.checkAuth()
+  } catch (error) {
+    const e = toBridgeError(error)
+    io.stderr(`salesforce: cannot log in: ${e.code}: ${e.message}\n`)
+    return 1
+  }
+  const problems: string[] = []
+  for (const flow of config.flows) {
+    if (flow.kind !== 'inbound') continue
+    try {
+      for (const p of await checker.problemsOf(flow)) problems.push(`  ${p.path}: ${p.message}`)
+    } catch (error) {
+      const e = toBridgeError(error)
+      problems.push(`  flow "${flow.name}": could not describe its objects: ${e.code}: ${e.message}`)
+    }
+  }
+  if (problems.length > 0) {
+    io.stderr(`the org does not have what the configuration names:\n${problems.join('\n')}\n`)
+    return 1
+  }
+  io.stdout('salesforce: every object and field the inbound flows name exists\n')
   return 0
 }
 

@@ -11,6 +11,8 @@ export const ErrorCodes = [
   'PAYLOAD_TOO_LARGE',
   'QUEUE_FULL',
   'CONFIG_INVALID',
+  /** The flow's configuration names an object, field or access the org does not have: every file would fail. */
+  'FLOW_MISCONFIGURED',
   // matching
   'NO_MATCHING_RECORD',
   'AMBIGUOUS_RECORD',

@@ -20,6 +20,21 @@ export function assertSafeEntryName(name: string): void {
   }
 }
 
+/**
+ * Why a listed name may not be readable by that name, or null when it is.
+ * A line break cannot travel in an FTP command (and is refused in any remote
+ * path here); U+FFFD is what a name that was not valid UTF-8 on the server
+ * decodes to, and the server knows such a file only by its original bytes
+ * (discovery asks for the path to tell it from a name that has U+FFFD).
+ */
+export function unreadableNameReason(name: string): string | null {
+  if (/[\r\n]/.test(name)) return `the name ${JSON.stringify(name)} contains a line break`
+  if (name.includes('\uFFFD')) {
+    return `the name ${JSON.stringify(name)} is not valid UTF-8 on the server (shown with U+FFFD)`
+  }
+  return null
+}
+
 /** The name the file gets in S-Drive: forbidden characters replaced, trimmed, never empty. */
 export function sdriveFileName(name: string, replacement = '_'): string {
   const cleaned = name.replace(CONTROL, '').replace(SDRIVE_FORBIDDEN, replacement).trim()

@@ -11,6 +11,7 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   PAYLOAD_TOO_LARGE: 413,
   QUEUE_FULL: 429,
   CONFIG_INVALID: 400,
+  FLOW_MISCONFIGURED: 409,
 }
 
 export function httpStatusOf(code: ErrorCode): number {

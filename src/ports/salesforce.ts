@@ -14,7 +14,15 @@ export interface SaveResult {
   errors: { statusCode?: string; message: string; fields?: string[] }[]
 }
 
+/** What `describe` tells about one object: its API name and its fields' API names. */
+export interface ObjectDescription {
+  name: string
+  fields: string[]
+}
+
 export interface SalesforceApi {
+  /** GET sobjects/{object}/describe; null when the org has no such object (or the user cannot see it). */
+  describe(object: string, options?: SalesforceCallOptions): Promise<ObjectDescription | null>
   /** Runs a SOQL query and follows nextRecordsUrl until done. */
   query<T extends Record<string, unknown> = Record<string, unknown>>(
     soql: string,

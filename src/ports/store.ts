@@ -40,7 +40,12 @@ export interface RunRecord {
 
 export interface RunNote {
   path: string
-  reason: 'NOT_READY' | 'ALREADY_PROCESSED' | 'IN_PROGRESS_ELSEWHERE' | 'NOT_A_REGULAR_FILE'
+  reason:
+    | 'NOT_READY'
+    | 'ALREADY_PROCESSED'
+    | 'IN_PROGRESS_ELSEWHERE'
+    | 'NOT_A_REGULAR_FILE'
+    | 'UNREADABLE_FILE_NAME'
   message: string
 }
 

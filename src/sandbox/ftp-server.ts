@@ -17,7 +17,7 @@ import type { Stats } from 'node:fs'
 import { lstat, readdir, readlink, realpath } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import type { Socket } from 'node:net'
-import { dirname, join, sep } from 'node:path'
+import { dirname, posix, sep } from 'node:path'
 import { PassThrough, type Readable, Writable } from 'node:stream'
 import ftpSrv, { type FtpConnection } from 'ftp-srv'
 import { serverCertPem, serverKeyPem } from './tls/index.js'
@@ -50,16 +50,25 @@ async function leadsInside(root: string, fsPath: string): Promise<boolean> {
   }
 }
 
-/** A directory's entries as lstat sees them: a link is listed as a link, never followed. */
+/**
+ * A directory's entries as lstat sees them: a link is listed as a link, never
+ * followed. Names are read as bytes: ftp-srv dropped a name that is not UTF-8
+ * (it could not stat the decoded string); here it is listed as a real
+ * server's client sees it, with U+FFFD where the bytes are not UTF-8.
+ */
 async function listWithoutFollowing(dir: string): Promise<ListedStats[]> {
   const entries = await Promise.all(
-    (await readdir(dir)).map(async (name): Promise<ListedStats | null> => {
-      const path = join(dir, name)
+    (await readdir(dir, { encoding: 'buffer' })).map(async (bytes): Promise<ListedStats | null> => {
+      const path = Buffer.concat([Buffer.from(`${dir}/`), bytes])
       // An entry renamed or deleted since readdir is simply not listed.
       const stats = await lstat(path).catch(() => null)
       if (stats === null) return null
       const linkTarget = stats.isSymbolicLink() ? await readlink(path).catch(() => '?') : undefined
-      return Object.assign(stats, { name }, linkTarget === undefined ? {} : { linkTarget })
+      return Object.assign(
+        stats,
+        { name: bytes.toString('utf8') },
+        linkTarget === undefined ? {} : { linkTarget },
+      )
     }),
   )
   return entries.filter((entry): entry is ListedStats => entry !== null)
@@ -175,10 +184,18 @@ export async function startFtpServer(options: FtpSandboxOptions): Promise<FtpSan
       super(owner, { root, cwd: '/' })
     }
 
+    /**
+     * ftp-srv turns every `\` into `/`, so `a\b.pdf` (a legal name on a Unix server) was
+     * looked up as `a/b.pdf`. Here a backslash is a plain character, as on vsftpd or OpenSSH.
+     */
+    _resolvePath(path = '.'): { clientPath: string; fsPath: string } {
+      const clientPath = posix.isAbsolute(path) ? posix.normalize(path) : posix.join('/', this.cwd, path)
+      return { clientPath, fsPath: posix.join(root, clientPath) }
+    }
+
     /** The local path of a client path; refused when it leads outside the root. */
     private async confine(clientPath: string | undefined): Promise<string> {
-      const resolve = (this as unknown as { _resolvePath(path?: string): { fsPath: string } })._resolvePath
-      const { fsPath } = resolve.call(this, clientPath)
+      const { fsPath } = this._resolvePath(clientPath)
       if (!(await leadsInside(root, fsPath))) {
         throw new Error(`${clientPath}: permission denied, it leads outside the served directory`)
       }

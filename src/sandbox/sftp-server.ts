@@ -229,9 +229,13 @@ export async function startSftpServer(options: SftpSandboxOptions): Promise<Sftp
       if (entry?.kind !== 'dir') return void sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
       if (!entry.remaining) {
         entry.remaining = []
-        for (const name of await readdir(entry.path)) {
+        // By bytes: a name that is not UTF-8 must still be found; it is sent decoded (U+FFFD for
+        // bad bytes), which is what a client of OpenSSH sees after ssh2 decodes the raw name.
+        for (const bytes of await readdir(entry.path, { encoding: 'buffer' })) {
+          const name = bytes.toString('utf8')
+          const local = Buffer.concat([Buffer.from(`${entry.path}${sep}`), bytes])
           // A file renamed or deleted since readdir is simply not listed, as a real server's listing would not.
-          const stats = await lstat(join(entry.path, name)).catch((error: NodeJS.ErrnoException) => {
+          const stats = await lstat(local).catch((error: NodeJS.ErrnoException) => {
             if (error.code === 'ENOENT') return null
             throw error
           })

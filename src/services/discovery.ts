@@ -5,7 +5,7 @@
 import picomatch from 'picomatch'
 import type { SourceFlow } from '../config/schema.js'
 import { isBridgeError } from '../domain/errors.js'
-import { assertSafeEntryName, relativeTo } from '../domain/file-names.js'
+import { assertSafeEntryName, relativeTo, unreadableNameReason } from '../domain/file-names.js'
 import {
   DEFAULT_READINESS,
   firstLook,
@@ -63,6 +63,16 @@ function notARegularFile(entry: RemoteEntry): RunNote {
   }
 }
 
+/**
+ * U+FFFD in a listed name usually stands for bytes that were not UTF-8, but a
+ * name may really contain it: asking for the path tells the two apart. A line
+ * break cannot be asked for at all.
+ */
+async function foundByName(remote: RemoteFiles, entry: RemoteEntry, signal: AbortSignal | undefined) {
+  if (/[\r\n]/.test(entry.name)) return false
+  return (await remote.stat(entry.path, { modifiedAt: false, ...(signal ? { signal } : {}) })) !== null
+}
+
 export interface DiscoverOptions {
   remote: RemoteFiles
   flow: SourceFlow
@@ -107,7 +117,7 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovery
       } catch (error) {
         notes.push({
           path: entry.path,
-          reason: 'NOT_READY',
+          reason: 'UNREADABLE_FILE_NAME',
           message: isBridgeError(error) ? error.message : 'bad name',
         })
         continue
@@ -116,6 +126,13 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovery
       const relPath = relativeDir === '' ? entry.name : `${relativeDir}/${entry.name}`
       if (!include(relPath) && !include(entry.name)) continue
       if (exclude(relPath) || exclude(entry.name)) continue
+      // Reported in every run instead of failing as an item: the file cannot be opened, moved to
+      // the error folder or given a reason file by this name, so it stays for the operator to rename.
+      const unreadable = unreadableNameReason(entry.name)
+      if (unreadable !== null && !(await foundByName(remote, entry, signal))) {
+        notes.push({ path: entry.path, reason: 'UNREADABLE_FILE_NAME', message: unreadable })
+        continue
+      }
       const file: DiscoveredFile = {
         path: entry.path,
         name: entry.name,

@@ -24,6 +24,7 @@ import type { ItemRecord, NewItem, RunRecord, RunTrigger, Store } from '../ports
 import type { TransferQueue } from '../queue/transfer-queue.js'
 import { type BatchContext, sdriveTargetOf, transferBatch } from './batch-transfer.js'
 import { type DiscoveredFile, discoverFiles } from './discovery.js'
+import type { FlowSchemaChecker } from './flow-schema.js'
 import type { LeaseKeeper } from './lease-keeper.js'
 import { matchFiles } from './record-matcher.js'
 import { correlateResubmissions, recordResubmission } from './resubmissions.js'
@@ -59,6 +60,8 @@ export interface InboundEngineDeps {
   batchLimits?: BatchLimits
   /** Run leases: this process drives only the runs it holds. */
   leases: LeaseKeeper
+  /** Checks inbound flows against the org's schema before their runs; none: not checked. */
+  flowSchema?: FlowSchemaChecker
   /** How often to look for runs nobody drives (a crashed replica's); default half a lease. */
   claimIntervalMs?: number
   /** Runs driven at once by this process. */
@@ -170,6 +173,21 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   async function setItem(item: ItemRecord, to: ItemRecord['state'], patch: Partial<ItemRecord> = {}) {
     assertTransition(item.state, to)
     return store.updateItem(item.id, { ...patch, state: to })
+  }
+
+  /**
+   * A configuration fault met in a lookup: the run's files not yet started are let go untouched
+   * (skipped, their ledger claim released), so a run after the fix takes them as if this one had
+   * not seen them.
+   */
+  async function letGoOfFiles(flow: InboundFlow, runId: string, error: BridgeError): Promise<BridgeError> {
+    const final = error.details?.problems ? error : (deps.flowSchema?.lookupFailed(flow, error) ?? error)
+    for (const item of await store.listItems(runId)) {
+      if (item.state !== 'pending') continue
+      await setItem(item, 'skipped', { error: { code: final.code, message: final.message } })
+      await store.releaseLedger(item.id)
+    }
+    return final
   }
 
   /** Moves a permanently failed file to the error folder (once) and reports it. */
@@ -534,6 +552,10 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     const ours = (path: string) => flow.kind === 'status' && isErrorReport(path)
     const taken = discovered.ready.filter((f) => !ours(f.name))
     const notes = discovered.notes.filter((n) => !ours(n.path))
+    for (const note of notes.filter((n) => n.reason === 'UNREADABLE_FILE_NAME')) {
+      metrics.failure(flow.name, note.reason)
+      logger.warn({ flow: flow.name, run: run.id, file: note.path }, `file left in place: ${note.message}`)
+    }
     const limited = taken.slice(0, flow.maxFilesPerRun)
     const newItems: NewItem[] = limited.map((file: DiscoveredFile) => ({
       endpoint: flow.source.endpoint,
@@ -746,6 +768,8 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         startedAt: run.startedAt ?? new Date(clock.now()).toISOString(),
       })
       if (withDiscovery) {
+        // A name the org does not have fails the run before any file is listed, let alone moved.
+        if (flow.kind === 'inbound') await deps.flowSchema?.assertConfigured(flow, shutdown.signal)
         for (let attempt = 1; ; attempt++) {
           try {
             await discover(flow, run)
@@ -773,7 +797,8 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     } catch (error) {
       // Stopped, not failed: after a shutdown the next start resumes it, after a lost lease its new owner does.
       if (shutdown.signal.aborted || drain.signal.aborted || lost.aborted) return
-      const e = toBridgeError(error)
+      let e = toBridgeError(error)
+      if (e.code === 'FLOW_MISCONFIGURED' && flow.kind === 'inbound') e = await letGoOfFiles(flow, run.id, e)
       logger.error({ flow: flow.name, run: run.id, code: e.code, err: e.message }, 'run failed')
       metrics.failure(flow.name, e.code)
       await store.updateRun(run.id, {
@@ -867,6 +892,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
 
     async dryRun(flowName, signal) {
       const flow = flowOf(flowName)
+      if (flow.kind === 'inbound') await deps.flowSchema?.assertConfigured(flow, signal)
       const remote = deps.remotes.get(flow.source.endpoint)
       const discovered = await discoverFiles({ remote, flow, clock, ...(signal ? { signal } : {}) })
       const ours = (path: string) => flow.kind === 'status' && isErrorReport(path)
@@ -876,7 +902,8 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       const files: PlannedFile[] = notes.map((n) => ({
         path: n.path,
         size: 0,
-        action: 'wait',
+        // A name that cannot be read back is never taken: shown as a failure, not as something to wait for.
+        action: n.reason === 'UNREADABLE_FILE_NAME' ? 'fail' : 'wait',
         target: null,
         reason: n.message,
         code: n.reason,

@@ -4,7 +4,7 @@
  * IN list would exceed the statement limit), never one per file.
  */
 import type { InboundFlow } from '../config/schema.js'
-import { type BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
+import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
 import {
   type CompiledRules,
   compileMatchRules,
@@ -19,6 +19,7 @@ import {
 import { inClause, QUERY_URL_BUDGET, selectWhereIn, urlLength } from '../domain/soql.js'
 import type { SalesforceApi } from '../ports/salesforce.js'
 import type { ItemTarget } from '../ports/store.js'
+import { isConfigurationFault } from './flow-schema.js'
 
 export type MatchResult =
   | { ok: true; target: ItemTarget }
@@ -50,6 +51,24 @@ function queriesFor(plan: LookupPlan): string[] {
   })
 }
 
+function configurationFault(
+  plan: LookupPlan,
+  keyed: readonly [unknown, MatchKey][],
+  e: BridgeError,
+): BridgeError {
+  const fieldsOf = (k: MatchKey) => (k.kind === 'id' ? ['Id'] : Object.keys(k.fields).sort()).join(',')
+  // The first rule whose keys made this query: its key path is where to look.
+  const key = keyed.find(([, k]) => k.object === plan.object && fieldsOf(k) === plan.fields.join(','))?.[1]
+  return new BridgeError(
+    'FLOW_MISCONFIGURED',
+    `lookup on ${plan.object} (${plan.fields.join(', ')}): ${e.message}`,
+    {
+      details: { ruleIndex: key?.ruleIndex ?? 0, salesforceCode: e.details?.salesforceCode },
+      cause: e,
+    },
+  )
+}
+
 export async function matchFiles<T extends MatchCandidate>(
   files: readonly T[],
   flow: InboundFlow,
@@ -71,8 +90,10 @@ export async function matchFiles<T extends MatchCandidate>(
     try {
       records = (await Promise.all(queriesFor(plan).map((q) => sf.query(q, signal ? { signal } : {})))).flat()
     } catch (error) {
-      // A failed lookup fails only the files that needed it, with the reason.
       const e: BridgeError = toBridgeError(error, 'SALESFORCE_ERROR')
+      // A wrong field or object name, or no access, would fail every file alike: the run fails instead.
+      if (isConfigurationFault(e)) throw configurationFault(plan, keyed, e)
+      // Any other failed lookup fails only the files that needed it, with the reason.
       for (const [file, key] of keyed) {
         if (key.object === plan.object)
           out.set(file, { ok: false, code: e.code, message: e.message, transient: isTransient(e) })

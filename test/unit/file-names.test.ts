@@ -5,6 +5,7 @@ import {
   joinRemote,
   relativeTo,
   sdriveFileName,
+  unreadableNameReason,
 } from '../../src/domain/file-names.js'
 
 t.test('names from a server must be one segment', async (t) => {
@@ -38,4 +39,12 @@ t.test('relativeTo stays inside the root', async (t) => {
   t.equal(relativeTo('/in', '/in'), null)
   t.equal(relativeTo('/in', '/other'), null)
   t.equal(relativeTo('/in', '/in/../x'), null)
+})
+
+t.test('unreadableNameReason: names that cannot be read back by their listed name', async (t) => {
+  t.equal(unreadableNameReason('ACME-001_a\\b.pdf'), null, 'a backslash is a plain character')
+  t.equal(unreadableNameReason('über 2024.pdf'), null)
+  t.match(unreadableNameReason('a\nb.pdf'), /line break/)
+  t.match(unreadableNameReason('a\rb.pdf'), /line break/)
+  t.match(unreadableNameReason(Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('utf8')), /not valid UTF-8/)
 })

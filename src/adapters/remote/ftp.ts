@@ -16,6 +16,7 @@ import { BridgeError } from '../../domain/errors.js'
 import type { RemoteEntry, RemoteFiles, RemoteOpOptions } from '../../ports/remote-files.js'
 import { cancelledError, connectionLost, fileExists, timeoutError, transportError } from './failures.js'
 import { parseListDate } from './list-dates.js'
+import { parseListKeepingLineBreaks } from './list-lines.js'
 import { CallerFailure, type OperationControl, runOperation } from './operation.js'
 import { absolutePath, ancestry, childPath } from './paths.js'
 import { type CloseOptions, createConnectionPool, type RemoteFilesOptions } from './pool.js'
@@ -203,6 +204,8 @@ export function createFtpRemoteFiles(
   async function connect(signal: AbortSignal | undefined): Promise<Client> {
     const client = new Client(endpoint.operationTimeoutMs)
     client.ftp.encoding = endpoint.fileNameEncoding ?? 'utf8'
+    const parseList = client.parseList
+    client.parseList = (rawList) => parseListKeepingLineBreaks(rawList, parseList)
     if (secure) observeTlsDataConnections(client)
     let stopped: BridgeError | undefined
     const stop = (error: BridgeError) => {

@@ -10,9 +10,15 @@ import type { SessionRefreshFunc } from 'jsforce/lib/session-refresh-delegate.js
 import type { Logger } from 'pino'
 import type { SalesforceConfig } from '../../config/schema.js'
 import { type BackoffOptions, backoffDelay } from '../../domain/backoff.js'
-import { BridgeError, toBridgeError } from '../../domain/errors.js'
+import { BridgeError, isBridgeError, toBridgeError } from '../../domain/errors.js'
 import { soqlIdentifier } from '../../domain/soql.js'
-import type { ApiUsage, SalesforceApi, SalesforceCallOptions, SaveResult } from '../../ports/salesforce.js'
+import type {
+  ApiUsage,
+  ObjectDescription,
+  SalesforceApi,
+  SalesforceCallOptions,
+  SaveResult,
+} from '../../ports/salesforce.js'
 import { raceAbort } from './abort.js'
 import { requestToken } from './auth.js'
 import { type CallContext, callContext } from './context.js'
@@ -216,6 +222,20 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
     })
 
   return {
+    async describe(object: string, options?: SalesforceCallOptions): Promise<ObjectDescription | null> {
+      const url = `/sobjects/${soqlIdentifier(object)}/describe`
+      try {
+        const raw = await run('describe', 'GET', options, () =>
+          request<{ name?: unknown; fields?: { name?: unknown }[] }>('GET', url),
+        )
+        const fields = (raw.fields ?? []).map((f) => f.name).filter((n): n is string => typeof n === 'string')
+        return { name: typeof raw.name === 'string' ? raw.name : object, fields }
+      } catch (error) {
+        if (isBridgeError(error) && error.details?.salesforceCode === 'NOT_FOUND') return null
+        throw error
+      }
+    },
+
     async query<T extends Record<string, unknown> = Record<string, unknown>>(
       soql: string,
       options?: SalesforceCallOptions,

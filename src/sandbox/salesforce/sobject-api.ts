@@ -97,7 +97,9 @@ export class SObjectApi {
   }
 
   describe(typeName: string): ApiResult {
-    const table = this.store.table(typeName)
+    // Not table(): that invents any custom object on first use, and a real org's describe of an
+    // object nobody created is a 404 (the bridge's configuration check relies on it).
+    const table = this.store.existingTable(typeName)
     if (!table) return notFound()
     const fields = [...table.fields.values()].map((name) => ({
       name,

@@ -13,10 +13,19 @@ import { FlowParams } from '../schemas/common.js'
 import { OutboundMessageQuery } from '../schemas/exports.js'
 import type { Bridge } from '../src/bridge.js'
 import { isBridgeError, toBridgeError } from '../src/domain/errors.js'
-import { outboundAck, parseOutboundMessage, soapFault } from '../src/domain/outbound-message.js'
+import {
+  OUTBOUND_MESSAGE_BUDGET,
+  outboundAck,
+  parseOutboundMessage,
+  screenOutboundMessage,
+  soapFault,
+} from '../src/domain/outbound-message.js'
 
 const sameSecret = (a: string, b: string) =>
   timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
+
+/** The org id as sent is input: kept short in the fault. */
+const clip = (value: string) => (value.length > 40 ? `${value.slice(0, 40)}…` : value)
 
 const outboundMessages: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
   app.addContentTypeParser(
@@ -71,20 +80,22 @@ const outboundMessages: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (a
       }
       if (typeof request.body !== 'string')
         return fault(400, 'soapenv:Client', 'expected a text/xml SOAP envelope')
+      const allowed = flow.outboundMessages.organizationIds.map((id) => id.slice(0, 15))
+      const notAllowed = (organizationId: string) =>
+        fault(403, 'soapenv:Client', `organization ${clip(organizationId)} is not allowed for this flow`)
+      const budget = { ...OUTBOUND_MESSAGE_BUDGET, maxBytes: bridge.config.server.bodyLimitBytes }
       let message: ReturnType<typeof parseOutboundMessage>
       try {
-        message = parseOutboundMessage(request.body)
+        // The secret is checked; the org next, from one bounded scan, before the envelope is parsed.
+        const { organizationId } = screenOutboundMessage(request.body, budget)
+        if (organizationId !== undefined && !allowed.includes(organizationId.slice(0, 15))) {
+          return notAllowed(organizationId)
+        }
+        message = parseOutboundMessage(request.body, budget)
       } catch (error) {
         return fault(400, 'soapenv:Client', isBridgeError(error) ? error.message : 'malformed SOAP envelope')
       }
-      const allowed = flow.outboundMessages.organizationIds.map((id) => id.slice(0, 15))
-      if (!allowed.includes(message.organizationId.slice(0, 15))) {
-        return fault(
-          403,
-          'soapenv:Client',
-          `organization ${message.organizationId} is not allowed for this flow`,
-        )
-      }
+      if (!allowed.includes(message.organizationId.slice(0, 15))) return notAllowed(message.organizationId)
       try {
         for (const notification of message.notifications) {
           const recordId = notification.recordId

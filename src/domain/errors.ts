@@ -11,6 +11,7 @@ export const ErrorCodes = [
   'PAYLOAD_TOO_LARGE',
   'QUEUE_FULL',
   'CONFIG_INVALID',
+  'IDEMPOTENCY_KEY_RESERVED',
   // matching
   'NO_MATCHING_RECORD',
   'AMBIGUOUS_RECORD',

@@ -11,6 +11,7 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   PAYLOAD_TOO_LARGE: 413,
   QUEUE_FULL: 429,
   CONFIG_INVALID: 400,
+  IDEMPOTENCY_KEY_RESERVED: 400,
 }
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -8,6 +8,7 @@
 import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
+import { exportRequestHash } from '../../src/services/export-engine.js'
 import { type Harness, startHarness } from '../support/harness.js'
 
 const ORG = '00D000000000001AAA'
@@ -125,12 +126,20 @@ t.test('idempotency keys: the service and its clients', async (t) => {
       requestHash: 'a client request',
       request: { recordIds: [clientRecord] },
     })
+    const notifiedRequest = {
+      recordIds: [notifiedRecord],
+      metadata: {
+        notificationId: '04l000000000000003',
+        actionId: '04k000000000001AAA',
+        sObjectType: 'Opportunity',
+      },
+    }
     const before = await store.createRun({
       flow: 'contracts',
       trigger: 'outbound-message',
       idempotencyKey: 'outbound-message:contracts:04l000000000000003',
-      requestHash: 'a notification recorded before the upgrade',
-      request: { recordIds: [notifiedRecord] },
+      requestHash: exportRequestHash('contracts', notifiedRequest),
+      request: notifiedRequest,
     })
     const jobsBefore = (await outboundMessageJobs(h)).length
 

@@ -147,7 +147,13 @@ export function screenOutboundMessage(
   const fail = (message: string) =>
     invalid(message.startsWith('malformed XML') ? message : `envelope: ${message}`)
   const scan = scanXmlBudget(xml, budget, fail, 'OrganizationId')
-  return { organizationId: scan.captured?.trim() }
+  if (scan.captured === undefined) return { organizationId: undefined }
+  try {
+    return { organizationId: decodeXmlEntities(scan.captured, 'OrganizationId', invalid).trim() }
+  } catch {
+    // Not decodable: the full parse reports it.
+    return { organizationId: undefined }
+  }
 }
 
 export function parseOutboundMessage(

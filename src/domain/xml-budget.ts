@@ -15,7 +15,7 @@
 export interface XmlBudget {
   /** Size of the text, in UTF-8 bytes. */
   maxBytes: number
-  /** Elements in the whole document. */
+  /** Elements in the whole document (CDATA sections count as elements). */
   maxElements: number
   /** Attributes on one element (namespace declarations included). */
   maxAttributesPerElement: number
@@ -56,8 +56,11 @@ export function scanXmlBudget(
     const lt = xml.indexOf('<', i)
     if (lt === -1) return scan
     if (xml.startsWith('<!--', lt)) i = skipPast(xml, '-->', lt + 4, 'comment', fail)
-    else if (xml.startsWith('<![CDATA[', lt)) i = skipPast(xml, ']]>', lt + 9, 'CDATA section', fail)
-    else if (xml.startsWith('<?', lt)) i = skipPast(xml, '?>', lt + 2, 'processing instruction', fail)
+    else if (xml.startsWith('<![CDATA[', lt)) {
+      // The parser makes a node of each CDATA section: they count as elements.
+      countElement(scan, budget, fail)
+      i = skipPast(xml, ']]>', lt + 9, 'CDATA section', fail)
+    } else if (xml.startsWith('<?', lt)) i = skipPast(xml, '?>', lt + 2, 'processing instruction', fail)
     else if (xml.startsWith('<!', lt)) throw fail('markup declarations are not allowed')
     else if (xml[lt + 1] === '/') {
       depth--
@@ -81,6 +84,11 @@ export function scanXmlBudget(
   }
 }
 
+function countElement(scan: XmlScan, budget: XmlBudget, fail: (message: string) => Error): void {
+  scan.elements++
+  if (scan.elements > budget.maxElements) throw fail(`more than ${budget.maxElements} elements`)
+}
+
 function skipPast(
   xml: string,
   terminator: string,
@@ -101,8 +109,7 @@ function scanStartTag(
   scan: XmlScan,
   fail: (message: string) => Error,
 ): { name: string; end: number; selfClosing: boolean } {
-  scan.elements++
-  if (scan.elements > budget.maxElements) throw fail(`more than ${budget.maxElements} elements`)
+  countElement(scan, budget, fail)
   let i = lt + 1
   while (i < xml.length && !WHITESPACE.has(xml[i] as string) && xml[i] !== '>' && xml[i] !== '/') i++
   const name = xml.slice(lt + 1, i)

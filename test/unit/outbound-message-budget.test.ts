@@ -222,3 +222,21 @@ t.test('memory: linear, and the worst shape the budget admits parses in a 96 MB 
     `4× the input: ${large.peakGrowthMb.toFixed(1)} MB against ${small.peakGrowthMb.toFixed(1)} MB`,
   )
 })
+
+t.test('CDATA sections count as elements (the parser makes a node of each)', async (t) => {
+  const sections = '<![CDATA[x]]>'.repeat(B.maxElements)
+  refused(
+    t,
+    envelope([notification(1, 0).replace('</sObject>', `<sf:Text__c>${sections}</sf:Text__c></sObject>`)]),
+    /^envelope: more than 10000 elements$/,
+    'a field of 10,000 CDATA sections',
+  )
+})
+
+t.test('the organization id found by the scan is entity-decoded like the parse does it', async (t) => {
+  const encoded = envelope([notification(1, 1)]).replace(`>${ORG}<`, `>&#48;${ORG.slice(1)}<`)
+  t.same(screenOutboundMessage(encoded), { organizationId: ORG })
+  t.equal(parseOutboundMessage(encoded).organizationId, ORG)
+  const broken = envelope([notification(1, 1)]).replace(`>${ORG}<`, '>&bogus;<')
+  t.same(screenOutboundMessage(broken), { organizationId: undefined }, 'left to the parse to refuse')
+})

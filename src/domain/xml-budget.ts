@@ -67,10 +67,11 @@ export function scanXmlBudget(
       i = skipPast(xml, '>', lt + 2, 'end tag', fail)
     } else {
       const tag = scanStartTag(xml, lt, budget, scan, fail)
+      // An empty element (<x/>) is as deep as one with content, it only closes at once.
+      if (depth + 1 > budget.maxDepth) throw fail(`elements nested deeper than ${budget.maxDepth} levels`)
+      scan.maxDepth = Math.max(scan.maxDepth, depth + 1)
       if (!tag.selfClosing) {
         depth++
-        if (depth > budget.maxDepth) throw fail(`elements nested deeper than ${budget.maxDepth} levels`)
-        scan.maxDepth = Math.max(scan.maxDepth, depth)
         if (scan.captured === undefined && captureLocalName !== undefined) {
           const colon = tag.name.indexOf(':')
           if (tag.name.slice(colon + 1) === captureLocalName) {

@@ -142,12 +142,17 @@ const outboundMessages: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (a
       }
       if (!allowed.includes(message.organizationId.slice(0, 15))) return notAllowed(message.organizationId)
       const entries = exportEntries(flow.name, message, request.log)
-      const results = await bridge.exports.submitMany(flow.name, entries, { trigger: 'outbound-message' })
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-      if (failed !== undefined) {
-        const e = toBridgeError(failed.reason)
+      let failures: unknown[]
+      try {
+        const results = await bridge.exports.submitMany(flow.name, entries, { trigger: 'outbound-message' })
+        failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))
+      } catch (error) {
+        failures = [error]
+      }
+      if (failures.length > 0) {
+        const e = toBridgeError(failures[0])
         request.log.error(
-          { code: e.code, err: e.message, failed: results.filter((r) => r.status === 'rejected').length },
+          { code: e.code, err: e.message, failed: failures.length },
           'outbound message not recorded; Salesforce will retry',
         )
         if (e.code === 'VALIDATION_FAILED') return fault(400, 'soapenv:Client', e.message)

@@ -214,3 +214,36 @@ t.test('idempotency keys: the service and its clients', async (t) => {
     t.notMatch(om.text, /idempotency|table|SQLITE/i, 'the SOAP fault: nothing of the cause')
   })
 })
+
+t.test('a message larger than the room left in the queue', async (t) => {
+  const h = await startHarness({
+    protocol: 'sftp',
+    queue: { maxQueuedItems: 10 },
+    flows: (e) => [{ ...outboundFlow(e), retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 } }],
+  })
+  t.teardown(() => h.close())
+  const notifications = Array.from({ length: 30 }, (_, i) => ({
+    id: `04l${String(i + 1).padStart(15, '0')}`,
+    recordId: opportunity(h, `Queued ${i}`),
+  }))
+  const message = envelope(notifications)
+  // The org is at its API limit: recorded jobs wait, unfinished, and hold the queue's room.
+  h.sandbox.setApiUsage(1_000_000_000)
+  const first = await soap(h, message)
+  t.equal(first.status, 503, 'not room for all: a server fault, so Salesforce delivers again')
+  t.match(first.text, /<faultstring>the service is busy; retry later<\/faultstring>/)
+  t.equal((await outboundMessageJobs(h)).length, 10, 'what fitted is recorded')
+  h.sandbox.setApiUsage(0)
+  // Salesforce delivers again later; by then the jobs recorded so far have run.
+  let deliveries = 1
+  let answer = first
+  while (answer.status !== 200 && deliveries < 10) {
+    for (const job of await outboundMessageJobs(h)) await h.server.bridge.exports.settled(job.id)
+    answer = await soap(h, message)
+    deliveries++
+  }
+  t.equal(answer.status, 200, `acknowledged after ${deliveries} deliveries`)
+  const jobs = await outboundMessageJobs(h)
+  t.equal(jobs.length, 30, 'every notification recorded')
+  t.equal(new Set(jobs.map((j) => j.recordIds[0])).size, 30, 'each once')
+})

@@ -898,7 +898,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
 
     async submitMany(flowName, entries, options) {
       const flow = flowOf(flowName)
-      entries.forEach((entry) => validateRequest(entry.request))
+      for (const entry of entries) validateRequest(entry.request)
       const optionsOf = (entry: (typeof entries)[number]) => ({
         trigger: options.trigger,
         ...(entry.idempotencyKey ? { idempotencyKey: entry.idempotencyKey } : {}),

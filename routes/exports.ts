@@ -5,6 +5,7 @@ import { ExportHeaders, JobParams } from '../schemas/exports.js'
 import { ListRunsQuery } from '../schemas/runs.js'
 import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'
+import { assertClientIdempotencyKey } from '../src/domain/idempotency-keys.js'
 import { toJobDetailView, toJobSummaryView } from '../src/services/run-views.js'
 
 const exportsRoutes: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
@@ -47,6 +48,7 @@ const exportsRoutes: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app,
         metadata?: Record<string, string>
       }
       const key = request.headers['idempotency-key']
+      assertClientIdempotencyKey(key)
       const { job, created } = await bridge.exports.submit(
         body.flow,
         {

@@ -9,14 +9,61 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type as T } from '@sinclair/typebox'
+import type { FastifyBaseLogger } from 'fastify'
 import { FlowParams } from '../schemas/common.js'
 import { OutboundMessageQuery } from '../schemas/exports.js'
 import type { Bridge } from '../src/bridge.js'
 import { isBridgeError, toBridgeError } from '../src/domain/errors.js'
-import { outboundAck, parseOutboundMessage, soapFault } from '../src/domain/outbound-message.js'
+import { outboundMessageKey } from '../src/domain/idempotency-keys.js'
+import {
+  OUTBOUND_MESSAGE_BUDGET,
+  type OutboundMessage,
+  outboundAck,
+  parseOutboundMessage,
+  screenOutboundMessage,
+  soapFault,
+} from '../src/domain/outbound-message.js'
+import type { ExportRequest } from '../src/services/export-engine.js'
 
 const sameSecret = (a: string, b: string) =>
   timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
+
+/**
+ * One export per notification with data, keyed by its notification id. The
+ * same id twice in one message (Salesforce never sends that) is recorded once,
+ * the first occurrence, and acknowledged: a fault would make Salesforce resend
+ * the same message for 24 hours and hold back every later notification.
+ */
+function exportEntries(flow: string, message: OutboundMessage, log: FastifyBaseLogger) {
+  const seen = new Map<string, string | null>()
+  const entries: { request: ExportRequest; idempotencyKey: string }[] = []
+  for (const notification of message.notifications) {
+    const { id, recordId } = notification
+    if (seen.has(id)) {
+      log.warn(
+        { notification: id, recordId, recorded: seen.get(id) },
+        'notification id repeated in one message: only its first occurrence is recorded',
+      )
+      continue
+    }
+    seen.set(id, recordId)
+    if (recordId === null) {
+      log.info({ notification: id }, 'notification without data (deleted record): nothing to export')
+      continue
+    }
+    entries.push({
+      request: {
+        recordIds: [recordId],
+        metadata: { notificationId: id, actionId: message.actionId, sObjectType: notification.sObjectType },
+      },
+      idempotencyKey: outboundMessageKey(flow, id),
+    })
+  }
+  return entries
+}
+
+/** The org id as sent is input: kept short in the fault. */
+const clip = (value: string) => (value.length > 40 ? `${value.slice(0, 40)}…` : value)
 
 const outboundMessages: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
   app.addContentTypeParser(
@@ -49,16 +96,23 @@ const outboundMessages: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (a
           404: T.String({ description: 'SOAP fault' }),
           413: T.String({ description: 'SOAP fault' }),
           500: T.String({ description: 'SOAP fault' }),
+          503: T.String({ description: 'SOAP fault' }),
         },
       },
-      errorHandler: (error, _request, reply) => {
+      errorHandler: (error, request, reply) => {
         const status = error.statusCode === 413 || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 413 : 400
-        return reply.code(status).type('text/xml').send(soapFault('soapenv:Client', error.message))
+        const clientFault = error.validation !== undefined || (error.statusCode ?? 500) < 500
+        if (clientFault) {
+          return reply.code(status).type('text/xml').send(soapFault('soapenv:Client', error.message))
+        }
+        // Anything else is ours: the log has it, the fault says nothing of it.
+        request.log.error({ err: error }, 'outbound message failed')
+        return reply.code(500).type('text/xml').send(soapFault('soapenv:Server', 'internal error'))
       },
     },
     async (request, reply) => {
       const fault = (
-        status: 400 | 401 | 403 | 404 | 500,
+        status: 400 | 401 | 403 | 404 | 500 | 503,
         code: 'soapenv:Client' | 'soapenv:Server',
         message: string,
       ) => reply.code(status).type('text/xml; charset=utf-8').send(soapFault(code, message))
@@ -71,57 +125,40 @@ const outboundMessages: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (a
       }
       if (typeof request.body !== 'string')
         return fault(400, 'soapenv:Client', 'expected a text/xml SOAP envelope')
+      const allowed = flow.outboundMessages.organizationIds.map((id) => id.slice(0, 15))
+      const notAllowed = (organizationId: string) =>
+        fault(403, 'soapenv:Client', `organization ${clip(organizationId)} is not allowed for this flow`)
+      const budget = { ...OUTBOUND_MESSAGE_BUDGET, maxBytes: bridge.config.server.bodyLimitBytes }
       let message: ReturnType<typeof parseOutboundMessage>
       try {
-        message = parseOutboundMessage(request.body)
+        // The secret is checked; the org next, from one bounded scan, before the envelope is parsed.
+        const { organizationId } = screenOutboundMessage(request.body, budget)
+        if (organizationId !== undefined && !allowed.includes(organizationId.slice(0, 15))) {
+          return notAllowed(organizationId)
+        }
+        message = parseOutboundMessage(request.body, budget)
       } catch (error) {
         return fault(400, 'soapenv:Client', isBridgeError(error) ? error.message : 'malformed SOAP envelope')
       }
-      const allowed = flow.outboundMessages.organizationIds.map((id) => id.slice(0, 15))
-      if (!allowed.includes(message.organizationId.slice(0, 15))) {
-        return fault(
-          403,
-          'soapenv:Client',
-          `organization ${message.organizationId} is not allowed for this flow`,
-        )
-      }
+      if (!allowed.includes(message.organizationId.slice(0, 15))) return notAllowed(message.organizationId)
+      const entries = exportEntries(flow.name, message, request.log)
+      let failures: unknown[]
       try {
-        for (const notification of message.notifications) {
-          const recordId = notification.recordId
-          if (recordId === null) {
-            request.log.info(
-              { notification: notification.id },
-              'notification without data (deleted record): nothing to export',
-            )
-            continue
-          }
-          await bridge.exports.submit(
-            flow.name,
-            {
-              recordIds: [recordId],
-              metadata: {
-                notificationId: notification.id,
-                actionId: message.actionId,
-                sObjectType: notification.sObjectType,
-              },
-            },
-            {
-              trigger: 'outbound-message',
-              idempotencyKey: `outbound-message:${flow.name}:${notification.id}`,
-            },
-          )
-        }
+        const results = await bridge.exports.submitMany(flow.name, entries, { trigger: 'outbound-message' })
+        failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))
       } catch (error) {
-        const e = toBridgeError(error)
+        failures = [error]
+      }
+      if (failures.length > 0) {
+        const e = toBridgeError(failures[0])
         request.log.error(
-          { code: e.code, err: e.message },
+          { code: e.code, err: e.message, failed: failures.length },
           'outbound message not recorded; Salesforce will retry',
         )
-        return fault(
-          e.code === 'VALIDATION_FAILED' ? 400 : 500,
-          e.code === 'VALIDATION_FAILED' ? 'soapenv:Client' : 'soapenv:Server',
-          e.message,
-        )
+        if (e.code === 'VALIDATION_FAILED') return fault(400, 'soapenv:Client', e.message)
+        // Server faults say nothing of what failed inside: the log has it.
+        if (e.code === 'QUEUE_FULL') return fault(503, 'soapenv:Server', 'the service is busy; retry later')
+        return fault(500, 'soapenv:Server', 'internal error')
       }
       return reply.code(200).type('text/xml; charset=utf-8').send(outboundAck())
     },

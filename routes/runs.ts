@@ -5,6 +5,7 @@ import { ErrorRef, FlowParams } from '../schemas/common.js'
 import { ListRunsQuery, RunParams, StartRunHeaders, StartRunQuery } from '../schemas/runs.js'
 import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'
+import { assertClientIdempotencyKey } from '../src/domain/idempotency-keys.js'
 import { runProgress } from '../src/services/run-progress.js'
 import { toPlannedFileView, toRunDetailView, toRunSummaryView } from '../src/services/run-views.js'
 
@@ -45,6 +46,7 @@ const runs: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge
           .send({ flow: plan.flow, dryRun: true, files: plan.files.map(toPlannedFileView) })
       }
       const key = request.headers['idempotency-key']
+      assertClientIdempotencyKey(key)
       const { run, created } = await bridge.engine.startRun(flow, {
         trigger: 'api',
         ...(key

@@ -13,6 +13,7 @@ export const ErrorCodes = [
   'CONFIG_INVALID',
   /** The flow's configuration names an object, field or access the org does not have: every file would fail. */
   'FLOW_MISCONFIGURED',
+  'IDEMPOTENCY_KEY_RESERVED',
   // matching
   'NO_MATCHING_RECORD',
   'AMBIGUOUS_RECORD',

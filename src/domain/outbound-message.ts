@@ -13,11 +13,20 @@
  * Namespaces. Salesforce writes `soapenv:` but other senders (and proxies
  * that re-serialise) use `soap:`, `SOAP-ENV:` or default namespaces, so
  * elements are matched by namespace URI + local name after resolving the
- * prefixes in scope, never by the prefix text.
+ * prefixes in scope, never by the prefix text. A scope is a link to its
+ * parent plus the element's own declarations (shared, never copied), so
+ * resolving costs the depth, not the number of prefixes declared above.
+ *
+ * Budget. Before anything is parsed, one linear pre-scan (xml-budget.ts)
+ * refuses an envelope beyond OUTBOUND_MESSAGE_BUDGET: its size, elements,
+ * attributes per element, namespace declarations and depth. Salesforce's own
+ * messages are far inside it (depth 6, four declarations on the root and one
+ * per sObject, 3 + fields elements per notification).
  */
 
 import { XMLParser } from 'fast-xml-parser'
 import { BridgeError } from './errors.js'
+import { scanXmlBudget, type XmlBudget } from './xml-budget.js'
 import { decodeXmlEntities } from './xml-entities.js'
 
 export const SOAP_ENVELOPE_NS = 'http://schemas.xmlsoap.org/soap/envelope/'
@@ -27,6 +36,20 @@ const XML_NS = 'http://www.w3.org/XML/1998/namespace'
 
 /** The WSDL's maxOccurs for Notification. */
 export const MAX_NOTIFICATIONS = 100
+
+/**
+ * What one envelope may hold. The route passes the server's body limit as
+ * maxBytes. 10,000 elements is 100 notifications of ~95 fields each; the
+ * parser needs some 10-40 µs an element, so this also bounds how long one
+ * envelope can hold the event loop.
+ */
+export const OUTBOUND_MESSAGE_BUDGET: Readonly<XmlBudget> = Object.freeze({
+  maxBytes: 1_048_576,
+  maxElements: 10_000,
+  maxAttributesPerElement: 50,
+  maxNamespaceDeclarations: 1_000,
+  maxDepth: 32,
+})
 
 export interface OutboundNotification {
   /** The notification id: the same across redeliveries, so it is the dedupe key. */
@@ -82,10 +105,24 @@ interface XmlElement {
   /** Attributes by qualified name as written, values decoded (a Map: names are input, not keys to trust). */
   attributes: ReadonlyMap<string, string>
   /** Prefix → namespace URI in scope at this element ('' is the default namespace). */
-  scope: ReadonlyMap<string, string>
+  scope: Scope
   children: XmlElement[]
   /** Concatenated text content (decoded text and literal CDATA) of this element only. */
   text: string
+}
+
+/** Namespace declarations of one element, linked to the scope it is in; shared by every element below it. */
+interface Scope {
+  parent: Scope | undefined
+  declared: ReadonlyMap<string, string>
+}
+
+function resolvePrefix(scope: Scope, prefix: string): string | undefined {
+  for (let s: Scope | undefined = scope; s !== undefined; s = s.parent) {
+    const namespace = s.declared.get(prefix)
+    if (namespace !== undefined) return namespace
+  }
+  return undefined
 }
 
 type RawNode = Record<string, unknown>
@@ -94,18 +131,43 @@ function invalid(message: string): BridgeError {
   return new BridgeError('VALIDATION_FAILED', message)
 }
 
-export function parseOutboundMessage(xml: string): OutboundMessage {
+/**
+ * The budget check and the envelope's `OrganizationId` text (trimmed), without
+ * parsing: one linear scan, so the route can refuse an oversized envelope or
+ * a foreign organization before any expensive work. Undefined when there is
+ * no such element (the full parse then says what is missing).
+ */
+export function screenOutboundMessage(
+  xml: string,
+  budget: Readonly<XmlBudget> = OUTBOUND_MESSAGE_BUDGET,
+): { organizationId: string | undefined } {
   if (typeof xml !== 'string' || xml.trim() === '') throw invalid('empty body: expected a SOAP envelope')
   // No legitimate outbound message carries a DTD; refusing it outright is the XXE/billion-laughs defence.
   if (/<!\s*(?:DOCTYPE|ENTITY)/i.test(xml)) throw invalid('a DOCTYPE or ENTITY declaration is not allowed')
+  const fail = (message: string) =>
+    invalid(message.startsWith('malformed XML') ? message : `envelope: ${message}`)
+  const scan = scanXmlBudget(xml, budget, fail, 'OrganizationId')
+  if (scan.captured === undefined) return { organizationId: undefined }
+  try {
+    return { organizationId: decodeXmlEntities(scan.captured, 'OrganizationId', invalid).trim() }
+  } catch {
+    // Not decodable: the full parse reports it.
+    return { organizationId: undefined }
+  }
+}
 
+export function parseOutboundMessage(
+  xml: string,
+  budget: Readonly<XmlBudget> = OUTBOUND_MESSAGE_BUDGET,
+): OutboundMessage {
+  screenOutboundMessage(xml, budget)
   let nodes: unknown
   try {
     nodes = parser.parse(xml, true)
   } catch (error) {
     throw invalid(`malformed XML: ${(error as Error).message}`)
   }
-  const roots = toElements(nodes, new Map([['xml', XML_NS]]), 'document')
+  const roots = toElements(nodes, { parent: undefined, declared: new Map([['xml', XML_NS]]) }, 'document')
   if (roots.length !== 1) throw invalid(`expected one root element, found ${roots.length}`)
   const envelope = roots[0] as XmlElement
   if (envelope.localName !== 'Envelope' || envelope.namespace !== SOAP_ENVELOPE_NS) {
@@ -233,7 +295,7 @@ function attributeNS(element: XmlElement, namespace: string, localName: string):
     if (colon === -1) continue
     if (
       qualified.slice(colon + 1) === localName &&
-      element.scope.get(qualified.slice(0, colon)) === namespace
+      resolvePrefix(element.scope, qualified.slice(0, colon)) === namespace
     ) {
       return value
     }
@@ -246,7 +308,7 @@ function describe(element: XmlElement): string {
 }
 
 /** Converts the parser's preserveOrder nodes to elements, resolving namespaces on the way. */
-function toElements(nodes: unknown, scope: ReadonlyMap<string, string>, where: string): XmlElement[] {
+function toElements(nodes: unknown, scope: Scope, where: string): XmlElement[] {
   const out: XmlElement[] = []
   if (!Array.isArray(nodes)) return out
   for (const node of nodes as RawNode[]) {
@@ -254,18 +316,20 @@ function toElements(nodes: unknown, scope: ReadonlyMap<string, string>, where: s
     if (name === undefined || name === '#text' || name === '#cdata') continue
     const rawAttributes = (node[':@'] ?? {}) as Record<string, unknown>
     const attributes = new Map<string, string>()
-    const inner = new Map(scope)
+    const declared = new Map<string, string>()
     for (const [key, raw] of Object.entries(rawAttributes)) {
       const qualified = key.slice('@_'.length)
       const value = decodeXmlEntities(String(raw), `${name}@${qualified}`, invalid)
       attributes.set(qualified, value)
-      if (qualified === 'xmlns') inner.set('', value)
-      else if (qualified.startsWith('xmlns:')) inner.set(qualified.slice('xmlns:'.length), value)
+      if (qualified === 'xmlns') declared.set('', value)
+      else if (qualified.startsWith('xmlns:')) declared.set(qualified.slice('xmlns:'.length), value)
     }
+    // An element that declares nothing shares its parent's scope object.
+    const inner: Scope = declared.size === 0 ? scope : { parent: scope, declared }
     const colon = name.indexOf(':')
     const prefix = colon === -1 ? '' : name.slice(0, colon)
     const localName = colon === -1 ? name : name.slice(colon + 1)
-    const namespace = inner.get(prefix) || undefined
+    const namespace = resolvePrefix(inner, prefix) || undefined
     if (prefix !== '' && namespace === undefined) {
       throw invalid(`${where}: element ${name} uses an undeclared namespace prefix "${prefix}"`)
     }

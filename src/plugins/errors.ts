@@ -12,6 +12,7 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   QUEUE_FULL: 429,
   CONFIG_INVALID: 400,
   FLOW_MISCONFIGURED: 409,
+  IDEMPOTENCY_KEY_RESERVED: 400,
 }
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -15,6 +15,7 @@ import type { EndpointConfig, OutboundFlow } from '../config/schema.js'
 import { backoffDelay } from '../domain/backoff.js'
 import { exportCorrelationId } from '../domain/correlation.js'
 import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
+import { displacedKey } from '../domain/idempotency-keys.js'
 import { assertTransition, finalRunState } from '../domain/item-state.js'
 import { type ManifestRow, renderManifest } from '../domain/manifest.js'
 import {
@@ -67,6 +68,16 @@ export interface ExportEngine {
     request: ExportRequest,
     options: { trigger: RunTrigger; idempotencyKey?: string },
   ): Promise<{ job: RunRecord; created: boolean }>
+  /**
+   * Several submissions stored together (their writes share one commit) and
+   * launched with one claim: what an Outbound Message of up to 100
+   * notifications needs before its Ack. One result per entry, in order.
+   */
+  submitMany(
+    flow: string,
+    entries: { request: ExportRequest; idempotencyKey?: string }[],
+    options: { trigger: RunTrigger },
+  ): Promise<PromiseSettledResult<{ job: RunRecord; created: boolean }>[]>
   retry(jobId: string): Promise<{ job: RunRecord; retried: number }>
   cancel(jobId: string): Promise<RunRecord>
   /** Delivers every job of the flow whose window has come (what the window's cron tick calls). */
@@ -808,6 +819,68 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
   /** Requests inside submit() whose job is not in the store yet (or only just). */
   let admitting = 0
 
+  const queueFull = () =>
+    new BridgeError('QUEUE_FULL', 'too many files are waiting; try again later', {
+      transient: true,
+      details: { retryAfterSeconds: 30 },
+    })
+
+  /**
+   * Takes `count` admission slots against maxQueuedItems and runs `admitted`
+   * with how many of them fit. The bound counts files waiting or in progress,
+   * and one for each export job not finished or being admitted: a job's files
+   * reach the store only once it is planned, so without it a burst of
+   * requests would all pass. The slots are taken before the first await, so
+   * requests that interleave see each other.
+   */
+  async function withAdmission<T>(count: number, admitted: (fit: number) => Promise<T>): Promise<T> {
+    admitting += count
+    try {
+      const [items, unfinished] = await Promise.all([
+        store.activeItemCount(),
+        store.countRuns(['queued', 'running'], outboundFlowNames),
+      ])
+      const room = deps.maxQueuedItems - (items + unfinished + admitting - count)
+      return await admitted(Math.max(0, Math.min(count, room)))
+    } finally {
+      admitting -= count
+    }
+  }
+
+  /** Stores one admitted job; `launch` says whether it should start now. */
+  async function storeJob(
+    flow: OutboundFlow,
+    request: ExportRequest,
+    options: { trigger: RunTrigger; idempotencyKey?: string },
+  ): Promise<{ job: RunRecord; created: boolean; launch: boolean }> {
+    const notBefore = nextWindow(flow)
+    const create = (idempotencyKey: string | undefined) =>
+      store.createRun({
+        flow: flow.name,
+        trigger: options.trigger,
+        request: { ...request },
+        requestHash: exportRequestHash(flow.name, request),
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+        ...(notBefore ? { state: 'waiting_for_window' as const, notBefore } : {}),
+      })
+    const key = options.idempotencyKey
+    const serviceKey = key !== undefined && options.trigger !== 'api'
+    let result = await create(key)
+    if (serviceKey && result.outcome !== 'created' && result.run.trigger !== options.trigger) {
+      // A client stored this service key before such keys were refused: step aside from it.
+      result = await create(displacedKey(key))
+    }
+    if (result.outcome === 'conflict' && !serviceKey) {
+      throw new BridgeError('CONFLICT', 'Idempotency-Key was already used with a different request', {
+        details: { jobId: result.run.id },
+      })
+    }
+    // A service key seen again with other content (a notification redelivered after its record
+    // changed) is the same request: the job recorded first stands.
+    const created = result.outcome === 'created'
+    return { job: result.run, created, launch: created && !notBefore }
+  }
+
   const engine: ExportEngine = {
     events,
     isOutboundFlow: (name) => deps.flows.has(name),
@@ -815,41 +888,49 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     async submit(flowName, request, options) {
       const flow = flowOf(flowName)
       validateRequest(request)
-      // The bound counts files waiting or in progress, and one for each export job not finished
-      // or being admitted: a job's files reach the store only once it is planned, so without it
-      // a burst of requests would all pass. The slot is taken before the first await, so
-      // requests that interleave see each other.
-      admitting++
-      try {
-        const [items, unfinished] = await Promise.all([
-          store.activeItemCount(),
-          store.countRuns(['queued', 'running'], outboundFlowNames),
-        ])
-        if (items + unfinished + admitting > deps.maxQueuedItems) {
-          throw new BridgeError('QUEUE_FULL', 'too many files are waiting; try again later', {
-            transient: true,
-            details: { retryAfterSeconds: 30 },
-          })
+      const { job, created, launch } = await withAdmission(1, (fit) => {
+        if (fit === 0) throw queueFull()
+        return storeJob(flow, request, options)
+      })
+      if (launch) await claimAndLaunch([job.id])
+      return { job, created }
+    },
+
+    async submitMany(flowName, entries, options) {
+      const flow = flowOf(flowName)
+      for (const entry of entries) validateRequest(entry.request)
+      const optionsOf = (entry: (typeof entries)[number]) => ({
+        trigger: options.trigger,
+        ...(entry.idempotencyKey ? { idempotencyKey: entry.idempotencyKey } : {}),
+      })
+      // Room for all: stored concurrently, so the store's group commit writes them together.
+      const stored = await withAdmission(entries.length, async (fit) =>
+        fit < entries.length
+          ? undefined
+          : Promise.allSettled(entries.map((entry) => storeJob(flow, entry.request, optionsOf(entry)))),
+      )
+      if (stored === undefined) {
+        // Not room for all: one at a time, as submit() does, so a job recorded by an earlier
+        // delivery of the same message takes no room and what fits is recorded in order.
+        const results: PromiseSettledResult<{ job: RunRecord; created: boolean }>[] = []
+        for (const entry of entries) {
+          results.push(
+            await engine.submit(flow.name, entry.request, optionsOf(entry)).then(
+              (value) => ({ status: 'fulfilled' as const, value }),
+              (reason: unknown) => ({ status: 'rejected' as const, reason }),
+            ),
+          )
         }
-        const notBefore = nextWindow(flow)
-        const result = await store.createRun({
-          flow: flow.name,
-          trigger: options.trigger,
-          request: { ...request },
-          requestHash: exportRequestHash(flow.name, request),
-          ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
-          ...(notBefore ? { state: 'waiting_for_window' as const, notBefore } : {}),
-        })
-        if (result.outcome === 'conflict') {
-          throw new BridgeError('CONFLICT', 'Idempotency-Key was already used with a different request', {
-            details: { jobId: result.run.id },
-          })
-        }
-        if (result.outcome === 'created' && !notBefore) await claimAndLaunch([result.run.id])
-        return { job: result.run, created: result.outcome === 'created' }
-      } finally {
-        admitting--
+        return results
       }
+      const ids = stored.flatMap((r) => (r.status === 'fulfilled' && r.value.launch ? [r.value.job.id] : []))
+      // One claim, within maxActiveRuns; jobs beyond it wait for the claim loop, as any queued job.
+      if (ids.length > 0) await claimAndLaunch(ids)
+      return stored.map((r) =>
+        r.status === 'fulfilled'
+          ? { status: r.status, value: { job: r.value.job, created: r.value.created } }
+          : r,
+      )
     },
 
     async retry(jobId) {

@@ -6,6 +6,7 @@
 import { Cron } from 'croner'
 import type { Logger } from 'pino'
 import { toBridgeError } from '../../domain/errors.js'
+import { scheduleTickKey } from '../../domain/idempotency-keys.js'
 
 export interface ScheduledRunStarter {
   hasActiveRun(flow: string): Promise<boolean>
@@ -47,7 +48,7 @@ export function startCronScheduler(
           // One run per tick across replicas: every replica's timer fires, the idempotency key lets one create it.
           await engine.startRun(flow.name, {
             trigger: 'schedule',
-            idempotencyKey: `schedule:${flow.name}:${tick}`,
+            idempotencyKey: scheduleTickKey(flow.name, tick),
           })
         } catch (error) {
           const e = toBridgeError(error)

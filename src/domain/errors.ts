@@ -11,6 +11,10 @@ export const ErrorCodes = [
   'PAYLOAD_TOO_LARGE',
   'QUEUE_FULL',
   'CONFIG_INVALID',
+  // HTTP framing: refused before a route sees the request
+  'UNSUPPORTED_MEDIA_TYPE',
+  'URI_TOO_LONG',
+  'HEADERS_TOO_LARGE',
   // matching
   'NO_MATCHING_RECORD',
   'AMBIGUOUS_RECORD',

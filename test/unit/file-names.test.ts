@@ -5,6 +5,7 @@ import {
   joinRemote,
   relativeTo,
   sdriveFileName,
+  withoutControlCharacters,
 } from '../../src/domain/file-names.js'
 
 t.test('names from a server must be one segment', async (t) => {
@@ -38,4 +39,10 @@ t.test('relativeTo stays inside the root', async (t) => {
   t.equal(relativeTo('/in', '/in'), null)
   t.equal(relativeTo('/in', '/other'), null)
   t.equal(relativeTo('/in', '/in/../x'), null)
+})
+
+t.test('Salesforce metadata loses C0 and C1 control characters and DEL', async (t) => {
+  t.equal(withoutControlCharacters('a\u0001b\u001b[31mc\u007fd\u0085e\u009ff\u0000.pdf'), 'ab[31mcdef.pdf')
+  t.equal(withoutControlCharacters("Überweisung 契約書 O'Brien.pdf"), "Überweisung 契約書 O'Brien.pdf")
+  t.equal(sdriveFileName('x\u0085y\u009b.pdf'), 'xy.pdf', 'the S-Drive name too (C1 as well as C0)')
 })

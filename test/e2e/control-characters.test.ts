@@ -17,7 +17,10 @@ t.test('control characters in a file name do not reach S-Drive metadata', async 
     protocol: 'sftp',
     flows: (e) => [
       standardFlow(e, {
-        target: { ...standardFlow(e).target, description: 'From {flow}: {file.name} ({file.path})' },
+        target: {
+          ...(standardFlow(e).target as Record<string, unknown>),
+          description: 'From {flow}: {file.name} ({file.path})',
+        },
       }),
     ],
   })

@@ -103,6 +103,8 @@ function isWalkable(value: unknown): value is object {
 function redactValue(key: string, value: unknown, depth: number, seen: WeakSet<object>): unknown {
   if (redactedKeys.has(key.toLowerCase())) return CENSOR
   if (typeof value === 'string') return URL_KEYS.has(key) ? redactUrlQuery(value) : value
+  // A URL object serializes to its href, query and all.
+  if (value instanceof URL) return redactUrlQuery(value.href)
   if (!isWalkable(value)) return value
   return redactObject(value, depth + 1, seen)
 }

@@ -54,6 +54,9 @@ t.test('redactDeep reaches any depth and arrays, and copies only what it changes
     endpoints: [[{ Authorization: 'Bearer x' }], { nested: [{ clientSecret: 'cs' }] }],
   })
   t.same(list, { endpoints: [[{ Authorization: CENSOR }], { nested: [{ clientSecret: CENSOR }] }] })
+  t.same(redactDeep({ target: new URL('https://x.example/a?signature=s1&b=2') }), {
+    target: `https://x.example/a?signature=${CENSOR}&b=2`,
+  })
   const cyclic: Record<string, unknown> = { token: 't' }
   cyclic.self = cyclic
   t.equal((redactDeep(cyclic) as { token: string }).token, CENSOR, 'a cycle does not loop')

@@ -13,20 +13,23 @@ RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: production dependencies and compiled code only, non-root.
 FROM node:20.20.2-bookworm-slim
+# The listen port is server.port in the configuration file (default 8080); no PORT variable is read.
 ENV NODE_ENV=production \
-    BRIDGE_CONFIG=/config/bridge.yaml \
-    PORT=8080
+    BRIDGE_CONFIG=/config/bridge.yaml
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /data /config && chown node:node /data
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
+# The operator CLI (package.json "bin") on PATH: `docker exec … sdrive-ftp-bridge check-config`.
+RUN chmod 755 /app/dist/src/cli.js && ln -s /app/dist/src/cli.js /usr/local/bin/sdrive-ftp-bridge
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
+# Asks /healthz on the host and port of $BRIDGE_CONFIG's server section, the ones the service listens on.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD ["node", "dist/src/healthcheck.js"]
 # tini forwards SIGTERM to node so the graceful shutdown runs.
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/src/server.js"]

@@ -35,6 +35,9 @@ export default fp(
   async function bridgeApp(app: FastifyInstance, options: AppOptions) {
     const { bridge } = options
     for (const schema of sharedSchemas) app.addSchema(schema)
+    // Fastify parses text/plain bodies by default, so a JSON route sent text/plain failed body
+    // validation (400) instead of 415; routes that take text declare their own parser.
+    app.removeContentTypeParser('text/plain')
     await app.register(errors)
     await app.register(auth, { apiKeys: bridge.config.server.apiKeys, publicPrefixes: ['/docs'] })
 

@@ -79,7 +79,7 @@ export async function createBridge(
   overrides: BridgeOverrides = {},
 ): Promise<Bridge> {
   const clock = overrides.clock ?? createSystemClock()
-  const metrics = createPrometheusMetrics()
+  const metrics = createPrometheusMetrics({ clock, flows: config.flows.map((f) => f.name) })
   // Store and run leases share one SQLite connection, so lease claims join the store's group commit.
   const sqlite =
     config.store.postgresUrl || overrides.store ? undefined : openSqlite({ path: config.store.sqlitePath })

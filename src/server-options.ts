@@ -6,6 +6,8 @@ import type { FastifyServerOptions } from 'fastify'
 import type { Logger } from 'pino'
 import type { LoadedConfig } from './config/load.js'
 import { AccessLog } from './plugins/access-log.js'
+import { answerClientError, answerFrameworkError } from './plugins/client-errors.js'
+import { buildRequestValidator } from './request-validation.js'
 
 export function buildServerOptions(config: LoadedConfig, logger: Logger): FastifyServerOptions {
   return {
@@ -19,13 +21,18 @@ export function buildServerOptions(config: LoadedConfig, logger: Logger): Fastif
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // 414, 431, 408 and malformed requests in the API's error shape (src/plugins/client-errors.ts).
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
+    // Coercion (`coerceTypes: 'array'`) for the querystring, params and headers only; a
+    // JSON body is validated as sent (src/request-validation.ts).
     ajv: {
       customOptions: {
         allErrors: false,
-        coerceTypes: 'array',
         useDefaults: true,
         removeAdditional: false,
       },
     },
+    schemaController: { compilersFactory: { buildValidator: buildRequestValidator } },
   }
 }

@@ -14,6 +14,10 @@ export const ErrorCodes = [
   /** The flow's configuration names an object, field or access the org does not have: every file would fail. */
   'FLOW_MISCONFIGURED',
   'IDEMPOTENCY_KEY_RESERVED',
+  // HTTP framing: refused before a route sees the request
+  'UNSUPPORTED_MEDIA_TYPE',
+  'URI_TOO_LONG',
+  'HEADERS_TOO_LARGE',
   // matching
   'NO_MATCHING_RECORD',
   'AMBIGUOUS_RECORD',

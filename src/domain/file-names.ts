@@ -8,7 +8,17 @@ import { BridgeError } from './errors.js'
 /** S-Drive refuses these in a file name (reference §1.3, rule 4). */
 const SDRIVE_FORBIDDEN = /[\\/:*?"<>|~]/g
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what we strip
-const CONTROL = /[\u0000-\u001f\u007f]/g
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
+
+/**
+ * Text from a partner (a file name, a path) as it may go into Salesforce
+ * metadata: C0 and C1 control characters and DEL removed. An escape sequence
+ * or a NUL in an S-Drive description reaches every screen and report that
+ * shows it; the file itself keeps its name on the partner's server.
+ */
+export function withoutControlCharacters(text: string): string {
+  return text.replace(CONTROL, '')
+}
 
 /**
  * A name as listed by a remote server must be one path segment. Anything
@@ -37,7 +47,7 @@ export function unreadableNameReason(name: string): string | null {
 
 /** The name the file gets in S-Drive: forbidden characters replaced, trimmed, never empty. */
 export function sdriveFileName(name: string, replacement = '_'): string {
-  const cleaned = name.replace(CONTROL, '').replace(SDRIVE_FORBIDDEN, replacement).trim()
+  const cleaned = withoutControlCharacters(name).replace(SDRIVE_FORBIDDEN, replacement).trim()
   if (cleaned === '' || /^\.+$/.test(cleaned)) {
     throw new BridgeError('INVALID_FILE_NAME', `file name ${JSON.stringify(name)} has no usable characters`)
   }

@@ -13,6 +13,9 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   CONFIG_INVALID: 400,
   FLOW_MISCONFIGURED: 409,
   IDEMPOTENCY_KEY_RESERVED: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  URI_TOO_LONG: 414,
+  HEADERS_TOO_LARGE: 431,
 }
 
 export function httpStatusOf(code: ErrorCode): number {
@@ -63,6 +66,16 @@ export default fp(
         return reply
           .code(413)
           .send({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' } })
+      }
+      if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+        const type = String(request.headers['content-type'] ?? '').split(';')[0]
+        return reply.code(415).send({
+          error: {
+            code: 'UNSUPPORTED_MEDIA_TYPE',
+            message: `content-type ${JSON.stringify(type)} is not accepted here; send application/json`,
+            details: { field: 'headers.content-type' },
+          },
+        })
       }
       if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
         return reply.code(error.statusCode).send({

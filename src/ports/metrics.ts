@@ -11,6 +11,7 @@ export interface BridgeMetrics {
   failure(flow: string, code: string): void
   transferDuration(flow: string, seconds: number): void
   queueDepth(depth: number): void
+  /** A run or export job ended in `state`; `succeeded` also stamps the flow's last success. */
   runFinished(flow: string, state: string): void
   apiUsage(usage: ApiUsage): void
   /** A step of the review loop: a file returned to the partner, a correction received, a rejection that failed. */

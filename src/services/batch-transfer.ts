@@ -11,7 +11,7 @@ import type { Logger } from 'pino'
 import type { SourceFlow } from '../config/schema.js'
 import { backoffDelay } from '../domain/backoff.js'
 import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
-import { sdriveFileName } from '../domain/file-names.js'
+import { sdriveFileName, withoutControlCharacters } from '../domain/file-names.js'
 import { assertTransition } from '../domain/item-state.js'
 import { renderTemplate } from '../domain/templates.js'
 import type { Clock } from '../ports/clock.js'
@@ -219,8 +219,9 @@ function descriptionOf(ctx: BatchContext, item: ItemRecord, target: ItemTarget):
   if (target.description === null) return undefined
   return renderTemplate(target.description, {
     flow: ctx.flow.name,
-    'file.name': item.name,
-    'file.path': item.path,
+    // The partner's names go into Salesforce metadata without their control characters.
+    'file.name': withoutControlCharacters(item.name),
+    'file.path': withoutControlCharacters(item.path),
     'run.id': item.runId,
     'record.id': target.recordId,
     date: new Date(ctx.clock.now()).toISOString().slice(0, 10),

@@ -51,6 +51,37 @@ t.test('HTTP API', async (t) => {
     t.notOk(text.includes('secret-cookie'), 'cookies are not logged')
   })
 
+  t.test('credentials in a query string never reach the access log', async (t) => {
+    const before = h.logs.length
+    const omSecret = 'om-secret-in-the-query'
+    const om = await fetch(`${h.url}/v1/outbound-messages/partner-docs?secret=${omSecret}&org=x`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/xml' },
+      body: '<x/>',
+    })
+    t.ok(om.status >= 400, 'the probe is refused (no Outbound Messages on this flow)')
+    await om.text()
+    const viaQuery = await fetch(`${h.url}/v1/runs?limit=1&api_key=${API_KEY}`)
+    t.equal(viaQuery.status, 401, '?api_key= is not accepted as authentication')
+    await viaQuery.text()
+    const names = ['token', 'key', 'access_token', 'password', 'signature', 'Secret', 'API_KEY']
+    const query = names.map((n, i) => `${n}=q-secret-${i}`).join('&')
+    t.equal((await h.api('GET', `/v1/runs?limit=1&${query}`)).status, 400, 'unknown parameters are refused…')
+    const text = h.logs.slice(before).join('')
+    t.notOk(text.includes(omSecret), 'the Outbound Message secret is not logged')
+    t.notOk(text.includes(API_KEY), 'an API key in the query is not logged')
+    t.notOk(/q-secret-\d/.test(text), '…and logged without their values')
+    const urls = text
+      .split('\n')
+      .filter((l) => l.includes('request completed'))
+      .map((l) => (JSON.parse(l) as { url: string }).url)
+    t.same(urls, [
+      '/v1/outbound-messages/partner-docs?[redacted]',
+      '/v1/runs?limit=1&api_key=[redacted]',
+      `/v1/runs?limit=1&${names.map((n) => `${n}=[redacted]`).join('&')}`,
+    ])
+  })
+
   t.test('bad input gets 400 naming the field', async (t) => {
     const limit = await h.api('GET', '/v1/runs?limit=0')
     t.equal(limit.status, 400)

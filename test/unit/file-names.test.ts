@@ -6,6 +6,7 @@ import {
   relativeTo,
   sdriveFileName,
   unreadableNameReason,
+  withoutControlCharacters,
 } from '../../src/domain/file-names.js'
 
 t.test('names from a server must be one segment', async (t) => {
@@ -47,4 +48,10 @@ t.test('unreadableNameReason: names that cannot be read back by their listed nam
   t.match(unreadableNameReason('a\nb.pdf'), /line break/)
   t.match(unreadableNameReason('a\rb.pdf'), /line break/)
   t.match(unreadableNameReason(Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('utf8')), /not valid UTF-8/)
+})
+
+t.test('Salesforce metadata loses C0 and C1 control characters and DEL', async (t) => {
+  t.equal(withoutControlCharacters('a\u0001b\u001b[31mc\u007fd\u0085e\u009ff\u0000.pdf'), 'ab[31mcdef.pdf')
+  t.equal(withoutControlCharacters("Überweisung 契約書 O'Brien.pdf"), "Überweisung 契約書 O'Brien.pdf")
+  t.equal(sdriveFileName('x\u0085y\u009b.pdf'), 'xy.pdf', 'the S-Drive name too (C1 as well as C0)')
 })

@@ -1,6 +1,27 @@
 /** BridgeMetrics on prom-client, in a registry of its own (several apps per process in tests). */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { Clock } from '../../ports/clock.js'
 import type { BridgeMetrics } from '../../ports/metrics.js'
+
+/**
+ * prom-client's process metrics already start with `process_` or `nodejs_`,
+ * so the prefix is only `bridge_`: `bridge_process_resident_memory_bytes`,
+ * `bridge_nodejs_eventloop_lag_seconds` (a `bridge_process_` prefix made
+ * `bridge_process_process_…`, which no documented alert matched).
+ */
+export const DEFAULT_METRICS_PREFIX = 'bridge_'
+
+/**
+ * prom-client's gauges that end in `_total`, a suffix Prometheus keeps for
+ * counters. Each is the sum of its labelled sibling without the suffix
+ * (`bridge_nodejs_active_handles{type}`), so it is dropped rather than
+ * renamed: `sum without (type) (bridge_nodejs_active_handles)` is the same number.
+ */
+const GAUGES_NAMED_LIKE_COUNTERS = [
+  'active_resources_total',
+  'active_handles_total',
+  'active_requests_total',
+].map((n) => `${DEFAULT_METRICS_PREFIX}nodejs_${n}`)
 
 export interface PrometheusMetrics extends BridgeMetrics {
   registry: Registry
@@ -8,10 +29,30 @@ export interface PrometheusMetrics extends BridgeMetrics {
   contentType: string
 }
 
-export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = {}): PrometheusMetrics {
+export interface PrometheusMetricsOptions {
+  defaultMetrics?: boolean
+  /** The clock of `bridge_last_success_timestamp_seconds` (the services' clock). */
+  clock?: Pick<Clock, 'now'>
+  /**
+   * The configured flows: their outcome counters (and duration buckets) start at 0, so the first
+   * failure is an increase from 0 that `increase()` sees (a series born at 1
+   * has no earlier sample, and an alert on it would miss the first failure).
+   */
+  flows?: readonly string[]
+}
+
+const RUN_STATES = ['succeeded', 'partially_failed', 'failed'] as const
+const FILE_OUTCOMES = ['done', 'skipped', 'failed', 'retrying'] as const
+const REVIEW_EVENTS = ['rejected', 'resubmitted', 'failed'] as const
+const STATUS_ROW_OUTCOMES = ['applied', 'rejected'] as const
+
+export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}): PrometheusMetrics {
   const registry = new Registry()
-  if (options.defaultMetrics !== false)
-    collectDefaultMetrics({ register: registry, prefix: 'bridge_process_' })
+  const clock = options.clock ?? { now: () => Date.now() }
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX })
+    for (const name of GAUGES_NAMED_LIKE_COUNTERS) registry.removeSingleMetric(name)
+  }
   const files = new Counter({
     name: 'bridge_files_total',
     help: 'Files by flow and outcome (done, skipped, failed, retrying).',
@@ -58,6 +99,12 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     help: 'Salesforce API daily request limit (Sforce-Limit-Info).',
     registers: [registry],
   })
+  const lastSuccess = new Gauge({
+    name: 'bridge_last_success_timestamp_seconds',
+    help: 'Unix time of the last run (inbound, status, review) or export job of the flow that ended succeeded.',
+    labelNames: ['flow'],
+    registers: [registry],
+  })
   const reviews = new Counter({
     name: 'bridge_review_events_total',
     help: 'Review loop steps by flow: rejected (returned to the partner), resubmitted, failed.',
@@ -76,6 +123,13 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     labelNames: ['kind'],
     registers: [registry],
   })
+  for (const flow of options.flows ?? []) {
+    for (const state of RUN_STATES) runs.inc({ flow, state }, 0)
+    for (const outcome of FILE_OUTCOMES) files.inc({ flow, outcome }, 0)
+    for (const event of REVIEW_EVENTS) reviews.inc({ flow, event }, 0)
+    for (const outcome of STATUS_ROW_OUTCOMES) statusRows.inc({ flow, outcome }, 0)
+    durations.zero({ flow })
+  }
   return {
     registry,
     contentType: registry.contentType,
@@ -87,7 +141,10 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     failure: (flow, code) => failures.inc({ flow, code }),
     transferDuration: (flow, seconds) => durations.observe({ flow }, seconds),
     queueDepth: (depth) => queue.set(depth),
-    runFinished: (flow, state) => runs.inc({ flow, state }),
+    runFinished(flow, state) {
+      runs.inc({ flow, state })
+      if (state === 'succeeded') lastSuccess.set({ flow }, clock.now() / 1000)
+    },
     apiUsage(usage) {
       apiUsed.set(usage.used)
       apiLimit.set(usage.limit)

@@ -69,6 +69,13 @@ export interface ItemTarget {
   supersedeIds?: string[]
 }
 
+export interface ItemError {
+  code: string
+  message: string
+  /** When this reason was written beside the file in the error folder (`<name>.error.json`). */
+  reportedAt?: string
+}
+
 export interface ItemRecord {
   id: string
   runId: string
@@ -90,7 +97,7 @@ export interface ItemRecord {
   bytesTransferred: number
   /** Where the source file ended up (processed or error directory), if moved. */
   finalPath: string | null
-  error: { code: string; message: string } | null
+  error: ItemError | null
   /** What a status file did, row by row (status flows); null for file transfers. */
   detail: Record<string, unknown> | null
   createdAt: string

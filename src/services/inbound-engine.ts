@@ -27,7 +27,7 @@ import { type DiscoveredFile, discoverFiles } from './discovery.js'
 import type { LeaseKeeper } from './lease-keeper.js'
 import { matchFiles } from './record-matcher.js'
 import { correlateResubmissions, recordResubmission } from './resubmissions.js'
-import { currentLocation, disposeFailed, disposeSucceeded } from './source-disposal.js'
+import { currentLocation, disposeFailed, disposeSucceeded, failureUnreported } from './source-disposal.js'
 import {
   applyStatusFile,
   isErrorReport,
@@ -176,6 +176,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   async function handleFailed(flow: SourceFolderFlow, item: ItemRecord): Promise<void> {
     const remote = deps.remotes.get(item.endpoint)
     const error = item.error ?? { code: 'INTERNAL', message: 'failed' }
+    const time = new Date(clock.now()).toISOString()
     const { finalPath } = await disposeFailed(
       remote,
       flow,
@@ -188,11 +189,14 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         flow: flow.name,
         file: item.path,
         attempts: item.attempts,
-        time: new Date(clock.now()).toISOString(),
+        time,
       },
       shutdown.signal,
     )
-    await store.updateItem(item.id, { finalPath })
+    await store.updateItem(item.id, {
+      finalPath,
+      error: { code: error.code, message: error.message, reportedAt: time },
+    })
     metrics.fileFinished(flow.name, 'failed', 0)
   }
 
@@ -573,7 +577,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     items = await store.listItems(runId)
     announce(runId, true)
 
-    for (const item of items.filter((i) => i.state === 'failed' && i.finalPath === null)) {
+    for (const item of items.filter((i) => failureUnreported(flow, i))) {
       await handleFailed(flow, item).catch((error) =>
         logger.warn(
           { item: item.id, err: toBridgeError(error).message },
@@ -700,9 +704,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     tidy(await store.listItems(runId))
     await tidyUp.onIdle()
     shutdown.signal.throwIfAborted()
-    for (const item of (await store.listItems(runId)).filter(
-      (i) => i.state === 'failed' && i.finalPath === null,
-    )) {
+    for (const item of (await store.listItems(runId)).filter((i) => failureUnreported(flow, i))) {
       await handleFailed(flow, item).catch((error) =>
         logger.warn(
           { item: item.id, err: toBridgeError(error).message },
@@ -988,6 +990,8 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         const pending = await setItem(item, 'pending', {
           attempts: 0,
           nextAttemptAt: null,
+          // The reason beside the file is removed below: a new failure writes it again.
+          error: item.error ? { code: item.error.code, message: item.error.message } : null,
           ...(rematch ? { target: null } : {}),
         })
         // Already in S-Drive (only the tidy-up failed): never upload it again.

@@ -32,13 +32,10 @@ t.test('a retried failure keeps a reason file beside it, with the new reason', a
   t.equal(res.json.retried, 2)
   const after = await h.waitForRun(first.id)
   t.equal(after.state, 'partially_failed')
-  t.same(
-    after.items.map((i) => [i.name, i.state, i.errorCode]).sort(),
-    [
-      ['LATER-5_a.pdf', 'failed', 'AMBIGUOUS_RECORD'],
-      ['SOON-6_b.pdf', 'done', null],
-    ],
-  )
+  t.same(after.items.map((i) => [i.name, i.state, i.errorCode]).sort(), [
+    ['LATER-5_a.pdf', 'failed', 'AMBIGUOUS_RECORD'],
+    ['SOON-6_b.pdf', 'done', null],
+  ])
   t.same(
     await h.list('errors'),
     ['LATER-5_a.pdf', 'LATER-5_a.pdf.error.json'],

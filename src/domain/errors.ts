@@ -47,6 +47,7 @@ export const ErrorCodes = [
   'ROWS_REJECTED',
   // lifecycle
   'CANCELLED',
+  'TRANSFER_INTERRUPTED',
   'INTERNAL',
 ] as const
 

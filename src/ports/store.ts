@@ -67,6 +67,13 @@ export interface ItemTarget {
   reviewApplied?: boolean
   /** Files this upload makes not-latest (review resubmission policy "version"), flagged once it is confirmed. */
   supersedeIds?: string[]
+  /**
+   * S-Drive was asked for an upload ticket for this file: a WIP record may exist even if its id never
+   * reached the store (a crash, a lost answer), so the next try looks for it first.
+   */
+  uploadRequested?: boolean
+  /** Times this file's transfer was cut by a takeover (its process died, stopped or lost the run). */
+  interruptions?: number
 }
 
 export interface ItemError {

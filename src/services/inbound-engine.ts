@@ -992,7 +992,12 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
           nextAttemptAt: null,
           // The reason beside the file is removed below: a new failure writes it again.
           error: item.error ? { code: item.error.code, message: item.error.message } : null,
-          ...(rematch ? { target: null } : {}),
+          // An operator's retry starts the file afresh: its takeover count too.
+          ...(rematch
+            ? { target: null }
+            : item.target
+              ? { target: { ...item.target, interruptions: 0 } }
+              : {}),
         })
         // Already in S-Drive (only the tidy-up failed): never upload it again.
         if (item.sdriveFileId !== null) await setItem(pending, 'finalizing')

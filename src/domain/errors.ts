@@ -54,6 +54,7 @@ export const ErrorCodes = [
   'ROWS_REJECTED',
   // lifecycle
   'CANCELLED',
+  'TRANSFER_INTERRUPTED',
   'INTERNAL',
 ] as const
 

@@ -72,6 +72,20 @@ export interface ItemTarget {
   reviewApplied?: boolean
   /** Files this upload makes not-latest (review resubmission policy "version"), flagged once it is confirmed. */
   supersedeIds?: string[]
+  /**
+   * S-Drive was asked for an upload ticket for this file: a WIP record may exist even if its id never
+   * reached the store (a crash, a lost answer), so the next try looks for it first.
+   */
+  uploadRequested?: boolean
+  /** Times this file's transfer was cut by a takeover (its process died, stopped or lost the run). */
+  interruptions?: number
+}
+
+export interface ItemError {
+  code: string
+  message: string
+  /** When this reason was written beside the file in the error folder (`<name>.error.json`). */
+  reportedAt?: string
 }
 
 export interface ItemRecord {
@@ -95,7 +109,7 @@ export interface ItemRecord {
   bytesTransferred: number
   /** Where the source file ended up (processed or error directory), if moved. */
   finalPath: string | null
-  error: { code: string; message: string } | null
+  error: ItemError | null
   /** What a status file did, row by row (status flows); null for file transfers. */
   detail: Record<string, unknown> | null
   createdAt: string

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises'
 import mime from 'mime'
 import type { Logger } from 'pino'
 import type { SourceFlow } from '../config/schema.js'
-import { backoffDelay } from '../domain/backoff.js'
+import { interruptionsExhausted, retryDelayAfterFault } from '../domain/attempts.js'
 import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
 import { sdriveFileName, withoutControlCharacters } from '../domain/file-names.js'
 import { assertTransition } from '../domain/item-state.js'
@@ -64,13 +64,35 @@ async function move(
   return ctx.store.updateItem(item.id, { ...patch, state: to })
 }
 
-/** A failed attempt: back to pending with a delay while attempts remain and the fault is transient. */
-async function failAttempt(ctx: BatchContext, item: ItemRecord, error: BridgeError): Promise<ItemRecord> {
-  // Shutting down is not the file's fault: leave the item as it is; the next start reconciles it.
+/** Like move(), but a file already in `to` (a file not started stays pending) is only patched. */
+async function place(
+  ctx: BatchContext,
+  item: ItemRecord,
+  to: ItemState,
+  patch: ItemPatch = {},
+): Promise<ItemRecord> {
+  return item.state === to ? ctx.store.updateItem(item.id, patch) : move(ctx, item, to, patch)
+}
+
+/** The item's target with some fields changed (a flag of its progress). */
+function retarget(item: ItemRecord, patch: Partial<ItemTarget>): ItemTarget {
+  const target = { ...(item.target as ItemTarget), ...patch }
+  if (!target.uploadRequested) delete target.uploadRequested
+  return target
+}
+
+/**
+ * A real fault of the file's own transfer, on its `attempts`-th try: back to pending with a delay
+ * while attempts remain and the fault is transient, else failed.
+ */
+async function settleFault(
+  ctx: BatchContext,
+  item: ItemRecord,
+  error: BridgeError,
+  attempts: number,
+): Promise<ItemRecord> {
+  // Shutting down or losing the run is not the file's fault: leave the item; whoever drives the run next reconciles it.
   if (ctx.signal.aborted) return item
-  if (error.code === 'CANCELLED' && ctx.draining?.aborted) {
-    return move(ctx, item, 'pending', { attempts: Math.max(0, item.attempts - 1), nextAttemptAt: null })
-  }
   const retry = ctx.flow.retry
   const err = { code: error.code, message: error.message }
   ctx.metrics.failure(ctx.flow.name, error.code)
@@ -78,42 +100,88 @@ async function failAttempt(ctx: BatchContext, item: ItemRecord, error: BridgeErr
     // The org is at its daily API limit: the flow pauses (the longest backoff, again and again) and
     // the file keeps its attempts for faults of its own.
     ctx.logger.warn({ item: item.id, pauseMs: retry.maxDelayMs }, 'Salesforce API limit reached; pausing')
-    return move(ctx, item, 'pending', {
-      attempts: Math.max(0, item.attempts - 1),
+    return place(ctx, item, 'pending', {
+      attempts: Math.max(0, attempts - 1),
       error: err,
       nextAttemptAt: new Date(ctx.clock.now() + retry.maxDelayMs).toISOString(),
     })
   }
-  if (isTransient(error) && item.attempts < retry.maxAttempts) {
-    const delay = backoffDelay(item.attempts - 1, { baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs })
+  const delay = retryDelayAfterFault(attempts, isTransient(error), retry)
+  if (delay !== null) {
     ctx.metrics.fileFinished(ctx.flow.name, 'retrying', 0)
     ctx.logger.warn(
-      { item: item.id, code: error.code, attempt: item.attempts, delayMs: delay },
+      { item: item.id, code: error.code, attempt: attempts, delayMs: delay },
       'transfer will be retried',
     )
-    return move(ctx, item, 'pending', {
+    return place(ctx, item, 'pending', {
+      attempts,
       error: err,
       nextAttemptAt: new Date(ctx.clock.now() + delay).toISOString(),
     })
   }
-  ctx.logger.error(
-    { item: item.id, code: error.code, attempts: item.attempts },
-    'transfer failed permanently',
-  )
-  return move(ctx, item, 'failed', { error: err, nextAttemptAt: null })
+  ctx.logger.error({ item: item.id, code: error.code, attempts }, 'transfer failed permanently')
+  return place(ctx, item, 'failed', { attempts, error: err, nextAttemptAt: null })
+}
+
+/** A fault of a started transfer: its attempt was counted when it started. */
+function failAttempt(ctx: BatchContext, item: ItemRecord, error: BridgeError): Promise<ItemRecord> {
+  return settleFault(ctx, item, error, item.attempts)
+}
+
+/**
+ * A fault of the file's transfer before its bytes started (its upload request, its ticket): one
+ * attempt. Not started because the service is draining or stopping: no attempt, it stays pending.
+ */
+function failBeforeStart(ctx: BatchContext, item: ItemRecord, error: BridgeError): Promise<ItemRecord> {
+  if (error.code === 'CANCELLED') return Promise.resolve(item)
+  return settleFault(ctx, item, error, item.attempts + 1)
+}
+
+/**
+ * A file found transferring when its batch begins: its transfer was cut by a takeover (its process
+ * died, stopped or lost the run). Not the file's fault: the attempt is given back and the
+ * interruption counted; only after MAX_INTERRUPTIONS does the file fail.
+ */
+async function releaseInterrupted(ctx: BatchContext, item: ItemRecord): Promise<ItemRecord> {
+  const interruptions = (item.target?.interruptions ?? 0) + 1
+  const patch: ItemPatch = {
+    attempts: Math.max(0, item.attempts - 1),
+    wipFileId: null,
+    target: retarget(item, { uploadRequested: false, interruptions }),
+  }
+  if (!interruptionsExhausted(interruptions)) {
+    ctx.logger.info({ item: item.id, interruptions }, 'transfer was cut by a takeover; no attempt used')
+    return move(ctx, item, 'pending', patch)
+  }
+  ctx.metrics.failure(ctx.flow.name, 'TRANSFER_INTERRUPTED')
+  ctx.logger.error({ item: item.id, interruptions }, 'transfer cut by takeovers too often; failed')
+  return move(ctx, item, 'failed', {
+    ...patch,
+    error: {
+      code: 'TRANSFER_INTERRUPTED',
+      message: `the transfer was cut ${interruptions} times by a stopped or replaced process`,
+    },
+    nextAttemptAt: null,
+  })
+}
+
+/** Files whose earlier try may have left something in S-Drive: a WIP record, or a completed upload. */
+function isLeftover(item: ItemRecord): boolean {
+  return item.state === 'transferring' || item.wipFileId !== null || item.target?.uploadRequested === true
 }
 
 /**
  * Settles what an interrupted attempt left: a WIP record completed by a PUT
  * whose answer was lost means the file is in S-Drive (→ finalizing); any
- * other WIP record of these files is cancelled.
+ * other WIP record of these files is cancelled. Returns the files still to
+ * upload (pending).
  */
 async function reconcile(
   ctx: BatchContext,
   target: SDriveTarget,
   items: ItemRecord[],
 ): Promise<ItemRecord[]> {
-  const leftovers = items.filter((i) => i.state === 'transferring' || i.wipFileId !== null)
+  const leftovers = items.filter(isLeftover)
   if (leftovers.length === 0) return items
   const names = leftovers.map((i) => sdriveNameOf(i))
   const finished = await ctx.sdrive.findFiles(
@@ -146,14 +214,19 @@ async function reconcile(
   const remaining: ItemRecord[] = []
   for (const item of items) {
     if (item.wipFileId !== null && finishedIds.has(item.wipFileId)) {
-      const from = item.state === 'pending' ? { ...item, state: 'transferring' as const } : item
-      await move(ctx, from, 'finalizing', { sdriveFileId: item.wipFileId, error: null })
+      await move(ctx, item, 'finalizing', { sdriveFileId: item.wipFileId, error: null })
       continue
     }
     if (item.state === 'transferring') {
-      remaining.push(await move(ctx, item, 'pending', { wipFileId: null }))
-    } else if (item.wipFileId !== null) {
-      remaining.push(await ctx.store.updateItem(item.id, { wipFileId: null }))
+      const released = await releaseInterrupted(ctx, item)
+      if (released.state === 'pending') remaining.push(released)
+    } else if (isLeftover(item)) {
+      remaining.push(
+        await ctx.store.updateItem(item.id, {
+          wipFileId: null,
+          target: retarget(item, { uploadRequested: false }),
+        }),
+      )
     } else {
       remaining.push(item)
     }
@@ -180,11 +253,28 @@ interface Uploaded {
   bytes: number
 }
 
-async function uploadOne(ctx: BatchContext, item: ItemRecord, ticket: UploadTicket): Promise<Uploaded> {
-  const started = process.hrtime.bigint()
+/**
+ * A file's transfer starts when the upload queue hands it to a worker: only then is it
+ * transferring, with one more attempt. A file still waiting is pending.
+ */
+async function startTransfer(ctx: BatchContext, item: ItemRecord): Promise<ItemRecord> {
+  if (ctx.draining?.aborted) throw new BridgeError('CANCELLED', 'not started: the service is draining')
+  if (ctx.signal.aborted) throw new BridgeError('CANCELLED', 'not started: the run stopped here')
+  return move(ctx, item, 'transferring', { attempts: item.attempts + 1, error: null, nextAttemptAt: null })
+}
+
+async function uploadOne(
+  ctx: BatchContext,
+  item: ItemRecord,
+  ticket: UploadTicket,
+  onStart: (started: ItemRecord) => void,
+): Promise<Uploaded> {
   const contentType = contentTypeOf(item.name)
-  const result = await ctx.queue.run(ctx.remote.endpoint, () => {
-    if (ctx.draining?.aborted) throw new BridgeError('CANCELLED', 'not started: the service is draining')
+  let started = process.hrtime.bigint()
+  const result = await ctx.queue.run(ctx.remote.endpoint, async () => {
+    const transferring = await startTransfer(ctx, item)
+    onStart(transferring)
+    started = process.hrtime.bigint()
     return ctx.remote.read(
       currentLocation(item),
       async (stream) => {
@@ -228,6 +318,13 @@ function descriptionOf(ctx: BatchContext, item: ItemRecord, target: ItemTarget):
   })
 }
 
+/** Why each file that did not make it failed, and whether its transfer had started. */
+interface Failure {
+  item: ItemRecord
+  error: BridgeError
+  started: boolean
+}
+
 /** Runs one batch to the end of its attempt. Items end finalizing, pending (retry later) or failed. */
 export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Promise<void> {
   const first = batch[0]
@@ -239,27 +336,73 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
     items = await reconcile(ctx, target, batch)
   } catch (error) {
     // Cannot tell what an earlier attempt left: try again later rather than risk a duplicate.
+    // Not a fault of the files' transfers: no attempt is used.
+    if (ctx.signal.aborted) return
     const e = toBridgeError(error, 'SDRIVE_ERROR')
+    const nextAttemptAt = new Date(ctx.clock.now() + ctx.flow.retry.baseDelayMs).toISOString()
     for (const item of batch) {
-      if (item.state === 'transferring') await failAttempt(ctx, item, e)
-      else await ctx.store.updateItem(item.id, { error: { code: e.code, message: e.message } })
+      await ctx.store.updateItem(item.id, { error: { code: e.code, message: e.message }, nextAttemptAt })
     }
     return
   }
   if (items.length === 0) return
 
-  items = await Promise.all(
-    items.map((item) =>
-      move(ctx, item, 'transferring', { attempts: item.attempts + 1, error: null, nextAttemptAt: null }),
-    ),
+  const tickets = await requestTickets(ctx, target, first.target, items)
+  if (tickets === null) return
+
+  const startedItems = new Map<string, ItemRecord>()
+  const settled = await Promise.allSettled(
+    items.map(async (item) => {
+      const ticket = tickets.get(item.id)
+      if (!ticket)
+        throw toBridgeError(new Error('S-Drive returned no upload ticket for this file'), 'SDRIVE_ERROR')
+      return uploadOne(ctx, { ...item, wipFileId: ticket.wipFileId }, ticket, (started) =>
+        startedItems.set(item.id, started),
+      )
+    }),
   )
 
+  const uploaded: Uploaded[] = []
+  const failed: Failure[] = []
+  settled.forEach((s, i) => {
+    const item = items[i] as ItemRecord
+    if (s.status === 'fulfilled') uploaded.push(s.value)
+    else {
+      const started = startedItems.get(item.id)
+      failed.push({
+        item: started ?? item,
+        error: toBridgeError(s.reason, 'S3_UPLOAD_FAILED'),
+        started: started !== undefined,
+      })
+    }
+  })
+
+  if (uploaded.length > 0) failed.push(...(await completeUploads(ctx, uploaded)))
+  if (failed.length > 0) await settleFailures(ctx, target, tickets, failed)
+}
+
+/**
+ * Asks S-Drive for the batch's upload tickets (one POST) and stores each file's WIP id. Returns
+ * null when the request failed; the files were then retried or failed, one attempt each.
+ */
+async function requestTickets(
+  ctx: BatchContext,
+  target: SDriveTarget,
+  itemTarget: ItemTarget,
+  pending: ItemRecord[],
+): Promise<Map<string, UploadTicket> | null> {
+  // Side by side, so the store commits the whole batch's flags at once.
+  const items = await Promise.all(
+    pending.map((item) =>
+      ctx.store.updateItem(item.id, { target: retarget(item, { uploadRequested: true }) }),
+    ),
+  )
   let tickets: UploadTicket[]
   try {
     tickets = await ctx.sdrive.startUpload(
       target,
       items.map((item) => {
-        const description = descriptionOf(ctx, item, first.target as ItemTarget)
+        const description = descriptionOf(ctx, item, itemTarget)
         return {
           fileName: sdriveNameOf(item),
           sizeBytes: item.size,
@@ -272,15 +415,18 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
   } catch (error) {
     const e = toBridgeError(error, 'SDRIVE_ERROR')
     if (!isTransient(e) && items.length > 1) {
-      // S-Drive validates the whole request: find the file it objects to by trying each alone.
+      // S-Drive validates the whole request, and refused it (nothing was created): find the file it
+      // objects to by trying each alone.
       const singles = await Promise.all(
-        items.map((item) => move(ctx, item, 'pending', { attempts: item.attempts - 1 })),
+        items.map((item) =>
+          ctx.store.updateItem(item.id, { target: retarget(item, { uploadRequested: false }) }),
+        ),
       )
       for (const single of singles) await transferBatch(ctx, [single])
-      return
+      return null
     }
-    for (const item of items) await failAttempt(ctx, item, e)
-    return
+    for (const item of items) await failBeforeStart(ctx, item, e)
+    return null
   }
 
   const ticketByItem = new Map<string, UploadTicket>()
@@ -295,73 +441,65 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
   await Promise.all(
     [...ticketByItem].map(([id, ticket]) => ctx.store.updateItem(id, { wipFileId: ticket.wipFileId })),
   )
+  return ticketByItem
+}
 
-  const settled = await Promise.allSettled(
-    items.map(async (item) => {
-      const ticket = ticketByItem.get(item.id)
-      if (!ticket)
-        throw toBridgeError(new Error('S-Drive returned no upload ticket for this file'), 'SDRIVE_ERROR')
-      return uploadOne(ctx, { ...item, wipFileId: ticket.wipFileId }, ticket)
-    }),
-  )
-
-  const uploaded: Uploaded[] = []
-  const failed: { item: ItemRecord; error: BridgeError }[] = []
-  settled.forEach((s, i) => {
-    const item = items[i] as ItemRecord
-    if (s.status === 'fulfilled') uploaded.push(s.value)
-    else failed.push({ item, error: toBridgeError(s.reason, 'S3_UPLOAD_FAILED') })
-  })
-
-  if (uploaded.length > 0) {
-    try {
-      const results = await ctx.sdrive.completeUpload(
-        uploaded.map((u) => u.item.wipFileId as string),
-        uploaded.map((u) => u.versionId),
-        opts(ctx.signal),
-      )
-      const byWip = new Map(results.map((r) => [r.wipFileId, r]))
-      const completed: Uploaded[] = []
-      for (const u of uploaded) {
-        const result = byWip.get(u.item.wipFileId as string)
-        if (result && !result.success) {
-          failed.push({
-            item: u.item,
-            error: toBridgeError(
-              new Error(result.message ?? 'S-Drive did not complete the upload'),
-              'SDRIVE_ERROR',
-            ),
-          })
-        } else {
-          completed.push(u)
-        }
-      }
-      // Side by side, so the store commits the whole batch's new states at once.
-      await Promise.all(
-        completed.map(async (u) => {
-          const wip = u.item.wipFileId as string
-          const fresh = (await ctx.store.getItem(u.item.id)) as ItemRecord
-          await move(ctx, fresh, 'finalizing', {
-            sdriveFileId: wip,
-            wipFileId: wip,
-            sha256: u.sha256,
-            bytesTransferred: u.bytes,
-          })
-        }),
-      )
-    } catch (error) {
-      // The PUT may have landed even though its answer did not: keep the WIP ids,
-      // the next attempt's reconcile() finds out which way it went.
-      const e = toBridgeError(error, 'SDRIVE_ERROR')
-      for (const u of uploaded) {
-        const fresh = (await ctx.store.getItem(u.item.id)) as ItemRecord
-        await failAttempt(ctx, fresh, isTransient(e) ? e : toBridgeError(e))
+/** Completes the uploaded files in S-Drive (one PUT) and moves them to finalizing; returns those it refused. */
+async function completeUploads(ctx: BatchContext, uploaded: Uploaded[]): Promise<Failure[]> {
+  const failed: Failure[] = []
+  try {
+    const results = await ctx.sdrive.completeUpload(
+      uploaded.map((u) => u.item.wipFileId as string),
+      uploaded.map((u) => u.versionId),
+      opts(ctx.signal),
+    )
+    const byWip = new Map(results.map((r) => [r.wipFileId, r]))
+    const completed: Uploaded[] = []
+    for (const u of uploaded) {
+      const result = byWip.get(u.item.wipFileId as string)
+      if (result && !result.success) {
+        const error = toBridgeError(
+          new Error(result.message ?? 'S-Drive did not complete the upload'),
+          'SDRIVE_ERROR',
+        )
+        failed.push({ item: u.item, error, started: true })
+      } else {
+        completed.push(u)
       }
     }
+    // Side by side, so the store commits the whole batch's new states at once.
+    await Promise.all(
+      completed.map(async (u) => {
+        const wip = u.item.wipFileId as string
+        const fresh = (await ctx.store.getItem(u.item.id)) as ItemRecord
+        await move(ctx, fresh, 'finalizing', {
+          sdriveFileId: wip,
+          wipFileId: wip,
+          sha256: u.sha256,
+          bytesTransferred: u.bytes,
+        })
+      }),
+    )
+  } catch (error) {
+    // The PUT may have landed even though its answer did not: keep the WIP ids,
+    // the next attempt's reconcile() finds out which way it went.
+    const e = toBridgeError(error, 'SDRIVE_ERROR')
+    for (const u of uploaded) {
+      const fresh = (await ctx.store.getItem(u.item.id)) as ItemRecord
+      await failAttempt(ctx, fresh, e)
+    }
   }
+  return failed
+}
 
-  if (failed.length === 0) return
-  const wipIds = failed.map((f) => ticketByItem.get(f.item.id)?.wipFileId).filter((id): id is string => !!id)
+/** Cancels the WIP records of the files that did not make it, then retries or fails each. */
+async function settleFailures(
+  ctx: BatchContext,
+  target: SDriveTarget,
+  tickets: ReadonlyMap<string, UploadTicket>,
+  failed: Failure[],
+): Promise<void> {
+  const wipIds = failed.map((f) => tickets.get(f.item.id)?.wipFileId).filter((id): id is string => !!id)
   let cancelled = false
   try {
     if (wipIds.length > 0) await ctx.sdrive.cancelUpload(target, wipIds, opts(ctx.signal))
@@ -372,9 +510,15 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
       'could not cancel WIP records; will retry',
     )
   }
-  for (const { item, error } of failed) {
+  for (const { item, error, started } of failed) {
     const fresh = (await ctx.store.getItem(item.id)) as ItemRecord
-    const patched = cancelled ? await ctx.store.updateItem(fresh.id, { wipFileId: null }) : fresh
-    await failAttempt(ctx, patched, error)
+    const patched = cancelled
+      ? await ctx.store.updateItem(fresh.id, {
+          wipFileId: null,
+          target: retarget(fresh, { uploadRequested: false }),
+        })
+      : fresh
+    if (started) await failAttempt(ctx, patched, error)
+    else await failBeforeStart(ctx, patched, error)
   }
 }

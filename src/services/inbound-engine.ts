@@ -28,7 +28,7 @@ import type { FlowSchemaChecker } from './flow-schema.js'
 import type { LeaseKeeper } from './lease-keeper.js'
 import { matchFiles } from './record-matcher.js'
 import { correlateResubmissions, recordResubmission } from './resubmissions.js'
-import { currentLocation, disposeFailed, disposeSucceeded } from './source-disposal.js'
+import { currentLocation, disposeFailed, disposeSucceeded, failureUnreported } from './source-disposal.js'
 import {
   applyStatusFile,
   isErrorReport,
@@ -194,6 +194,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
   async function handleFailed(flow: SourceFolderFlow, item: ItemRecord): Promise<void> {
     const remote = deps.remotes.get(item.endpoint)
     const error = item.error ?? { code: 'INTERNAL', message: 'failed' }
+    const time = new Date(clock.now()).toISOString()
     const { finalPath } = await disposeFailed(
       remote,
       flow,
@@ -206,11 +207,14 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         flow: flow.name,
         file: item.path,
         attempts: item.attempts,
-        time: new Date(clock.now()).toISOString(),
+        time,
       },
       shutdown.signal,
     )
-    await store.updateItem(item.id, { finalPath })
+    await store.updateItem(item.id, {
+      finalPath,
+      error: { code: error.code, message: error.message, reportedAt: time },
+    })
     metrics.fileFinished(flow.name, 'failed', 0)
   }
 
@@ -595,7 +599,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     items = await store.listItems(runId)
     announce(runId, true)
 
-    for (const item of items.filter((i) => i.state === 'failed' && i.finalPath === null)) {
+    for (const item of items.filter((i) => failureUnreported(flow, i))) {
       await handleFailed(flow, item).catch((error) =>
         logger.warn(
           { item: item.id, err: toBridgeError(error).message },
@@ -722,9 +726,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     tidy(await store.listItems(runId))
     await tidyUp.onIdle()
     shutdown.signal.throwIfAborted()
-    for (const item of (await store.listItems(runId)).filter(
-      (i) => i.state === 'failed' && i.finalPath === null,
-    )) {
+    for (const item of (await store.listItems(runId)).filter((i) => failureUnreported(flow, i))) {
       await handleFailed(flow, item).catch((error) =>
         logger.warn(
           { item: item.id, err: toBridgeError(error).message },
@@ -1015,7 +1017,14 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
         const pending = await setItem(item, 'pending', {
           attempts: 0,
           nextAttemptAt: null,
-          ...(rematch ? { target: null } : {}),
+          // The reason beside the file is removed below: a new failure writes it again.
+          error: item.error ? { code: item.error.code, message: item.error.message } : null,
+          // An operator's retry starts the file afresh: its takeover count too.
+          ...(rematch
+            ? { target: null }
+            : item.target
+              ? { target: { ...item.target, interruptions: 0 } }
+              : {}),
         })
         // Already in S-Drive (only the tidy-up failed): never upload it again.
         if (item.sdriveFileId !== null) await setItem(pending, 'finalizing')

@@ -96,6 +96,20 @@ async function deleteIfPresent(remote: RemoteFiles, path: string, opts: RemoteOp
   }
 }
 
+/**
+ * Whether a failed item's reason still has to be written to the error
+ * folder: it was never handled, or it failed again after a retry (the
+ * retry removed the earlier reason; the file already sits in the error
+ * folder, so only its `<name>.error.json` is missing).
+ */
+export function failureUnreported(flow: SourceFlow, item: ItemRecord): boolean {
+  if (item.state !== 'failed') return false
+  if (item.finalPath === null) return true
+  if (item.error?.reportedAt !== undefined) return false
+  const errorDir = destinationDir(flow.after.errorDirectory, item, flow.source.directory)
+  return posix.dirname(item.finalPath) === errorDir
+}
+
 export interface ErrorReport {
   code: string
   message: string

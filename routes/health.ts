@@ -47,9 +47,21 @@ const health: FastifyPluginAsyncTypebox<{ bridge: Bridge; isShuttingDown: () => 
         check(() => bridge.sf.checkAuth()),
       ])
       const ready = !isShuttingDown() && store === 'ok' && salesforce === 'ok'
-      return reply
-        .code(ready ? 200 : 503)
-        .send({ status: ready ? 'ready' : 'not_ready', checks: { store, salesforce } })
+      // Paused for the API limit is still ready: work waits and resumes on its own.
+      const pause = bridge.sf.apiLimitPause()
+      return reply.code(ready ? 200 : 503).send({
+        status: ready ? 'ready' : 'not_ready',
+        checks: { store, salesforce },
+        ...(pause
+          ? {
+              apiLimitPause: {
+                since: new Date(pause.since).toISOString(),
+                probes: pause.probes,
+                waiting: pause.waiting,
+              },
+            }
+          : {}),
+      })
     },
   )
 
@@ -70,7 +82,7 @@ const health: FastifyPluginAsyncTypebox<{ bridge: Bridge; isShuttingDown: () => 
       },
     },
     async (_request, reply) => {
-      bridge.metrics.queueDepth(bridge.queue.depth())
+      bridge.metrics.queueDepth(await bridge.exports.queuedWork())
       const usage = bridge.sf.apiUsage()
       if (usage) bridge.metrics.apiUsage(usage)
       return reply.type(bridge.metrics.contentType).send(await bridge.metrics.render())

@@ -12,6 +12,8 @@ export const RunStates = [
   'partially_failed',
   'failed',
   'cancelled',
+  /** An export that found no S-Drive file to send: finished, nothing delivered. */
+  'nothing_to_export',
 ] as const
 export type RunState = (typeof RunStates)[number]
 

@@ -10,6 +10,7 @@ import { sql as initial } from './001-initial.js'
 import { sql as exportJobs } from './002-export-jobs.js'
 import { sql as reviewAndStatus } from './003-review-and-status.js'
 import { sql as runLeases } from './004-run-leases.js'
+import { sql as nothingToExport } from './005-nothing-to-export.js'
 
 export type { Migration }
 
@@ -18,4 +19,5 @@ export const migrations: readonly Migration[] = [
   { version: 2, name: 'export-jobs', sql: exportJobs },
   { version: 3, name: 'review-and-status', sql: reviewAndStatus },
   { version: 4, name: 'run-leases', sql: runLeases },
+  { version: 5, name: 'nothing-to-export', sql: nothingToExport },
 ]

@@ -95,6 +95,18 @@ const outboundMessages: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (a
             )
             continue
           }
+          if (notification.sObjectType.toLowerCase() !== flow.source.object.toLowerCase()) {
+            // Acknowledged, not exported: Salesforce would resend a faulted message for days.
+            request.log.warn(
+              {
+                notification: notification.id,
+                sObjectType: notification.sObjectType,
+                object: flow.source.object,
+              },
+              'notification for another object than the flow exports: skipped',
+            )
+            continue
+          }
           await bridge.exports.submit(
             flow.name,
             {

@@ -30,15 +30,7 @@ import type { Clock } from '../ports/clock.js'
 import type { BridgeMetrics } from '../ports/metrics.js'
 import type { SalesforceApi } from '../ports/salesforce.js'
 import type { SDrive, SDriveFile } from '../ports/sdrive.js'
-import type {
-  ItemRecord,
-  NewItem,
-  RunNote,
-  RunRecord,
-  RunState,
-  RunTrigger,
-  Store,
-} from '../ports/store.js'
+import type { ItemRecord, NewItem, RunNote, RunRecord, RunState, RunTrigger, Store } from '../ports/store.js'
 import type { TransferQueue } from '../queue/transfer-queue.js'
 import { type RemoteRegistry, settleWithin } from './inbound-engine.js'
 import type { LeaseKeeper } from './lease-keeper.js'
@@ -766,7 +758,10 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
           error: problem ? { code: problem.code, message: problem.message } : null,
         })
         if (writeBackError)
-          logger.warn({ job: job.id, code: writeBackError.code, err: writeBackError.message }, 'write-back failed')
+          logger.warn(
+            { job: job.id, code: writeBackError.code, err: writeBackError.message },
+            'write-back failed',
+          )
         // The state stored, not the one computed before companions and write-back.
         metrics.runFinished(flow.name, state)
       }
@@ -892,7 +887,10 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     } catch (error) {
       // Not knowing the prefix must not refuse work: such a record simply has no files of the flow's file object.
       const e = toBridgeError(error)
-      logger.warn({ flow: flow.name, code: e.code, err: e.message }, 'record ids not checked against the object')
+      logger.warn(
+        { flow: flow.name, code: e.code, err: e.message },
+        'record ids not checked against the object',
+      )
       return
     }
     if (!prefix) return

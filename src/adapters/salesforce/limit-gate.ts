@@ -69,8 +69,13 @@ export function createApiLimitGate(options: ApiLimitGateOptions): ApiLimitGate {
       timer = undefined
       void probeOnce()
     }, options.probeIntervalMs)
-    // A pause must not keep a process alive that has nothing else to do.
-    timer.unref()
+    holdProcess()
+  }
+
+  /** The probe keeps the process alive only while calls wait for it (a pause alone must not). */
+  const holdProcess = () => {
+    if (waiters.length > 0) timer?.ref()
+    else timer?.unref()
   }
 
   const probeOnce = async () => {
@@ -97,11 +102,13 @@ export function createApiLimitGate(options: ApiLimitGateOptions): ApiLimitGate {
           waiter.onAbort = () => {
             const index = waiters.indexOf(waiter)
             if (index >= 0) waiters.splice(index, 1)
+            holdProcess()
             reject(signal.reason)
           }
           signal.addEventListener('abort', waiter.onAbort, { once: true })
         }
         waiters.push(waiter)
+        holdProcess()
       })
     },
 

@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createApiLimitGate } from '../../src/adapters/salesforce/limit-gate.js'
 import { createSalesforceApi } from '../../src/adapters/salesforce/index.js'
 import type { SalesforceConfig } from '../../src/config/schema.js'
@@ -17,7 +17,7 @@ const silent = pino({ level: 'silent' })
 const LIMIT = 1_000_000
 const PROBE_MS = 150
 
-async function limitedOrg(t: Tap.Test) {
+async function limitedOrg(t: Test) {
   const sandbox = await startSalesforceSandbox({ dailyApiLimit: LIMIT })
   t.teardown(() => sandbox.close())
   const changes: boolean[] = []
@@ -137,7 +137,10 @@ t.test('the gate releases waiters in arrival order and probes once per interval'
   const order: number[] = []
   const passes = [0, 1, 2, 3, 4].map((i) => gate.pass().then(() => order.push(i)))
   await sleep(110)
-  t.ok(probes >= 2 && probes <= 6, `about one probe per 20 ms interval, not one per trip or waiter (${probes})`)
+  t.ok(
+    probes >= 2 && probes <= 6,
+    `about one probe per 20 ms interval, not one per trip or waiter (${probes})`,
+  )
   t.same(order, [], 'nobody passes while the org is limited')
   verdict = 'open'
   await Promise.all(passes)

@@ -17,7 +17,11 @@ function flow(endpoint: string, name: string, writeBack: Record<string, unknown>
   return {
     name,
     kind: 'outbound',
-    source: { object: 'Opportunity', fileObject: 'cg__OpportunityFile__c', parentField: 'cg__Opportunity__c' },
+    source: {
+      object: 'Opportunity',
+      fileObject: 'cg__OpportunityFile__c',
+      parentField: 'cg__Opportunity__c',
+    },
     // No record fields in the names: a deleted record can still have its files delivered.
     destination: { endpoint, directory: `/outbox/${name}/{job.id}`, fileName: '{file.name}' },
     outboundMessages: { organizationIds: [ORG], secret: OM_SECRET },
@@ -53,7 +57,11 @@ function envelope(notifications: { id: string; recordId: string; type: string }[
 }
 
 async function opportunity(h: Harness, name: string, files: string[]): Promise<string> {
-  const opp = h.sandbox.insert('Opportunity', { Name: name, StageName: 'Closed Won', Export_Status__c: 'New' })
+  const opp = h.sandbox.insert('Opportunity', {
+    Name: name,
+    StageName: 'Closed Won',
+    Export_Status__c: 'New',
+  })
   if (files.length > 0) {
     await seedSDriveFiles(
       h.server.bridge.sdrive,

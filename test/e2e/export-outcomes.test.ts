@@ -97,7 +97,7 @@ t.test('export outcomes: nothing to export, wrong object, failed write-back', as
     const job = await exportAndSettle(h, 'plain', empty)
     t.equal(job.state, 'nothing_to_export')
     t.equal(job.files.length, 0)
-    t.equal(job.error, null)
+    t.equal(job.errorCode, null)
     t.equal(statusOf(h, empty), 'New', 'no onNothingToExport values: the record is left as it was')
 
     const other = await opportunity(h, 'Empty too', [])
@@ -151,7 +151,7 @@ t.test('export outcomes: nothing to export, wrong object, failed write-back', as
     const job = await exportAndSettle(h, 'plain', opp)
     t.equal(job.files[0]?.state, 'done', 'the file was delivered')
     t.equal(job.state, 'partially_failed', 'delivered, but the record was not updated')
-    t.equal(job.error?.code, 'WRITE_BACK_FAILED')
-    t.match(job.error?.message, /ENTITY_IS_DELETED entity is deleted/)
+    t.equal(job.errorCode, 'WRITE_BACK_FAILED')
+    t.match(job.errorMessage, /ENTITY_IS_DELETED entity is deleted/)
   })
 })

@@ -863,16 +863,22 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     return items + unfinished
   }
 
-  /** Each object's id prefix, described once per process (a failed describe is asked again next time). */
+  /**
+   * Each object's id prefix, described once per process. A transient failure
+   * is asked again next time; a permanent one (no such object: a
+   * configuration fault reported elsewhere) is remembered as "unknown".
+   */
   const keyPrefixes = new Map<string, Promise<string | null>>()
 
   function keyPrefixOf(object: string): Promise<string | null> {
     let prefix = keyPrefixes.get(object)
     if (!prefix) {
       // An HTTP request is waiting: at the API limit this fails at once instead of waiting for the limit to lift.
-      prefix = deps.sf.objectKeyPrefix(object, { whenLimited: 'fail' })
+      prefix = deps.sf.objectKeyPrefix(object, { whenLimited: 'fail' }).catch((error: unknown) => {
+        if (isTransient(error)) keyPrefixes.delete(object)
+        throw error
+      })
       keyPrefixes.set(object, prefix)
-      prefix.catch(() => keyPrefixes.delete(object))
     }
     return prefix
   }
@@ -887,6 +893,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     } catch (error) {
       // Not knowing the prefix must not refuse work: such a record simply has no files of the flow's file object.
       const e = toBridgeError(error)
+      if (!isTransient(e)) keyPrefixes.set(flow.source.object, Promise.resolve(null))
       logger.warn(
         { flow: flow.name, code: e.code, err: e.message },
         'record ids not checked against the object',

@@ -8,8 +8,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import t, { type Test } from 'tap'
-import { createApiLimitGate } from '../../src/adapters/salesforce/limit-gate.js'
 import { createSalesforceApi } from '../../src/adapters/salesforce/index.js'
+import { createApiLimitGate } from '../../src/adapters/salesforce/limit-gate.js'
 import type { SalesforceConfig } from '../../src/config/schema.js'
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce/index.js'
 

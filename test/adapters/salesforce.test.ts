@@ -166,9 +166,7 @@ t.test('REQUEST_LIMIT_EXCEEDED → API_LIMIT_EXCEEDED without retry (whenLimited
   await sf.checkAuth()
   limited.setApiUsage(5)
   const before = limited.calls.query ?? 0
-  const error = await sf
-    .query('SELECT Id FROM Account', { whenLimited: 'fail' })
-    .catch((e: unknown) => e)
+  const error = await sf.query('SELECT Id FROM Account', { whenLimited: 'fail' }).catch((e: unknown) => e)
   t.match(error, {
     code: 'API_LIMIT_EXCEEDED',
     transient: true,

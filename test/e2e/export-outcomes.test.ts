@@ -88,6 +88,7 @@ t.test('export outcomes: nothing to export, wrong object, failed write-back', as
     flows: (e) => [
       flow(e, 'plain', WRITE_BACK),
       flow(e, 'noted', { ...WRITE_BACK, onNothingToExport: { Export_Status__c: 'No documents' } }),
+      { ...flow(e, 'manifested', WRITE_BACK), manifest: { format: 'csv', recordFields: ['Name'] } },
     ],
   })
   t.teardown(() => h.close())
@@ -154,4 +155,29 @@ t.test('export outcomes: nothing to export, wrong object, failed write-back', as
     t.equal(job.errorCode, 'WRITE_BACK_FAILED')
     t.match(job.errorMessage, /ENTITY_IS_DELETED entity is deleted/)
   })
+
+  t.test(
+    'a Salesforce fault in the manifest step keeps its code; the metric counts the stored state',
+    async (t) => {
+      const opp = await opportunity(h, 'Manifest fault', ['invoice.pdf'])
+      // One job's queries: the file selection, the record fields for names, then the manifest's record
+      // query. Every third query fails, so the manifest's does, with a fault that is not transient.
+      h.sandbox.failEvery('query', 3, { status: 400, errorCode: 'INVALID_FIELD', message: 'No such column' })
+      t.teardown(() => h.sandbox.clearFaults())
+      const job = await exportAndSettle(h, 'manifested', opp)
+      t.equal(job.files[0]?.state, 'done', 'the file itself was delivered')
+      t.equal(job.state, 'failed', 'no manifest: the job failed')
+      t.equal(job.errorCode, 'SALESFORCE_ERROR', 'with the fault it met, not REMOTE_IO')
+      t.match(job.errorMessage, /INVALID_FIELD/)
+      const metrics = await (
+        await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${h.env.BRIDGE_API_KEY}` } })
+      ).text()
+      t.match(
+        metrics,
+        /bridge_runs_total\{flow="manifested",state="failed"\} 1/,
+        'the run metric says failed',
+      )
+      t.notMatch(metrics, /bridge_runs_total\{flow="manifested",state="succeeded"\}/, 'and not succeeded')
+    },
+  )
 })

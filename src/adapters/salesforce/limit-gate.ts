@@ -45,6 +45,8 @@ export function createApiLimitGate(options: ApiLimitGateOptions): ApiLimitGate {
   let probes = 0
   let timer: NodeJS.Timeout | undefined
   let disposed = false
+  /** A probe is on the wire: a trip meanwhile must not start a second one. */
+  let probing = false
   const waiters: Waiter[] = []
 
   const reopen = () => {
@@ -64,7 +66,7 @@ export function createApiLimitGate(options: ApiLimitGateOptions): ApiLimitGate {
   }
 
   const scheduleProbe = () => {
-    if (disposed || timer) return
+    if (disposed || timer || probing) return
     timer = setTimeout(() => {
       timer = undefined
       void probeOnce()
@@ -81,12 +83,15 @@ export function createApiLimitGate(options: ApiLimitGateOptions): ApiLimitGate {
   const probeOnce = async () => {
     if (closedAt === null || disposed) return
     probes++
+    probing = true
     let verdict: ProbeVerdict
     try {
       verdict = await options.probe()
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'API-limit probe failed; the pause continues')
       verdict = 'limited'
+    } finally {
+      probing = false
     }
     if (verdict === 'open') reopen()
     else scheduleProbe()

@@ -47,10 +47,21 @@ const health: FastifyPluginAsyncTypebox<{ bridge: Bridge; isShuttingDown: () => 
         check(() => bridge.sf.checkAuth()),
       ])
       const ready = !isShuttingDown() && store === 'ok' && salesforce === 'ok'
+      // Paused for the API limit is still ready: work waits and resumes on its own.
+      const pause = bridge.sf.apiLimitPause()
       return reply.code(ready ? 200 : 503).send({
         status: ready ? 'ready' : 'not_ready',
         checks: { store, salesforce },
         misconfiguredFlows: bridge.flowSchema.misconfigured(),
+        ...(pause
+          ? {
+              apiLimitPause: {
+                since: new Date(pause.since).toISOString(),
+                probes: pause.probes,
+                waiting: pause.waiting,
+              },
+            }
+          : {}),
       })
     },
   )
@@ -72,7 +83,7 @@ const health: FastifyPluginAsyncTypebox<{ bridge: Bridge; isShuttingDown: () => 
       },
     },
     async (_request, reply) => {
-      bridge.metrics.queueDepth(bridge.queue.depth())
+      bridge.metrics.queueDepth(await bridge.exports.queuedWork())
       const usage = bridge.sf.apiUsage()
       if (usage) bridge.metrics.apiUsage(usage)
       return reply.type(bridge.metrics.contentType).send(await bridge.metrics.render())

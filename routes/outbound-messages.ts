@@ -34,7 +34,7 @@ const sameSecret = (a: string, b: string) =>
  * the first occurrence, and acknowledged: a fault would make Salesforce resend
  * the same message for 24 hours and hold back every later notification.
  */
-function exportEntries(flow: string, message: OutboundMessage, log: FastifyBaseLogger) {
+function exportEntries(flow: string, object: string, message: OutboundMessage, log: FastifyBaseLogger) {
   const seen = new Map<string, string | null>()
   const entries: { request: ExportRequest; idempotencyKey: string }[] = []
   for (const notification of message.notifications) {
@@ -49,6 +49,14 @@ function exportEntries(flow: string, message: OutboundMessage, log: FastifyBaseL
     seen.set(id, recordId)
     if (recordId === null) {
       log.info({ notification: id }, 'notification without data (deleted record): nothing to export')
+      continue
+    }
+    if (notification.sObjectType.toLowerCase() !== object.toLowerCase()) {
+      // Acknowledged, not exported: Salesforce would resend a faulted message for days.
+      log.warn(
+        { notification: id, sObjectType: notification.sObjectType, object },
+        'notification for another object than the flow exports: skipped',
+      )
       continue
     }
     entries.push({
@@ -141,7 +149,7 @@ const outboundMessages: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (a
         return fault(400, 'soapenv:Client', isBridgeError(error) ? error.message : 'malformed SOAP envelope')
       }
       if (!allowed.includes(message.organizationId.slice(0, 15))) return notAllowed(message.organizationId)
-      const entries = exportEntries(flow.name, message, request.log)
+      const entries = exportEntries(flow.name, flow.source.object, message, request.log)
       let failures: unknown[]
       try {
         const results = await bridge.exports.submitMany(flow.name, entries, { trigger: 'outbound-message' })

@@ -34,6 +34,20 @@ export const Readiness = T.Object(
           'Inbound flows whose configuration names an object or field the org does not have (or cannot be read): their runs fail FLOW_MISCONFIGURED without touching a file. The other flows keep running, so this alone does not make the service not ready.',
       },
     ),
+    apiLimitPause: T.Optional(
+      T.Object(
+        {
+          since: T.String({ format: 'date-time', description: 'When the pause began.' }),
+          probes: T.Integer({ description: 'Probe calls made during this pause (one per interval).' }),
+          waiting: T.Integer({ description: 'Salesforce calls waiting for the pause to end.' }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Present while the org is at its Salesforce API limit: every Salesforce call waits (jobs are paused, not failed) until a probe succeeds.',
+        },
+      ),
+    ),
   },
   { $id: 'Readiness', title: 'Readiness', additionalProperties: false },
 )

@@ -146,6 +146,7 @@ export async function createBridge(
   const sf = createSalesforceApi(config.salesforce, {
     logger: logger.child({ component: 'salesforce' }),
     onApiUsage: metrics.apiUsage,
+    onApiLimitPause: metrics.apiLimitPaused,
   })
   const sdrive = createSDrive(sf, config.sdrive, { logger: logger.child({ component: 'sdrive' }) })
   const queue = createTransferQueue({
@@ -217,7 +218,11 @@ export async function createBridge(
 
   let scheduler: CronScheduler | null = null
   let closed = false
-  const depthTimer = setInterval(() => metrics.queueDepth(queue.depth()), 1000)
+  // The number admission compares with queue.maxQueuedItems (a 429 beyond it), not the in-memory
+  // transfer queue, which holds nothing while jobs wait (for a retry or the API limit).
+  const depthTimer = setInterval(() => {
+    exports.queuedWork().then(metrics.queueDepth, () => {})
+  }, 1000)
   depthTimer.unref()
 
   return {
@@ -274,6 +279,7 @@ export async function createBridge(
         reviews.close(options),
       ])
       const remotes = await Promise.allSettled([...remoteCache.values()].map((r) => r.close()))
+      sf.close()
       const storeClosed = await Promise.allSettled([leases.close(), store.close(), slots?.close()])
       const failure = [...engines, ...remotes, ...storeClosed].find((r) => r.status === 'rejected')
       if (failure && failure.status === 'rejected') throw failure.reason

@@ -321,7 +321,7 @@ function checkOutboundFlow(
 
   const writeBack = flow.writeBack
   if (isPlainObject(writeBack)) {
-    for (const when of ['onSuccess', 'onFailure'] as const) {
+    for (const when of ['onSuccess', 'onFailure', 'onNothingToExport'] as const) {
       const fields = writeBack[when]
       if (!isPlainObject(fields)) continue
       for (const [field, template] of Object.entries(fields)) {

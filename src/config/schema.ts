@@ -138,6 +138,10 @@ export const SalesforceConfigSchema = T.Object(
     auth: T.Union([ClientCredentialsAuthSchema, JwtAuthSchema]),
     timeoutMs: Millis('Deadline for one Salesforce call.', 60_000),
     maxRetries: T.Integer({ minimum: 0, maximum: 10, default: 4 }),
+    apiLimitProbeIntervalMs: Millis(
+      'While the org is at its API limit, every Salesforce call waits and one probe call per interval checks whether the limit has lifted.',
+      60_000,
+    ),
   },
   { additionalProperties: false },
 )
@@ -470,7 +474,11 @@ export const OutboundFlowSchema = T.Object(
     ),
     writeBack: T.Optional(
       T.Object(
-        { onSuccess: T.Optional(FieldMap), onFailure: T.Optional(FieldMap) },
+        {
+          onSuccess: T.Optional(FieldMap),
+          onFailure: T.Optional(FieldMap),
+          onNothingToExport: T.Optional(FieldMap),
+        },
         { additionalProperties: false },
       ),
     ),

@@ -38,6 +38,8 @@ export const ErrorCodes = [
   'API_LIMIT_EXCEEDED',
   'SALESFORCE_ERROR',
   'SALESFORCE_UNAVAILABLE',
+  /** The export's write-back to the records failed (deleted record, validation rule, …). */
+  'WRITE_BACK_FAILED',
   'SDRIVE_REJECTED',
   'SDRIVE_ERROR',
   'S3_UPLOAD_FAILED',

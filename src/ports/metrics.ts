@@ -14,6 +14,8 @@ export interface BridgeMetrics {
   /** A run or export job ended in `state`; `succeeded` also stamps the flow's last success. */
   runFinished(flow: string, state: string): void
   apiUsage(usage: ApiUsage): void
+  /** Whether Salesforce calls are paused org-wide for the API limit. */
+  apiLimitPaused(paused: boolean): void
   /** A step of the review loop: a file returned to the partner, a correction received, a rejection that failed. */
   reviewEvent(flow: string, event: 'rejected' | 'resubmitted' | 'failed'): void
   /** Rows of status files, by what became of them. */

@@ -6,6 +6,22 @@ export interface ApiUsage {
 
 export interface SalesforceCallOptions {
   signal?: AbortSignal
+  /**
+   * While the org is at its API limit: 'wait' (default) holds the call at the
+   * org-wide gate until the limit lifts; 'fail' throws API_LIMIT_EXCEEDED at
+   * once (for callers that answer a client and must not hang).
+   */
+  whenLimited?: 'wait' | 'fail'
+}
+
+/** The org-wide pause while Salesforce refuses calls with REQUEST_LIMIT_EXCEEDED. */
+export interface ApiLimitPause {
+  /** When the pause began (epoch ms). */
+  since: number
+  /** Probe calls made during this pause (one per probe interval). */
+  probes: number
+  /** Calls waiting for the pause to end. */
+  waiting: number
 }
 
 export interface SaveResult {
@@ -49,10 +65,16 @@ export interface SalesforceApi {
   ): Promise<SaveResult[]>
   /** DELETE many records (sObject Collections). */
   deleteRecords(ids: string[], options?: SalesforceCallOptions): Promise<SaveResult[]>
+  /** The 3-character id prefix of an sObject's records (its describe's keyPrefix); null if it has none. */
+  objectKeyPrefix(sobject: string, options?: SalesforceCallOptions): Promise<string | null>
   /** Authenticates if needed; throws SALESFORCE_AUTH_FAILED if it cannot. */
   checkAuth(options?: SalesforceCallOptions): Promise<void>
   /** Latest Sforce-Limit-Info reading, if any response carried one. */
   apiUsage(): ApiUsage | null
   /** Number of HTTP calls made (for metrics and benchmarks). */
   callCount(): number
+  /** The API-limit pause in force, or null when calls go out. */
+  apiLimitPause(): ApiLimitPause | null
+  /** Stops background work (the API-limit probe). */
+  close(): void
 }

@@ -12,6 +12,8 @@ export const RunStates = [
   'partially_failed',
   'failed',
   'cancelled',
+  /** An export that found no S-Drive file to send: finished, nothing delivered. */
+  'nothing_to_export',
 ] as const
 export type RunState = (typeof RunStates)[number]
 
@@ -265,7 +267,13 @@ export interface LedgerOwner {
   recordId: string | null
 }
 
-export const TerminalRunStates = ['succeeded', 'partially_failed', 'failed', 'cancelled'] as const
+export const TerminalRunStates = [
+  'succeeded',
+  'partially_failed',
+  'failed',
+  'cancelled',
+  'nothing_to_export',
+] as const
 
 export interface PruneRunsQuery {
   /** Terminal runs that finished (or, never finished, last changed) before this instant go, with their items. */

@@ -31,7 +31,7 @@ import type { Clock } from '../ports/clock.js'
 import type { BridgeMetrics } from '../ports/metrics.js'
 import type { SalesforceApi } from '../ports/salesforce.js'
 import type { SDrive, SDriveFile } from '../ports/sdrive.js'
-import type { ItemRecord, NewItem, RunNote, RunRecord, RunTrigger, Store } from '../ports/store.js'
+import type { ItemRecord, NewItem, RunNote, RunRecord, RunState, RunTrigger, Store } from '../ports/store.js'
 import type { TransferQueue } from '../queue/transfer-queue.js'
 import { type RemoteRegistry, settleWithin } from './inbound-engine.js'
 import type { LeaseKeeper } from './lease-keeper.js'
@@ -86,6 +86,12 @@ export interface ExportEngine {
   startWindows(): void
   settled(jobId: string): Promise<void>
   isOutboundFlow(flow: string): boolean
+  /**
+   * What admission counts against queue.maxQueuedItems: files waiting or in
+   * progress plus export jobs not finished (jobs paused for the API limit
+   * included). bridge_queue_depth reports this same number.
+   */
+  queuedWork(): Promise<number>
   readonly events: EventEmitter
   /** Stops starting new deliveries, lets those in flight finish for up to graceMs, then aborts. */
   close(options?: { graceMs?: number }): Promise<void>
@@ -287,7 +293,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     }
   }
 
-  /** Creates the job's items: one per selected file, with its rendered destination. */
+  /** Creates the job's items: one per selected file, with its rendered destination. No file: a note, no item. */
   async function plan(
     flow: OutboundFlow,
     job: RunRecord,
@@ -296,6 +302,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
   ): Promise<void> {
     const files = await selectFiles(flow, requestOf(job), signal)
     if (files.length === 0) {
+      // The job ends nothing_to_export (see drive): nothing was delivered, so it is not reported as a success.
       const note: RunNote = {
         path: '',
         reason: 'NOT_READY',
@@ -401,33 +408,37 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
   /**
    * Faults that pause work instead of using up its attempts, and for how
    * long: the transfer queue is full (a moment), or the org reached its
-   * daily API limit (the flow's longest backoff, again and again until
-   * Salesforce answers).
+   * daily API limit. The Salesforce adapter holds every call at one
+   * org-wide gate while the org is at its limit, so this code only reaches
+   * a job from a call already in flight when the limit hit; its next call
+   * waits at that gate, so the job needs no long timer of its own (hundreds
+   * of such timers were what hammered the org).
    */
   function waitWithoutAttempt(flow: OutboundFlow, error: BridgeError): number | null {
-    if (error.code === 'QUEUE_FULL') return Math.max(flow.retry.baseDelayMs, 100)
-    if (error.code === 'API_LIMIT_EXCEEDED') return flow.retry.maxDelayMs
+    if (error.code === 'QUEUE_FULL' || error.code === 'API_LIMIT_EXCEEDED')
+      return Math.max(flow.retry.baseDelayMs, 100)
     return null
   }
 
-  /** Plans a job, retrying transient Salesforce faults with the flow's backoff (and waiting out API limits). */
-  async function planWithRetries(
+  /** Runs one job step, retrying transient faults with the flow's backoff (API limits without using attempts). */
+  async function withRetries<T>(
     flow: OutboundFlow,
-    job: RunRecord,
-    batch: Batch | null,
+    step: string,
+    jobId: string,
     signal: AbortSignal,
-  ) {
+    fn: () => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await plan(flow, job, batch, signal)
-        return
+        return await fn()
       } catch (error) {
         const e = toBridgeError(error)
         if (signal.aborted || drain.signal.aborted) throw error
         const wait = waitWithoutAttempt(flow, e)
         if (wait === null && (!isTransient(e) || attempt >= flow.retry.maxAttempts)) throw e
+        if (wait !== null) attempt--
         metrics.failure(flow.name, e.code)
-        logger.warn({ job: job.id, code: e.code, attempt }, 'planning the job failed; will retry')
+        logger.warn({ job: jobId, code: e.code, attempt, step }, `${step} failed; will retry`)
         await clock.sleep(
           wait ?? backoffDelay(attempt - 1, { baseMs: flow.retry.baseDelayMs, maxMs: flow.retry.maxDelayMs }),
           AbortSignal.any([signal, drain.signal]),
@@ -623,17 +634,28 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     }
   }
 
-  /** Write-back: one collections PATCH per job with the configured fields. */
+  /** The write-back fields for how the job ended (none configured: no write-back). */
+  function writeBackFields(flow: OutboundFlow, outcome: RunState): Record<string, string> | undefined {
+    if (!flow.writeBack) return undefined
+    if (outcome === 'nothing_to_export') return flow.writeBack.onNothingToExport
+    return outcome === 'succeeded' ? flow.writeBack.onSuccess : flow.writeBack.onFailure
+  }
+
+  /**
+   * Write-back: one collections PATCH per job with the fields for its
+   * outcome. Transient faults are retried with the flow's backoff; what is
+   * left is returned as a WRITE_BACK_FAILED error (null when it worked).
+   */
   async function writeBack(
     flow: OutboundFlow,
     job: RunRecord,
     items: ItemRecord[],
+    outcome: RunState,
     signal: AbortSignal,
-  ): Promise<string | null> {
-    if (!flow.writeBack) return null
-    const failed = items.filter((i) => i.state === 'failed')
-    const fields = failed.length === 0 ? flow.writeBack.onSuccess : flow.writeBack.onFailure
+  ): Promise<BridgeError | null> {
+    const fields = writeBackFields(flow, outcome)
     if (!fields) return null
+    const failed = items.filter((i) => i.state === 'failed')
     const recordIds = [
       ...new Set([...(requestOf(job).recordIds ?? []), ...items.map((i) => i.target?.recordId ?? '')]),
     ].filter((id) => id !== '')
@@ -653,18 +675,32 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
       Object.entries(fields).map(([k, v]) => [k, renderOutboundTemplate(v, ctx)]),
     )
     try {
-      const results = await deps.sf.updateRecords(
-        flow.source.object,
-        recordIds.map((Id) => ({ Id, ...values })),
-        { signal },
+      const results = await withRetries(flow, 'write-back', job.id, signal, () =>
+        deps.sf.updateRecords(
+          flow.source.object,
+          recordIds.map((Id) => ({ Id, ...values })),
+          { signal },
+        ),
       )
       const bad = results.filter((r) => !r.success)
-      return bad.length === 0
-        ? null
-        : `write-back failed for ${bad.length} record(s): ${bad[0]?.errors[0]?.message ?? ''}`
+      if (bad.length === 0) return null
+      const first = bad[0]?.errors[0]
+      return new BridgeError(
+        'WRITE_BACK_FAILED',
+        `write-back failed for ${bad.length} of ${results.length} record(s): ${first?.statusCode ?? ''} ${first?.message ?? ''}`.trim(),
+      )
     } catch (error) {
-      return `write-back failed: ${toBridgeError(error).message}`
+      if (signal.aborted) throw error
+      return new BridgeError('WRITE_BACK_FAILED', `write-back failed: ${toBridgeError(error).message}`)
     }
+  }
+
+  /** A failed write-back shows in the job's state: delivered but not recorded is a partial failure. */
+  function stateAfterWriteBack(outcome: RunState, writeBackError: BridgeError | null): RunState {
+    if (!writeBackError) return outcome
+    if (outcome === 'succeeded') return 'partially_failed'
+    if (outcome === 'nothing_to_export') return 'failed'
+    return outcome
   }
 
   /** Drives jobs to the end: plan (once), deliver with retries, finalize, companions, write-back. */
@@ -686,7 +722,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
           startedAt: fresh.startedAt ?? new Date(clock.now()).toISOString(),
         })
         if ((await store.listItems(job.id)).length === 0 && fresh.notes.length === 0)
-          await planWithRetries(flow, fresh, batch, signal)
+          await withRetries(flow, 'planning the job', job.id, signal, () => plan(flow, fresh, batch, signal))
       }
       for (;;) {
         // Draining: deliveries not started stay pending; the next start picks the job up.
@@ -709,25 +745,35 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
         await clock.sleep(Math.max(0, wake - clock.now()), AbortSignal.any([signal, drain.signal]))
       }
       const all = (await Promise.all(jobs.map((j) => store.listItems(j.id)))).flat()
-      let companionError: string | null = null
+      let companionError: BridgeError | null = null
       try {
-        await writeCompanions(flow, jobs, all, batch, signal)
+        await withRetries(flow, 'writing the manifest and done-marker', jobs[0]?.id ?? '', signal, () =>
+          writeCompanions(flow, jobs, all, batch, signal),
+        )
       } catch (error) {
-        companionError = toBridgeError(error).message
+        if (signal.aborted) throw error
+        // Its own code (a Salesforce fault in the manifest's record query is not a remote I/O fault).
+        companionError = toBridgeError(error, 'REMOTE_IO')
       }
       for (const job of jobs) {
         const items = await store.listItems(job.id)
-        const writeBackError = await writeBack(flow, job, items, signal)
         const counts = await store.runCounts(job.id)
-        const state = finalRunState(counts) ?? 'failed'
+        const outcome: RunState =
+          items.length === 0 ? 'nothing_to_export' : (finalRunState(counts) ?? 'failed')
+        const writeBackError = await writeBack(flow, job, items, outcome, signal)
+        const state = companionError ? 'failed' : stateAfterWriteBack(outcome, writeBackError)
         const problem = companionError ?? writeBackError
         await store.updateRun(job.id, {
-          state: companionError ? 'failed' : state,
+          state,
           finishedAt: new Date(clock.now()).toISOString(),
-          error: problem
-            ? { code: companionError ? 'REMOTE_IO' : 'SALESFORCE_ERROR', message: problem }
-            : null,
+          error: problem ? { code: problem.code, message: problem.message } : null,
         })
+        if (writeBackError)
+          logger.warn(
+            { job: job.id, code: writeBackError.code, err: writeBackError.message },
+            'write-back failed',
+          )
+        // The state stored, not the one computed before companions and write-back.
         metrics.runFinished(flow.name, state)
       }
     } catch (error) {
@@ -836,11 +882,7 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
   async function withAdmission<T>(count: number, admitted: (fit: number) => Promise<T>): Promise<T> {
     admitting += count
     try {
-      const [items, unfinished] = await Promise.all([
-        store.activeItemCount(),
-        store.countRuns(['queued', 'running'], outboundFlowNames),
-      ])
-      const room = deps.maxQueuedItems - (items + unfinished + admitting - count)
+      const room = deps.maxQueuedItems - ((await queuedWork()) + admitting - count)
       return await admitted(Math.max(0, Math.min(count, room)))
     } finally {
       admitting -= count
@@ -881,13 +923,72 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     return { job: result.run, created, launch: created && !notBefore }
   }
 
+  /** Files waiting or in progress, and export jobs not finished: what admission bounds. */
+  async function queuedWork(): Promise<number> {
+    const [items, unfinished] = await Promise.all([
+      store.activeItemCount(),
+      store.countRuns(['queued', 'running'], outboundFlowNames),
+    ])
+    return items + unfinished
+  }
+
+  /**
+   * Each object's id prefix, described once per process. A transient failure
+   * is asked again next time; a permanent one (no such object: a
+   * configuration fault reported elsewhere) is remembered as "unknown".
+   */
+  const keyPrefixes = new Map<string, Promise<string | null>>()
+
+  function keyPrefixOf(object: string): Promise<string | null> {
+    let prefix = keyPrefixes.get(object)
+    if (!prefix) {
+      // An HTTP request is waiting: at the API limit this fails at once instead of waiting for the limit to lift.
+      prefix = deps.sf.objectKeyPrefix(object, { whenLimited: 'fail' }).catch((error: unknown) => {
+        if (isTransient(error)) keyPrefixes.delete(object)
+        throw error
+      })
+      keyPrefixes.set(object, prefix)
+    }
+    return prefix
+  }
+
+  /** A record of another object than the flow's (an Account id sent to an Opportunity flow) is refused. */
+  async function checkRecordObjects(flow: OutboundFlow, request: ExportRequest): Promise<void> {
+    const ids = request.recordIds ?? []
+    if (ids.length === 0) return
+    let prefix: string | null
+    try {
+      prefix = await keyPrefixOf(flow.source.object)
+    } catch (error) {
+      // Not knowing the prefix must not refuse work: such a record simply has no files of the flow's file object.
+      const e = toBridgeError(error)
+      if (!isTransient(e)) keyPrefixes.set(flow.source.object, Promise.resolve(null))
+      logger.warn(
+        { flow: flow.name, code: e.code, err: e.message },
+        'record ids not checked against the object',
+      )
+      return
+    }
+    if (!prefix) return
+    ids.forEach((id, i) => {
+      if (id.slice(0, 3) === prefix) return
+      throw new BridgeError(
+        'VALIDATION_FAILED',
+        `body.recordIds[${i}]: "${id}" is not a ${flow.source.object} record (its id prefix is ${id.slice(0, 3)}, ${flow.source.object} ids begin with ${prefix})`,
+        { details: { field: `body.recordIds[${i}]`, reason: 'WRONG_OBJECT' } },
+      )
+    })
+  }
+
   const engine: ExportEngine = {
     events,
     isOutboundFlow: (name) => deps.flows.has(name),
+    queuedWork,
 
     async submit(flowName, request, options) {
       const flow = flowOf(flowName)
       validateRequest(request)
+      await checkRecordObjects(flow, request)
       const { job, created, launch } = await withAdmission(1, (fit) => {
         if (fit === 0) throw queueFull()
         return storeJob(flow, request, options)

@@ -29,6 +29,7 @@ function clientCredentialsConfig(
     auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: sandbox.clientSecret },
     timeoutMs: 20_000,
     maxRetries: 3,
+    apiLimitProbeIntervalMs: 100,
     ...overrides,
   }
 }
@@ -157,14 +158,15 @@ t.test('a session rejected again after re-auth fails instead of looping', async 
   t.equal(soqlCount() - queriesBefore, 2, 'original call + one replay')
 })
 
-t.test('REQUEST_LIMIT_EXCEEDED → API_LIMIT_EXCEEDED without retry', async (t) => {
+t.test('REQUEST_LIMIT_EXCEEDED → API_LIMIT_EXCEEDED without retry (whenLimited: fail)', async (t) => {
   const limited = await startSalesforceSandbox({ dailyApiLimit: 5 })
   t.teardown(() => limited.close())
   const sf = createSalesforceApi(clientCredentialsConfig(limited), deps)
+  t.teardown(() => sf.close())
   await sf.checkAuth()
   limited.setApiUsage(5)
   const before = limited.calls.query ?? 0
-  const error = await sf.query('SELECT Id FROM Account').catch((e: unknown) => e)
+  const error = await sf.query('SELECT Id FROM Account', { whenLimited: 'fail' }).catch((e: unknown) => e)
   t.match(error, {
     code: 'API_LIMIT_EXCEEDED',
     transient: true,

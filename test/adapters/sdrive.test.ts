@@ -23,6 +23,7 @@ function clientCredentialsConfig(
     auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: sandbox.clientSecret },
     timeoutMs: 20_000,
     maxRetries: 3,
+    apiLimitProbeIntervalMs: 100,
     ...overrides,
   }
 }

@@ -311,7 +311,7 @@ t.test('a transient Salesforce fault while an export job is planned', async (t) 
   const h = await startHarness({ protocol: 'sftp', flows: (endpoint) => [exportFlow(endpoint)] })
   t.teardown(() => h.close())
   const [limited, expired] = (await seedExports(h, 2)).keys()
-  // The job's first SOQL query meets the API limit (not retried by the adapter: a 24-hour quota) …
+  // The job's first SOQL query meets the API limit (the call waits at the adapter's org-wide gate) …
   h.sandbox.failNext('query', 1, SALESFORCE_FAULTS.requestLimit)
   const [first] = await jobsOf(h, await submitExports(h, [limited as string]))
   // … or an expired session that is still refused after the one re-authentication.

@@ -138,6 +138,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: '${SF_CLIENT_SECRET}' },
       timeoutMs: 10_000,
       maxRetries: 3,
+      // Tests inject API-limit faults: a probe every 100 ms instead of every minute.
+      apiLimitProbeIntervalMs: 100,
       ...(options.salesforce ?? {}),
     },
     sdrive: { s3UploadUrl: sandbox.s3UploadUrl, uploadTimeoutMs: 10_000 },

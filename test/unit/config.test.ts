@@ -94,6 +94,7 @@ t.test('the example configuration loads with defaults applied', async (t) => {
     auth: { type: 'client_credentials', clientId: env.SF_CLIENT_ID, clientSecret: env.SF_CLIENT_SECRET },
     timeoutMs: 60_000,
     maxRetries: 4,
+    apiLimitProbeIntervalMs: 60_000,
   })
   t.match(config.sdrive, {
     filesPath: '/cg/SDrive/files',

@@ -86,7 +86,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
   })
   const queue = new Gauge({
     name: 'bridge_queue_depth',
-    help: 'Transfers waiting or running in this instance.',
+    help: 'Work waiting or in progress, as export admission counts it against queue.maxQueuedItems: files not finished plus export jobs not finished (paused ones included).',
     registers: [registry],
   })
   const apiUsed = new Gauge({
@@ -103,6 +103,11 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     name: 'bridge_last_success_timestamp_seconds',
     help: 'Unix time of the last run (inbound, status, review) or export job of the flow that ended succeeded.',
     labelNames: ['flow'],
+    registers: [registry],
+  })
+  const apiLimitPaused = new Gauge({
+    name: 'bridge_salesforce_api_limit_paused',
+    help: '1 while every Salesforce call waits because the org is at its API request limit, else 0.',
     registers: [registry],
   })
   const reviews = new Counter({
@@ -149,6 +154,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
       apiUsed.set(usage.used)
       apiLimit.set(usage.limit)
     },
+    apiLimitPaused: (paused) => apiLimitPaused.set(paused ? 1 : 0),
     reviewEvent: (flow, event) => reviews.inc({ flow, event }),
     statusRows(flow, outcome, count) {
       if (count > 0) statusRows.inc({ flow, outcome }, count)

@@ -23,6 +23,7 @@ import { raceAbort } from './abort.js'
 import { requestToken } from './auth.js'
 import { type CallContext, callContext } from './context.js'
 import { abortError, mapSalesforceError, notSentCodes } from './errors.js'
+import { createApiLimitGate, type ProbeVerdict } from './limit-gate.js'
 import { parseLimitInfo } from './limit-info.js'
 import { BridgeTransport } from './transport.js'
 
@@ -32,6 +33,8 @@ export { parseLimitInfo } from './limit-info.js'
 export interface SalesforceApiDeps {
   logger: Logger
   onApiUsage?: (usage: ApiUsage) => void
+  /** Told when the org-wide API-limit pause begins (true) and ends (false). */
+  onApiLimitPause?: (paused: boolean) => void
   /** Pacing of retries after 5xx / network errors; default 500 ms doubling up to 10 s. */
   backoff?: BackoffOptions
   random?: () => number
@@ -172,8 +175,64 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
     )
   }
 
-  /** One logical call: deadline + cancel, bounded re-auth, retries with full-jitter backoff. */
+  const gate = createApiLimitGate({
+    probeIntervalMs: config.apiLimitProbeIntervalMs,
+    logger: log,
+    probe: () => probeLimit(),
+    ...(deps.onApiLimitPause ? { onChange: deps.onApiLimitPause } : {}),
+  })
+
+  /** GET /limits: the cheapest call that says whether the org takes calls again (it counts against the quota). */
+  async function probeLimit(): Promise<ProbeVerdict> {
+    try {
+      await attempt('API-limit probe', 'GET', undefined, () => request('GET', '/limits'))
+      return 'open'
+    } catch (error) {
+      if (isBridgeError(error) && error.code === 'API_LIMIT_EXCEEDED') return 'limited'
+      throw error
+    }
+  }
+
+  const limitError = (what: string) =>
+    new BridgeError('API_LIMIT_EXCEEDED', `${what}: the Salesforce org is at its API request limit`, {
+      transient: true,
+    })
+
+  /**
+   * One logical call behind the org-wide API-limit gate: while the org is at
+   * its limit the call waits (its deadline starts only when it goes out) and
+   * is sent again once the limit lifts, so callers never see the limit.
+   */
   async function run<T>(
+    what: string,
+    method: string,
+    options: SalesforceCallOptions | undefined,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const external = options?.signal
+    const wait = options?.whenLimited !== 'fail'
+    for (;;) {
+      if (gate.pause()) {
+        if (!wait) throw limitError(what)
+        try {
+          await gate.pass(external)
+        } catch {
+          throw new BridgeError('CANCELLED', `${what} cancelled`)
+        }
+      }
+      try {
+        return await attempt(what, method, options, fn)
+      } catch (error) {
+        // REQUEST_LIMIT_EXCEEDED is refused before any work, so even a POST is safe to send again.
+        if (!isBridgeError(error) || error.code !== 'API_LIMIT_EXCEEDED') throw error
+        gate.trip()
+        if (!wait) throw error
+      }
+    }
+  }
+
+  /** One try of a logical call: deadline + cancel, bounded re-auth, retries with full-jitter backoff. */
+  async function attempt<T>(
     what: string,
     method: string,
     options: SalesforceCallOptions | undefined,
@@ -316,11 +375,22 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
       return results
     },
 
+    async objectKeyPrefix(sobject: string, options?: SalesforceCallOptions): Promise<string | null> {
+      const type = soqlIdentifier(sobject)
+      const described = await run('describe', 'GET', options, () =>
+        request<{ keyPrefix?: unknown }>('GET', `/sobjects/${type}/describe`),
+      )
+      return typeof described.keyPrefix === 'string' ? described.keyPrefix : null
+    },
+
     async checkAuth(options?: SalesforceCallOptions): Promise<void> {
-      await run('authenticate', 'GET', options, async () => undefined)
+      // Authentication is not metered: it answers even while the org is at its API limit.
+      await attempt('authenticate', 'GET', options, async () => undefined)
     },
 
     apiUsage: () => usage,
     callCount: () => calls,
+    apiLimitPause: () => gate.pause(),
+    close: () => gate.dispose(),
   }
 }

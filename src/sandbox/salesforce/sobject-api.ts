@@ -108,7 +108,13 @@ export class SObjectApi {
     }))
     return {
       status: 200,
-      body: { name: table.name, label: table.name, custom: table.name.endsWith('__c'), fields },
+      body: {
+        name: table.name,
+        label: table.name,
+        custom: table.name.endsWith('__c'),
+        keyPrefix: this.store.keyPrefixOf(table.name),
+        fields,
+      },
     }
   }
 

@@ -55,6 +55,11 @@ export class RecordStore {
     for (const name of Object.keys(PACKAGED_FILE_OBJECTS)) this.defineFileObject(name)
   }
 
+  /** The 3-character id prefix of an object's records (describe's keyPrefix). */
+  keyPrefixOf(objectName: string): string {
+    return this.ids.prefixOf(objectName)
+  }
+
   /** The table for a known, seeded or custom (`__c`) object; undefined for anything else. */
   table(objectName: string): ObjectTable | undefined {
     const existing = this.tables.get(objectName.toLowerCase())

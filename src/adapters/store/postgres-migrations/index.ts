@@ -11,6 +11,7 @@ import { sql as exportJobs } from './002-export-jobs.js'
 import { sql as reviewAndStatus } from './003-review-and-status.js'
 import { sql as runLeases } from './004-run-leases.js'
 import { sql as retention } from './005-retention.js'
+import { sql as nothingToExport } from './006-nothing-to-export.js'
 
 export type { Migration }
 
@@ -20,4 +21,5 @@ export const migrations: readonly Migration[] = [
   { version: 3, name: 'review-and-status', sql: reviewAndStatus },
   { version: 4, name: 'run-leases', sql: runLeases },
   { version: 5, name: 'retention', sql: retention },
+  { version: 6, name: 'nothing-to-export', sql: nothingToExport },
 ]

@@ -6,34 +6,32 @@ export const Health = T.Object(
   { $id: 'Health', title: 'Health', additionalProperties: false },
 )
 
+/** One wrong name in a flow's configuration, found by describing the org's objects. */
+export const ConfigProblem = T.Object(
+  {
+    path: T.String({ description: 'Key path in the configuration, e.g. flows[2].match[0].pattern' }),
+    message: T.String(),
+  },
+  { $id: 'ConfigProblem', title: 'ConfigProblem', additionalProperties: false },
+)
+
+export const MisconfiguredFlow = T.Object(
+  {
+    flow: T.String(),
+    problems: T.Array(T.Ref('ConfigProblem')),
+    since: T.String({ format: 'date-time' }),
+  },
+  { $id: 'MisconfiguredFlow', title: 'MisconfiguredFlow', additionalProperties: false },
+)
+
 export const Readiness = T.Object(
   {
     status: StringEnum(['ready', 'not_ready'] as const),
     checks: T.Object({ store: T.String(), salesforce: T.String() }, { additionalProperties: false }),
-    misconfiguredFlows: T.Array(
-      T.Object(
-        {
-          flow: T.String(),
-          problems: T.Array(
-            T.Object(
-              {
-                path: T.String({
-                  description: 'Key path in the configuration, e.g. flows[2].match[0].pattern',
-                }),
-                message: T.String(),
-              },
-              { additionalProperties: false },
-            ),
-          ),
-          since: T.String({ format: 'date-time' }),
-        },
-        { additionalProperties: false },
-      ),
-      {
-        description:
-          'Inbound flows whose configuration names an object or field the org does not have (or cannot be read): their runs fail FLOW_MISCONFIGURED without touching a file. The other flows keep running, so this alone does not make the service not ready.',
-      },
-    ),
+    misconfiguredFlows: T.Array(T.Ref('MisconfiguredFlow'), {
+      description:
+        'Inbound flows whose configuration names an object or field the org does not have (or cannot be read): their runs fail FLOW_MISCONFIGURED without touching a file. The other flows keep running, so this alone does not make the service not ready.',
+    }),
     apiLimitPause: T.Optional(
       T.Object(
         {

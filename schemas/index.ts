@@ -21,7 +21,7 @@ import {
   JobSummary,
 } from './exports.js'
 import { FlowDetail, FlowList, FlowSummary } from './flows.js'
-import { Health, Readiness } from './health.js'
+import { ConfigProblem, Health, MisconfiguredFlow, Readiness } from './health.js'
 import { RejectionList, RejectionRequestBody, RejectionView, ResubmissionView } from './reviews.js'
 import {
   DryRunPlan,
@@ -67,6 +67,8 @@ export const sharedSchemas = [
   RejectionView,
   RejectionList,
   Health,
+  ConfigProblem,
+  MisconfiguredFlow,
   Readiness,
   ExportRequestBody,
   ExportAccepted,

@@ -30,10 +30,12 @@ export interface SaveResult {
   errors: { statusCode?: string; message: string; fields?: string[] }[]
 }
 
-/** What `describe` tells about one object: its API name and its fields' API names. */
+/** What `describe` tells about one object: its API name, its fields' API names and its records' id prefix. */
 export interface ObjectDescription {
   name: string
   fields: string[]
+  /** The 3-character id prefix of its records; null if it has none. */
+  keyPrefix: string | null
 }
 
 export interface SalesforceApi {
@@ -65,8 +67,6 @@ export interface SalesforceApi {
   ): Promise<SaveResult[]>
   /** DELETE many records (sObject Collections). */
   deleteRecords(ids: string[], options?: SalesforceCallOptions): Promise<SaveResult[]>
-  /** The 3-character id prefix of an sObject's records (its describe's keyPrefix); null if it has none. */
-  objectKeyPrefix(sobject: string, options?: SalesforceCallOptions): Promise<string | null>
   /** Authenticates if needed; throws SALESFORCE_AUTH_FAILED if it cannot. */
   checkAuth(options?: SalesforceCallOptions): Promise<void>
   /** Latest Sforce-Limit-Info reading, if any response carried one. */

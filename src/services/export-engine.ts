@@ -943,10 +943,13 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     let prefix = keyPrefixes.get(object)
     if (!prefix) {
       // An HTTP request is waiting: at the API limit this fails at once instead of waiting for the limit to lift.
-      prefix = deps.sf.objectKeyPrefix(object, { whenLimited: 'fail' }).catch((error: unknown) => {
-        if (isTransient(error)) keyPrefixes.delete(object)
-        throw error
-      })
+      prefix = deps.sf
+        .describe(object, { whenLimited: 'fail' })
+        .then((described) => described?.keyPrefix ?? null)
+        .catch((error: unknown) => {
+          if (isTransient(error)) keyPrefixes.delete(object)
+          throw error
+        })
       keyPrefixes.set(object, prefix)
     }
     return prefix

@@ -285,10 +285,14 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
       const url = `/sobjects/${soqlIdentifier(object)}/describe`
       try {
         const raw = await run('describe', 'GET', options, () =>
-          request<{ name?: unknown; fields?: { name?: unknown }[] }>('GET', url),
+          request<{ name?: unknown; fields?: { name?: unknown }[]; keyPrefix?: unknown }>('GET', url),
         )
         const fields = (raw.fields ?? []).map((f) => f.name).filter((n): n is string => typeof n === 'string')
-        return { name: typeof raw.name === 'string' ? raw.name : object, fields }
+        return {
+          name: typeof raw.name === 'string' ? raw.name : object,
+          fields,
+          keyPrefix: typeof raw.keyPrefix === 'string' ? raw.keyPrefix : null,
+        }
       } catch (error) {
         if (isBridgeError(error) && error.details?.salesforceCode === 'NOT_FOUND') return null
         throw error
@@ -373,14 +377,6 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
         results.push(...(Array.isArray(raw) ? raw.map(toSaveResult) : []))
       }
       return results
-    },
-
-    async objectKeyPrefix(sobject: string, options?: SalesforceCallOptions): Promise<string | null> {
-      const type = soqlIdentifier(sobject)
-      const described = await run('describe', 'GET', options, () =>
-        request<{ keyPrefix?: unknown }>('GET', `/sobjects/${type}/describe`),
-      )
-      return typeof described.keyPrefix === 'string' ? described.keyPrefix : null
     },
 
     async checkAuth(options?: SalesforceCallOptions): Promise<void> {

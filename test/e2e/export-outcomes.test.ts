@@ -177,7 +177,11 @@ t.test('export outcomes: nothing to export, wrong object, failed write-back', as
         /bridge_runs_total\{flow="manifested",state="failed"\} 1/,
         'the run metric says failed',
       )
-      t.notMatch(metrics, /bridge_runs_total\{flow="manifested",state="succeeded"\} [1-9]/, 'and not succeeded')
+      t.notMatch(
+        metrics,
+        /bridge_runs_total\{flow="manifested",state="succeeded"\} [1-9]/,
+        'and not succeeded',
+      )
     },
   )
 })

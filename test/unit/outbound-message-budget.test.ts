@@ -185,12 +185,17 @@ t.test('time is linear in the input, not prefixes × elements', async (t) => {
   const large = prefixesTimesElements(4)
   t.ok(large.length / small.length > 3.5 && large.length / small.length < 4.5, 'the inputs are 1× and 4×')
   fastestParseMs(small, 2) // warm-up: the JIT, not the parser, would dominate a first run
-  const smallMs = fastestParseMs(small, 3)
-  const largeMs = fastestParseMs(large, 3)
+  // Interleaved, fastest of five each: a burst of load on a busy machine slows one run, not the minimum.
+  let smallMs = Number.POSITIVE_INFINITY
+  let largeMs = Number.POSITIVE_INFINITY
+  for (let round = 0; round < 5; round++) {
+    smallMs = Math.min(smallMs, fastestParseMs(small, 1))
+    largeMs = Math.min(largeMs, fastestParseMs(large, 1))
+  }
   const ratio = largeMs / smallMs
   t.comment(`1×: ${smallMs.toFixed(1)} ms, 4×: ${largeMs.toFixed(1)} ms, ratio ${ratio.toFixed(2)}`)
-  // Linear is 4; prefixes × elements is 16. 9 leaves room for a busy machine.
-  t.ok(ratio < 9, `4× the input costs ${ratio.toFixed(2)}× the time (bound 9)`)
+  // Linear is 4; prefixes × elements is 16 (20.8 measured with copied scopes). 10 leaves room for a busy machine.
+  t.ok(ratio < 10, `4× the input costs ${ratio.toFixed(2)}× the time (bound 10)`)
 })
 
 /** Parses `xml` in a child process whose heap is capped at `heapMb`: its outcome and peak RSS growth. */

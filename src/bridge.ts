@@ -20,7 +20,7 @@ import type { LoadedConfig } from './config/load.js'
 import type { EndpointConfig, InboundFlow, OutboundFlow } from './config/schema.js'
 import { BridgeError } from './domain/errors.js'
 import type { Clock } from './ports/clock.js'
-import type { RemoteFiles } from './ports/remote-files.js'
+import type { RemoteFiles, RemoteRegistry } from './ports/remote-files.js'
 import type { RunLeaseStore } from './ports/run-leases.js'
 import type { SalesforceApi } from './ports/salesforce.js'
 import type { SDrive } from './ports/sdrive.js'
@@ -28,12 +28,7 @@ import type { Store } from './ports/store.js'
 import { createTransferQueue, type TransferQueue } from './queue/transfer-queue.js'
 import { createExportEngine, type ExportEngine } from './services/export-engine.js'
 import { createFlowSchemaChecker, type FlowSchemaChecker } from './services/flow-schema.js'
-import {
-  createInboundEngine,
-  type InboundEngine,
-  type RemoteRegistry,
-  type SourceFolderFlow,
-} from './services/inbound-engine.js'
+import { createInboundEngine, type InboundEngine, type SourceFolderFlow } from './services/inbound-engine.js'
 import { createLeaseKeeper } from './services/lease-keeper.js'
 import { createRetentionService, type RetentionService } from './services/retention.js'
 import { createReviewEngine, type ReviewEngine } from './services/review-engine.js'

@@ -68,3 +68,8 @@ export interface RemoteFiles {
   /** Closes pooled connections; idempotent. */
   close(): Promise<void>
 }
+
+/** The remote file servers the engines talk to, looked up by endpoint name. */
+export interface RemoteRegistry {
+  get(endpoint: string): RemoteFiles
+}

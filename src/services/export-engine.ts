@@ -29,11 +29,12 @@ import { sanitizeRemotePath, sanitizeRemoteSegment } from '../domain/remote-name
 import { QUERY_URL_BUDGET, selectWhereIn, urlLength } from '../domain/soql.js'
 import type { Clock } from '../ports/clock.js'
 import type { BridgeMetrics } from '../ports/metrics.js'
+import type { RemoteRegistry } from '../ports/remote-files.js'
 import type { SalesforceApi } from '../ports/salesforce.js'
 import type { SDrive, SDriveFile } from '../ports/sdrive.js'
 import type { ItemRecord, NewItem, RunNote, RunRecord, RunState, RunTrigger, Store } from '../ports/store.js'
 import type { TransferQueue } from '../queue/transfer-queue.js'
-import { type RemoteRegistry, settleWithin } from './inbound-engine.js'
+import { settleWithin } from './inbound-engine.js'
 import type { LeaseKeeper } from './lease-keeper.js'
 import { deliverFile, writeTextFile } from './remote-delivery.js'
 

@@ -17,7 +17,7 @@ import { ledgerKey } from '../domain/readiness.js'
 import { renderTemplate } from '../domain/templates.js'
 import type { Clock } from '../ports/clock.js'
 import type { BridgeMetrics } from '../ports/metrics.js'
-import type { RemoteFiles } from '../ports/remote-files.js'
+import type { RemoteFiles, RemoteRegistry } from '../ports/remote-files.js'
 import type { SalesforceApi } from '../ports/salesforce.js'
 import type { SDrive } from '../ports/sdrive.js'
 import type { ItemRecord, NewItem, RunRecord, RunTrigger, Store } from '../ports/store.js'
@@ -37,10 +37,6 @@ import {
   statusDetailOf,
   writeErrorReport,
 } from './status-files.js'
-
-export interface RemoteRegistry {
-  get(endpoint: string): RemoteFiles
-}
 
 /** Flows whose runs this engine drives: file transfers (inbound) and status files. */
 export type SourceFolderFlow = InboundFlow | StatusFlow

@@ -17,10 +17,10 @@ import { sanitizeRemotePath, sanitizeRemoteSegment } from '../domain/remote-name
 import { renderTemplate } from '../domain/templates.js'
 import type { Clock } from '../ports/clock.js'
 import type { BridgeMetrics } from '../ports/metrics.js'
+import type { RemoteRegistry } from '../ports/remote-files.js'
 import type { SalesforceApi } from '../ports/salesforce.js'
 import type { SDrive, SDriveFile } from '../ports/sdrive.js'
 import type { ReviewRecord, Store } from '../ports/store.js'
-import type { RemoteRegistry } from './inbound-engine.js'
 import { deliverFile, writeTextFile } from './remote-delivery.js'
 
 export interface RejectionRequest {

@@ -90,7 +90,7 @@ export const StoreConfigSchema = T.Object(
     retention: T.Object(
       {
         runDays: retentionDays(
-          'Finished transfer runs (inbound, status) and their items are deleted this many days after they finished. The exactly-once ledger keeps every file: a pruned file is never taken again.',
+          'Finished transfer runs (inbound, status; succeeded, partially failed, failed, cancelled) and their items are deleted this many days after they finished. The exactly-once ledger keeps every file: a pruned file is never taken again.',
         ),
         exportJobDays: retentionDays(
           'Finished export jobs (outbound runs) and their items are deleted this many days after they finished.',
@@ -136,7 +136,7 @@ function retentionDays(description: string) {
 
 export const ClientCredentialsAuthSchema = T.Object(
   {
-    type: T.Literal('client_credentials'),
+    type: T.Literal('client_credentials', { description: 'OAuth client credentials flow.' }),
     clientId: T.String({ minLength: 1, description: 'Consumer key of a connected app with a run-as user.' }),
     clientSecret: T.String({ minLength: 1, description: 'Its consumer secret; use a ${VAR} reference.' }),
   },
@@ -145,7 +145,7 @@ export const ClientCredentialsAuthSchema = T.Object(
 
 export const JwtAuthSchema = T.Object(
   {
-    type: T.Literal('jwt'),
+    type: T.Literal('jwt', { description: 'OAuth JWT bearer flow.' }),
     clientId: T.String({ minLength: 1, description: 'Consumer key of the connected app.' }),
     username: T.String({ minLength: 1, description: 'The pre-authorised user the calls run as.' }),
     privateKey: T.String({
@@ -217,7 +217,9 @@ export const TlsConfigSchema = T.Object(
       default: true,
       description: 'Certificates are always verified unless this is turned off.',
     }),
-    minVersion: T.Optional(T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')])),
+    minVersion: T.Optional(
+      T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')], { description: 'Lowest TLS version accepted.' }),
+    ),
     maxVersion: T.Optional(
       T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')], {
         description: 'Cap TLS at TLSv1.2 for servers that cut TLS 1.3 data connections short.',
@@ -233,9 +235,9 @@ export const EndpointConfigSchema = T.Object(
     protocol: T.Union([T.Literal('sftp'), T.Literal('ftp'), T.Literal('ftps'), T.Literal('ftps-implicit')], {
       description: 'ftps is explicit (AUTH TLS); ftps-implicit is TLS from the first byte.',
     }),
-    host: T.String({ minLength: 1 }),
+    host: T.String({ minLength: 1, description: 'Host name or address of the server.' }),
     port: T.Optional(T.Integer({ minimum: 1, maximum: 65535, description: 'Defaults to 22 / 21 / 990.' })),
-    username: T.String({ minLength: 1 }),
+    username: T.String({ minLength: 1, description: 'Login name.' }),
     password: T.Optional(T.String({ description: 'Use a ${VAR} reference.' })),
     privateKey: T.Optional(
       T.String({ description: 'SFTP key authentication: PEM/OpenSSH private key text.' }),
@@ -372,7 +374,7 @@ const LookupObject = T.String({
 
 export const FileNameRuleSchema = T.Object(
   {
-    type: T.Literal('filename'),
+    type: T.Literal('filename', { description: 'A regex on the file name.' }),
     pattern: T.String({
       minLength: 1,
       description:
@@ -389,7 +391,7 @@ export const FileNameRuleSchema = T.Object(
 
 export const RecordIdRuleSchema = T.Object(
   {
-    type: T.Literal('recordId'),
+    type: T.Literal('recordId', { description: 'A record id in the file name.' }),
     pattern: T.Optional(
       T.String({
         description:
@@ -404,7 +406,7 @@ export const RecordIdRuleSchema = T.Object(
 
 export const FolderRuleSchema = T.Object(
   {
-    type: T.Literal('folder'),
+    type: T.Literal('folder', { description: 'The folder below the source directory.' }),
     template: T.String({
       minLength: 1,
       description:
@@ -422,7 +424,9 @@ export const ReadinessSchema = T.Union(
   [
     T.Object(
       {
-        mode: T.Literal('stable'),
+        mode: T.Literal('stable', {
+          description: 'Take a file once it is old enough and unchanged across a second look.',
+        }),
         stableSeconds: Seconds('Size and mtime must not change across this re-check.', 5),
         minAgeSeconds: Seconds('The file must be at least this old (by its mtime).', 10),
       },
@@ -430,7 +434,7 @@ export const ReadinessSchema = T.Union(
     ),
     T.Object(
       {
-        mode: T.Literal('doneMarker'),
+        mode: T.Literal('doneMarker', { description: 'Take a file once its done-marker exists.' }),
         suffix: T.String({
           minLength: 1,
           default: '.done',
@@ -486,7 +490,7 @@ const FolderSourceSchema = (include: string[]) =>
         description: 'Descend into sub-folders (needed for folder matching).',
       }),
     },
-    { additionalProperties: false },
+    { additionalProperties: false, description: 'The remote folder the flow reads.' },
   )
 
 /** What becomes of a read file (inbound and status flows). */
@@ -522,7 +526,7 @@ const ScheduleSchema = T.Object(
 export const InboundFlowSchema = T.Object(
   {
     name: FlowName,
-    kind: T.Literal('inbound'),
+    kind: T.Literal('inbound', { description: 'Files from a remote server into S-Drive.' }),
     description: T.Optional(T.String({ description: 'For people; shown by GET /v1/flows.' })),
     source: FolderSourceSchema(['**']),
     readiness: T.Optional(ReadinessSchema),
@@ -551,7 +555,9 @@ export const InboundFlowSchema = T.Object(
 export const OutboundFlowSchema = T.Object(
   {
     name: FlowName,
-    kind: T.Literal('outbound'),
+    kind: T.Literal('outbound', {
+      description: "S-Drive files of records to a recipient's server (export jobs).",
+    }),
     description: T.Optional(T.String({ description: 'For people; shown by GET /v1/flows.' })),
     source: T.Object(
       {
@@ -625,7 +631,11 @@ export const OutboundFlowSchema = T.Object(
           format: T.Union([T.Literal('csv'), T.Literal('json')], {
             description: 'Also the {format} placeholder.',
           }),
-          fileName: T.String({ minLength: 1, default: 'manifest-{job.id}.{format}' }),
+          fileName: T.String({
+            minLength: 1,
+            default: 'manifest-{job.id}.{format}',
+            description: 'Template of the manifest name.',
+          }),
           recordFields: T.Array(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_.]*$' }), {
             default: [],
             description: 'Record fields added as columns, e.g. [Name, Account.AccountNumber].',
@@ -640,15 +650,15 @@ export const OutboundFlowSchema = T.Object(
     ),
     doneMarker: T.Optional(
       T.Object(
-        { fileName: T.String({ minLength: 1, default: '_DONE' }) },
+        { fileName: T.String({ minLength: 1, default: '_DONE', description: 'Name of the marker file.' }) },
         { additionalProperties: false, description: 'Written last, only when every file arrived.' },
       ),
     ),
     window: T.Optional(
       T.Object(
         {
-          cron: T.String({ minLength: 1 }),
-          timezone: T.String({ default: 'UTC' }),
+          cron: T.String({ minLength: 1, description: "When the window opens, e.g. '0 18 * * *'." }),
+          timezone: T.String({ default: 'UTC', description: 'e.g. Europe/Berlin.' }),
           batchFolder: T.String({
             minLength: 1,
             default: 'batch-{window}',
@@ -670,7 +680,7 @@ export const OutboundFlowSchema = T.Object(
             'Opt-in: after a delivery whose remote size matched, the S-Drive file is removed (per sdrive.replaceMode); never when delivery or verification failed.',
         }),
       },
-      { additionalProperties: false, default: {} },
+      { additionalProperties: false, default: {}, description: 'What happens in S-Drive after a delivery.' },
     ),
     writeBack: T.Optional(
       T.Object(
@@ -699,6 +709,7 @@ export const OutboundFlowSchema = T.Object(
         {
           organizationIds: T.Array(T.String({ pattern: '^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$' }), {
             minItems: 1,
+            description: 'Org ids (00D…, Setup → Company Information) whose notifications are accepted.',
           }),
           secret: T.String({
             minLength: 16,
@@ -749,7 +760,10 @@ export const StatusFormatSchema = T.Object(
     type: T.Union([T.Literal('csv'), T.Literal('json'), T.Literal('xml')], {
       description: 'csv (header row), json or xml.',
     }),
-    encoding: T.Union([T.Literal('utf8'), T.Literal('utf16le'), T.Literal('latin1')], { default: 'utf8' }),
+    encoding: T.Union([T.Literal('utf8'), T.Literal('utf16le'), T.Literal('latin1')], {
+      default: 'utf8',
+      description: 'Bytes that are not this encoding fail the file with STATUS_FILE_ENCODING.',
+    }),
     delimiter: T.String({ minLength: 1, maxLength: 1, default: ',', description: 'CSV only.' }),
     recordsPath: T.String({
       default: '',
@@ -758,13 +772,15 @@ export const StatusFormatSchema = T.Object(
     }),
     maxBytes: T.Integer({ minimum: 1, default: 52_428_800, description: 'Larger status files are refused.' }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'How a status file is read.' },
 )
 
 export const StatusFlowSchema = T.Object(
   {
     name: FlowName,
-    kind: T.Literal('status'),
+    kind: T.Literal('status', {
+      description: 'Status files from a legacy system update the records they name.',
+    }),
     description: T.Optional(T.String({ description: 'For people; shown by GET /v1/flows.' })),
     source: FolderSourceSchema(['*.csv', '*.json', '*.xml']),
     readiness: T.Optional(ReadinessSchema),

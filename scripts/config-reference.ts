@@ -177,7 +177,8 @@ function allowedOf(node: Node): string {
   if (node.minLength === 1) parts.push('not empty')
   else if (node.minLength !== undefined) parts.push(`at least ${node.minLength} characters`)
   if (node.maxLength !== undefined) parts.push(`at most ${node.maxLength} characters`)
-  if (node.minItems !== undefined) parts.push(`at least ${node.minItems} items`)
+  if (node.minItems === 1) parts.push('at least one')
+  else if (node.minItems !== undefined) parts.push(`at least ${node.minItems} items`)
   if (node.minProperties !== undefined) parts.push(`at least ${node.minProperties} entries`)
   if (node.type === 'array' && node.items) {
     const item = allowedOf(node.items)
@@ -185,16 +186,24 @@ function allowedOf(node: Node): string {
   }
   if (node.type === 'object' && node.patternProperties) {
     const key = Object.keys(node.patternProperties)[0]
-    if (key !== undefined) parts.push(`names match \`${key}\``)
+    // TypeBox writes a key of any text as ^(.*)$: only a real pattern is worth showing.
+    if (key !== undefined && key !== '^(.*)$') parts.push(`names match \`${key}\``)
     const value = allowedOf(mapEntry(node)[1])
     if (value !== '' && !isObject(mapEntry(node)[1])) parts.push(`each: ${value}`)
   }
   return parts.join('; ')
 }
 
-/** Descriptions are one table cell: no line breaks. */
+/**
+ * Descriptions are one table cell of plain text: no line breaks, and no
+ * `<name>` read as an HTML tag or `*` as emphasis.
+ */
 function escapeText(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ')
+  return text
+    .replace(/\s*\n\s*/g, ' ')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('*', '\\*')
 }
 
 /** Replaces what lies between the markers of `document` with `generated`. */

@@ -280,11 +280,14 @@ export const EndpointConfigSchema = T.Object(
   { additionalProperties: false },
 )
 
-/** Field API name → value template; `when` says when the fields are set. */
-const fieldMap = (when: string) =>
+/** Field API name → value template; `when` says when the fields are set, `placeholders` what a value may use. */
+const fieldMap = (when: string, placeholders: string) =>
   T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), T.String(), {
-    description: `${when}: field API name → value template ({now}, {job.id}, {error}, {file.count}, …).`,
+    description: `${when}. Field API name → value template (${placeholders}).`,
   })
+const WRITE_BACK_PLACEHOLDERS = '{now}, {job.id}, {error}, {file.count}, …'
+const REVIEW_PLACEHOLDERS =
+  '{reasonCode}, {reason}, {correlationId}, {file.name}, {file.id}, {record.id}, {now}'
 
 /** The review loop of an inbound flow: rejected files go back to the partner, corrections come in. */
 export const ReviewConfigSchema = T.Object(
@@ -317,9 +320,12 @@ export const ReviewConfigSchema = T.Object(
     onRejected: T.Optional(
       fieldMap(
         'Set on the record once the rejected file is back in the drop zone, e.g. {Review_Status__c: Rejected, Review_Reason__c: "{reasonCode}: {reason}"}',
+        REVIEW_PLACEHOLDERS,
       ),
     ),
-    onResubmitted: T.Optional(fieldMap('Set on the record once S-Drive confirmed the corrected file')),
+    onResubmitted: T.Optional(
+      fieldMap('Set on the record once S-Drive confirmed the corrected file', REVIEW_PLACEHOLDERS),
+    ),
     resubmission: T.Union([T.Literal('version'), T.Literal('replace')], {
       default: 'version',
       description:
@@ -688,16 +694,19 @@ export const OutboundFlowSchema = T.Object(
           onSuccess: T.Optional(
             fieldMap(
               'Set on the records when the job succeeds, e.g. {Export_Status__c: Delivered, Exported_At__c: "{now}"} (one sObject Collections call per job)',
+              WRITE_BACK_PLACEHOLDERS,
             ),
           ),
           onFailure: T.Optional(
             fieldMap(
               'Set on the records when the job fails, e.g. {Export_Status__c: Failed, Export_Error__c: "{error}"}',
+              WRITE_BACK_PLACEHOLDERS,
             ),
           ),
           onNothingToExport: T.Optional(
             fieldMap(
               'Set when the job found no S-Drive file to send (nothing_to_export), e.g. {Export_Status__c: "No documents"}; without it such a job writes nothing back',
+              WRITE_BACK_PLACEHOLDERS,
             ),
           ),
         },

@@ -58,7 +58,11 @@ t.test('every key the schema accepts has a row with its description', async (t) 
     .filter((line) => line.startsWith('| `') && line.endsWith('|  |'))
     .map((line) => line.split(' | ')[0])
   t.same(undescribed, [], 'no key without a description')
-  t.notMatch(reference, /\bundefined\b|\[object Object\]/, 'no value rendered as undefined or [object Object]')
+  t.notMatch(
+    reference,
+    /\bundefined\b|\[object Object\]/,
+    'no value rendered as undefined or [object Object]',
+  )
 })
 
 t.test("README's minimal configuration is a valid configuration", async (t) => {

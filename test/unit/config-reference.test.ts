@@ -73,7 +73,6 @@ t.test("README's minimal configuration is a valid configuration", async (t) => {
     SF_CLIENT_ID: 'client-id',
     SF_CLIENT_SECRET: 'client-secret',
     PARTNER_SFTP_PASSWORD: 'partner-password',
-    PARTNER_SFTP_HOST_KEY: 'n8bB0x2kq5Hk0xBLeY6vY3F2oH2Q8r0rFzS1v7bWc4A',
   })
   t.equal(config.flows[0]?.name, 'partner-docs')
   t.equal(config.flows[0]?.kind, 'inbound')

@@ -9,18 +9,28 @@ const Millis = (description: string, def: number) => T.Integer({ minimum: 1, def
 
 export const ServerConfigSchema = T.Object(
   {
-    host: T.String({ default: '0.0.0.0' }),
-    port: T.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+    host: T.String({ default: '0.0.0.0', description: 'Listen address.' }),
+    port: T.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 8080,
+      description: 'Listen port (0 = any free port).',
+    }),
     apiKeys: T.Array(T.String({ minLength: 16 }), {
       default: [],
       description: 'Bearer keys accepted by the API; use ${VAR} references, at least 16 characters each.',
     }),
-    bodyLimitBytes: T.Integer({ minimum: 1024, default: 1_048_576 }),
-    trustProxy: T.Boolean({ default: false }),
+    bodyLimitBytes: T.Integer({
+      minimum: 1024,
+      default: 1_048_576,
+      description: 'Larger request bodies get 413.',
+    }),
+    trustProxy: T.Boolean({ default: false, description: 'Behind a reverse proxy.' }),
     shutdownGraceMs: T.Integer({
       minimum: 0,
       default: 25_000,
-      description: 'On SIGTERM, transfers in flight may finish for this long before they are abandoned.',
+      description:
+        'On SIGTERM, transfers in flight may finish for this long before they are abandoned; files not started stay pending for the next start.',
     }),
   },
   { additionalProperties: false, default: {} },
@@ -28,25 +38,41 @@ export const ServerConfigSchema = T.Object(
 
 export const QueueConfigSchema = T.Object(
   {
-    maxConcurrentTransfers: T.Integer({ minimum: 1, maximum: 256, default: 4 }),
+    maxConcurrentTransfers: T.Integer({
+      minimum: 1,
+      maximum: 256,
+      default: 4,
+      description: 'Transfers at once in this instance (each endpoint is also capped by its maxConnections).',
+    }),
     maxQueuedItems: T.Integer({
       minimum: 1,
       default: 10_000,
-      description: 'Beyond this the API answers 429.',
+      description:
+        'Files waiting or in progress (an export job being planned or delivered counts one more); beyond it a new run or export gets 429 with Retry-After.',
     }),
-    maxActiveRuns: T.Integer({ minimum: 1, default: 50 }),
+    maxActiveRuns: T.Integer({
+      minimum: 1,
+      default: 50,
+      description:
+        'Runs (and, separately, export jobs) this instance drives at once; more wait queued for the claim loop.',
+    }),
   },
   { additionalProperties: false, default: {} },
 )
 
 export const StoreConfigSchema = T.Object(
   {
-    sqlitePath: T.String({ minLength: 1, default: './data/bridge.sqlite' }),
+    sqlitePath: T.String({
+      minLength: 1,
+      default: './data/bridge.sqlite',
+      description:
+        'The embedded store (WAL, synchronous=FULL, migrations applied at start; the writes of one event-loop turn share one commit, and none is acknowledged before its commit is on disk).',
+    }),
     postgresUrl: T.Optional(
       T.String({
         pattern: '^postgres(ql)?://',
         description:
-          'PostgreSQL connection URL; when set, state lives there (shared by replicas) instead of in sqlitePath.',
+          'PostgreSQL connection URL, e.g. postgres://user:${PGPASSWORD}@host/db; when set, state lives there instead of in sqlitePath (same store contract; migrations under an advisory lock), and any number of replicas may share it.',
       }),
     ),
     postgresSchema: T.String({
@@ -64,7 +90,7 @@ export const StoreConfigSchema = T.Object(
     retention: T.Object(
       {
         runDays: retentionDays(
-          'Finished transfer runs (inbound, status) and their items are deleted this many days after they finished. The exactly-once ledger keeps every file: a pruned file is never taken again.',
+          'Finished transfer runs (inbound, status; succeeded, partially failed, failed, cancelled) and their items are deleted this many days after they finished. The exactly-once ledger keeps every file: a pruned file is never taken again.',
         ),
         exportJobDays: retentionDays(
           'Finished export jobs (outbound runs) and their items are deleted this many days after they finished.',
@@ -110,18 +136,18 @@ function retentionDays(description: string) {
 
 export const ClientCredentialsAuthSchema = T.Object(
   {
-    type: T.Literal('client_credentials'),
-    clientId: T.String({ minLength: 1 }),
-    clientSecret: T.String({ minLength: 1 }),
+    type: T.Literal('client_credentials', { description: 'OAuth client credentials flow.' }),
+    clientId: T.String({ minLength: 1, description: 'Consumer key of a connected app with a run-as user.' }),
+    clientSecret: T.String({ minLength: 1, description: 'Its consumer secret; use a ${VAR} reference.' }),
   },
   { additionalProperties: false },
 )
 
 export const JwtAuthSchema = T.Object(
   {
-    type: T.Literal('jwt'),
-    clientId: T.String({ minLength: 1 }),
-    username: T.String({ minLength: 1 }),
+    type: T.Literal('jwt', { description: 'OAuth JWT bearer flow.' }),
+    clientId: T.String({ minLength: 1, description: 'Consumer key of the connected app.' }),
+    username: T.String({ minLength: 1, description: 'The pre-authorised user the calls run as.' }),
     privateKey: T.String({
       minLength: 1,
       description: 'PEM text of the RSA key whose certificate is on the connected app.',
@@ -133,13 +159,25 @@ export const JwtAuthSchema = T.Object(
 
 export const SalesforceConfigSchema = T.Object(
   {
-    loginUrl: T.String({ pattern: '^https?://', default: 'https://login.salesforce.com' }),
-    apiVersion: T.String({ pattern: '^[0-9]+\\.[0-9]$', default: '63.0' }),
-    auth: T.Union([ClientCredentialsAuthSchema, JwtAuthSchema]),
-    timeoutMs: Millis('Deadline for one Salesforce call.', 60_000),
-    maxRetries: T.Integer({ minimum: 0, maximum: 10, default: 4 }),
+    loginUrl: T.String({
+      pattern: '^https?://',
+      default: 'https://login.salesforce.com',
+      description:
+        "The org's My Domain URL for client credentials; https://test.salesforce.com for sandboxes.",
+    }),
+    apiVersion: T.String({ pattern: '^[0-9]+\\.[0-9]$', default: '63.0', description: 'REST API version.' }),
+    auth: T.Union([ClientCredentialsAuthSchema, JwtAuthSchema], {
+      description: 'How the service logs in: client credentials or JWT bearer.',
+    }),
+    timeoutMs: Millis('Deadline for one Salesforce call, retries included.', 60_000),
+    maxRetries: T.Integer({
+      minimum: 0,
+      maximum: 10,
+      default: 4,
+      description: 'Retries of 5xx / network errors, with backoff.',
+    }),
     apiLimitProbeIntervalMs: Millis(
-      'While the org is at its API limit, every Salesforce call waits and one probe call per interval checks whether the limit has lifted.',
+      'While the org is at its API limit, every Salesforce call waits and one probe call (GET …/limits) per interval checks whether the limit has lifted.',
       60_000,
     ),
   },
@@ -154,18 +192,19 @@ export const SDriveConfigSchema = T.Object(
     }),
     s3UploadUrl: T.String({
       pattern: '^https?://',
-      description: 'Where the S3 browser-POST form goes (the bucket endpoint); S-Drive does not return it.',
+      description:
+        'Where the S3 browser-POST form goes (the bucket endpoint, e.g. https://<bucket>.s3.<region>.amazonaws.com/); S-Drive does not return it.',
     }),
     idListEncoding: T.Union([T.Literal('comma'), T.Literal('json')], {
       default: 'comma',
       description: 'How id lists are packed into one query parameter (UNCONFIRMED in the S-Drive docs).',
     }),
-    linkLifetimeSeconds: T.Integer({ minimum: 1, default: 300 }),
-    uploadTimeoutMs: Millis('Deadline for one S3 upload without progress.', 120_000),
+    linkLifetimeSeconds: T.Integer({ minimum: 1, default: 300, description: 'Lifetime of download links.' }),
+    uploadTimeoutMs: Millis('An S3 upload making no progress this long is aborted.', 120_000),
     replaceMode: T.Union([T.Literal('delete'), T.Literal('softDelete')], {
       default: 'softDelete',
       description:
-        'How the existing file is removed under the replace policy: delete the file record, or set Is_Deleted__c.',
+        'How the existing file is removed under the replace policy (existing: replace, review resubmission: replace, archive.removeFromSDrive): delete the file record, or softDelete: set Is_Deleted__c (the recycle bin).',
     }),
   },
   { additionalProperties: false },
@@ -173,43 +212,82 @@ export const SDriveConfigSchema = T.Object(
 
 export const TlsConfigSchema = T.Object(
   {
-    ca: T.Optional(T.String({ description: 'PEM of a private CA to trust.' })),
-    rejectUnauthorized: T.Boolean({ default: true }),
-    minVersion: T.Optional(T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')])),
-    maxVersion: T.Optional(T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')])),
-    servername: T.Optional(T.String()),
+    ca: T.Optional(T.String({ description: 'FTPS: PEM of a private CA to trust.' })),
+    rejectUnauthorized: T.Boolean({
+      default: true,
+      description: 'Certificates are always verified unless this is turned off.',
+    }),
+    minVersion: T.Optional(
+      T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')], { description: 'Lowest TLS version accepted.' }),
+    ),
+    maxVersion: T.Optional(
+      T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')], {
+        description: 'Cap TLS at TLSv1.2 for servers that cut TLS 1.3 data connections short.',
+      }),
+    ),
+    servername: T.Optional(T.String({ description: 'SNI / certificate name if it differs from host.' })),
   },
-  { additionalProperties: false, default: {} },
+  { additionalProperties: false, default: {}, description: 'FTPS: how the server certificate is checked.' },
 )
 
 export const EndpointConfigSchema = T.Object(
   {
-    protocol: T.Union([T.Literal('sftp'), T.Literal('ftp'), T.Literal('ftps'), T.Literal('ftps-implicit')]),
-    host: T.String({ minLength: 1 }),
-    port: T.Optional(T.Integer({ minimum: 1, maximum: 65535 })),
-    username: T.String({ minLength: 1 }),
-    password: T.Optional(T.String()),
-    privateKey: T.Optional(T.String({ description: 'PEM/OpenSSH private key text (SFTP).' })),
-    passphrase: T.Optional(T.String()),
-    hostKeySha256: T.Optional(
-      T.String({ description: 'Pinned SFTP host key: "SHA256:<base64>" as ssh-keygen -l prints it.' }),
+    protocol: T.Union([T.Literal('sftp'), T.Literal('ftp'), T.Literal('ftps'), T.Literal('ftps-implicit')], {
+      description: 'ftps is explicit (AUTH TLS); ftps-implicit is TLS from the first byte.',
+    }),
+    host: T.String({ minLength: 1, description: 'Host name or address of the server.' }),
+    port: T.Optional(T.Integer({ minimum: 1, maximum: 65535, description: 'Defaults to 22 / 21 / 990.' })),
+    username: T.String({ minLength: 1, description: 'Login name.' }),
+    password: T.Optional(T.String({ description: 'Use a ${VAR} reference.' })),
+    privateKey: T.Optional(
+      T.String({ description: 'SFTP key authentication: PEM/OpenSSH private key text.' }),
     ),
-    insecureSkipHostKeyCheck: T.Boolean({ default: false }),
+    passphrase: T.Optional(T.String({ description: 'Of the private key.' })),
+    hostKeySha256: T.Optional(
+      T.String({
+        description:
+          'Pinned SFTP host key: "SHA256:<base64>" as ssh-keygen -lf prints it. Required for sftp unless insecureSkipHostKeyCheck is true.',
+      }),
+    ),
+    insecureSkipHostKeyCheck: T.Boolean({
+      default: false,
+      description: 'Explicit opt-out of host key pinning (logged as a warning).',
+    }),
     tls: TlsConfigSchema,
-    maxConnections: T.Integer({ minimum: 1, maximum: 64, default: 2 }),
+    maxConnections: T.Integer({
+      minimum: 1,
+      maximum: 64,
+      default: 2,
+      description:
+        "Connection pool cap for this server (FTP allows one transfer per connection); with replicas it counts every replica's connections together.",
+    }),
     connectTimeoutMs: Millis('Deadline for connect + login.', 15_000),
     operationTimeoutMs: Millis('Deadline for one command, and for a transfer without progress.', 60_000),
     keepaliveIntervalMs: Millis('SSH keepalive / FTP NOOP interval.', 10_000),
-    idleCloseMs: Millis('Close a pooled connection unused this long.', 30_000),
-    fileNameEncoding: T.Union([T.Literal('utf8'), T.Literal('latin1')], { default: 'utf8' }),
-    supportsRename: T.Boolean({ default: true }),
+    idleCloseMs: Millis(
+      "Pooled connections unused this long are closed (at most 1 s with replicas on PostgreSQL, where an idle connection holds one of the endpoint's shared slots).",
+      30_000,
+    ),
+    fileNameEncoding: T.Union([T.Literal('utf8'), T.Literal('latin1')], {
+      default: 'utf8',
+      description: 'latin1 for old FTP servers that do not speak UTF-8.',
+    }),
+    supportsRename: T.Boolean({
+      default: true,
+      description: 'Whether the server can rename (used by atomic writes on the outbound side).',
+    }),
   },
   { additionalProperties: false },
 )
 
-const FieldMap = T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), T.String(), {
-  description: 'Field API name → value template ({now}, {job.id}, {error}, {file.count}, …).',
-})
+/** Field API name → value template; `when` says when the fields are set, `placeholders` what a value may use. */
+const fieldMap = (when: string, placeholders: string) =>
+  T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), T.String(), {
+    description: `${when}. Field API name → value template (${placeholders}).`,
+  })
+const WRITE_BACK_PLACEHOLDERS = '{now}, {job.id}, {error}, {file.count}, …'
+const REVIEW_PLACEHOLDERS =
+  '{reasonCode}, {reason}, {correlationId}, {file.name}, {file.id}, {record.id}, {now}'
 
 /** The review loop of an inbound flow: rejected files go back to the partner, corrections come in. */
 export const ReviewConfigSchema = T.Object(
@@ -221,7 +299,7 @@ export const ReviewConfigSchema = T.Object(
           minLength: 1,
           pattern: '^/',
           description:
-            'Template: where rejected files go, e.g. /rejected/{record.id}. Must not be a folder the flow reads.',
+            'Template: where rejected files go, e.g. /rejected/{record.id} ({record.id} {correlationId} {reasonCode} {file.name} {flow} {now}). Must not be a folder the flow reads (checked at start-up).',
         }),
         fileName: T.String({
           minLength: 1,
@@ -230,51 +308,85 @@ export const ReviewConfigSchema = T.Object(
             'Template of the returned file name; keep {correlationId} in it so the resubmission is recognised by name.',
         }),
       },
-      { additionalProperties: false },
+      { additionalProperties: false, description: 'Where rejected files are returned to the partner.' },
     ),
     object: T.Optional(
       T.String({
         pattern: '^[A-Za-z][A-Za-z0-9_]*$',
         description:
-          "The reviewed records' sObject (for the review fields); default: the match rules' object.",
+          "The reviewed records' sObject (for the review fields); default: the match rules' object (when they all name one).",
       }),
     ),
-    onRejected: T.Optional(FieldMap),
-    onResubmitted: T.Optional(FieldMap),
+    onRejected: T.Optional(
+      fieldMap(
+        'Set on the record once the rejected file is back in the drop zone, e.g. {Review_Status__c: Rejected, Review_Reason__c: "{reasonCode}: {reason}"}',
+        REVIEW_PLACEHOLDERS,
+      ),
+    ),
+    onResubmitted: T.Optional(
+      fieldMap('Set on the record once S-Drive confirmed the corrected file', REVIEW_PLACEHOLDERS),
+    ),
     resubmission: T.Union([T.Literal('version'), T.Literal('replace')], {
       default: 'version',
       description:
         'version: the corrected file is added under the original name and the original is marked not latest (Is_Latest_Version__c = false); replace: the original is removed per sdrive.replaceMode.',
     }),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description:
+      'The review loop: rejected files go back to the partner, corrections come back as new versions.',
+  },
 )
 
 const TargetFields = {
   fileObject: T.String({
     pattern: '^[A-Za-z][A-Za-z0-9_]*$',
-    description: 'S-Drive file object, e.g. cg__AccountFile__c',
+    description:
+      'S-Drive file object, e.g. cg__AccountFile__c; custom file objects have no cg__ prefix (Invoice_File__c).',
   }),
   parentField: T.String({
     pattern: '^[A-Za-z][A-Za-z0-9_]*$',
     description: 'Its parent lookup field, e.g. cg__Account__c',
   }),
-  folder: T.Optional(T.String({ description: 'S-Drive folder name (template) the file goes into.' })),
+  folder: T.Optional(
+    T.String({
+      description:
+        'S-Drive folder path the file goes into (template: {flow}, {date}, {record.id}, {file.dir}); looked up once, created if missing.',
+    }),
+  ),
   description: T.Optional(
-    T.String({ description: 'Description template, e.g. "From {flow}: {file.name}".' }),
+    T.String({
+      description:
+        'Description template, e.g. "From {flow}: {file.name}" ({flow}, {file.name}, {file.path}, {run.id}, {record.id}, {date}).',
+    }),
   ),
 }
 
-export const TargetConfigSchema = T.Object(TargetFields, { additionalProperties: false })
-export const PartialTargetConfigSchema = T.Partial(TargetConfigSchema, { additionalProperties: false })
+export const TargetConfigSchema = T.Object(TargetFields, {
+  additionalProperties: false,
+  description: 'Where matched files go in S-Drive.',
+})
+export const PartialTargetConfigSchema = T.Partial(TargetConfigSchema, {
+  additionalProperties: false,
+  description: "Overrides the flow's target for the files this rule recognises.",
+})
 
 const ObjectName = T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' })
+const LookupObject = T.String({
+  pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+  description: 'The sObject whose records the rule looks up.',
+})
 
 export const FileNameRuleSchema = T.Object(
   {
-    type: T.Literal('filename'),
-    pattern: T.String({ minLength: 1, description: 'Regex with named groups, applied to the file name.' }),
-    object: ObjectName,
+    type: T.Literal('filename', { description: 'A regex on the file name.' }),
+    pattern: T.String({
+      minLength: 1,
+      description:
+        'Regex with named groups, applied to the file name; each named group is a field of object (or mapped by fields).',
+    }),
+    object: LookupObject,
     fields: T.Optional(
       T.Record(T.String(), ObjectName, { description: 'Group name → lookup field; default: same name.' }),
     ),
@@ -285,11 +397,14 @@ export const FileNameRuleSchema = T.Object(
 
 export const RecordIdRuleSchema = T.Object(
   {
-    type: T.Literal('recordId'),
+    type: T.Literal('recordId', { description: 'A record id in the file name.' }),
     pattern: T.Optional(
-      T.String({ description: 'Regex with a named group "id"; default finds a 15/18-char id.' }),
+      T.String({
+        description:
+          'Regex with a named group "id"; default finds a 15/18-char id (18-character ids must have a valid checksum).',
+      }),
     ),
-    object: ObjectName,
+    object: LookupObject,
     target: T.Optional(PartialTargetConfigSchema),
   },
   { additionalProperties: false },
@@ -297,13 +412,13 @@ export const RecordIdRuleSchema = T.Object(
 
 export const FolderRuleSchema = T.Object(
   {
-    type: T.Literal('folder'),
+    type: T.Literal('folder', { description: 'The folder below the source directory.' }),
     template: T.String({
       minLength: 1,
       description:
-        'Folder path relative to the source directory, with {Field} segments, e.g. "{AccountNumber}".',
+        'Folder path relative to the source directory, with {Field} segments, e.g. "accounts/{AccountNumber}".',
     }),
-    object: ObjectName,
+    object: LookupObject,
     target: T.Optional(PartialTargetConfigSchema),
   },
   { additionalProperties: false },
@@ -311,75 +426,133 @@ export const FolderRuleSchema = T.Object(
 
 export const MatchRuleSchema = T.Union([FileNameRuleSchema, RecordIdRuleSchema, FolderRuleSchema])
 
-export const ReadinessSchema = T.Union([
-  T.Object(
-    {
-      mode: T.Literal('stable'),
-      stableSeconds: Seconds('Size and mtime must not change across this re-check.', 5),
-      minAgeSeconds: Seconds('The file must be at least this old (by its mtime).', 10),
-    },
-    { additionalProperties: false },
-  ),
-  T.Object(
-    { mode: T.Literal('doneMarker'), suffix: T.String({ minLength: 1, default: '.done' }) },
-    { additionalProperties: false },
-  ),
-])
+export const ReadinessSchema = T.Union(
+  [
+    T.Object(
+      {
+        mode: T.Literal('stable', {
+          description: 'Take a file once it is old enough and unchanged across a second look.',
+        }),
+        stableSeconds: Seconds('Size and mtime must not change across this re-check.', 5),
+        minAgeSeconds: Seconds('The file must be at least this old (by its mtime).', 10),
+      },
+      { additionalProperties: false },
+    ),
+    T.Object(
+      {
+        mode: T.Literal('doneMarker', { description: 'Take a file once its done-marker exists.' }),
+        suffix: T.String({
+          minLength: 1,
+          default: '.done',
+          description: 'x.pdf is taken only once x.pdf<suffix> exists.',
+        }),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  {
+    description:
+      'When a file is complete enough to take; default {mode: stable, stableSeconds: 5, minAgeSeconds: 10}.',
+  },
+)
 
 export const RetryConfigSchema = T.Object(
   {
-    maxAttempts: T.Integer({ minimum: 1, maximum: 50, default: 5 }),
-    baseDelayMs: T.Integer({ minimum: 0, default: 1000 }),
-    maxDelayMs: T.Integer({ minimum: 0, default: 60_000 }),
+    maxAttempts: T.Integer({
+      minimum: 1,
+      maximum: 50,
+      default: 5,
+      description: 'Real tries of one file (see "What an attempt is" in docs/how-it-works.md).',
+    }),
+    baseDelayMs: T.Integer({
+      minimum: 0,
+      default: 1000,
+      description: 'First backoff delay; exponential with full jitter.',
+    }),
+    maxDelayMs: T.Integer({ minimum: 0, default: 60_000, description: 'Longest backoff delay.' }),
   },
-  { additionalProperties: false, default: {} },
+  { additionalProperties: false, default: {}, description: 'Per-file retries of transient faults.' },
 )
 
-const FlowName = T.String({ pattern: '^[a-z0-9][a-z0-9-_]*$', maxLength: 64 })
+const FlowName = T.String({
+  pattern: '^[a-z0-9][a-z0-9-_]*$',
+  maxLength: 64,
+  description: 'Used in the API.',
+})
 
 /** The remote folder an inbound or status flow reads; only the default file patterns differ. */
 const FolderSourceSchema = (include: string[]) =>
   T.Object(
     {
-      endpoint: T.String({ minLength: 1 }),
-      directory: T.String({ minLength: 1, pattern: '^/' }),
-      include: T.Array(T.String({ minLength: 1 }), { default: include }),
-      exclude: T.Array(T.String({ minLength: 1 }), { default: [] }),
-      recursive: T.Boolean({ default: false }),
+      endpoint: T.String({ minLength: 1, description: 'Name of an entry of endpoints.' }),
+      directory: T.String({ minLength: 1, pattern: '^/', description: 'Where partners drop files.' }),
+      include: T.Array(T.String({ minLength: 1 }), {
+        default: include,
+        description: 'Globs on the path relative to directory (or the bare name).',
+      }),
+      exclude: T.Array(T.String({ minLength: 1 }), { default: [], description: 'Globs, as include.' }),
+      recursive: T.Boolean({
+        default: false,
+        description: 'Descend into sub-folders (needed for folder matching).',
+      }),
     },
-    { additionalProperties: false },
+    { additionalProperties: false, description: 'The remote folder the flow reads.' },
   )
 
 /** What becomes of a read file (inbound and status flows). */
 const AfterSchema = T.Object(
   {
-    success: T.Union([T.Literal('move'), T.Literal('delete'), T.Literal('keep')], { default: 'move' }),
-    processedDirectory: T.Optional(T.String({ pattern: '^/' })),
-    errorDirectory: T.String({ pattern: '^/' }),
+    success: T.Union([T.Literal('move'), T.Literal('delete'), T.Literal('keep')], {
+      default: 'move',
+      description: 'move (to processedDirectory, required then), delete or keep.',
+    }),
+    processedDirectory: T.Optional(
+      T.String({ pattern: '^/', description: 'Where processed files go (sub-folders kept).' }),
+    ),
+    errorDirectory: T.String({
+      pattern: '^/',
+      description: 'Where permanently failed files go, with their .error.json.',
+    }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'What becomes of a file once it was processed.' },
 )
 
 /** When an inbound or status flow runs by itself. */
 const ScheduleSchema = T.Object(
-  { cron: T.String({ minLength: 1 }), timezone: T.String({ default: 'UTC' }) },
-  { additionalProperties: false },
+  {
+    cron: T.String({ minLength: 1, description: 'e.g. "*/15 * * * *".' }),
+    timezone: T.String({ default: 'UTC', description: 'e.g. Europe/Berlin.' }),
+  },
+  {
+    additionalProperties: false,
+    description: 'Built-in schedule; a tick while the previous run is active is skipped.',
+  },
 )
 
 export const InboundFlowSchema = T.Object(
   {
     name: FlowName,
-    kind: T.Literal('inbound'),
-    description: T.Optional(T.String()),
+    kind: T.Literal('inbound', { description: 'Files from a remote server into S-Drive.' }),
+    description: T.Optional(T.String({ description: 'For people; shown by GET /v1/flows.' })),
     source: FolderSourceSchema(['**']),
     readiness: T.Optional(ReadinessSchema),
-    match: T.Array(MatchRuleSchema, { minItems: 1 }),
+    match: T.Array(MatchRuleSchema, {
+      minItems: 1,
+      description: 'Rules, tried in order; each may override target for the files it recognises.',
+    }),
     target: TargetConfigSchema,
-    existing: T.Union([T.Literal('skip'), T.Literal('replace'), T.Literal('duplicate')], { default: 'skip' }),
+    existing: T.Union([T.Literal('skip'), T.Literal('replace'), T.Literal('duplicate')], {
+      default: 'skip',
+      description: 'What to do when the target record already has a file of the same name.',
+    }),
     after: AfterSchema,
     schedule: T.Optional(ScheduleSchema),
     retry: RetryConfigSchema,
-    maxFilesPerRun: T.Integer({ minimum: 1, default: 10_000 }),
+    maxFilesPerRun: T.Integer({
+      minimum: 1,
+      default: 10_000,
+      description: 'The rest waits for the next run.',
+    }),
     review: T.Optional(ReviewConfigSchema),
   },
   { additionalProperties: false },
@@ -388,28 +561,45 @@ export const InboundFlowSchema = T.Object(
 export const OutboundFlowSchema = T.Object(
   {
     name: FlowName,
-    kind: T.Literal('outbound'),
-    description: T.Optional(T.String()),
+    kind: T.Literal('outbound', {
+      description: "S-Drive files of records to a recipient's server (export jobs).",
+    }),
+    description: T.Optional(T.String({ description: 'For people; shown by GET /v1/flows.' })),
     source: T.Object(
       {
-        object: ObjectName,
-        fileObject: T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }),
-        parentField: T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }),
+        object: T.String({
+          pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+          description: 'The record type exports name (Opportunity, Case, …).',
+        }),
+        fileObject: T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$', description: 'Its S-Drive file object.' }),
+        parentField: T.String({
+          pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+          description: "The file object's parent lookup field.",
+        }),
         folder: T.Optional(
           T.String({ description: 'Only files in this S-Drive folder (by name, at the record root).' }),
         ),
-        include: T.Array(T.String({ minLength: 1 }), { default: ['*'] }),
-        exclude: T.Array(T.String({ minLength: 1 }), { default: [] }),
+        include: T.Array(T.String({ minLength: 1 }), {
+          default: ['*'],
+          description: 'Globs on the S-Drive file name.',
+        }),
+        exclude: T.Array(T.String({ minLength: 1 }), { default: [], description: 'Globs, as include.' }),
         contentTypes: T.Optional(
-          T.Array(T.String({ minLength: 1 }), { description: 'MIME types; "image/*" allowed.' }),
+          T.Array(T.String({ minLength: 1 }), {
+            description: 'Only these MIME types (application/pdf; "image/*" allowed).',
+          }),
         ),
-        maxFilesPerJob: T.Integer({ minimum: 1, default: 1000 }),
+        maxFilesPerJob: T.Integer({
+          minimum: 1,
+          default: 1000,
+          description: 'Files one export job sends at most.',
+        }),
       },
-      { additionalProperties: false },
+      { additionalProperties: false, description: 'Which S-Drive files of the exported records go.' },
     ),
     destination: T.Object(
       {
-        endpoint: T.String({ minLength: 1 }),
+        endpoint: T.String({ minLength: 1, description: "The recipient's server (an entry of endpoints)." }),
         directory: T.String({
           minLength: 1,
           pattern: '^/',
@@ -418,68 +608,109 @@ export const OutboundFlowSchema = T.Object(
         fileName: T.String({
           minLength: 1,
           default: '{file.name}',
-          description: 'Template, e.g. {Name}_{file.name}',
+          description: 'Template, e.g. {Name}_{now:yyyyMMdd}_{file.name}',
         }),
-        atomic: T.Boolean({ default: true, description: 'Write under a temporary name, then rename.' }),
-        tempSuffix: T.String({ minLength: 1, default: '.part' }),
+        atomic: T.Boolean({
+          default: true,
+          description:
+            'Upload under <name>.<job>-<random><tempSuffix>, then rename, so the recipient never sees a partial file under its final name (an endpoint with supportsRename: false is written directly).',
+        }),
+        tempSuffix: T.String({ minLength: 1, default: '.part', description: 'See atomic.' }),
         existing: T.Union(
           [T.Literal('overwrite'), T.Literal('rename'), T.Literal('skip'), T.Literal('fail')],
           {
             default: 'rename',
+            description: 'When the name is taken on the server; rename adds " (job-id)".',
           },
         ),
         replacement: T.String({
           maxLength: 1,
           default: '_',
-          description: 'Replaces characters unsafe in remote names.',
+          description: 'Replaces characters unsafe in remote names (/, \\, control characters; .. segments).',
         }),
       },
-      { additionalProperties: false },
+      { additionalProperties: false, description: 'Where and under which name the files arrive.' },
     ),
     manifest: T.Optional(
       T.Object(
         {
-          format: T.Union([T.Literal('csv'), T.Literal('json')]),
-          fileName: T.String({ minLength: 1, default: 'manifest-{job.id}.{format}' }),
-          recordFields: T.Array(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_.]*$' }), { default: [] }),
+          format: T.Union([T.Literal('csv'), T.Literal('json')], {
+            description: 'Also the {format} placeholder.',
+          }),
+          fileName: T.String({
+            minLength: 1,
+            default: 'manifest-{job.id}.{format}',
+            description: 'Template of the manifest name.',
+          }),
+          recordFields: T.Array(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_.]*$' }), {
+            default: [],
+            description: 'Record fields added as columns, e.g. [Name, Account.AccountNumber].',
+          }),
         },
-        { additionalProperties: false },
+        {
+          additionalProperties: false,
+          description:
+            'One row per delivered file (record id, S-Drive file id, remote path, size, SHA-256, time, correlation id, the record fields); CSV cells that a spreadsheet would run as formulas are quoted.',
+        },
       ),
     ),
     doneMarker: T.Optional(
-      T.Object({ fileName: T.String({ minLength: 1, default: '_DONE' }) }, { additionalProperties: false }),
+      T.Object(
+        { fileName: T.String({ minLength: 1, default: '_DONE', description: 'Name of the marker file.' }) },
+        { additionalProperties: false, description: 'Written last, only when every file arrived.' },
+      ),
     ),
     window: T.Optional(
       T.Object(
         {
-          cron: T.String({ minLength: 1 }),
-          timezone: T.String({ default: 'UTC' }),
+          cron: T.String({ minLength: 1, description: "When the window opens, e.g. '0 18 * * *'." }),
+          timezone: T.String({ default: 'UTC', description: 'e.g. Europe/Berlin.' }),
           batchFolder: T.String({
             minLength: 1,
             default: 'batch-{window}',
             description: 'Sub-folder per window.',
           }),
         },
-        { additionalProperties: false },
+        {
+          additionalProperties: false,
+          description:
+            'Delivery window: accepted exports wait (waiting_for_window) and go out together into one batch folder with one manifest and one marker.',
+        },
       ),
     ),
     archive: T.Object(
       {
         removeFromSDrive: T.Boolean({
           default: false,
-          description: 'Opt-in: remove after a verified delivery.',
+          description:
+            'Opt-in: after a delivery whose remote size matched, the S-Drive file is removed (per sdrive.replaceMode); never when delivery or verification failed.',
         }),
       },
-      { additionalProperties: false, default: {} },
+      { additionalProperties: false, default: {}, description: 'What happens in S-Drive after a delivery.' },
     ),
     writeBack: T.Optional(
       T.Object(
         {
-          onSuccess: T.Optional(FieldMap),
-          onFailure: T.Optional(FieldMap),
-          onNothingToExport: T.Optional(FieldMap),
+          onSuccess: T.Optional(
+            fieldMap(
+              'Set on the records when the job succeeds, e.g. {Export_Status__c: Delivered, Exported_At__c: "{now}"} (one sObject Collections call per job)',
+              WRITE_BACK_PLACEHOLDERS,
+            ),
+          ),
+          onFailure: T.Optional(
+            fieldMap(
+              'Set on the records when the job fails, e.g. {Export_Status__c: Failed, Export_Error__c: "{error}"}',
+              WRITE_BACK_PLACEHOLDERS,
+            ),
+          ),
+          onNothingToExport: T.Optional(
+            fieldMap(
+              'Set when the job found no S-Drive file to send (nothing_to_export), e.g. {Export_Status__c: "No documents"}; without it such a job writes nothing back',
+              WRITE_BACK_PLACEHOLDERS,
+            ),
+          ),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'Fields set on the records when the job ends.' },
       ),
     ),
     outboundMessages: T.Optional(
@@ -487,13 +718,18 @@ export const OutboundFlowSchema = T.Object(
         {
           organizationIds: T.Array(T.String({ pattern: '^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$' }), {
             minItems: 1,
+            description: 'Org ids (00D…, Setup → Company Information) whose notifications are accepted.',
           }),
           secret: T.String({
             minLength: 16,
             description: 'Shared secret carried in the endpoint URL (?secret=…).',
           }),
         },
-        { additionalProperties: false },
+        {
+          additionalProperties: false,
+          description:
+            'Enables the Outbound Message endpoint for this flow; organizationIds is the allowlist.',
+        },
       ),
     ),
     retry: RetryConfigSchema,
@@ -520,18 +756,23 @@ export const StatusFieldSchema = T.Object(
         T.Literal('datetime'),
         T.Literal('picklist'),
       ],
-      { default: 'string' },
+      { default: 'string', description: 'The type its text must have.' },
     ),
     values: T.Optional(T.Array(T.String(), { minItems: 1, description: 'Allowed values (picklist).' })),
-    maxLength: T.Optional(T.Integer({ minimum: 1 })),
+    maxLength: T.Optional(T.Integer({ minimum: 1, description: 'string: the longest value accepted.' })),
   },
   { additionalProperties: false },
 )
 
 export const StatusFormatSchema = T.Object(
   {
-    type: T.Union([T.Literal('csv'), T.Literal('json'), T.Literal('xml')]),
-    encoding: T.Union([T.Literal('utf8'), T.Literal('utf16le'), T.Literal('latin1')], { default: 'utf8' }),
+    type: T.Union([T.Literal('csv'), T.Literal('json'), T.Literal('xml')], {
+      description: 'csv (header row), json or xml.',
+    }),
+    encoding: T.Union([T.Literal('utf8'), T.Literal('utf16le'), T.Literal('latin1')], {
+      default: 'utf8',
+      description: 'Bytes that are not this encoding fail the file with STATUS_FILE_ENCODING.',
+    }),
     delimiter: T.String({ minLength: 1, maxLength: 1, default: ',', description: 'CSV only.' }),
     recordsPath: T.String({
       default: '',
@@ -540,22 +781,29 @@ export const StatusFormatSchema = T.Object(
     }),
     maxBytes: T.Integer({ minimum: 1, default: 52_428_800, description: 'Larger status files are refused.' }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'How a status file is read.' },
 )
 
 export const StatusFlowSchema = T.Object(
   {
     name: FlowName,
-    kind: T.Literal('status'),
-    description: T.Optional(T.String()),
+    kind: T.Literal('status', {
+      description: 'Status files from a legacy system update the records they name.',
+    }),
+    description: T.Optional(T.String({ description: 'For people; shown by GET /v1/flows.' })),
     source: FolderSourceSchema(['*.csv', '*.json', '*.xml']),
     readiness: T.Optional(ReadinessSchema),
     format: StatusFormatSchema,
-    object: ObjectName,
+    object: T.String({
+      pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+      description: 'The sObject whose records the status files update.',
+    }),
     key: T.Object(
       {
         column: T.String({ minLength: 1, description: 'The column naming the record.' }),
-        by: T.Union([T.Literal('id'), T.Literal('externalId'), T.Literal('correlationId')]),
+        by: T.Union([T.Literal('id'), T.Literal('externalId'), T.Literal('correlationId')], {
+          description: "correlationId: an export's {correlationId} or a rejection's rv-….",
+        }),
         field: T.Optional(
           T.String({
             pattern: '^[A-Za-z][A-Za-z0-9_]*$',
@@ -563,7 +811,7 @@ export const StatusFlowSchema = T.Object(
           }),
         ),
       },
-      { additionalProperties: false },
+      { additionalProperties: false, description: 'How a row names its record.' },
     ),
     fields: T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), StatusFieldSchema, {
       additionalProperties: false,
@@ -578,18 +826,24 @@ export const StatusFlowSchema = T.Object(
       T.Object(
         {
           column: T.String({ minLength: 1, description: 'Names a file beside the status file to attach.' }),
-          fileObject: T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }),
-          parentField: T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }),
-          folder: T.Optional(T.String()),
-          description: T.Optional(T.String()),
+          fileObject: T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$', description: 'S-Drive file object.' }),
+          parentField: T.String({
+            pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+            description: 'Its parent lookup field.',
+          }),
+          folder: T.Optional(T.String({ description: 'S-Drive folder name (template).' })),
+          description: T.Optional(T.String({ description: 'Description template.' })),
         },
-        { additionalProperties: false },
+        {
+          additionalProperties: false,
+          description: "A document named in a row is uploaded to S-Drive on that row's record.",
+        },
       ),
     ),
     after: AfterSchema,
     schedule: T.Optional(ScheduleSchema),
     retry: RetryConfigSchema,
-    maxFilesPerRun: T.Integer({ minimum: 1, default: 1000 }),
+    maxFilesPerRun: T.Integer({ minimum: 1, default: 1000, description: 'The rest waits for the next run.' }),
   },
   { additionalProperties: false },
 )
@@ -606,6 +860,7 @@ export const ConfigSchema = T.Object(
     // additionalProperties: false, or a name outside the pattern would skip validation entirely.
     endpoints: T.Record(T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9-_]*$' }), EndpointConfigSchema, {
       additionalProperties: false,
+      description: 'The FTP, FTPS and SFTP servers, by name; flows name them.',
     }),
     flows: T.Array(FlowSchema, { default: [] }),
   },

@@ -11,7 +11,7 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { type Harness, startHarness } from '../support/harness.js'
+import { type Harness, OPPORTUNITY_SOURCE, startHarness } from '../support/harness.js'
 import { seedSDriveFiles } from '../support/sdrive-seed.js'
 
 t.setTimeout(10 * 60_000)
@@ -27,11 +27,7 @@ function episodeFlow(endpoint: string) {
   return {
     name: 'episode',
     kind: 'outbound',
-    source: {
-      object: 'Opportunity',
-      fileObject: 'cg__OpportunityFile__c',
-      parentField: 'cg__Opportunity__c',
-    },
+    source: { ...OPPORTUNITY_SOURCE },
     destination: { endpoint, directory: '/outbox/{job.id}', fileName: '{file.name}' },
     // The manifest's record query is the step that used to fail the job with REMOTE_IO.
     manifest: { format: 'csv', recordFields: ['Name'] },

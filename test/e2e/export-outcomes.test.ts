@@ -7,7 +7,7 @@
  * state.
  */
 import t from 'tap'
-import { type Harness, startHarness } from '../support/harness.js'
+import { type Harness, OPPORTUNITY_SOURCE, startHarness } from '../support/harness.js'
 import { seedSDriveFiles } from '../support/sdrive-seed.js'
 
 const ORG = '00D000000000001AAA'
@@ -17,11 +17,7 @@ function flow(endpoint: string, name: string, writeBack: Record<string, unknown>
   return {
     name,
     kind: 'outbound',
-    source: {
-      object: 'Opportunity',
-      fileObject: 'cg__OpportunityFile__c',
-      parentField: 'cg__Opportunity__c',
-    },
+    source: { ...OPPORTUNITY_SOURCE },
     // No record fields in the names: a deleted record can still have its files delivered.
     destination: { endpoint, directory: `/outbox/${name}/{job.id}`, fileName: '{file.name}' },
     outboundMessages: { organizationIds: [ORG], secret: OM_SECRET },

@@ -9,7 +9,13 @@
 import { readFile } from 'node:fs/promises'
 import t, { type Test } from 'tap'
 import { parse as parseYaml } from 'yaml'
-import { type Harness, seedRecords, standardFlow, startHarness } from '../support/harness.js'
+import {
+  type Harness,
+  OPPORTUNITY_SOURCE,
+  seedRecords,
+  standardFlow,
+  startHarness,
+} from '../support/harness.js'
 import { evaluate, parseExposition, parsePromQL, type Scrape, selectorsOf } from '../support/promql.js'
 import { seedSDriveFiles } from '../support/sdrive-seed.js'
 
@@ -49,11 +55,7 @@ function outboundFlow(endpoint: string) {
   return {
     name: 'contracts',
     kind: 'outbound',
-    source: {
-      object: 'Opportunity',
-      fileObject: 'cg__OpportunityFile__c',
-      parentField: 'cg__Opportunity__c',
-    },
+    source: { ...OPPORTUNITY_SOURCE },
     destination: { endpoint, directory: '/outbox/{Name}', fileName: '{file.name}' },
     retry: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 10 },
   }

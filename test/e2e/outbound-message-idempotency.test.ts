@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import { exportRequestHash } from '../../src/services/export-engine.js'
-import { type Harness, startHarness } from '../support/harness.js'
+import { type Harness, OPPORTUNITY_SOURCE, startHarness } from '../support/harness.js'
 
 const ORG = '00D000000000001AAA'
 const OM_SECRET = 'om-secret-0123456789abcdef'
@@ -18,11 +18,7 @@ function outboundFlow(endpoint: string) {
   return {
     name: 'contracts',
     kind: 'outbound',
-    source: {
-      object: 'Opportunity',
-      fileObject: 'cg__OpportunityFile__c',
-      parentField: 'cg__Opportunity__c',
-    },
+    source: { ...OPPORTUNITY_SOURCE },
     destination: { endpoint, directory: '/outbox', fileName: '{Name}_{file.name}' },
     outboundMessages: { organizationIds: [ORG], secret: OM_SECRET },
   }

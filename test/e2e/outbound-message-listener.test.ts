@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { type ChildService, childSetup, exitCodeOf } from '../support/child-service.js'
+import { OPPORTUNITY_SOURCE } from '../support/harness.js'
 
 const ORG = '00D000000000001AAA'
 const OM_SECRET = 'om-secret-0123456789abcdef'
@@ -15,11 +16,7 @@ function outboundFlow(endpoint: string) {
   return {
     name: 'contracts',
     kind: 'outbound',
-    source: {
-      object: 'Opportunity',
-      fileObject: 'cg__OpportunityFile__c',
-      parentField: 'cg__Opportunity__c',
-    },
+    source: { ...OPPORTUNITY_SOURCE },
     destination: { endpoint, directory: '/outbox', fileName: '{Name}_{file.name}' },
     outboundMessages: { organizationIds: [ORG], secret: OM_SECRET },
   }

@@ -26,6 +26,13 @@ export const API_KEY = 'e2e-api-key-0123456789abcdef'
 export const REMOTE_PASSWORD = 'remote-pass-Zq8!sekret'
 export const SF_SECRET = 'sandbox-client-secret'
 
+/** The source of an outbound flow that exports Opportunities' S-Drive files. */
+export const OPPORTUNITY_SOURCE = {
+  object: 'Opportunity',
+  fileObject: 'cg__OpportunityFile__c',
+  parentField: 'cg__Opportunity__c',
+} as const
+
 export interface HarnessOptions {
   protocol: Protocol
   /** Flow objects (JSON config); `endpoint` is the name of the harness's endpoint. */

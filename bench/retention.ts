@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import pino from 'pino'
 import { createSqliteStore } from '../src/adapters/store/sqlite.js'
+import { defaultRetention } from '../src/config/schema.js'
 import { createRetentionService } from '../src/services/retention.js'
 import { isMain, log, MB, printTable, type Row, ratio } from './lib.js'
 import { measureStore, type StoreSnapshot, simulateYear } from './year-of-schedules.js'
@@ -102,15 +103,7 @@ async function pruneBacklog(dir: string) {
     },
     clock: { now: () => now, sleep: async () => {} },
     logger: pino({ level: 'silent' }),
-    config: {
-      runDays: 30,
-      exportJobDays: 30,
-      reviewDays: 30,
-      idempotencyKeyDays: 30,
-      intervalMs: 3_600_000,
-      startDelayMs: 60_000,
-      batchSize: 500,
-    },
+    config: defaultRetention(),
     exportFlows: ['outbox'],
   })
   const loopDelay = monitorEventLoopDelay({ resolution: 5 })

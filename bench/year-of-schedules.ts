@@ -13,7 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import Database from 'better-sqlite3'
 import pino from 'pino'
 import { createSqliteStore } from '../src/adapters/store/sqlite.js'
-import type { RetentionConfig } from '../src/config/schema.js'
+import { defaultRetention, type RetentionConfig } from '../src/config/schema.js'
 import type { Store } from '../src/ports/store.js'
 import { createRetentionService, type RetentionPass } from '../src/services/retention.js'
 
@@ -54,15 +54,7 @@ export interface YearResult {
   pruned: { rows: number; ms: number; passes: number; longestBatchMs: number; maxLoopDelayMs: number }
 }
 
-const retentionConfig: RetentionConfig = {
-  runDays: 30,
-  exportJobDays: 30,
-  reviewDays: 30,
-  idempotencyKeyDays: 30,
-  intervalMs: 3_600_000,
-  startDelayMs: 60_000,
-  batchSize: 500,
-}
+const retentionConfig: RetentionConfig = defaultRetention()
 
 export async function simulateYear(options: YearOptions): Promise<YearResult> {
   const days = options.days ?? 365

@@ -3,6 +3,7 @@
  * file at start-up and types the rest of the code through Static<>.
  */
 import { type Static, Type as T } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
 
 const Seconds = (description: string, def: number) => T.Number({ minimum: 0, default: def, description })
 const Millis = (description: string, def: number) => T.Integer({ minimum: 1, default: def, description })
@@ -60,6 +61,47 @@ export const QueueConfigSchema = T.Object(
   { additionalProperties: false, default: {} },
 )
 
+/** store.retention: how long finished work is kept (the ledger is kept for ever). */
+export const RetentionSettings = T.Object(
+  {
+    runDays: retentionDays(
+      'Finished transfer runs (inbound, status; succeeded, partially failed, failed, cancelled) and their items are deleted this many days after they finished. The exactly-once ledger keeps every file: a pruned file is never taken again.',
+    ),
+    exportJobDays: retentionDays(
+      'Finished export jobs (outbound runs) and their items are deleted this many days after they finished.',
+    ),
+    reviewDays: retentionDays(
+      'Closed reviews (resubmitted or failed) are deleted this many days after they last changed; a rejection still awaiting its resubmission is never deleted.',
+    ),
+    idempotencyKeyDays: retentionDays(
+      'A run or job that holds an idempotency key (API Idempotency-Key, one per schedule tick) is kept at least this many days after the key was used, and the key goes with it: a retry within this window gets the same run, a later one is a new request. 0 keeps such runs forever.',
+    ),
+    intervalMs: T.Integer({
+      minimum: 1000,
+      default: 3_600_000,
+      description: 'How often the pruner runs (default hourly).',
+    }),
+    startDelayMs: T.Integer({
+      minimum: 0,
+      default: 60_000,
+      description: 'The first pass runs this long after start, off the startup path.',
+    }),
+    batchSize: T.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      default: 500,
+      description:
+        'Rows deleted per transaction; the pruner yields between batches so runs and API writes are not held up.',
+    }),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description:
+      'Pruning of finished runs, export jobs, reviews and idempotency keys, in small batches off the hot path. 0 days keeps that kind forever.',
+  },
+)
+
 export const StoreConfigSchema = T.Object(
   {
     sqlitePath: T.String({
@@ -87,45 +129,7 @@ export const StoreConfigSchema = T.Object(
       description:
         'How long a run stays with a process that stopped renewing it (renewed every third of this); after that another replica takes it over.',
     }),
-    retention: T.Object(
-      {
-        runDays: retentionDays(
-          'Finished transfer runs (inbound, status; succeeded, partially failed, failed, cancelled) and their items are deleted this many days after they finished. The exactly-once ledger keeps every file: a pruned file is never taken again.',
-        ),
-        exportJobDays: retentionDays(
-          'Finished export jobs (outbound runs) and their items are deleted this many days after they finished.',
-        ),
-        reviewDays: retentionDays(
-          'Closed reviews (resubmitted or failed) are deleted this many days after they last changed; a rejection still awaiting its resubmission is never deleted.',
-        ),
-        idempotencyKeyDays: retentionDays(
-          'A run or job that holds an idempotency key (API Idempotency-Key, one per schedule tick) is kept at least this many days after the key was used, and the key goes with it: a retry within this window gets the same run, a later one is a new request. 0 keeps such runs forever.',
-        ),
-        intervalMs: T.Integer({
-          minimum: 1000,
-          default: 3_600_000,
-          description: 'How often the pruner runs (default hourly).',
-        }),
-        startDelayMs: T.Integer({
-          minimum: 0,
-          default: 60_000,
-          description: 'The first pass runs this long after start, off the startup path.',
-        }),
-        batchSize: T.Integer({
-          minimum: 1,
-          maximum: 10_000,
-          default: 500,
-          description:
-            'Rows deleted per transaction; the pruner yields between batches so runs and API writes are not held up.',
-        }),
-      },
-      {
-        additionalProperties: false,
-        default: {},
-        description:
-          'Pruning of finished runs, export jobs, reviews and idempotency keys, in small batches off the hot path. 0 days keeps that kind forever.',
-      },
-    ),
+    retention: RetentionSettings,
   },
   { additionalProperties: false, default: {} },
 )
@@ -872,6 +876,9 @@ export type ServerConfig = Static<typeof ServerConfigSchema>
 export type QueueConfig = Static<typeof QueueConfigSchema>
 export type StoreConfig = Static<typeof StoreConfigSchema>
 export type RetentionConfig = StoreConfig['retention']
+
+/** store.retention with every default, as a configuration without the key gets it. */
+export const defaultRetention = (): RetentionConfig => Value.Default(RetentionSettings, {}) as RetentionConfig
 export type SalesforceConfig = Static<typeof SalesforceConfigSchema>
 export type SDriveConfig = Static<typeof SDriveConfigSchema>
 export type TlsConfig = Static<typeof TlsConfigSchema>

@@ -10,7 +10,7 @@ import pino from 'pino'
 import t, { type Test } from 'tap'
 import { type StoreSnapshot, simulateYear, ticksPerDay } from '../../bench/year-of-schedules.js'
 import { createSqliteStore } from '../../src/adapters/store/sqlite.js'
-import type { RetentionConfig } from '../../src/config/schema.js'
+import { defaultRetention, type RetentionConfig } from '../../src/config/schema.js'
 import type { RetentionKind } from '../../src/ports/metrics.js'
 import type { Store } from '../../src/ports/store.js'
 import { createRetentionService } from '../../src/services/retention.js'
@@ -24,15 +24,7 @@ function tempDir(t: Test): string {
   return dir
 }
 
-const config: RetentionConfig = {
-  runDays: 30,
-  exportJobDays: 30,
-  reviewDays: 30,
-  idempotencyKeyDays: 30,
-  intervalMs: 3_600_000,
-  startDelayMs: 60_000,
-  batchSize: 500,
-}
+const config: RetentionConfig = defaultRetention()
 
 t.test('a simulated year of 15-minute schedules: the store stops growing after a month', async (t) => {
   const snapshots: StoreSnapshot[] = []

@@ -9,7 +9,7 @@ import { ErrorRef } from '../schemas/common.js'
 import { RunParams } from '../schemas/runs.js'
 import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'
-import { runProgress } from '../src/services/run-progress.js'
+import { runProgress } from '../src/runs/run-progress.js'
 
 const ACTIVE = new Set(['waiting_for_window', 'queued', 'running'])
 /** A comment line keeps proxies from closing a quiet stream. */

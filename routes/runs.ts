@@ -6,7 +6,7 @@ import { ListRunsQuery, RunParams, StartRunHeaders, StartRunQuery } from '../sch
 import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'
 import { assertClientIdempotencyKey } from '../src/domain/idempotency-keys.js'
-import { runProgress } from '../src/services/run-progress.js'
+import { runProgress } from '../src/runs/run-progress.js'
 import { toPlannedFileView, toRunDetailView, toRunSummaryView } from '../src/services/run-views.js'
 
 const errors = {

@@ -26,10 +26,13 @@ import type { SalesforceApi } from './ports/salesforce.js'
 import type { SDrive } from './ports/sdrive.js'
 import type { Store } from './ports/store.js'
 import { createTransferQueue, type TransferQueue } from './queue/transfer-queue.js'
+import { createRunEvents, type RunEvents } from './runs/events.js'
+import { createLeaseKeeper } from './runs/lease-keeper.js'
+import { subscribeLogs } from './runs/subscribers/logs.js'
+import { subscribeMetrics } from './runs/subscribers/metrics.js'
 import { createExportEngine, type ExportEngine } from './services/export-engine.js'
 import { createFlowSchemaChecker, type FlowSchemaChecker } from './services/flow-schema.js'
 import { createInboundEngine, type InboundEngine, type SourceFolderFlow } from './services/inbound-engine.js'
-import { createLeaseKeeper } from './services/lease-keeper.js'
 import { createRetentionService, type RetentionService } from './services/retention.js'
 import { createReviewEngine, type ReviewEngine } from './services/review-engine.js'
 
@@ -47,6 +50,8 @@ export interface Bridge {
   exports: ExportEngine
   reviews: ReviewEngine
   metrics: PrometheusMetrics
+  /** Runs, items and API-limit pauses as typed events: metrics, logs and SSE progress subscribe. */
+  events: RunEvents
   logger: Logger
   /** Prunes finished runs, jobs, reviews and idempotency keys (store.retention). */
   retention: RetentionService
@@ -75,6 +80,14 @@ export async function createBridge(
 ): Promise<Bridge> {
   const clock = overrides.clock ?? createSystemClock()
   const metrics = createPrometheusMetrics({ clock, flows: config.flows.map((f) => f.name) })
+  const events = createRunEvents((error) =>
+    logger.error(
+      { err: error instanceof Error ? error.message : String(error) },
+      'run event listener failed',
+    ),
+  )
+  subscribeMetrics(events, metrics)
+  subscribeLogs(events, logger.child({ component: 'runs' }))
   // Store and run leases share one SQLite connection, so lease claims join the store's group commit.
   const sqlite =
     config.store.postgresUrl || overrides.store ? undefined : openSqlite({ path: config.store.sqlitePath })
@@ -141,7 +154,7 @@ export async function createBridge(
   const sf = createSalesforceApi(config.salesforce, {
     logger: logger.child({ component: 'salesforce' }),
     onApiUsage: metrics.apiUsage,
-    onApiLimitPause: metrics.apiLimitPaused,
+    onApiLimitPause: (paused) => events.emit({ type: 'api-limit', paused }),
   })
   const sdrive = createSDrive(sf, config.sdrive, { logger: logger.child({ component: 'sdrive' }) })
   const queue = createTransferQueue({
@@ -233,6 +246,7 @@ export async function createBridge(
     exports,
     reviews,
     metrics,
+    events,
     logger,
     retention,
     flowSchema,

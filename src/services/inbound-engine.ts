@@ -15,6 +15,14 @@ import { sdriveFileName } from '../domain/file-names.js'
 import { assertTransition, finalRunState } from '../domain/item-state.js'
 import { ledgerKey } from '../domain/readiness.js'
 import { renderTemplate } from '../domain/templates.js'
+import {
+  applyStatusFile,
+  isErrorReport,
+  type StatusContext,
+  type StatusDetail,
+  statusDetailOf,
+  writeErrorReport,
+} from '../flows/status/apply.js'
 import type { Clock } from '../ports/clock.js'
 import type { BridgeMetrics } from '../ports/metrics.js'
 import type { RemoteFiles, RemoteRegistry } from '../ports/remote-files.js'
@@ -29,14 +37,6 @@ import type { FlowSchemaChecker } from './flow-schema.js'
 import { matchFiles } from './record-matcher.js'
 import { correlateResubmissions, recordResubmission } from './resubmissions.js'
 import { currentLocation, disposeFailed, disposeSucceeded, failureUnreported } from './source-disposal.js'
-import {
-  applyStatusFile,
-  isErrorReport,
-  type StatusContext,
-  type StatusDetail,
-  statusDetailOf,
-  writeErrorReport,
-} from './status-files.js'
 
 /** Flows whose runs this engine drives: file transfers (inbound) and status files. */
 export type SourceFolderFlow = InboundFlow | StatusFlow

@@ -12,11 +12,11 @@
  */
 import { posix } from 'node:path'
 import type { Logger } from 'pino'
-import type { StatusFlow } from '../config/schema.js'
-import { parseExportCorrelationId } from '../domain/correlation.js'
-import { BridgeError, toBridgeError } from '../domain/errors.js'
-import { ledgerKey } from '../domain/readiness.js'
-import { selectWhereIn } from '../domain/soql.js'
+import type { StatusFlow } from '../../config/schema.js'
+import { parseExportCorrelationId } from '../../domain/correlation.js'
+import { BridgeError, toBridgeError } from '../../domain/errors.js'
+import { ledgerKey } from '../../domain/readiness.js'
+import { selectWhereIn } from '../../domain/soql.js'
 import {
   parseStatusFile,
   type RowOutcome,
@@ -24,12 +24,12 @@ import {
   rowSpecOf,
   type ValidatedRow,
   validateStatusRows,
-} from '../domain/status-file.js'
-import type { BridgeMetrics } from '../ports/metrics.js'
-import type { RemoteFiles } from '../ports/remote-files.js'
-import type { SalesforceApi } from '../ports/salesforce.js'
-import type { ItemRecord, NewItem, Store } from '../ports/store.js'
-import { writeTextFile } from './remote-delivery.js'
+} from '../../domain/status-file.js'
+import type { BridgeMetrics } from '../../ports/metrics.js'
+import type { RemoteFiles } from '../../ports/remote-files.js'
+import type { SalesforceApi } from '../../ports/salesforce.js'
+import type { ItemRecord, NewItem, Store } from '../../ports/store.js'
+import { writeTextFile } from '../../services/remote-delivery.js'
 
 /** Records per sObject Collections call (the API's limit). */
 export const COLLECTION_SIZE = 200

@@ -1,6 +1,6 @@
 /** Store records → API shapes (flat, named fields that read well in a Flow). */
 
-import { statusDetailOf } from '../flows/status/apply.js'
+import { statusDetailOf } from '../flows/status/detail.js'
 import type { ItemRecord, RunCounts, RunRecord } from '../ports/store.js'
 import type { RunProgress } from '../runs/run-progress.js'
 import type { PlannedFile } from './inbound-engine.js'

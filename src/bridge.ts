@@ -181,6 +181,7 @@ export async function createBridge(
     clock,
     logger: logger.child({ component: 'engine' }),
     metrics,
+    events,
     maxQueuedItems: config.queue.maxQueuedItems,
     maxActiveRuns: config.queue.maxActiveRuns,
     leases,

@@ -15,6 +15,9 @@ import { sdriveFileName } from '../domain/file-names.js'
 import { assertTransition, finalRunState } from '../domain/item-state.js'
 import { ledgerKey } from '../domain/readiness.js'
 import { renderTemplate } from '../domain/templates.js'
+import { applyStatusFile } from '../flows/status/apply.js'
+import { type StatusContext, type StatusDetail, statusDetailOf } from '../flows/status/detail.js'
+import { isErrorReport, writeErrorReport } from '../flows/status/report.js'
 import type { Clock } from '../ports/clock.js'
 import type { BridgeMetrics } from '../ports/metrics.js'
 import type { RemoteFiles, RemoteRegistry } from '../ports/remote-files.js'
@@ -22,6 +25,7 @@ import type { SalesforceApi } from '../ports/salesforce.js'
 import type { SDrive } from '../ports/sdrive.js'
 import type { ItemRecord, NewItem, RunRecord, RunTrigger, Store } from '../ports/store.js'
 import type { TransferQueue } from '../queue/transfer-queue.js'
+import type { RunEvents } from '../runs/events.js'
 import type { LeaseKeeper } from '../runs/lease-keeper.js'
 import { type BatchContext, sdriveTargetOf, transferBatch } from './batch-transfer.js'
 import { type DiscoveredFile, discoverFiles } from './discovery.js'
@@ -29,14 +33,6 @@ import type { FlowSchemaChecker } from './flow-schema.js'
 import { matchFiles } from './record-matcher.js'
 import { correlateResubmissions, recordResubmission } from './resubmissions.js'
 import { currentLocation, disposeFailed, disposeSucceeded, failureUnreported } from './source-disposal.js'
-import {
-  applyStatusFile,
-  isErrorReport,
-  type StatusContext,
-  type StatusDetail,
-  statusDetailOf,
-  writeErrorReport,
-} from './status-files.js'
 
 /** Flows whose runs this engine drives: file transfers (inbound) and status files. */
 export type SourceFolderFlow = InboundFlow | StatusFlow
@@ -52,6 +48,7 @@ export interface InboundEngineDeps {
   clock: Clock
   logger: Logger
   metrics: BridgeMetrics
+  events: RunEvents
   maxQueuedItems: number
   batchLimits?: BatchLimits
   /** Run leases: this process drives only the runs it holds. */
@@ -246,7 +243,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       store,
       sf: deps.sf,
       remote: deps.remotes.get(flow.source.endpoint),
-      metrics,
+      events: deps.events,
       logger,
       signal: shutdown.signal,
     }

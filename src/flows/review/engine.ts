@@ -20,8 +20,6 @@ import { returnToPartner } from './return.js'
 import { updateReviewFields } from './review-fields.js'
 import { type ReviewFlow, reviewFlowOf } from './review-flow.js'
 
-export type ReviewEngineDeps = ReviewDeps
-
 export interface ReviewEngine {
   /** Records the rejection (once per flow and file) and starts returning the file; `created` false for a repeat. */
   reject(flow: string, request: RejectionRequest): Promise<{ review: ReviewRecord; created: boolean }>
@@ -101,7 +99,7 @@ async function driveRejection(deps: ReviewDeps, correlationId: string, signal: A
   }
 }
 
-export function createReviewEngine(deps: ReviewEngineDeps): ReviewEngine {
+export function createReviewEngine(deps: ReviewDeps): ReviewEngine {
   const { store, logger } = deps
   const tasks = createTaskSet()
 

@@ -19,6 +19,7 @@ import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
 import type { LoadedConfig } from './config/load.js'
 import type { EndpointConfig, InboundFlow, OutboundFlow } from './config/schema.js'
 import { BridgeError } from './domain/errors.js'
+import { createReviewEngine, type ReviewEngine } from './flows/review/engine.js'
 import type { Clock } from './ports/clock.js'
 import type { RemoteFiles, RemoteRegistry } from './ports/remote-files.js'
 import type { RunLeaseStore } from './ports/run-leases.js'
@@ -34,7 +35,6 @@ import { createExportEngine, type ExportEngine } from './services/export-engine.
 import { createFlowSchemaChecker, type FlowSchemaChecker } from './services/flow-schema.js'
 import { createInboundEngine, type InboundEngine, type SourceFolderFlow } from './services/inbound-engine.js'
 import { createRetentionService, type RetentionService } from './services/retention.js'
-import { createReviewEngine, type ReviewEngine } from './services/review-engine.js'
 
 export interface Bridge {
   config: LoadedConfig
@@ -213,7 +213,7 @@ export async function createBridge(
     sdrive,
     clock,
     logger: logger.child({ component: 'reviews' }),
-    metrics,
+    events,
   })
 
   const retention = createRetentionService({

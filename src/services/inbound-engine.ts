@@ -15,6 +15,7 @@ import { sdriveFileName } from '../domain/file-names.js'
 import { assertTransition, finalRunState } from '../domain/item-state.js'
 import { ledgerKey } from '../domain/readiness.js'
 import { renderTemplate } from '../domain/templates.js'
+import { correlateResubmissions, recordResubmission } from '../flows/review/resubmit.js'
 import { applyStatusFile } from '../flows/status/apply.js'
 import { type StatusContext, type StatusDetail, statusDetailOf } from '../flows/status/detail.js'
 import { isErrorReport, writeErrorReport } from '../flows/status/report.js'
@@ -31,7 +32,6 @@ import { type BatchContext, sdriveTargetOf, transferBatch } from './batch-transf
 import { type DiscoveredFile, discoverFiles } from './discovery.js'
 import type { FlowSchemaChecker } from './flow-schema.js'
 import { matchFiles } from './record-matcher.js'
-import { correlateResubmissions, recordResubmission } from './resubmissions.js'
 import { currentLocation, disposeFailed, disposeSucceeded, failureUnreported } from './source-disposal.js'
 
 /** Flows whose runs this engine drives: file transfers (inbound) and status files. */
@@ -229,7 +229,17 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       item = await store.updateItem(item.id, { target: { ...item.target, supersedeIds: [] } })
     }
     if (flow.kind === 'inbound' && item.target?.correlationId && !item.target.reviewApplied) {
-      await recordResubmission({ store, sf: deps.sf, metrics, now: clock.now() }, flow, item, shutdown.signal)
+      await recordResubmission(
+        {
+          store,
+          sf: deps.sf,
+          events: deps.events,
+          now: clock.now(),
+        },
+        flow,
+        item,
+        shutdown.signal,
+      )
       item = await store.updateItem(item.id, { target: { ...item.target, reviewApplied: true } })
     }
     const { finalPath } = await disposeSucceeded(remote, flow, item, shutdown.signal)

@@ -5,13 +5,13 @@
  * version of the rejected file (or its replacement), and the review records
  * the resubmission once S-Drive has confirmed it.
  */
-import type { InboundFlow } from '../config/schema.js'
-import { correlationIdIn } from '../domain/correlation.js'
-import type { BridgeMetrics } from '../ports/metrics.js'
-import type { SalesforceApi } from '../ports/salesforce.js'
-import type { SDrive } from '../ports/sdrive.js'
-import type { ItemRecord, ItemTarget, ReviewRecord, Store } from '../ports/store.js'
-import { updateReviewFields } from './review-engine.js'
+import type { InboundFlow } from '../../config/schema.js'
+import { correlationIdIn } from '../../domain/correlation.js'
+import type { SalesforceApi } from '../../ports/salesforce.js'
+import type { SDrive } from '../../ports/sdrive.js'
+import type { ItemRecord, ItemTarget, ReviewRecord, Store } from '../../ports/store.js'
+import type { RunEvents } from '../../runs/events.js'
+import { updateReviewFields } from './review-fields.js'
 
 const OPEN_STATES: ReviewRecord['state'][] = ['rejected', 'resubmitted']
 
@@ -100,7 +100,7 @@ export async function correlateResubmissions<F extends { name: string }>(
  * only added to the chain if it is not there yet.
  */
 export async function recordResubmission(
-  deps: { store: Store; sf: SalesforceApi; metrics: BridgeMetrics; now: number },
+  deps: { store: Store; sf: SalesforceApi; events: Pick<RunEvents, 'emit'>; now: number },
   flow: InboundFlow,
   item: ItemRecord,
   signal?: AbortSignal,
@@ -126,5 +126,5 @@ export async function recordResubmission(
         ],
       })
   await updateReviewFields(deps.sf, updated, flow.review?.onResubmitted, deps.now, signal)
-  if (!already) deps.metrics.reviewEvent(flow.name, 'resubmitted')
+  if (!already) deps.events.emit({ type: 'review', flow: flow.name, correlationId, step: 'resubmitted' })
 }

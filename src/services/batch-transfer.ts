@@ -20,7 +20,7 @@ import type { RemoteFiles } from '../ports/remote-files.js'
 import type { SDrive, SDriveTarget, UploadTicket } from '../ports/sdrive.js'
 import type { ItemPatch, ItemRecord, ItemState, ItemTarget, Store } from '../ports/store.js'
 import type { TransferQueue } from '../queue/transfer-queue.js'
-import { HashingStream } from './hashing-stream.js'
+import { HashingStream } from '../transfer/hashing-stream.js'
 import { currentLocation } from './source-disposal.js'
 
 export interface BatchContext {

@@ -21,7 +21,7 @@ import type { RemoteRegistry } from '../ports/remote-files.js'
 import type { SalesforceApi } from '../ports/salesforce.js'
 import type { SDrive, SDriveFile } from '../ports/sdrive.js'
 import type { ReviewRecord, Store } from '../ports/store.js'
-import { deliverFile, writeTextFile } from './remote-delivery.js'
+import { deliverFile, writeTextFile } from '../transfer/remote-delivery.js'
 
 export interface RejectionRequest {
   fileId: string

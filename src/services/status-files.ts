@@ -29,7 +29,7 @@ import type { BridgeMetrics } from '../ports/metrics.js'
 import type { RemoteFiles } from '../ports/remote-files.js'
 import type { SalesforceApi } from '../ports/salesforce.js'
 import type { ItemRecord, NewItem, Store } from '../ports/store.js'
-import { writeTextFile } from './remote-delivery.js'
+import { writeTextFile } from '../transfer/remote-delivery.js'
 
 /** Records per sObject Collections call (the API's limit). */
 export const COLLECTION_SIZE = 200

@@ -5,7 +5,7 @@
  * half-uploaded stays visible. Leftovers of an interrupted attempt (a crash,
  * a lost PUT answer) are reconciled first, so a retry never duplicates.
  */
-import { pipeline } from 'node:stream/promises'
+import type { Readable } from 'node:stream'
 import mime from 'mime'
 import type { Logger } from 'pino'
 import type { SourceFlow } from '../config/schema.js'
@@ -20,7 +20,8 @@ import type { RemoteFiles } from '../ports/remote-files.js'
 import type { SDrive, SDriveTarget, UploadTicket } from '../ports/sdrive.js'
 import type { ItemPatch, ItemRecord, ItemState, ItemTarget, Store } from '../ports/store.js'
 import type { TransferQueue } from '../queue/transfer-queue.js'
-import { HashingStream } from './hashing-stream.js'
+import { composeBytePath } from '../transfer/byte-pipeline.js'
+import { inboundByteStages } from '../transfer/byte-stages.js'
 import { currentLocation } from './source-disposal.js'
 
 export interface BatchContext {
@@ -269,7 +270,6 @@ async function uploadOne(
   ticket: UploadTicket,
   onStart: (started: ItemRecord) => void,
 ): Promise<Uploaded> {
-  const contentType = contentTypeOf(item.name)
   let started = process.hrtime.bigint()
   const result = await ctx.queue.run(ctx.remote.endpoint, async () => {
     const transferring = await startTransfer(ctx, item)
@@ -277,24 +277,7 @@ async function uploadOne(
     started = process.hrtime.bigint()
     return ctx.remote.read(
       currentLocation(item),
-      async (stream) => {
-        const meter = new HashingStream(item.size, (bytes) => ctx.onProgress?.(item, bytes), { md5: true })
-        const upload = ctx.sdrive.uploadToS3(ticket, meter, item.size, contentType, opts(ctx.signal))
-        // If S3 gives up first, stop reading the source too.
-        upload.catch((error: unknown) => stream.destroy(error as Error))
-        const [s3] = await Promise.all([upload, pipeline(stream, meter)])
-        const { sha256, md5 } = meter.digests()
-        if (!etagMatches(s3.etag, md5 as string)) {
-          throw new BridgeError(
-            'CHECKSUM_MISMATCH',
-            `S3 stored different bytes: ETag ${s3.etag}, sent MD5 ${md5}`,
-            {
-              transient: true,
-            },
-          )
-        }
-        return { versionId: s3.versionId, bytes: meter.bytes, sha256 }
-      },
+      (stream) => streamToS3(ctx, item, ticket, stream),
       opts(ctx.signal),
     )
   })
@@ -303,6 +286,36 @@ async function uploadOne(
   // Stored with the batch's move to finalizing, not here: a commit per file costs an fsync per
   // file, and until S-Drive completed the upload the digest means nothing (a retry uploads again).
   return { item, versionId: result.versionId, sha256: result.sha256, bytes: result.bytes }
+}
+
+/** Sends the remote file's bytes through the inbound byte path to S3 and checks what S3 stored. */
+async function streamToS3(
+  ctx: BatchContext,
+  item: ItemRecord,
+  ticket: UploadTicket,
+  source: Readable,
+): Promise<{ versionId: string | null; bytes: number; sha256: string }> {
+  const bytePath = composeBytePath({
+    source,
+    stages: inboundByteStages({ size: item.size, onProgress: (bytes) => ctx.onProgress?.(item, bytes) }),
+    signal: ctx.signal,
+  })
+  const contentType = contentTypeOf(item.name)
+  const upload = ctx.sdrive.uploadToS3(ticket, bytePath.stream, item.size, contentType, opts(ctx.signal))
+  // If S3 gives up first, stop reading the source too: destroying the path's end destroys its source.
+  upload.catch((error: unknown) => bytePath.stream.destroy(error as Error))
+  const [s3] = await Promise.all([upload, bytePath.done])
+  const { sha256, md5, bytes } = bytePath.results().hashing
+  if (!etagMatches(s3.etag, md5 as string)) {
+    throw new BridgeError(
+      'CHECKSUM_MISMATCH',
+      `S3 stored different bytes: ETag ${s3.etag}, sent MD5 ${md5}`,
+      {
+        transient: true,
+      },
+    )
+  }
+  return { versionId: s3.versionId, bytes, sha256 }
 }
 
 function descriptionOf(ctx: BatchContext, item: ItemRecord, target: ItemTarget): string | undefined {

@@ -35,8 +35,8 @@ import type { SDrive, SDriveFile } from '../ports/sdrive.js'
 import type { ItemRecord, NewItem, RunNote, RunRecord, RunState, RunTrigger, Store } from '../ports/store.js'
 import type { TransferQueue } from '../queue/transfer-queue.js'
 import type { LeaseKeeper } from '../runs/lease-keeper.js'
+import { deliverFile, writeTextFile } from '../transfer/remote-delivery.js'
 import { settleWithin } from './inbound-engine.js'
-import { deliverFile, writeTextFile } from './remote-delivery.js'
 
 export interface ExportRequest {
   recordIds?: string[]

@@ -18,7 +18,7 @@ import type { RemoteFiles } from '../../src/ports/remote-files.js'
 import { startFtpServer } from '../../src/sandbox/ftp-server.js'
 import { startSftpServer } from '../../src/sandbox/sftp-server.js'
 import { caPem } from '../../src/sandbox/tls/index.js'
-import { type DeliveryRequest, deliverFile, writeTextFile } from '../../src/services/remote-delivery.js'
+import { type DeliveryRequest, deliverFile, writeTextFile } from '../../src/transfer/remote-delivery.js'
 import { endpointConfig, failureCode } from '../support/remote-files-contract.js'
 
 const silent = pino({ level: 'silent' })

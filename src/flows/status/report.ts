@@ -8,7 +8,7 @@ import type { StatusFlow } from '../../config/schema.js'
 import { toBridgeError } from '../../domain/errors.js'
 import { renderErrorReport } from '../../domain/status-file.js'
 import type { ItemRecord } from '../../ports/store.js'
-import { writeTextFile } from '../../services/remote-delivery.js'
+import { writeTextFile } from '../../transfer/remote-delivery.js'
 import type { StatusContext, StatusDetail } from './detail.js'
 
 type ReportContext = Pick<StatusContext, 'remote' | 'signal'>

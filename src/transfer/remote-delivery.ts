@@ -16,7 +16,8 @@ import { BridgeError } from '../domain/errors.js'
 import { assertSafeEntryName, collisionSafeName } from '../domain/file-names.js'
 import { MAX_SEGMENT_BYTES, sanitizeRemoteSegment, truncateUtf8 } from '../domain/remote-names.js'
 import type { RemoteFiles, RemoteOpOptions } from '../ports/remote-files.js'
-import { HashingStream } from './hashing-stream.js'
+import { composeBytePath } from './byte-pipeline.js'
+import { outboundByteStages } from './byte-stages.js'
 
 export type ExistingFilePolicy = 'overwrite' | 'rename' | 'skip' | 'fail'
 
@@ -183,7 +184,7 @@ async function namesIn(remote: RemoteFiles, directory: string, request: WriteSet
 }
 
 /**
- * Uploads through HashingStream and checks the size the server reports.
+ * Uploads through the outbound byte path and checks the size the server reports.
  * Whatever is left behind by a failure (a partial temporary file, or a
  * partial file under the final name when writing directly) is removed.
  */
@@ -202,12 +203,9 @@ async function upload(
     temporary ? temporaryName(finalName, settings.tempSuffix, tag) : finalName,
   )
   const opts = settings.signal ? { signal: settings.signal } : {}
-  const hashing = new HashingStream(size)
-  // pipe() does not pass a source failure on; the upload must see it, not wait for more bytes.
-  source.once('error', (error) => hashing.destroy(error))
-  source.pipe(hashing)
+  const bytePath = composeBytePath({ source, stages: outboundByteStages(size), signal: settings.signal })
   try {
-    const { bytes } = await remote.write(path, hashing, opts)
+    const { bytes } = await remote.write(path, bytePath.stream, opts)
     const entry = await remote.stat(path, { ...opts, modifiedAt: false })
     if (bytes !== size || entry?.size !== size) {
       throw new BridgeError(
@@ -216,9 +214,11 @@ async function upload(
         { transient: true, details: { path, expected: size, sent: bytes, remote: entry?.size ?? null } },
       )
     }
-    return { path, temporary, bytes, sha256: hashing.digests().sha256 }
+    // The server took every byte, so the path has run to its end: only now are the digests whole.
+    await bytePath.done
+    return { path, temporary, bytes, sha256: bytePath.results().hashing.sha256 }
   } catch (error) {
-    hashing.destroy()
+    bytePath.stream.destroy()
     await removeQuietly(remote, path)
     throw error
   }

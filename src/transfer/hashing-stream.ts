@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import { Transform, type TransformCallback } from 'node:stream'
 import { BridgeError } from '../domain/errors.js'
+import type { ByteStage } from './byte-pipeline.js'
 
 export interface HashingOptions {
   /**
@@ -59,5 +60,30 @@ export class HashingStream extends Transform {
   /** Hex digests; md5 is null unless the stream was created with `md5: true`. */
   digests(): { sha256: string; md5: string | null } {
     return { sha256: this.sha256.digest('hex'), md5: this.md5?.digest('hex') ?? null }
+  }
+}
+
+export interface HashingStageOptions extends HashingOptions {
+  /** Bytes the stage must see; more or fewer fail the path with FILE_CHANGED. */
+  expectedSize?: number
+  /** Called with the bytes seen so far, chunk by chunk. */
+  onProgress?: (bytes: number) => void
+}
+
+export interface HashingResult {
+  bytes: number
+  sha256: string
+  /** Null unless the stage was made with `md5: true`. */
+  md5: string | null
+}
+
+/** HashingStream as a stage of the byte path: it counts, checks and hashes the bytes at its position. */
+export function hashingStage(options: HashingStageOptions = {}): ByteStage<'hashing', HashingResult> {
+  return {
+    name: 'hashing',
+    open() {
+      const hashing = new HashingStream(options.expectedSize, options.onProgress, { md5: options.md5 })
+      return { transform: hashing, result: () => ({ bytes: hashing.bytes, ...hashing.digests() }) }
+    },
   }
 }

@@ -7,17 +7,19 @@ import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'
 import { assertClientIdempotencyKey } from '../src/domain/idempotency-keys.js'
 import { toJobDetailView, toJobSummaryView } from '../src/services/run-views.js'
+import type { RouteApp } from './route-app.js'
 
-const exportsRoutes: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
-  const outboundFlows = () => bridge.config.flows.filter((f) => f.kind === 'outbound').map((f) => f.name)
+const outboundFlows = (bridge: Bridge) =>
+  bridge.config.flows.filter((f) => f.kind === 'outbound').map((f) => f.name)
 
-  async function jobOrThrow(id: string) {
-    const job = await bridge.store.getRun(id)
-    if (!job || !bridge.exports.isOutboundFlow(job.flow))
-      throw new BridgeError('NOT_FOUND', `job ${id} does not exist`)
-    return job
-  }
+async function jobOrThrow(bridge: Bridge, id: string) {
+  const job = await bridge.store.getRun(id)
+  if (!job || !bridge.exports.isOutboundFlow(job.flow))
+    throw new BridgeError('NOT_FOUND', `job ${id} does not exist`)
+  return job
+}
 
+function registerCreateExport(app: RouteApp, bridge: Bridge) {
   app.post(
     '/v1/exports',
     {
@@ -63,7 +65,9 @@ const exportsRoutes: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app,
         .send({ jobId: job.id, statusUrl: `/v1/jobs/${job.id}`, state: job.state, created })
     },
   )
+}
 
+function registerGetJob(app: RouteApp, bridge: Bridge) {
   app.get(
     '/v1/jobs/:id',
     {
@@ -76,7 +80,7 @@ const exportsRoutes: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app,
       },
     },
     async (request) => {
-      const job = await jobOrThrow(request.params.id)
+      const job = await jobOrThrow(bridge, request.params.id)
       const [counts, items] = await Promise.all([
         bridge.store.runCounts(job.id),
         bridge.store.listItems(job.id),
@@ -84,7 +88,9 @@ const exportsRoutes: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app,
       return toJobDetailView(job, counts, items)
     },
   )
+}
 
+function registerListJobs(app: RouteApp, bridge: Bridge) {
   app.get(
     '/v1/jobs',
     {
@@ -100,7 +106,7 @@ const exportsRoutes: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app,
       const { flow, state, cursor, limit } = request.query
       const page = await bridge.store.listRuns({
         limit,
-        flows: outboundFlows(),
+        flows: outboundFlows(bridge),
         ...(flow ? { flow } : {}),
         ...(state ? { state } : {}),
         ...(cursor ? { cursor } : {}),
@@ -108,7 +114,9 @@ const exportsRoutes: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app,
       return { jobs: page.runs.map(toJobSummaryView), nextCursor: page.nextCursor }
     },
   )
+}
 
+function registerRetryJob(app: RouteApp, bridge: Bridge) {
   app.post(
     '/v1/jobs/:id/retry',
     {
@@ -121,12 +129,14 @@ const exportsRoutes: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app,
       },
     },
     async (request, reply) => {
-      await jobOrThrow(request.params.id)
+      await jobOrThrow(bridge, request.params.id)
       const { job, retried } = await bridge.exports.retry(request.params.id)
       return reply.code(202).send({ jobId: job.id, state: job.state, retried })
     },
   )
+}
 
+function registerCancelJob(app: RouteApp, bridge: Bridge) {
   app.post(
     '/v1/jobs/:id/cancel',
     {
@@ -145,11 +155,20 @@ const exportsRoutes: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app,
       },
     },
     async (request) => {
-      await jobOrThrow(request.params.id)
+      await jobOrThrow(bridge, request.params.id)
       const job = await bridge.exports.cancel(request.params.id)
       return { jobId: job.id, state: job.state, retried: 0 }
     },
   )
+}
+
+// Registration order is the order of the OpenAPI document's paths.
+const exportsRoutes: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
+  registerCreateExport(app, bridge)
+  registerGetJob(app, bridge)
+  registerListJobs(app, bridge)
+  registerRetryJob(app, bridge)
+  registerCancelJob(app, bridge)
 }
 
 export default exportsRoutes

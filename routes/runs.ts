@@ -8,6 +8,7 @@ import { BridgeError } from '../src/domain/errors.js'
 import { assertClientIdempotencyKey } from '../src/domain/idempotency-keys.js'
 import { runProgress } from '../src/runs/run-progress.js'
 import { toPlannedFileView, toRunDetailView, toRunSummaryView } from '../src/services/run-views.js'
+import type { RouteApp } from './route-app.js'
 
 const errors = {
   400: ErrorRef,
@@ -15,7 +16,7 @@ const errors = {
   404: ErrorRef,
 }
 
-const runs: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
+function registerStartFlowRun(app: RouteApp, bridge: Bridge) {
   app.post(
     '/v1/flows/:flow/runs',
     {
@@ -59,7 +60,9 @@ const runs: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge
       return reply.code(202).send({ runId: run.id, statusUrl: `/v1/runs/${run.id}`, created })
     },
   )
+}
 
+function registerGetRun(app: RouteApp, bridge: Bridge) {
   app.get(
     '/v1/runs/:id',
     {
@@ -86,7 +89,9 @@ const runs: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge
       )
     },
   )
+}
 
+function registerListRuns(app: RouteApp, bridge: Bridge) {
   app.get(
     '/v1/runs',
     {
@@ -109,7 +114,9 @@ const runs: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge
       return { runs: page.runs.map(toRunSummaryView), nextCursor: page.nextCursor }
     },
   )
+}
 
+function registerRetryRun(app: RouteApp, bridge: Bridge) {
   app.post(
     '/v1/runs/:id/retry',
     {
@@ -126,6 +133,14 @@ const runs: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge
       return reply.code(202).send({ runId: run.id, retried })
     },
   )
+}
+
+// Registration order is the order of the OpenAPI document's paths.
+const runs: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
+  registerStartFlowRun(app, bridge)
+  registerGetRun(app, bridge)
+  registerListRuns(app, bridge)
+  registerRetryRun(app, bridge)
 }
 
 export default runs

@@ -1,7 +1,7 @@
 /** startSalesforceSandbox: Salesforce (OAuth, REST, SOQL), S-Drive's files resource and an S3 bucket, on one port. */
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,35 +20,19 @@ export type * from './types.js'
 
 const GIB = 1024 * 1024 * 1024
 
-export async function startSalesforceSandbox(
-  options: SalesforceSandboxOptions = {},
-): Promise<SalesforceSandbox> {
-  const host = options.host ?? '127.0.0.1'
-  const orgId = options.orgId ?? '00D000000000001AAA'
-  const clientId = options.clientId ?? 'sandbox-client-id'
-  const clientSecret = options.clientSecret ?? 'sandbox-client-secret'
-  const bucket = options.bucket ?? 'cg-sandbox-bucket'
-  const now = options.now ?? Date.now
-  const ownsDataDir = options.dataDir === undefined
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sf-sandbox-')))
-  if (!ownsDataDir) await mkdir(dataDir, { recursive: true })
+/** Who the sandbox is and where it answers: fixed once it listens. */
+interface SandboxIdentity {
+  url: string
+  orgId: string
+  clientId: string
+  clientSecret: string
+  bucket: string
+  now: () => number
+}
 
-  const server = createServer()
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(options.port ?? 0, host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-  } catch (error) {
-    if (ownsDataDir) await rm(dataDir, { recursive: true, force: true })
-    throw error
-  }
-  const { port } = server.address() as AddressInfo
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
-
+/** Salesforce, S-Drive and S3 over the records and objects they share, as one request handler. */
+function assembleSandbox(options: SalesforceSandboxOptions, identity: SandboxIdentity, dataDir: string) {
+  const { url, orgId, clientId, clientSecret, bucket, now } = identity
   const ids = new IdAllocator()
   const store = new RecordStore(ids, now)
   for (const name of options.fileObjects ?? []) store.defineFileObject(name)
@@ -80,19 +64,26 @@ export async function startSalesforceSandbox(
     postResponseShape: options.postResponseShape ?? 'array',
   })
   const data = new DataApi(store, () => ({ used: usage.used, limit: usage.limit }))
-  server.on(
-    'request',
-    createRequestHandler({
-      sessions,
-      usage,
-      faults,
-      data,
-      sdrive,
-      s3: { bucket, credentials, store: s3Store, now, origin: url },
-    }),
-  )
+  const handler = createRequestHandler({
+    sessions,
+    usage,
+    faults,
+    data,
+    sdrive,
+    s3: { bucket, credentials, store: s3Store, now, origin: url },
+  })
+  return { store, usage, faults, sessions, s3Store, handler }
+}
 
-  let closing: Promise<void> | undefined
+type SandboxParts = Omit<ReturnType<typeof assembleSandbox>, 'handler'>
+
+/** What tests, the demo and `npm run sandbox` hold of a started sandbox. */
+function sandboxHandle(
+  identity: SandboxIdentity,
+  { store, usage, faults, sessions, s3Store }: SandboxParts,
+  close: () => Promise<void>,
+): SalesforceSandbox {
+  const { url, bucket, orgId, clientId, clientSecret } = identity
   return {
     url,
     s3UploadUrl: `${url}/s3/${bucket}/`,
@@ -124,15 +115,57 @@ export async function startSalesforceSandbox(
       return { ...usage.counts }
     },
     apiCallCount: () => usage.apiCalls(),
-    close: () => {
-      closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve())
-          server.closeAllConnections()
-        })
-        if (ownsDataDir) await rm(dataDir, { recursive: true, force: true })
-      })()
-      return closing
-    },
+    close,
   }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+export async function startSalesforceSandbox(
+  options: SalesforceSandboxOptions = {},
+): Promise<SalesforceSandbox> {
+  const host = options.host ?? '127.0.0.1'
+  const ownsDataDir = options.dataDir === undefined
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sf-sandbox-')))
+  if (!ownsDataDir) await mkdir(dataDir, { recursive: true })
+
+  const server = createServer()
+  try {
+    await listen(server, options.port ?? 0, host)
+  } catch (error) {
+    if (ownsDataDir) await rm(dataDir, { recursive: true, force: true })
+    throw error
+  }
+  const { port } = server.address() as AddressInfo
+  const identity: SandboxIdentity = {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    orgId: options.orgId ?? '00D000000000001AAA',
+    clientId: options.clientId ?? 'sandbox-client-id',
+    clientSecret: options.clientSecret ?? 'sandbox-client-secret',
+    bucket: options.bucket ?? 'cg-sandbox-bucket',
+    now: options.now ?? Date.now,
+  }
+  const { handler, ...parts } = assembleSandbox(options, identity, dataDir)
+  server.on('request', handler)
+
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      if (ownsDataDir) await rm(dataDir, { recursive: true, force: true })
+    })()
+    return closing
+  }
+  return sandboxHandle(identity, parts, close)
 }

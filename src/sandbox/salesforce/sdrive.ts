@@ -55,6 +55,75 @@ function parseIdList(text: string | null): string[] | 'malformed' | undefined {
   return text.split(',').map((v) => v.trim())
 }
 
+/** One file of an upload request, as its fileProperties entry describes it. */
+interface UploadFile {
+  fileName: string
+  size: number
+  mime: string
+  description: string
+  folder: string
+  relationField: string
+}
+
+/** One fileProperties entry of an upload request, checked in S-Drive's order; the first failure is the answer. */
+function readFileProperty(
+  raw: unknown,
+  fileObject: string,
+  maxFileSizeBytes: number,
+): { file: UploadFile } | { error: ApiResult } {
+  if (!isObject(raw))
+    return { error: sdriveError(403, 'INVALID_INPUT', 'each fileProperty must be an object') }
+  const fileName = typeof raw.fileName === 'string' ? raw.fileName : ''
+  const sizeText =
+    raw.fileSizeInBytes === undefined || raw.fileSizeInBytes === null
+      ? ''
+      : String(raw.fileSizeInBytes).trim()
+  if (fileName.trim() === '' || sizeText === '') {
+    return { error: sdriveError(412, 'MISSING_REQUIRED_FIELD', 'fileName and fileSizeInBytes are required') }
+  }
+  if (INVALID_NAME_CHARS.test(fileName)) {
+    return {
+      error: sdriveError(
+        406,
+        'INVALID_FILE_NAME',
+        `File name cannot contain \\ / : * ? " < > | ~ (${fileName})`,
+      ),
+    }
+  }
+  const size = Number(sizeText)
+  if (!Number.isSafeInteger(size) || size < 0) {
+    return {
+      error: sdriveError(406, 'INVALID_FILE_SIZE', `fileSizeInBytes must be a whole number (${sizeText})`),
+    }
+  }
+  if (size === 0)
+    return { error: sdriveError(422, 'INVALID_FILE_SIZE', `File size cannot be 0 (${fileName})`) }
+  if (size > maxFileSizeBytes) {
+    return {
+      error: sdriveError(
+        422,
+        'FILE_TOO_LARGE',
+        `File size exceeds the maximum of ${maxFileSizeBytes} bytes (${fileName})`,
+      ),
+    }
+  }
+  const relationField =
+    typeof raw.relationshipFieldName === 'string' && raw.relationshipFieldName !== ''
+      ? raw.relationshipFieldName
+      : defaultParentField(fileObject)
+  return {
+    file: {
+      fileName,
+      size,
+      mime:
+        typeof raw.fileType === 'string' && raw.fileType !== '' ? raw.fileType : 'application/octet-stream',
+      description: typeof raw.description === 'string' ? raw.description : '',
+      folder: typeof raw.fileLocation === 'string' ? raw.fileLocation : '',
+      relationField,
+    },
+  }
+}
+
 export class SDriveFiles {
   constructor(private readonly settings: SDriveSettings) {}
 
@@ -102,80 +171,41 @@ export class SDriveFiles {
         : `cg__${parent.table.name}File__c`
     const table = this.fileTable(fileType)
     if (!table) return sdriveError(422, 'INVALID_FILE_TYPE', `${fileType} is not an S-Drive file object`)
-    const prefix = table.fileFieldPrefix ?? ''
-    const files: {
-      fileName: string
-      size: number
-      mime: string
-      description: string
-      folder: string
-      relationField: string
-    }[] = []
+    const files: UploadFile[] = []
     for (const raw of properties) {
-      if (!isObject(raw)) return sdriveError(403, 'INVALID_INPUT', 'each fileProperty must be an object')
-      const fileName = typeof raw.fileName === 'string' ? raw.fileName : ''
-      const sizeText =
-        raw.fileSizeInBytes === undefined || raw.fileSizeInBytes === null
-          ? ''
-          : String(raw.fileSizeInBytes).trim()
-      if (fileName.trim() === '' || sizeText === '') {
-        return sdriveError(412, 'MISSING_REQUIRED_FIELD', 'fileName and fileSizeInBytes are required')
-      }
-      if (INVALID_NAME_CHARS.test(fileName)) {
-        return sdriveError(
-          406,
-          'INVALID_FILE_NAME',
-          `File name cannot contain \\ / : * ? " < > | ~ (${fileName})`,
-        )
-      }
-      const size = Number(sizeText)
-      if (!Number.isSafeInteger(size) || size < 0) {
-        return sdriveError(406, 'INVALID_FILE_SIZE', `fileSizeInBytes must be a whole number (${sizeText})`)
-      }
-      if (size === 0) return sdriveError(422, 'INVALID_FILE_SIZE', `File size cannot be 0 (${fileName})`)
-      if (size > this.settings.maxFileSizeBytes) {
-        return sdriveError(
-          422,
-          'FILE_TOO_LARGE',
-          `File size exceeds the maximum of ${this.settings.maxFileSizeBytes} bytes (${fileName})`,
-        )
-      }
-      const relationField =
-        typeof raw.relationshipFieldName === 'string' && raw.relationshipFieldName !== ''
-          ? raw.relationshipFieldName
-          : defaultParentField(table.name)
-      files.push({
-        fileName,
-        size,
-        mime:
-          typeof raw.fileType === 'string' && raw.fileType !== '' ? raw.fileType : 'application/octet-stream',
-        description: typeof raw.description === 'string' ? raw.description : '',
-        folder: typeof raw.fileLocation === 'string' ? raw.fileLocation : '',
-        relationField,
-      })
+      const read = readFileProperty(raw, table.name, this.settings.maxFileSizeBytes)
+      if ('error' in read) return read.error
+      files.push(read.file)
     }
-    const { store } = this.settings
     const parentId = String(parent.record.Id)
     const infos = files.map((file) => {
-      store.addFields(table, [file.relationField])
-      const id = store.create(table, {
-        [`${prefix}File_Name__c`]: file.fileName,
-        [`${prefix}File_Size_in_Bytes__c`]: file.size,
-        [`${prefix}Content_Type__c`]: file.mime,
-        [`${prefix}Description__c`]: file.description,
-        [`${prefix}WIP__c`]: true,
-        [`${prefix}Is_Deleted__c`]: false,
-        [`${prefix}Is_Latest_Version__c`]: true,
-        [`${prefix}Parent_Folder_Id__c`]: file.folder === '' ? null : file.folder,
-        [`${prefix}Bucket_Id__c`]: this.settings.bucket,
-        [file.relationField]: parentId,
-      })
-      const key = `${parentId}/${id}/${file.fileName}`
-      store.patch(table, id, { [`${prefix}Key__c`]: key })
+      const { id, key } = this.createWipFile(table, parentId, file)
       return this.uploadRequestInfo(id, key, parentId, file, (input.policyMap ?? {}) as Json)
     })
     const body = this.settings.postResponseShape === 'wrapped' ? { uploadRequestInfo: infos } : infos
     return { status: 201, body }
+  }
+
+  /** The WIP file record of one file of an upload, with its S3 key. */
+  private createWipFile(table: ObjectTable, parentId: string, file: UploadFile): { id: string; key: string } {
+    const { store } = this.settings
+    const prefix = table.fileFieldPrefix ?? ''
+    store.addFields(table, [file.relationField])
+    const id = store.create(table, {
+      [`${prefix}File_Name__c`]: file.fileName,
+      [`${prefix}File_Size_in_Bytes__c`]: file.size,
+      [`${prefix}Content_Type__c`]: file.mime,
+      [`${prefix}Description__c`]: file.description,
+      [`${prefix}WIP__c`]: true,
+      [`${prefix}Is_Deleted__c`]: false,
+      [`${prefix}Is_Latest_Version__c`]: true,
+      [`${prefix}Parent_Folder_Id__c`]: file.folder === '' ? null : file.folder,
+      [`${prefix}Bucket_Id__c`]: this.settings.bucket,
+      [file.relationField]: parentId,
+    })
+    const key = `${parentId}/${id}/${file.fileName}`
+    store.patch(table, id, { [`${prefix}Key__c`]: key })
+    return { id, key }
   }
 
   private uploadRequestInfo(

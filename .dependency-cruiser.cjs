@@ -29,7 +29,9 @@ module.exports = {
         'src/domain/ is matching rules, templates, parsers, the item state machine and typed errors: no I/O. ' +
         'It may use config types and port types, nothing that does work.',
       from: { path: '^src/domain/' },
-      to: { path: '^(routes/|src/(adapters|flows|runs|services|transfer|sandbox|plugins|queue|logging)/|src/[^/]+[.]ts$)' },
+      to: {
+        path: '^(routes/|src/(adapters|flows|runs|services|transfer|sandbox|plugins|queue|logging)/|src/[^/]+[.]ts$)',
+      },
     },
     {
       name: 'ports-know-no-implementation',
@@ -49,7 +51,8 @@ module.exports = {
     {
       name: 'flows-use-ports-not-adapters',
       severity: 'error',
-      comment: 'Flows, services and the byte path reach servers and Salesforce through ports (src/ports/), never an adapter.',
+      comment:
+        'Flows, services and the byte path reach servers and Salesforce through ports (src/ports/), never an adapter.',
       from: { path: '^src/(flows|services|transfer|runs)/' },
       to: { path: '^(routes/|src/(adapters|sandbox|plugins)/)' },
     },

@@ -23,7 +23,7 @@ import {
   screenOutboundMessage,
   soapFault,
 } from '../src/domain/outbound-message.js'
-import type { ExportRequest } from '../src/services/export-engine.js'
+import type { ExportRequest } from '../src/flows/outbound/request.js'
 
 const sameSecret = (a: string, b: string) =>
   timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())

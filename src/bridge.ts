@@ -19,6 +19,7 @@ import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
 import type { LoadedConfig } from './config/load.js'
 import type { EndpointConfig, InboundFlow, OutboundFlow } from './config/schema.js'
 import { BridgeError } from './domain/errors.js'
+import { createExportEngine, type ExportEngine } from './flows/outbound/engine.js'
 import { createReviewEngine, type ReviewEngine } from './flows/review/engine.js'
 import type { Clock } from './ports/clock.js'
 import type { RemoteFiles, RemoteRegistry } from './ports/remote-files.js'
@@ -31,7 +32,6 @@ import { createRunEvents, type RunEvents } from './runs/events.js'
 import { createLeaseKeeper } from './runs/lease-keeper.js'
 import { subscribeLogs } from './runs/subscribers/logs.js'
 import { subscribeMetrics } from './runs/subscribers/metrics.js'
-import { createExportEngine, type ExportEngine } from './services/export-engine.js'
 import { createFlowSchemaChecker, type FlowSchemaChecker } from './services/flow-schema.js'
 import { createInboundEngine, type InboundEngine, type SourceFolderFlow } from './services/inbound-engine.js'
 import { createRetentionService, type RetentionService } from './services/retention.js'
@@ -198,7 +198,7 @@ export async function createBridge(
     queue,
     clock,
     logger: logger.child({ component: 'exports' }),
-    metrics,
+    events,
     maxQueuedItems: config.queue.maxQueuedItems,
     maxActiveRuns: config.queue.maxActiveRuns,
     leases,

@@ -190,13 +190,13 @@ async function submitExports(h: Harness, recordIds: string[]): Promise<string[]>
   return answers.map((a) => a.json.jobId as string)
 }
 
-/** Waits until every job has ended (each 'job-settled' event wakes a look at the store), then reads them. */
+/** Waits until every job has ended (each 'run-settled' event wakes a look at the store), then reads them. */
 async function jobsOf(h: Harness, jobIds: string[]) {
-  const { exports, store } = h.server.bridge
+  const { events, store } = h.server.bridge
   const open = new Set(jobIds)
   let wake = () => {}
   const onSettled = () => wake()
-  exports.events.on('job-settled', onSettled)
+  const off = events.on('run-settled', onSettled)
   try {
     for (;;) {
       const woken = new Promise<void>((resolve) => {
@@ -210,7 +210,7 @@ async function jobsOf(h: Harness, jobIds: string[]) {
       await woken
     }
   } finally {
-    exports.events.off('job-settled', onSettled)
+    off()
   }
   return Promise.all(jobIds.map(async (id) => (await h.api('GET', `/v1/jobs/${id}`)).json))
 }

@@ -8,7 +8,7 @@
 import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
-import { exportRequestHash } from '../../src/services/export-engine.js'
+import { exportRequestHash } from '../../src/flows/outbound/request.js'
 import { type Harness, OPPORTUNITY_SOURCE, startHarness } from '../support/harness.js'
 
 const ORG = '00D000000000001AAA'

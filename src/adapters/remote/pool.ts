@@ -89,224 +89,258 @@ interface IdleEntry<C> {
   expired: boolean
 }
 
-export function createConnectionPool<C>(options: ConnectionPoolOptions<C>): ConnectionPool<C> {
-  const { maxConnections, logger } = options
-  const idle: IdleEntry<C>[] = []
-  const busy = new Set<C>()
-  const waiters: Waiter[] = []
-  let permits = 0
-  let closing: Promise<void> | undefined
-  let drained: (() => void) | undefined
+interface PoolState<C> {
+  readonly options: ConnectionPoolOptions<C>
+  readonly idle: IdleEntry<C>[]
+  readonly busy: Set<C>
+  readonly waiters: Waiter[]
+  /** Holders of a permit: callers with a connection (or opening one) and keepalive pings. */
+  permits: number
+  closing: Promise<void> | undefined
+  /** Resolves `close()` once the last permit is back. */
+  drained: (() => void) | undefined
+  /** How to give back each open connection's shared slot. */
+  readonly slotReleases: Map<C, () => Promise<void>>
+  /** How long a connection stays idle before it is closed. */
+  readonly idleMs: number
+}
 
-  const closedError = () => new BridgeError('CANCELLED', `endpoint ${options.name} is closed`)
+function closedError<C>(pool: PoolState<C>): BridgeError {
+  return new BridgeError('CANCELLED', `endpoint ${pool.options.name} is closed`)
+}
 
-  const slotReleases = new Map<C, () => Promise<void>>()
-  // An idle connection holding a shared slot keeps every other replica from opening one: it goes
-  // after a second instead of idleCloseMs (measured: export jobs on one replica waited ~39 s for
-  // the slots of another's idle connections). Busy connections are reused within milliseconds.
-  const idleMs = options.slots ? Math.min(options.idleCloseMs, SHARED_SLOT_IDLE_MS) : options.idleCloseMs
-
-  /** Opens a connection once a shared slot is free (when there are shared slots). */
-  async function create(signal: AbortSignal | undefined): Promise<C> {
-    const releaseSlot = options.slots ? await options.slots.acquire(signal) : null
-    try {
-      const conn = await options.create(signal)
-      if (releaseSlot) slotReleases.set(conn, releaseSlot)
-      return conn
-    } catch (error) {
-      await releaseSlot?.()
-      throw error
-    }
+/** Opens a connection once a shared slot is free (when there are shared slots). */
+async function openConnection<C>(pool: PoolState<C>, signal: AbortSignal | undefined): Promise<C> {
+  const { options } = pool
+  const releaseSlot = options.slots ? await options.slots.acquire(signal) : null
+  try {
+    const conn = await options.create(signal)
+    if (releaseSlot) pool.slotReleases.set(conn, releaseSlot)
+    return conn
+  } catch (error) {
+    await releaseSlot?.()
+    throw error
   }
+}
 
-  async function destroy(conn: C): Promise<void> {
-    try {
-      await options.destroy(conn)
-    } finally {
-      const releaseSlot = slotReleases.get(conn)
-      slotReleases.delete(conn)
-      await releaseSlot?.()
-    }
+async function destroy<C>(pool: PoolState<C>, conn: C): Promise<void> {
+  try {
+    await pool.options.destroy(conn)
+  } finally {
+    const releaseSlot = pool.slotReleases.get(conn)
+    pool.slotReleases.delete(conn)
+    await releaseSlot?.()
   }
+}
 
-  function destroyQuietly(conn: C): void {
-    destroy(conn).catch((error: unknown) => {
-      logger.warn({ err: error, endpoint: options.name }, 'closing a remote connection failed')
-    })
+function destroyQuietly<C>(pool: PoolState<C>, conn: C): void {
+  destroy(pool, conn).catch((error: unknown) => {
+    pool.options.logger.warn(
+      { err: error, endpoint: pool.options.name },
+      'closing a remote connection failed',
+    )
+  })
+}
+
+function releasePermit<C>(pool: PoolState<C>): void {
+  pool.permits--
+  const next = pool.waiters.shift()
+  if (next) {
+    pool.permits++
+    next.grant()
+  } else if (pool.permits === 0 && pool.drained) {
+    pool.drained()
   }
+}
 
-  function releasePermit(): void {
-    permits--
-    const next = waiters.shift()
-    if (next) {
-      permits++
-      next.grant()
-    } else if (permits === 0 && drained) {
-      drained()
-    }
+function clearTimers<C>(entry: IdleEntry<C>): void {
+  for (const timer of entry.timers) clearTimeout(timer)
+}
+
+function removeIdle<C>(pool: PoolState<C>, entry: IdleEntry<C>): boolean {
+  const index = pool.idle.indexOf(entry)
+  if (index === -1) return false
+  pool.idle.splice(index, 1)
+  clearTimers(entry)
+  return true
+}
+
+/** Puts a connection back as idle, to be closed after idleMs and pinged meanwhile (when the protocol needs it). */
+function park<C>(pool: PoolState<C>, conn: C): void {
+  const entry: IdleEntry<C> = { conn, timers: [], expired: false }
+  const closeTimer = setTimeout(() => {
+    if (removeIdle(pool, entry)) destroyQuietly(pool, conn)
+    else entry.expired = true
+  }, pool.idleMs)
+  closeTimer.unref()
+  entry.timers.push(closeTimer)
+  const ping = pool.options.ping
+  if (ping && pool.options.keepaliveIntervalMs < pool.idleMs) {
+    const pingTimer = setInterval(() => keepAlive(pool, entry, ping), pool.options.keepaliveIntervalMs)
+    pingTimer.unref()
+    entry.timers.push(pingTimer)
   }
+  pool.idle.push(entry)
+}
 
-  function removeIdle(entry: IdleEntry<C>): boolean {
-    const index = idle.indexOf(entry)
-    if (index === -1) return false
-    idle.splice(index, 1)
-    for (const timer of entry.timers) clearTimeout(timer)
-    return true
-  }
-
-  function park(conn: C): void {
-    const entry: IdleEntry<C> = { conn, timers: [], expired: false }
-    const closeTimer = setTimeout(() => {
-      if (removeIdle(entry)) destroyQuietly(conn)
-      else entry.expired = true
-    }, idleMs)
-    closeTimer.unref()
-    entry.timers.push(closeTimer)
-    const ping = options.ping
-    if (ping && options.keepaliveIntervalMs < idleMs) {
-      const pingTimer = setInterval(() => {
-        // A ping needs the connection to itself and must not push the count over the cap.
-        if (permits >= maxConnections || !idle.includes(entry)) return
-        idle.splice(idle.indexOf(entry), 1)
-        permits++
-        ping(conn).then(
-          () => {
-            if (closing || entry.expired || !options.isAlive(conn)) {
-              for (const timer of entry.timers) clearTimeout(timer)
-              destroyQuietly(conn)
-            } else {
-              idle.push(entry)
-            }
-            releasePermit()
-          },
-          (error: unknown) => {
-            for (const timer of entry.timers) clearTimeout(timer)
-            logger.debug({ err: error, endpoint: options.name }, 'keepalive failed; connection dropped')
-            destroyQuietly(conn)
-            releasePermit()
-          },
-        )
-      }, options.keepaliveIntervalMs)
-      pingTimer.unref()
-      entry.timers.push(pingTimer)
-    }
-    idle.push(entry)
-  }
-
-  function waitForPermit(acquire: AcquireOptions): Promise<void> {
-    if (permits < maxConnections && waiters.length === 0) {
-      permits++
-      return Promise.resolve()
-    }
-    return new Promise<void>((resolve, reject) => {
-      const { signal, deadline } = acquire
-      let timer: NodeJS.Timeout | undefined
-      const cleanup = () => {
-        if (timer) clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
+function keepAlive<C>(pool: PoolState<C>, entry: IdleEntry<C>, ping: (conn: C) => Promise<void>): void {
+  const { options, idle } = pool
+  const { conn } = entry
+  // A ping needs the connection to itself and must not push the count over the cap.
+  if (pool.permits >= options.maxConnections || !idle.includes(entry)) return
+  idle.splice(idle.indexOf(entry), 1)
+  pool.permits++
+  ping(conn).then(
+    () => {
+      if (pool.closing || entry.expired || !options.isAlive(conn)) {
+        clearTimers(entry)
+        destroyQuietly(pool, conn)
+      } else {
+        idle.push(entry)
       }
-      const waiter: Waiter = {
-        grant: () => {
-          cleanup()
-          resolve()
-        },
-        fail: (error) => {
-          cleanup()
-          reject(error)
-        },
-      }
-      const leave = (error: BridgeError) => {
-        const index = waiters.indexOf(waiter)
-        if (index !== -1) waiters.splice(index, 1)
-        waiter.fail(error)
-      }
-      const onAbort = () => leave(cancelledError(signal))
-      signal?.addEventListener('abort', onAbort, { once: true })
-      if (deadline !== undefined) {
-        timer = setTimeout(
-          () =>
-            leave(
-              new BridgeError('TIMEOUT', `no free connection to ${options.name} in time`, {
-                transient: true,
-              }),
-            ),
-          Math.max(0, deadline - Date.now()),
-        )
-      }
-      waiters.push(waiter)
-    })
-  }
+      releasePermit(pool)
+    },
+    (error: unknown) => {
+      clearTimers(entry)
+      options.logger.debug({ err: error, endpoint: options.name }, 'keepalive failed; connection dropped')
+      destroyQuietly(pool, conn)
+      releasePermit(pool)
+    },
+  )
+}
 
-  function makeLease(conn: C, fresh: boolean): Lease<C> {
-    busy.add(conn)
-    let released = false
-    return {
-      conn,
-      fresh,
-      release(discard) {
-        if (released) return
-        released = true
-        busy.delete(conn)
-        if (discard || closing || !options.isAlive(conn)) destroyQuietly(conn)
-        else park(conn)
-        releasePermit()
+function waitForPermit<C>(pool: PoolState<C>, acquire: AcquireOptions): Promise<void> {
+  if (pool.permits < pool.options.maxConnections && pool.waiters.length === 0) {
+    pool.permits++
+    return Promise.resolve()
+  }
+  return new Promise<void>((resolve, reject) => {
+    const { signal, deadline } = acquire
+    let timer: NodeJS.Timeout | undefined
+    const cleanup = () => {
+      if (timer) clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const waiter: Waiter = {
+      grant: () => {
+        cleanup()
+        resolve()
+      },
+      fail: (error) => {
+        cleanup()
+        reject(error)
       },
     }
-  }
+    const leave = (error: BridgeError) => {
+      const index = pool.waiters.indexOf(waiter)
+      if (index !== -1) pool.waiters.splice(index, 1)
+      waiter.fail(error)
+    }
+    const onAbort = () => leave(cancelledError(signal))
+    signal?.addEventListener('abort', onAbort, { once: true })
+    if (deadline !== undefined) {
+      timer = setTimeout(
+        () =>
+          leave(
+            new BridgeError('TIMEOUT', `no free connection to ${pool.options.name} in time`, {
+              transient: true,
+            }),
+          ),
+        Math.max(0, deadline - Date.now()),
+      )
+    }
+    pool.waiters.push(waiter)
+  })
+}
 
-  async function acquire(acquireOptions: AcquireOptions = {}): Promise<Lease<C>> {
-    if (closing) throw closedError()
-    if (acquireOptions.signal?.aborted) throw cancelledError(acquireOptions.signal)
-    await waitForPermit(acquireOptions)
-    if (closing) {
-      releasePermit()
-      throw closedError()
-    }
-    // Most recently used first: the others then age out through idleCloseMs.
-    for (let entry = idle.at(-1); entry; entry = idle.at(-1)) {
-      removeIdle(entry)
-      if (options.isAlive(entry.conn)) return makeLease(entry.conn, false)
-      destroyQuietly(entry.conn)
-    }
-    let conn: C
-    try {
-      conn = await create(acquireOptions.signal)
-    } catch (error) {
-      releasePermit()
-      throw error
-    }
-    if (closing) {
-      destroyQuietly(conn)
-      releasePermit()
-      throw closedError()
-    }
-    return makeLease(conn, true)
-  }
-
-  function close(closeOptions: CloseOptions = {}): Promise<void> {
-    if (closing) return closing
-    closing = (async () => {
-      for (const waiter of waiters.splice(0)) waiter.fail(closedError())
-      for (const entry of idle.splice(0)) {
-        for (const timer of entry.timers) clearTimeout(timer)
-        await destroy(entry.conn).catch((error: unknown) => {
-          logger.warn({ err: error, endpoint: options.name }, 'closing an idle connection failed')
-        })
-      }
-      if (closeOptions.force) for (const conn of busy) destroyQuietly(conn)
-      if (permits > 0) await new Promise<void>((resolve) => (drained = resolve))
-    })()
-    return closing
-  }
-
+function makeLease<C>(pool: PoolState<C>, conn: C, fresh: boolean): Lease<C> {
+  pool.busy.add(conn)
+  let released = false
   return {
-    acquire,
-    close,
+    conn,
+    fresh,
+    release(discard) {
+      if (released) return
+      released = true
+      pool.busy.delete(conn)
+      if (discard || pool.closing || !pool.options.isAlive(conn)) destroyQuietly(pool, conn)
+      else park(pool, conn)
+      releasePermit(pool)
+    },
+  }
+}
+
+async function acquire<C>(pool: PoolState<C>, acquireOptions: AcquireOptions): Promise<Lease<C>> {
+  if (pool.closing) throw closedError(pool)
+  if (acquireOptions.signal?.aborted) throw cancelledError(acquireOptions.signal)
+  await waitForPermit(pool, acquireOptions)
+  if (pool.closing) {
+    releasePermit(pool)
+    throw closedError(pool)
+  }
+  // Most recently used first: the others then age out through idleCloseMs.
+  for (let entry = pool.idle.at(-1); entry; entry = pool.idle.at(-1)) {
+    removeIdle(pool, entry)
+    if (pool.options.isAlive(entry.conn)) return makeLease(pool, entry.conn, false)
+    destroyQuietly(pool, entry.conn)
+  }
+  let conn: C
+  try {
+    conn = await openConnection(pool, acquireOptions.signal)
+  } catch (error) {
+    releasePermit(pool)
+    throw error
+  }
+  if (pool.closing) {
+    destroyQuietly(pool, conn)
+    releasePermit(pool)
+    throw closedError(pool)
+  }
+  return makeLease(pool, conn, true)
+}
+
+function close<C>(pool: PoolState<C>, closeOptions: CloseOptions): Promise<void> {
+  if (pool.closing) return pool.closing
+  pool.closing = (async () => {
+    for (const waiter of pool.waiters.splice(0)) waiter.fail(closedError(pool))
+    for (const entry of pool.idle.splice(0)) {
+      clearTimers(entry)
+      await destroy(pool, entry.conn).catch((error: unknown) => {
+        pool.options.logger.warn(
+          { err: error, endpoint: pool.options.name },
+          'closing an idle connection failed',
+        )
+      })
+    }
+    if (closeOptions.force) for (const conn of pool.busy) destroyQuietly(pool, conn)
+    if (pool.permits > 0) await new Promise<void>((resolve) => (pool.drained = resolve))
+  })()
+  return pool.closing
+}
+
+export function createConnectionPool<C>(options: ConnectionPoolOptions<C>): ConnectionPool<C> {
+  const pool: PoolState<C> = {
+    options,
+    idle: [],
+    busy: new Set<C>(),
+    waiters: [],
+    permits: 0,
+    closing: undefined,
+    drained: undefined,
+    slotReleases: new Map<C, () => Promise<void>>(),
+    // An idle connection holding a shared slot keeps every other replica from opening one: it goes
+    // after a second instead of idleCloseMs (measured: export jobs on one replica waited ~39 s for
+    // the slots of another's idle connections). Busy connections are reused within milliseconds.
+    idleMs: options.slots ? Math.min(options.idleCloseMs, SHARED_SLOT_IDLE_MS) : options.idleCloseMs,
+  }
+  return {
+    acquire: (acquireOptions = {}) => acquire(pool, acquireOptions),
+    close: (closeOptions = {}) => close(pool, closeOptions),
     stats: () => ({
-      live: idle.length + busy.size,
-      idle: idle.length,
-      busy: busy.size,
-      waiting: waiters.length,
+      live: pool.idle.length + pool.busy.size,
+      idle: pool.idle.length,
+      busy: pool.busy.size,
+      waiting: pool.waiters.length,
     }),
   }
 }

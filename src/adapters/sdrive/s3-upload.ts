@@ -8,7 +8,7 @@ import https from 'node:https'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BridgeError } from '../../domain/errors.js'
-import { buildMultipartFrame } from './multipart.js'
+import { buildMultipartFrame, type MultipartFrame } from './multipart.js'
 
 export interface S3UploadRequest {
   url: string
@@ -56,6 +56,124 @@ export interface S3UploadResult {
   etag: string | null
 }
 
+/** One upload's outcome, settled once: whichever of answer, failure, idle timeout or abort comes first wins. */
+interface UploadAttempt {
+  readonly settled: boolean
+  /** S3 has started answering; from then on its answer decides, not the socket. */
+  responded: boolean
+  progress(): void
+  fail(error: unknown): void
+  succeed(result: S3UploadResult): void
+}
+
+function startAttempt(
+  req: S3UploadRequest,
+  outgoing: http.ClientRequest,
+  resolve: (result: S3UploadResult) => void,
+  reject: (error: unknown) => void,
+): UploadAttempt {
+  let settled = false
+  const idle = setTimeout(() => {
+    attempt.fail(
+      new BridgeError('TIMEOUT', `S3 upload made no progress for ${req.idleTimeoutMs} ms`, {
+        transient: true,
+      }),
+    )
+  }, req.idleTimeoutMs)
+  const onAbort = () => attempt.fail(new BridgeError('CANCELLED', 'S3 upload cancelled'))
+  req.signal?.addEventListener('abort', onAbort, { once: true })
+
+  function cleanup() {
+    clearTimeout(idle)
+    req.signal?.removeEventListener('abort', onAbort)
+  }
+  const attempt: UploadAttempt = {
+    get settled() {
+      return settled
+    },
+    responded: false,
+    progress: () => idle.refresh(),
+    fail(error) {
+      if (settled) return
+      settled = true
+      cleanup()
+      outgoing.destroy()
+      req.body.destroy()
+      reject(error)
+    },
+    succeed(result) {
+      if (settled) return
+      settled = true
+      cleanup()
+      resolve(result)
+    },
+  }
+  return attempt
+}
+
+/** The multipart body: preamble, the file's bytes (exactly the declared size), epilogue. */
+async function* framedBody(
+  frame: MultipartFrame,
+  req: S3UploadRequest,
+  attempt: UploadAttempt,
+): AsyncGenerator<Buffer> {
+  yield frame.preamble
+  let sent = 0
+  try {
+    for await (const chunk of req.body) {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string)
+      sent += buffer.length
+      if (sent > req.sizeBytes) {
+        throw new BridgeError(
+          'SIZE_MISMATCH',
+          `Upload body is longer than the declared ${req.sizeBytes} bytes`,
+        )
+      }
+      attempt.progress()
+      yield buffer
+    }
+  } catch (error) {
+    // The body's own error (or ours) wins over the socket error that aborting causes.
+    attempt.fail(error)
+    throw error
+  }
+  if (sent !== req.sizeBytes) {
+    const error = new BridgeError(
+      'SIZE_MISMATCH',
+      `Upload body ended after ${sent} of ${req.sizeBytes} bytes`,
+    )
+    attempt.fail(error)
+    throw error
+  }
+  yield frame.epilogue
+}
+
+function readAnswer(res: http.IncomingMessage, attempt: UploadAttempt): void {
+  attempt.responded = true
+  attempt.progress()
+  const status = res.statusCode ?? 0
+  const chunks: Buffer[] = []
+  let size = 0
+  res.on('data', (chunk: Buffer) => {
+    attempt.progress()
+    if (size < MAX_ERROR_BODY) chunks.push(chunk)
+    size += chunk.length
+  })
+  res.on('error', (error) => attempt.fail(networkFailure(error)))
+  res.on('end', () => {
+    if (status >= 200 && status < 300) {
+      const version = res.headers['x-amz-version-id']
+      const etag = res.headers.etag
+      attempt.succeed({
+        versionId: typeof version === 'string' && version.length > 0 ? version : null,
+        etag: typeof etag === 'string' && etag.length > 0 ? etag : null,
+      })
+    } else {
+      attempt.fail(answerFailure(status, Buffer.concat(chunks).toString('utf8')))
+    }
+  })
+}
+
 export function uploadToS3(req: S3UploadRequest): Promise<S3UploadResult> {
   if (req.signal?.aborted) {
     req.body.destroy()
@@ -66,8 +184,6 @@ export function uploadToS3(req: S3UploadRequest): Promise<S3UploadResult> {
   const client = url.protocol === 'https:' ? https : http
 
   return new Promise((resolve, reject) => {
-    let settled = false
-    let responded = false
     const outgoing = client.request(url, {
       method: 'POST',
       headers: {
@@ -75,101 +191,18 @@ export function uploadToS3(req: S3UploadRequest): Promise<S3UploadResult> {
         'content-length': String(frame.contentLength),
       },
     })
+    const attempt = startAttempt(req, outgoing, resolve, reject)
 
-    const idle = setTimeout(() => {
-      fail(
-        new BridgeError('TIMEOUT', `S3 upload made no progress for ${req.idleTimeoutMs} ms`, {
-          transient: true,
-        }),
-      )
-    }, req.idleTimeoutMs)
-    const progress = () => idle.refresh()
-    const onAbort = () => fail(new BridgeError('CANCELLED', 'S3 upload cancelled'))
-    req.signal?.addEventListener('abort', onAbort, { once: true })
-
-    function cleanup() {
-      clearTimeout(idle)
-      req.signal?.removeEventListener('abort', onAbort)
-    }
-    function fail(error: unknown) {
-      if (settled) return
-      settled = true
-      cleanup()
-      outgoing.destroy()
-      req.body.destroy()
-      reject(error)
-    }
-    function succeed(result: S3UploadResult) {
-      if (settled) return
-      settled = true
-      cleanup()
-      resolve(result)
-    }
-
-    async function* frames(): AsyncGenerator<Buffer> {
-      yield frame.preamble
-      let sent = 0
-      try {
-        for await (const chunk of req.body) {
-          const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string)
-          sent += buffer.length
-          if (sent > req.sizeBytes) {
-            throw new BridgeError(
-              'SIZE_MISMATCH',
-              `Upload body is longer than the declared ${req.sizeBytes} bytes`,
-            )
-          }
-          progress()
-          yield buffer
-        }
-      } catch (error) {
-        // The body's own error (or ours) wins over the socket error that aborting causes.
-        fail(error)
-        throw error
-      }
-      if (sent !== req.sizeBytes) {
-        const error = new BridgeError(
-          'SIZE_MISMATCH',
-          `Upload body ended after ${sent} of ${req.sizeBytes} bytes`,
-        )
-        fail(error)
-        throw error
-      }
-      yield frame.epilogue
-    }
-
-    outgoing.on('response', (res) => {
-      responded = true
-      progress()
-      const status = res.statusCode ?? 0
-      const chunks: Buffer[] = []
-      let size = 0
-      res.on('data', (chunk: Buffer) => {
-        progress()
-        if (size < MAX_ERROR_BODY) chunks.push(chunk)
-        size += chunk.length
-      })
-      res.on('error', (error) => fail(networkFailure(error)))
-      res.on('end', () => {
-        if (status >= 200 && status < 300) {
-          const version = res.headers['x-amz-version-id']
-          const etag = res.headers.etag
-          succeed({
-            versionId: typeof version === 'string' && version.length > 0 ? version : null,
-            etag: typeof etag === 'string' && etag.length > 0 ? etag : null,
-          })
-        } else {
-          fail(answerFailure(status, Buffer.concat(chunks).toString('utf8')))
-        }
-      })
-    })
+    outgoing.on('response', (res) => readAnswer(res, attempt))
     outgoing.on('error', (error) => {
       // After S3 answered (e.g. an early 403), a reset while we were still sending is expected; the answer decides.
-      if (!responded) fail(networkFailure(error))
+      if (!attempt.responded) attempt.fail(networkFailure(error))
     })
 
-    pipeline(Readable.from(frames(), { objectMode: false }), outgoing).catch((error: unknown) => {
-      if (!responded) fail(settled ? error : networkFailure(error))
-    })
+    pipeline(Readable.from(framedBody(frame, req, attempt), { objectMode: false }), outgoing).catch(
+      (error: unknown) => {
+        if (!attempt.responded) attempt.fail(attempt.settled ? error : networkFailure(error))
+      },
+    )
   })
 }

@@ -23,12 +23,12 @@ import type { SDrive } from '../ports/sdrive.js'
 import type { ItemRecord, NewItem, RunRecord, RunTrigger, Store } from '../ports/store.js'
 import type { TransferQueue } from '../queue/transfer-queue.js'
 import type { LeaseKeeper } from '../runs/lease-keeper.js'
-import { type BatchContext, sdriveTargetOf, transferBatch } from './batch-transfer.js'
-import { type DiscoveredFile, discoverFiles } from './discovery.js'
+import { type BatchContext, sdriveTargetOf, transferBatch } from '../flows/inbound/upload.js'
+import { type DiscoveredFile, discoverFiles } from '../flows/inbound/discover.js'
 import type { FlowSchemaChecker } from './flow-schema.js'
-import { matchFiles } from './record-matcher.js'
+import { matchFiles } from '../flows/inbound/record-matcher.js'
 import { correlateResubmissions, recordResubmission } from './resubmissions.js'
-import { currentLocation, disposeFailed, disposeSucceeded, failureUnreported } from './source-disposal.js'
+import { currentLocation, disposeFailed, disposeSucceeded, failureUnreported } from '../flows/inbound/dispose.js'
 import {
   applyStatusFile,
   isErrorReport,

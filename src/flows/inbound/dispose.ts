@@ -6,12 +6,12 @@
  */
 import { posix } from 'node:path'
 import { Readable } from 'node:stream'
-import type { SourceFlow } from '../config/schema.js'
-import { BridgeError } from '../domain/errors.js'
-import { collisionSafeName } from '../domain/file-names.js'
-import { markerName } from '../domain/readiness.js'
-import type { RemoteFiles, RemoteOpOptions } from '../ports/remote-files.js'
-import type { ItemRecord } from '../ports/store.js'
+import type { SourceFlow } from '../../config/schema.js'
+import { BridgeError } from '../../domain/errors.js'
+import { collisionSafeName } from '../../domain/file-names.js'
+import { markerName } from '../../domain/readiness.js'
+import type { RemoteFiles, RemoteOpOptions } from '../../ports/remote-files.js'
+import type { ItemRecord } from '../../ports/store.js'
 
 /** Where the file is now: the error folder after a failure that is being retried, else where it was found. */
 export function currentLocation(item: ItemRecord): string {

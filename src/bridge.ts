@@ -19,6 +19,8 @@ import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
 import type { LoadedConfig } from './config/load.js'
 import type { EndpointConfig, InboundFlow, OutboundFlow } from './config/schema.js'
 import { BridgeError } from './domain/errors.js'
+import type { SourceFolderFlow } from './flows/inbound/context.js'
+import { createInboundEngine, type InboundEngine } from './flows/inbound/engine.js'
 import type { Clock } from './ports/clock.js'
 import type { RemoteFiles, RemoteRegistry } from './ports/remote-files.js'
 import type { RunLeaseStore } from './ports/run-leases.js'
@@ -32,7 +34,6 @@ import { subscribeLogs } from './runs/subscribers/logs.js'
 import { subscribeMetrics } from './runs/subscribers/metrics.js'
 import { createExportEngine, type ExportEngine } from './services/export-engine.js'
 import { createFlowSchemaChecker, type FlowSchemaChecker } from './services/flow-schema.js'
-import { createInboundEngine, type InboundEngine, type SourceFolderFlow } from './services/inbound-engine.js'
 import { createRetentionService, type RetentionService } from './services/retention.js'
 import { createReviewEngine, type ReviewEngine } from './services/review-engine.js'
 
@@ -180,6 +181,7 @@ export async function createBridge(
     queue,
     clock,
     logger: logger.child({ component: 'engine' }),
+    events,
     metrics,
     maxQueuedItems: config.queue.maxQueuedItems,
     maxActiveRuns: config.queue.maxActiveRuns,

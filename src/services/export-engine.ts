@@ -35,7 +35,7 @@ import type { SDrive, SDriveFile } from '../ports/sdrive.js'
 import type { ItemRecord, NewItem, RunNote, RunRecord, RunState, RunTrigger, Store } from '../ports/store.js'
 import type { TransferQueue } from '../queue/transfer-queue.js'
 import type { LeaseKeeper } from '../runs/lease-keeper.js'
-import { settleWithin } from './inbound-engine.js'
+import { settleWithin } from '../runs/task-set.js'
 import { deliverFile, writeTextFile } from './remote-delivery.js'
 
 export interface ExportRequest {

@@ -1,8 +1,8 @@
 /** Store records → API shapes (flat, named fields that read well in a Flow). */
 
+import type { PlannedFile } from '../flows/inbound/dry-run.js'
 import type { ItemRecord, RunCounts, RunRecord } from '../ports/store.js'
 import type { RunProgress } from '../runs/run-progress.js'
-import type { PlannedFile } from './inbound-engine.js'
 import { statusDetailOf } from './status-files.js'
 
 export function toRunSummaryView(run: RunRecord) {

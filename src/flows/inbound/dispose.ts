@@ -1,17 +1,22 @@
 /**
- * What happens to the partner's file once its fate is known: moved to the
- * processed folder (collision-safe), deleted or kept after success; moved
- * to the error folder with a `<name>.error.json` beside it after a
- * permanent failure. Called only after S-Drive confirmed (or refused) it.
+ * The dispose stage: what happens to the partner's file once its fate is
+ * known: moved to the processed folder (collision-safe), deleted or kept
+ * after success; moved to the error folder with a `<name>.error.json`
+ * beside it after a permanent failure. Called only after S-Drive confirmed
+ * (or refused) it. A transferred file's finalization (replaced and
+ * superseded versions, a resubmission's review) comes first.
  */
 import { posix } from 'node:path'
 import { Readable } from 'node:stream'
 import type { SourceFlow } from '../../config/schema.js'
-import { BridgeError } from '../../domain/errors.js'
+import { BridgeError, isTransient, toBridgeError } from '../../domain/errors.js'
 import { collisionSafeName } from '../../domain/file-names.js'
 import { markerName } from '../../domain/readiness.js'
 import type { RemoteFiles, RemoteOpOptions } from '../../ports/remote-files.js'
-import type { ItemRecord } from '../../ports/store.js'
+import type { ItemRecord, ItemTarget } from '../../ports/store.js'
+import { moveItem } from '../../runs/items.js'
+import { recordResubmission } from '../../services/resubmissions.js'
+import type { RunContext, SourceFolderFlow } from './context.js'
 
 /** Where the file is now: the error folder after a failure that is being retried, else where it was found. */
 export function currentLocation(item: ItemRecord): string {
@@ -144,4 +149,128 @@ export async function disposeFailed(
   await remote.write(`${finalPath}.error.json`, Readable.from([body]), opts)
   await removeMarker(remote, flow, item, signal)
   return { finalPath }
+}
+
+/** Moves a permanently failed file to the error folder (once) and reports it. */
+export async function handleFailed(ctx: RunContext, flow: SourceFolderFlow, item: ItemRecord): Promise<void> {
+  const remote = ctx.remotes.get(item.endpoint)
+  const error = item.error ?? { code: 'INTERNAL', message: 'failed' }
+  const time = new Date(ctx.clock.now()).toISOString()
+  const { finalPath } = await disposeFailed(
+    remote,
+    flow,
+    item,
+    {
+      code: error.code,
+      message: error.message,
+      runId: item.runId,
+      itemId: item.id,
+      flow: flow.name,
+      file: item.path,
+      attempts: item.attempts,
+      time,
+    },
+    ctx.control.shutdown,
+  )
+  await ctx.store.updateItem(item.id, {
+    finalPath,
+    error: { code: error.code, message: error.message, reportedAt: time },
+  })
+  ctx.events.emit({
+    type: 'item-finished',
+    flow: flow.name,
+    runId: item.runId,
+    itemId: item.id,
+    outcome: 'failed',
+    bytes: 0,
+  })
+}
+
+/** Reports every failed file of these whose failure is not reported yet; a file that resists is tried next round. */
+export async function reportFailures(
+  ctx: RunContext,
+  flow: SourceFolderFlow,
+  items: ItemRecord[],
+): Promise<void> {
+  for (const item of items.filter((i) => failureUnreported(flow, i))) {
+    await handleFailed(ctx, flow, item).catch((error) =>
+      ctx.logger.warn(
+        { item: item.id, err: toBridgeError(error).message },
+        'could not move file to the error folder',
+      ),
+    )
+  }
+}
+
+/** A transferred file's tidy-up: older versions removed or superseded, a resubmission recorded, the source disposed of. */
+export async function finalize(ctx: RunContext, flow: SourceFolderFlow, item: ItemRecord): Promise<void> {
+  const signal = ctx.control.shutdown
+  const replaceIds = item.target?.replaceIds ?? []
+  if (replaceIds.length > 0 && item.target) {
+    await ctx.sdrive.removeFiles(item.target.fileObject, replaceIds, { signal })
+    item = await ctx.store.updateItem(item.id, { target: { ...item.target, replaceIds: [] } })
+  }
+  const supersedeIds = item.target?.supersedeIds ?? []
+  if (supersedeIds.length > 0 && item.target) {
+    await ctx.sdrive.markSuperseded(item.target.fileObject, supersedeIds, { signal })
+    item = await ctx.store.updateItem(item.id, { target: { ...item.target, supersedeIds: [] } })
+  }
+  if (flow.kind === 'inbound' && item.target?.correlationId && !item.target.reviewApplied) {
+    const deps = { store: ctx.store, sf: ctx.sf, metrics: ctx.metrics, now: ctx.clock.now() }
+    await recordResubmission(deps, flow, item, signal)
+    item = await ctx.store.updateItem(item.id, {
+      target: { ...(item.target as ItemTarget), reviewApplied: true },
+    })
+  }
+  const { finalPath } = await disposeSucceeded(ctx.remotes.get(item.endpoint), flow, item, signal)
+  const skipped = item.target?.alreadyInSDrive === true
+  await moveItem(ctx.store, item, skipped ? 'skipped' : 'done', { finalPath, error: null })
+  ctx.events.emit({
+    type: 'item-finished',
+    flow: flow.name,
+    runId: item.runId,
+    itemId: item.id,
+    outcome: skipped ? 'skipped' : 'done',
+    bytes: skipped ? 0 : item.bytesTransferred,
+  })
+}
+
+/**
+ * Runs one file's finalization (`finalizeItem`); a transient fault tries it again after the base
+ * delay, another fails the item with what is left to do by hand.
+ */
+export async function finalizeOne(
+  ctx: RunContext,
+  flow: SourceFolderFlow,
+  item: ItemRecord,
+  finalizeItem: (item: ItemRecord) => Promise<void>,
+): Promise<void> {
+  try {
+    await finalizeItem(item)
+  } catch (error) {
+    // Stopping, or the run went to another replica: the item stays finalizing for whoever drives it next.
+    if (ctx.control.signal.aborted) return
+    const e = toBridgeError(error)
+    if (isTransient(e)) {
+      ctx.logger.warn(
+        { item: item.id, code: e.code, err: e.message },
+        'could not dispose of the source file; will retry',
+      )
+      await ctx.store.updateItem(item.id, {
+        error: { code: e.code, message: e.message },
+        nextAttemptAt: new Date(ctx.clock.now() + flow.retry.baseDelayMs).toISOString(),
+      })
+      return
+    }
+    // The document is safely in S-Drive; only the tidy-up failed. The ledger keeps the
+    // file from being taken again, and the item says exactly what is left to do by hand.
+    ctx.events.emit({ type: 'fault', flow: flow.name, code: e.code, runId: item.runId, itemId: item.id })
+    await moveItem(ctx.store, item, 'failed', {
+      finalPath: currentLocation(item),
+      error: {
+        code: e.code,
+        message: `uploaded to S-Drive as ${item.sdriveFileId}, but the source could not be disposed of: ${e.message}`,
+      },
+    })
+  }
 }

@@ -49,8 +49,8 @@ const runEvents: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { b
       const finish = () => {
         if (closed) return
         closed = true
-        bridge.engine.events.off('run-progress', onProgress)
-        bridge.engine.events.off('run-settled', onProgress)
+        stopProgress()
+        stopSettled()
         clearInterval(heartbeat)
         res.end()
       }
@@ -82,12 +82,12 @@ const runEvents: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { b
           busy = false
         }
       }
-      const onProgress = (runId: string) => {
-        if (runId === id) void send()
+      const onProgress = (event: { runId: string }) => {
+        if (event.runId === id) void send()
       }
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS)
-      bridge.engine.events.on('run-progress', onProgress)
-      bridge.engine.events.on('run-settled', onProgress)
+      const stopProgress = bridge.events.on('run-progress', onProgress)
+      const stopSettled = bridge.events.on('run-settled', onProgress)
       request.raw.on('close', finish)
       await send()
     },

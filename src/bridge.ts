@@ -19,6 +19,8 @@ import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
 import type { LoadedConfig } from './config/load.js'
 import type { EndpointConfig, InboundFlow, OutboundFlow } from './config/schema.js'
 import { BridgeError } from './domain/errors.js'
+import type { SourceFolderFlow } from './flows/inbound/context.js'
+import { createInboundEngine, type InboundEngine } from './flows/inbound/engine.js'
 import { createExportEngine, type ExportEngine } from './flows/outbound/engine.js'
 import { createReviewEngine, type ReviewEngine } from './flows/review/engine.js'
 import type { Clock } from './ports/clock.js'
@@ -33,7 +35,6 @@ import { createLeaseKeeper } from './runs/lease-keeper.js'
 import { subscribeLogs } from './runs/subscribers/logs.js'
 import { subscribeMetrics } from './runs/subscribers/metrics.js'
 import { createFlowSchemaChecker, type FlowSchemaChecker } from './services/flow-schema.js'
-import { createInboundEngine, type InboundEngine, type SourceFolderFlow } from './services/inbound-engine.js'
 import { createRetentionService, type RetentionService } from './services/retention.js'
 
 export interface Bridge {
@@ -180,7 +181,6 @@ export async function createBridge(
     queue,
     clock,
     logger: logger.child({ component: 'engine' }),
-    metrics,
     events,
     maxQueuedItems: config.queue.maxQueuedItems,
     maxActiveRuns: config.queue.maxActiveRuns,

@@ -1,9 +1,9 @@
 /** Store records → API shapes (flat, named fields that read well in a Flow). */
 
+import type { PlannedFile } from '../flows/inbound/dry-run.js'
 import { statusDetailOf } from '../flows/status/detail.js'
 import type { ItemRecord, RunCounts, RunRecord } from '../ports/store.js'
 import type { RunProgress } from '../runs/run-progress.js'
-import type { PlannedFile } from './inbound-engine.js'
 
 export function toRunSummaryView(run: RunRecord) {
   return {

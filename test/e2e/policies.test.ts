@@ -205,9 +205,12 @@ t.test('the built-in schedule starts runs', async (t) => {
   t.teardown(() => h.close())
   seedRecords(h.sandbox)
   await h.put('inbox/ACME-001_cron.pdf', 'c')
-  const [runId] = (await new Promise((resolve) =>
-    h.server.bridge.engine.events.once('run-settled', (...args) => resolve(args as [string])),
-  )) as [string]
+  const [runId] = (await new Promise((resolve) => {
+    const stop = h.server.bridge.events.on('run-settled', (event) => {
+      stop()
+      resolve([event.runId])
+    })
+  })) as [string]
   const run = await h.waitForRun(runId)
   t.equal(run.trigger, 'schedule')
   t.equal(run.counts.done, 1)

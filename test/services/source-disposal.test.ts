@@ -11,10 +11,10 @@ import t, { type Test } from 'tap'
 import { createRemoteFiles } from '../../src/adapters/remote/index.js'
 import type { SourceFlow } from '../../src/config/schema.js'
 import { BridgeError } from '../../src/domain/errors.js'
+import { disposeSucceeded } from '../../src/flows/inbound/dispose.js'
 import type { RemoteFiles } from '../../src/ports/remote-files.js'
 import type { ItemRecord } from '../../src/ports/store.js'
 import { startSftpServer } from '../../src/sandbox/sftp-server.js'
-import { disposeSucceeded } from '../../src/services/source-disposal.js'
 import { sandboxSftpEndpoint } from '../support/remote-files-contract.js'
 
 async function setup(t: Test): Promise<{ root: string; remote: RemoteFiles }> {

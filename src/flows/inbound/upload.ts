@@ -8,21 +8,21 @@
 import type { Readable } from 'node:stream'
 import mime from 'mime'
 import type { Logger } from 'pino'
-import type { SourceFlow } from '../config/schema.js'
-import { interruptionsExhausted, retryDelayAfterFault } from '../domain/attempts.js'
-import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
-import { sdriveFileName, withoutControlCharacters } from '../domain/file-names.js'
-import { assertTransition } from '../domain/item-state.js'
-import { renderTemplate } from '../domain/templates.js'
-import type { Clock } from '../ports/clock.js'
-import type { BridgeMetrics } from '../ports/metrics.js'
-import type { RemoteFiles } from '../ports/remote-files.js'
-import type { SDrive, SDriveTarget, UploadTicket } from '../ports/sdrive.js'
-import type { ItemPatch, ItemRecord, ItemState, ItemTarget, Store } from '../ports/store.js'
-import type { TransferQueue } from '../queue/transfer-queue.js'
-import { composeBytePath } from '../transfer/byte-pipeline.js'
-import { inboundByteStages } from '../transfer/byte-stages.js'
-import { currentLocation } from './source-disposal.js'
+import type { SourceFlow } from '../../config/schema.js'
+import { interruptionsExhausted, retryDelayAfterFault } from '../../domain/attempts.js'
+import { BridgeError, isTransient, toBridgeError } from '../../domain/errors.js'
+import { sdriveFileName, withoutControlCharacters } from '../../domain/file-names.js'
+import { renderTemplate } from '../../domain/templates.js'
+import type { Clock } from '../../ports/clock.js'
+import type { RemoteFiles } from '../../ports/remote-files.js'
+import type { SDrive, SDriveTarget, UploadTicket } from '../../ports/sdrive.js'
+import type { ItemPatch, ItemRecord, ItemTarget, Store } from '../../ports/store.js'
+import type { TransferQueue } from '../../queue/transfer-queue.js'
+import type { RunEvents } from '../../runs/events.js'
+import { moveItem, placeItem } from '../../runs/items.js'
+import { composeBytePath } from '../../transfer/byte-pipeline.js'
+import { inboundByteStages } from '../../transfer/byte-stages.js'
+import { currentLocation } from './dispose.js'
 
 export interface BatchContext {
   flow: SourceFlow
@@ -32,7 +32,8 @@ export interface BatchContext {
   queue: TransferQueue
   clock: Clock
   logger: Logger
-  metrics: BridgeMetrics
+  /** Faults, retries and transfer times are reported here. */
+  events: RunEvents
   signal: AbortSignal
   /** Bytes streamed so far for a file in flight (progress reporting). */
   onProgress?: (item: ItemRecord, bytes: number) => void
@@ -53,26 +54,6 @@ export function sdriveNameOf(item: ItemRecord): string {
 
 export function contentTypeOf(name: string): string {
   return mime.getType(name) ?? 'application/octet-stream'
-}
-
-async function move(
-  ctx: BatchContext,
-  item: ItemRecord,
-  to: ItemState,
-  patch: ItemPatch = {},
-): Promise<ItemRecord> {
-  assertTransition(item.state, to)
-  return ctx.store.updateItem(item.id, { ...patch, state: to })
-}
-
-/** Like move(), but a file already in `to` (a file not started stays pending) is only patched. */
-async function place(
-  ctx: BatchContext,
-  item: ItemRecord,
-  to: ItemState,
-  patch: ItemPatch = {},
-): Promise<ItemRecord> {
-  return item.state === to ? ctx.store.updateItem(item.id, patch) : move(ctx, item, to, patch)
 }
 
 /** The item's target with some fields changed (a flag of its progress). */
@@ -96,12 +77,18 @@ async function settleFault(
   if (ctx.signal.aborted) return item
   const retry = ctx.flow.retry
   const err = { code: error.code, message: error.message }
-  ctx.metrics.failure(ctx.flow.name, error.code)
+  ctx.events.emit({
+    type: 'fault',
+    flow: ctx.flow.name,
+    code: error.code,
+    runId: item.runId,
+    itemId: item.id,
+  })
   if (error.code === 'API_LIMIT_EXCEEDED') {
     // The org is at its daily API limit: the flow pauses (the longest backoff, again and again) and
     // the file keeps its attempts for faults of its own.
     ctx.logger.warn({ item: item.id, pauseMs: retry.maxDelayMs }, 'Salesforce API limit reached; pausing')
-    return place(ctx, item, 'pending', {
+    return placeItem(ctx.store, item, 'pending', {
       attempts: Math.max(0, attempts - 1),
       error: err,
       nextAttemptAt: new Date(ctx.clock.now() + retry.maxDelayMs).toISOString(),
@@ -109,19 +96,26 @@ async function settleFault(
   }
   const delay = retryDelayAfterFault(attempts, isTransient(error), retry)
   if (delay !== null) {
-    ctx.metrics.fileFinished(ctx.flow.name, 'retrying', 0)
+    ctx.events.emit({
+      type: 'item-finished',
+      flow: ctx.flow.name,
+      runId: item.runId,
+      itemId: item.id,
+      outcome: 'retrying',
+      bytes: 0,
+    })
     ctx.logger.warn(
       { item: item.id, code: error.code, attempt: attempts, delayMs: delay },
       'transfer will be retried',
     )
-    return place(ctx, item, 'pending', {
+    return placeItem(ctx.store, item, 'pending', {
       attempts,
       error: err,
       nextAttemptAt: new Date(ctx.clock.now() + delay).toISOString(),
     })
   }
   ctx.logger.error({ item: item.id, code: error.code, attempts }, 'transfer failed permanently')
-  return place(ctx, item, 'failed', { attempts, error: err, nextAttemptAt: null })
+  return placeItem(ctx.store, item, 'failed', { attempts, error: err, nextAttemptAt: null })
 }
 
 /** A fault of a started transfer: its attempt was counted when it started. */
@@ -152,11 +146,17 @@ async function releaseInterrupted(ctx: BatchContext, item: ItemRecord): Promise<
   }
   if (!interruptionsExhausted(interruptions)) {
     ctx.logger.info({ item: item.id, interruptions }, 'transfer was cut by a takeover; no attempt used')
-    return move(ctx, item, 'pending', patch)
+    return moveItem(ctx.store, item, 'pending', patch)
   }
-  ctx.metrics.failure(ctx.flow.name, 'TRANSFER_INTERRUPTED')
+  ctx.events.emit({
+    type: 'fault',
+    flow: ctx.flow.name,
+    code: 'TRANSFER_INTERRUPTED',
+    runId: item.runId,
+    itemId: item.id,
+  })
   ctx.logger.error({ item: item.id, interruptions }, 'transfer cut by takeovers too often; failed')
-  return move(ctx, item, 'failed', {
+  return moveItem(ctx.store, item, 'failed', {
     ...patch,
     error: {
       code: 'TRANSFER_INTERRUPTED',
@@ -215,7 +215,7 @@ async function reconcile(
   const remaining: ItemRecord[] = []
   for (const item of items) {
     if (item.wipFileId !== null && finishedIds.has(item.wipFileId)) {
-      await move(ctx, item, 'finalizing', { sdriveFileId: item.wipFileId, error: null })
+      await moveItem(ctx.store, item, 'finalizing', { sdriveFileId: item.wipFileId, error: null })
       continue
     }
     if (item.state === 'transferring') {
@@ -261,7 +261,11 @@ interface Uploaded {
 async function startTransfer(ctx: BatchContext, item: ItemRecord): Promise<ItemRecord> {
   if (ctx.draining?.aborted) throw new BridgeError('CANCELLED', 'not started: the service is draining')
   if (ctx.signal.aborted) throw new BridgeError('CANCELLED', 'not started: the run stopped here')
-  return move(ctx, item, 'transferring', { attempts: item.attempts + 1, error: null, nextAttemptAt: null })
+  return moveItem(ctx.store, item, 'transferring', {
+    attempts: item.attempts + 1,
+    error: null,
+    nextAttemptAt: null,
+  })
 }
 
 async function uploadOne(
@@ -282,7 +286,7 @@ async function uploadOne(
     )
   })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  ctx.metrics.transferDuration(ctx.flow.name, seconds)
+  ctx.events.emit({ type: 'transfer-timed', flow: ctx.flow.name, seconds })
   // Stored with the batch's move to finalizing, not here: a commit per file costs an fsync per
   // file, and until S-Drive completed the upload the digest means nothing (a retry uploads again).
   return { item, versionId: result.versionId, sha256: result.sha256, bytes: result.bytes }
@@ -485,7 +489,7 @@ async function completeUploads(ctx: BatchContext, uploaded: Uploaded[]): Promise
       completed.map(async (u) => {
         const wip = u.item.wipFileId as string
         const fresh = (await ctx.store.getItem(u.item.id)) as ItemRecord
-        await move(ctx, fresh, 'finalizing', {
+        await moveItem(ctx.store, fresh, 'finalizing', {
           sdriveFileId: wip,
           wipFileId: wip,
           sha256: u.sha256,

@@ -3,9 +3,9 @@
  * enough to take now. A file still being written is left for a later run.
  */
 import picomatch from 'picomatch'
-import type { SourceFlow } from '../config/schema.js'
-import { isBridgeError } from '../domain/errors.js'
-import { assertSafeEntryName, relativeTo, unreadableNameReason } from '../domain/file-names.js'
+import type { SourceFlow } from '../../config/schema.js'
+import { isBridgeError } from '../../domain/errors.js'
+import { assertSafeEntryName, relativeTo, unreadableNameReason } from '../../domain/file-names.js'
 import {
   DEFAULT_READINESS,
   firstLook,
@@ -13,10 +13,10 @@ import {
   type ListedFile,
   needsSecondLook,
   secondLook,
-} from '../domain/readiness.js'
-import type { Clock } from '../ports/clock.js'
-import type { RemoteEntry, RemoteFiles } from '../ports/remote-files.js'
-import type { RunNote } from '../ports/store.js'
+} from '../../domain/readiness.js'
+import type { Clock } from '../../ports/clock.js'
+import type { RemoteEntry, RemoteFiles } from '../../ports/remote-files.js'
+import type { RunNote } from '../../ports/store.js'
 
 export interface DiscoveredFile extends ListedFile {
   /** Directory relative to the flow's source directory ('' at its root). */

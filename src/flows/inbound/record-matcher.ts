@@ -3,8 +3,8 @@
  * as possible: one per object and lookup field set (chunked only when the
  * IN list would exceed the statement limit), never one per file.
  */
-import type { InboundFlow } from '../config/schema.js'
-import { BridgeError, isTransient, toBridgeError } from '../domain/errors.js'
+import type { InboundFlow } from '../../config/schema.js'
+import { BridgeError, isTransient, toBridgeError } from '../../domain/errors.js'
 import {
   type CompiledRules,
   compileMatchRules,
@@ -15,11 +15,11 @@ import {
   planLookups,
   resolveMatch,
   ruleTarget,
-} from '../domain/matching.js'
-import { inClause, QUERY_URL_BUDGET, selectWhereIn, urlLength } from '../domain/soql.js'
-import type { SalesforceApi } from '../ports/salesforce.js'
-import type { ItemTarget } from '../ports/store.js'
-import { isConfigurationFault } from './flow-schema.js'
+} from '../../domain/matching.js'
+import { inClause, QUERY_URL_BUDGET, selectWhereIn, urlLength } from '../../domain/soql.js'
+import type { SalesforceApi } from '../../ports/salesforce.js'
+import type { ItemTarget } from '../../ports/store.js'
+import { isConfigurationFault } from '../../services/flow-schema.js'
 
 export type MatchResult =
   | { ok: true; target: ItemTarget }

@@ -1,0 +1,46 @@
+/**
+ * What the stages of a source-folder run (inbound transfers and status
+ * files) work with: the services, and the run driver's control of the run.
+ */
+import type { Logger } from 'pino'
+import type { EndpointConfig, InboundFlow, StatusFlow } from '../../config/schema.js'
+import type { BatchLimits } from '../../domain/batching.js'
+import type { Clock } from '../../ports/clock.js'
+import type { RemoteRegistry } from '../../ports/remote-files.js'
+import type { SalesforceApi } from '../../ports/salesforce.js'
+import type { SDrive } from '../../ports/sdrive.js'
+import type { Store } from '../../ports/store.js'
+import type { TransferQueue } from '../../queue/transfer-queue.js'
+import type { RunControl } from '../../runs/driver.js'
+import type { RunEvents } from '../../runs/events.js'
+import type { FlowSchemaChecker } from '../../services/flow-schema.js'
+
+/** Flows whose runs take files from a source folder: file transfers (inbound) and status files. */
+export type SourceFolderFlow = InboundFlow | StatusFlow
+
+export interface SourceFolderServices {
+  endpoints: ReadonlyMap<string, EndpointConfig>
+  store: Store
+  remotes: RemoteRegistry
+  sf: SalesforceApi
+  sdrive: SDrive
+  queue: TransferQueue
+  clock: Clock
+  logger: Logger
+  events: RunEvents
+  batchLimits: BatchLimits
+  /** Checks inbound flows against the org's schema before their runs; none: not checked. */
+  flowSchema?: FlowSchemaChecker
+}
+
+/** One run's stages: the services and the driver's control of that run. */
+export interface RunContext extends SourceFolderServices {
+  control: RunControl
+}
+
+/** A file's directory relative to the flow's source directory ('' at its root). */
+export function relativeDirOf(flow: SourceFolderFlow, path: string): string {
+  const root = flow.source.directory.replace(/\/+$/, '')
+  const dir = path.slice(0, path.lastIndexOf('/'))
+  return dir.length > root.length && dir.startsWith(`${root}/`) ? dir.slice(root.length + 1) : ''
+}

@@ -1,0 +1,192 @@
+/**
+ * A run's plan without doing it: the source listed, and for each file what
+ * a run would do now (upload, skip, replace, wait, fail, …) and why. Nothing
+ * is claimed, written or moved.
+ */
+import type { InboundFlow, StatusFlow } from '../../config/schema.js'
+import { sdriveFileName } from '../../domain/file-names.js'
+import { ledgerKey } from '../../domain/readiness.js'
+import type { ItemTarget } from '../../ports/store.js'
+import { correlateResubmissions } from '../review/resubmit.js'
+import { withoutOwnReports } from './claim.js'
+import type { SourceFolderFlow, SourceFolderServices } from './context.js'
+import { type DiscoveredFile, discoverFiles } from './discover.js'
+import { type MatchResult, matchFiles } from './record-matcher.js'
+
+export type PlannedAction =
+  | 'upload'
+  | 'skip'
+  | 'replace'
+  | 'duplicate'
+  | 'fail'
+  | 'wait'
+  | 'already-processed'
+  | 'resubmission'
+  | 'apply'
+
+export interface PlannedFile {
+  path: string
+  size: number
+  action: PlannedAction
+  target: { object: string; recordId: string; fileObject: string } | null
+  reason: string | null
+  code: string | null
+}
+
+export interface DryRunPlan {
+  flow: string
+  files: PlannedFile[]
+}
+
+type Services = Pick<SourceFolderServices, 'store' | 'remotes' | 'sf' | 'sdrive' | 'clock' | 'flowSchema'>
+
+export async function dryRun(
+  services: Services,
+  flow: SourceFolderFlow,
+  signal?: AbortSignal,
+): Promise<DryRunPlan> {
+  if (flow.kind === 'inbound') await services.flowSchema?.assertConfigured(flow, signal)
+  const remote = services.remotes.get(flow.source.endpoint)
+  const discovered = await discoverFiles({
+    remote,
+    flow,
+    clock: services.clock,
+    ...(signal ? { signal } : {}),
+  })
+  const { ready, notes } = withoutOwnReports(flow, discovered)
+  const files: PlannedFile[] = notes.map((n) => ({
+    path: n.path,
+    size: 0,
+    // A name that cannot be read back is never taken: shown as a failure, not as something to wait for.
+    action: n.reason === 'UNREADABLE_FILE_NAME' ? 'fail' : 'wait',
+    target: null,
+    reason: n.message,
+    code: n.reason,
+  }))
+  const fresh = await withoutProcessed(services, flow, ready, files)
+  if (flow.kind === 'status') files.push(...fresh.map((f) => statusPlan(flow, f)))
+  else files.push(...(await inboundPlan(services, flow, fresh, signal)))
+  files.sort((a, b) => a.path.localeCompare(b.path))
+  return { flow: flow.name, files }
+}
+
+/** Files whose ledger key another item holds are planned as already processed; returns the others. */
+async function withoutProcessed(
+  services: Services,
+  flow: SourceFolderFlow,
+  ready: DiscoveredFile[],
+  files: PlannedFile[],
+): Promise<DiscoveredFile[]> {
+  const owners = await services.store.ledgerOwners(ready.map((f) => ledgerKey(flow.source.endpoint, f)))
+  return ready.filter((f) => {
+    const owner = owners.get(ledgerKey(flow.source.endpoint, f))
+    if (!owner) return true
+    files.push({
+      path: f.path,
+      size: f.size,
+      action: 'already-processed',
+      target: null,
+      reason: `item ${owner.itemId} (${owner.state})`,
+      code: 'ALREADY_PROCESSED',
+    })
+    return false
+  })
+}
+
+function statusPlan(flow: StatusFlow, f: DiscoveredFile): PlannedFile {
+  return {
+    path: f.path,
+    size: f.size,
+    action: 'apply',
+    target: null,
+    reason: `status file: rows update ${flow.object} records`,
+    code: null,
+  }
+}
+
+/** Resubmissions first (they go to the rejected file's record), then the others matched and checked for same-named files. */
+async function inboundPlan(
+  services: Services,
+  flow: InboundFlow,
+  fresh: DiscoveredFile[],
+  signal: AbortSignal | undefined,
+): Promise<PlannedFile[]> {
+  const files: PlannedFile[] = []
+  const resubmissions = await correlateResubmissions(flow, fresh, services.store, services.sdrive, signal)
+  for (const [f, { review, target }] of resubmissions) {
+    files.push({
+      path: f.path,
+      size: f.size,
+      action: 'resubmission',
+      target: { object: target.object, recordId: target.recordId, fileObject: target.fileObject },
+      reason: `answers rejection ${review.correlationId} of ${review.originalName} (${flow.review?.resubmission ?? 'version'})`,
+      code: null,
+    })
+  }
+  const rest = fresh.filter((f) => !resubmissions.has(f))
+  const matches = await matchFiles(rest, flow, services.sf, signal)
+  const existing = await existingNames(services, rest, matches, signal)
+  for (const f of rest) files.push(matchPlan(flow, f, matches.get(f), existing))
+  return files
+}
+
+type Matched = { ok: true; target: ItemTarget }
+
+/** How many files of each name are on each matched record already ("recordId15\0name" → count). */
+async function existingNames(
+  services: Services,
+  files: DiscoveredFile[],
+  matches: ReadonlyMap<DiscoveredFile, MatchResult>,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, number>> {
+  const existing = new Map<string, number>()
+  const byObject = new Map<string, DiscoveredFile[]>()
+  for (const f of files.filter((f) => matches.get(f)?.ok)) {
+    const m = matches.get(f) as Matched
+    const k = `${m.target.fileObject}\u0000${m.target.parentField}`
+    byObject.set(k, [...(byObject.get(k) ?? []), f])
+  }
+  for (const [k, group] of byObject) {
+    const [fileObject, parentField] = k.split('\u0000') as [string, string]
+    const targets = group.map((f) => (matches.get(f) as Matched).target)
+    const found = await services.sdrive.findFiles(
+      fileObject,
+      parentField,
+      [...new Set(targets.map((t) => t.recordId))],
+      [...new Set(group.map((f) => sdriveFileName(f.name)))],
+      signal ? { signal } : {},
+    )
+    for (const file of found) {
+      const key = `${file.parentId.slice(0, 15)}\u0000${file.fileName}`
+      existing.set(key, (existing.get(key) ?? 0) + 1)
+    }
+  }
+  return existing
+}
+
+function matchPlan(
+  flow: InboundFlow,
+  f: DiscoveredFile,
+  m: MatchResult | undefined,
+  existing: ReadonlyMap<string, number>,
+): PlannedFile {
+  if (!m?.ok) {
+    return {
+      path: f.path,
+      size: f.size,
+      action: 'fail',
+      target: null,
+      reason: m?.message ?? null,
+      code: m?.code ?? null,
+    }
+  }
+  const exists = existing.has(`${m.target.recordId.slice(0, 15)}\u0000${sdriveFileName(f.name)}`)
+  return {
+    path: f.path,
+    size: f.size,
+    action: exists ? flow.existing : 'upload',
+    target: { object: m.target.object, recordId: m.target.recordId, fileObject: m.target.fileObject },
+    reason: exists ? `a file named ${sdriveFileName(f.name)} is already on the record` : null,
+    code: null,
+  }
+}

@@ -17,7 +17,7 @@ import { createSqliteStore } from './adapters/store/sqlite.js'
 import { openSqlite } from './adapters/store/sqlite-connection.js'
 import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
 import type { LoadedConfig } from './config/load.js'
-import type { EndpointConfig, InboundFlow, OutboundFlow } from './config/schema.js'
+import type { EndpointConfig, Flow } from './config/schema.js'
 import { BridgeError } from './domain/errors.js'
 import type { SourceFolderFlow } from './flows/inbound/context.js'
 import { createInboundEngine, type InboundEngine } from './flows/inbound/engine.js'
@@ -31,7 +31,7 @@ import type { SDrive } from './ports/sdrive.js'
 import type { Store } from './ports/store.js'
 import { createTransferQueue, type TransferQueue } from './queue/transfer-queue.js'
 import { createRunEvents, type RunEvents } from './runs/events.js'
-import { createLeaseKeeper } from './runs/lease-keeper.js'
+import { createLeaseKeeper, type LeaseKeeper } from './runs/lease-keeper.js'
 import { subscribeLogs } from './runs/subscribers/logs.js'
 import { subscribeMetrics } from './runs/subscribers/metrics.js'
 import { createFlowSchemaChecker, type FlowSchemaChecker } from './services/flow-schema.js'
@@ -74,13 +74,8 @@ export interface BridgeOverrides {
   remoteFactory?: (endpoint: EndpointConfig, logger: Logger) => RemoteFiles
 }
 
-export async function createBridge(
-  config: LoadedConfig,
-  logger: Logger,
-  overrides: BridgeOverrides = {},
-): Promise<Bridge> {
-  const clock = overrides.clock ?? createSystemClock()
-  const metrics = createPrometheusMetrics({ clock, flows: config.flows.map((f) => f.name) })
+/** The run event stream, with metrics and lifecycle logs subscribed. */
+function createEventStream(logger: Logger, metrics: PrometheusMetrics): RunEvents {
   const events = createRunEvents((error) =>
     logger.error(
       { err: error instanceof Error ? error.message : String(error) },
@@ -89,38 +84,45 @@ export async function createBridge(
   )
   subscribeMetrics(events, metrics)
   subscribeLogs(events, logger.child({ component: 'runs' }))
+  return events
+}
+
+/** The state store and run leases, migrated: SQLite by default, PostgreSQL for replicas. */
+async function openStateStore(
+  config: LoadedConfig,
+  overrides: BridgeOverrides,
+): Promise<{ store: Store; runLeases: RunLeaseStore }> {
+  const pg = config.store.postgresUrl
+    ? { url: config.store.postgresUrl, schema: config.store.postgresSchema }
+    : null
   // Store and run leases share one SQLite connection, so lease claims join the store's group commit.
-  const sqlite =
-    config.store.postgresUrl || overrides.store ? undefined : openSqlite({ path: config.store.sqlitePath })
+  const sqlite = pg || overrides.store ? undefined : openSqlite({ path: config.store.sqlitePath })
   const store =
     overrides.store ??
-    (config.store.postgresUrl
-      ? createPostgresStore({ url: config.store.postgresUrl, schema: config.store.postgresSchema })
-      : createSqliteStore({ path: config.store.sqlitePath, connection: sqlite }))
+    (pg ? createPostgresStore(pg) : createSqliteStore({ path: config.store.sqlitePath, connection: sqlite }))
   await store.migrate()
   const runLeases =
     overrides.runLeases ??
-    (config.store.postgresUrl
-      ? createPostgresRunLeases({ url: config.store.postgresUrl, schema: config.store.postgresSchema })
-      : createSqliteRunLeases({
-          path: config.store.sqlitePath,
-          connection: sqlite,
-        }))
+    (pg
+      ? createPostgresRunLeases(pg)
+      : createSqliteRunLeases({ path: config.store.sqlitePath, connection: sqlite }))
   // The store and the leases hold their own shares of the connection now.
   sqlite?.close()
-  const leases = createLeaseKeeper({
-    leases: runLeases,
-    leaseMs: config.store.leaseMs,
-    logger: logger.child({ component: 'leases' }),
-  })
+  return { store, runLeases }
+}
 
-  const endpoints = new Map(Object.values(config.endpoints).map((e) => [e.name, e]))
-  const flows = new Map(
-    config.flows.filter((f): f is SourceFolderFlow => f.kind !== 'outbound').map((f) => [f.name, f]),
-  )
-  const inboundFlows = new Map(
-    config.flows.filter((f): f is InboundFlow => f.kind === 'inbound').map((f) => [f.name, f]),
-  )
+interface RemotePool {
+  remotes: RemoteRegistry
+  close(): Promise<PromiseSettledResult<void>[]>
+}
+
+/** One RemoteFiles per endpoint, made on first use; with replicas their connection caps are shared. */
+function createRemotePool(
+  config: LoadedConfig,
+  endpoints: ReadonlyMap<string, EndpointConfig>,
+  overrides: BridgeOverrides,
+  logger: Logger,
+): RemotePool {
   // With replicas, an endpoint's maxConnections is shared by all of them (PostgreSQL advisory locks).
   const slots = config.store.postgresUrl
     ? createPostgresSlots({
@@ -139,19 +141,105 @@ export async function createBridge(
           ? { slots: { acquire: (signal) => slots.acquire(endpoint.name, endpoint.maxConnections, signal) } }
           : {},
       ))
-  const remoteCache = new Map<string, RemoteFiles>()
+  const cache = new Map<string, RemoteFiles>()
   const remotes: RemoteRegistry = {
     get(name): RemoteFiles {
-      const cached = remoteCache.get(name)
+      const cached = cache.get(name)
       if (cached) return cached
       const endpoint = endpoints.get(name)
       if (!endpoint) throw new BridgeError('NOT_FOUND', `endpoint "${name}" is not configured`)
       const remote = remoteFactory(endpoint, logger.child({ endpoint: name }))
-      remoteCache.set(name, remote)
+      cache.set(name, remote)
       return remote
     },
   }
+  return {
+    remotes,
+    close: () =>
+      Promise.allSettled([...[...cache.values()].map((r) => r.close()), slots?.close() ?? Promise.resolve()]),
+  }
+}
 
+/** What every flow kind's engine is built from. */
+interface EngineParts {
+  config: LoadedConfig
+  endpoints: ReadonlyMap<string, EndpointConfig>
+  store: Store
+  remotes: RemoteRegistry
+  sf: SalesforceApi
+  sdrive: SDrive
+  queue: TransferQueue
+  clock: Clock
+  events: RunEvents
+  leases: LeaseKeeper
+  flowSchema: FlowSchemaChecker
+  logger: Logger
+}
+
+function flowsOfKind<K extends Flow['kind']>(config: LoadedConfig, kinds: readonly K[]) {
+  return new Map(
+    config.flows
+      .filter((f): f is Extract<Flow, { kind: K }> => (kinds as readonly string[]).includes(f.kind))
+      .map((f) => [f.name, f]),
+  )
+}
+
+function createEngines(parts: EngineParts): Pick<Bridge, 'engine' | 'exports' | 'reviews'> {
+  const { config, logger, ...shared } = parts
+  const { flowSchema, queue, leases, ...services } = shared
+  const limits = { maxQueuedItems: config.queue.maxQueuedItems, maxActiveRuns: config.queue.maxActiveRuns }
+  return {
+    engine: createInboundEngine({
+      ...shared,
+      ...limits,
+      flows: flowsOfKind(config, ['inbound', 'status']),
+      logger: logger.child({ component: 'engine' }),
+    }),
+    exports: createExportEngine({
+      ...services,
+      ...limits,
+      queue,
+      leases,
+      flows: flowsOfKind(config, ['outbound']),
+      logger: logger.child({ component: 'exports' }),
+    }),
+    reviews: createReviewEngine({
+      ...services,
+      flows: flowsOfKind(config, ['inbound']),
+      logger: logger.child({ component: 'reviews' }),
+    }),
+  }
+}
+
+/** Runs of flows taken out of the configuration would wait forever: say why they ended. */
+async function failRunsOfRemovedFlows(config: LoadedConfig, store: Store, clock: Clock): Promise<void> {
+  const configured = new Set(config.flows.map((f) => f.name))
+  for (const run of await store.findRuns(['waiting_for_window', 'queued', 'running'])) {
+    if (configured.has(run.flow)) continue
+    await store.updateRun(run.id, {
+      state: 'failed',
+      finishedAt: new Date(clock.now()).toISOString(),
+      error: { code: 'NOT_FOUND', message: `flow "${run.flow}" is no longer configured` },
+    })
+  }
+}
+
+export async function createBridge(
+  config: LoadedConfig,
+  logger: Logger,
+  overrides: BridgeOverrides = {},
+): Promise<Bridge> {
+  const clock = overrides.clock ?? createSystemClock()
+  const metrics = createPrometheusMetrics({ clock, flows: config.flows.map((f) => f.name) })
+  const events = createEventStream(logger, metrics)
+  const { store, runLeases } = await openStateStore(config, overrides)
+  const leases = createLeaseKeeper({
+    leases: runLeases,
+    leaseMs: config.store.leaseMs,
+    logger: logger.child({ component: 'leases' }),
+  })
+  const endpoints = new Map(Object.values(config.endpoints).map((e) => [e.name, e]))
+  const pool = createRemotePool(config, endpoints, overrides, logger)
   const sf = createSalesforceApi(config.salesforce, {
     logger: logger.child({ component: 'salesforce' }),
     onApiUsage: metrics.apiUsage,
@@ -169,53 +257,21 @@ export async function createBridge(
     logger: logger.child({ component: 'flow-schema' }),
     now: () => clock.now(),
   })
-  let schemaChecked: Promise<void> = Promise.resolve()
-  const engine = createInboundEngine({
+  const remotes = pool.remotes
+  const engines = createEngines({
+    config,
+    endpoints,
+    store,
+    remotes,
+    sf,
+    sdrive,
+    queue,
+    clock,
+    events,
+    leases,
     flowSchema,
-    flows,
-    endpoints,
-    store,
-    remotes,
-    sf,
-    sdrive,
-    queue,
-    clock,
-    logger: logger.child({ component: 'engine' }),
-    events,
-    maxQueuedItems: config.queue.maxQueuedItems,
-    maxActiveRuns: config.queue.maxActiveRuns,
-    leases,
+    logger,
   })
-  const exports = createExportEngine({
-    flows: new Map(
-      config.flows.filter((f): f is OutboundFlow => f.kind === 'outbound').map((f) => [f.name, f]),
-    ),
-    endpoints,
-    store,
-    remotes,
-    sf,
-    sdrive,
-    queue,
-    clock,
-    logger: logger.child({ component: 'exports' }),
-    events,
-    maxQueuedItems: config.queue.maxQueuedItems,
-    maxActiveRuns: config.queue.maxActiveRuns,
-    leases,
-  })
-
-  const reviews = createReviewEngine({
-    flows: inboundFlows,
-    endpoints,
-    store,
-    remotes,
-    sf,
-    sdrive,
-    clock,
-    logger: logger.child({ component: 'reviews' }),
-    events,
-  })
-
   const retention = createRetentionService({
     store,
     clock,
@@ -224,7 +280,18 @@ export async function createBridge(
     exportFlows: config.flows.filter((f) => f.kind === 'outbound').map((f) => f.name),
     onPruned: metrics.retentionPruned,
   })
+  const parts = { config, flows: flowsOfKind(config, ['inbound', 'status']), endpoints, store, sf, sdrive }
+  const bridge = { ...parts, remotes, queue, ...engines, metrics, events, logger, retention, flowSchema }
+  return withLifecycle(bridge, { clock, leases, pool })
+}
 
+/** start() and close() of the bridge: what runs in the background, and the order things close in. */
+function withLifecycle(
+  bridge: Omit<Bridge, 'start' | 'close' | 'flowSchemaChecked'>,
+  own: { clock: Clock; leases: LeaseKeeper; pool: RemotePool },
+): Bridge {
+  const { config, store, engine, exports, reviews, retention, metrics, flowSchema, logger } = bridge
+  let schemaChecked: Promise<void> = Promise.resolve()
   let scheduler: CronScheduler | null = null
   let closed = false
   // The number admission compares with queue.maxQueuedItems (a 429 beyond it), not the in-memory
@@ -233,43 +300,18 @@ export async function createBridge(
     exports.queuedWork().then(metrics.queueDepth, () => {})
   }, 1000)
   depthTimer.unref()
-
   return {
-    config,
-    flows,
-    endpoints,
-    store,
-    sf,
-    sdrive,
-    remotes,
-    queue,
-    engine,
-    exports,
-    reviews,
-    metrics,
-    events,
-    logger,
-    retention,
-    flowSchema,
+    ...bridge,
     flowSchemaChecked: () => schemaChecked,
     async start(options = {}) {
       // One describe per configured object; a wrong name marks its flow, the others run on.
       schemaChecked = flowSchema.checkAll()
-      // Runs of flows taken out of the configuration would wait forever: say why they ended.
-      const configured = new Set(config.flows.map((f) => f.name))
-      for (const run of await store.findRuns(['waiting_for_window', 'queued', 'running'])) {
-        if (configured.has(run.flow)) continue
-        await store.updateRun(run.id, {
-          state: 'failed',
-          finishedAt: new Date(clock.now()).toISOString(),
-          error: { code: 'NOT_FOUND', message: `flow "${run.flow}" is no longer configured` },
-        })
-      }
+      await failRunsOfRemovedFlows(config, store, own.clock)
       await engine.recover()
       await exports.recover()
       await reviews.recover()
       if (options.schedules !== false) {
-        scheduler = startCronScheduler([...flows.values()], engine, logger)
+        scheduler = startCronScheduler([...bridge.flows.values()], engine, logger)
         exports.startWindows()
         // Background maintenance, like the schedules: not in tests that drive the bridge by hand.
         retention.start()
@@ -288,9 +330,9 @@ export async function createBridge(
         exports.close(options),
         reviews.close(options),
       ])
-      const remotes = await Promise.allSettled([...remoteCache.values()].map((r) => r.close()))
-      sf.close()
-      const storeClosed = await Promise.allSettled([leases.close(), store.close(), slots?.close()])
+      const remotes = await own.pool.close()
+      bridge.sf.close()
+      const storeClosed = await Promise.allSettled([own.leases.close(), store.close()])
       const failure = [...engines, ...remotes, ...storeClosed].find((r) => r.status === 'rejected')
       if (failure && failure.status === 'rejected') throw failure.reason
     },

@@ -13,7 +13,7 @@ import type { RunPatch, RunRecord, RunState, Store } from '../ports/store.js'
 import type { EventError, RunEvents, RunKind } from './events.js'
 import type { LeaseKeeper } from './lease-keeper.js'
 import { createProgressTracker, type ProgressTracker } from './progress-tracker.js'
-import { createTaskSet } from './task-set.js'
+import { createTaskSet, type TaskSet } from './task-set.js'
 
 /** What a kind's drive function gets: its signals and the driver's reporting. */
 export interface RunControl {
@@ -69,12 +69,104 @@ export interface RunDriver<Hint> {
   close(options?: { graceMs?: number }): Promise<void>
 }
 
+/** What the driver's parts share. */
+interface DriverState<Hint> {
+  options: RunDriverOptions<Hint>
+  tasks: TaskSet
+  progress: ProgressTracker
+  cancels: Map<string, AbortController>
+  perFlow: Map<string, number>
+}
+
+const kindOf = (state: DriverState<unknown>, flow: string): RunKind =>
+  state.options.flows.get(flow) ?? 'inbound'
+
+async function finishRun(
+  state: DriverState<unknown>,
+  run: RunRecord,
+  to: RunState,
+  error?: EventError | null,
+): Promise<RunRecord> {
+  const { store, clock, events } = state.options
+  const patch: RunPatch = { state: to, finishedAt: new Date(clock.now()).toISOString() }
+  if (error !== undefined) patch.error = error
+  const stored = await store.updateRun(run.id, patch)
+  events.emit({
+    type: 'run-finished',
+    kind: kindOf(state, run.flow),
+    flow: run.flow,
+    runId: run.id,
+    state: to,
+    error: error ?? null,
+  })
+  return stored
+}
+
+function controlFor(state: DriverState<unknown>, runs: RunRecord[]): RunControl {
+  const { tasks } = state
+  const lostLease = new AbortController()
+  for (const run of runs) {
+    state.options.leases.hold(run.id, () => lostLease.abort(new BridgeError('CANCELLED', 'lease lost')))
+  }
+  const cancelled = AbortSignal.any(
+    runs.map((run) => {
+      const controller = new AbortController()
+      state.cancels.set(run.id, controller)
+      return controller.signal
+    }),
+  )
+  return {
+    signal: AbortSignal.any([tasks.shutdown, lostLease.signal, cancelled]),
+    shutdown: tasks.shutdown,
+    draining: tasks.drain,
+    lost: lostLease.signal,
+    cancelled,
+    stopped: () => tasks.shutdown.aborted || tasks.drain.aborted || lostLease.signal.aborted,
+    finish: (run, to, error) => finishRun(state, run, to, error),
+    progress: state.progress,
+  }
+}
+
+/** Drives the runs with the kind's function, then lets them go: counts, events, leases. */
+async function driveAndRelease<Hint>(
+  state: DriverState<Hint>,
+  runs: RunRecord[],
+  hint: Hint | undefined,
+): Promise<void> {
+  const { events, leases, logger } = state.options
+  const control = controlFor(state, runs)
+  for (const run of runs) {
+    state.perFlow.set(run.flow, (state.perFlow.get(run.flow) ?? 0) + 1)
+    events.emit({ type: 'run-started', kind: kindOf(state, run.flow), flow: run.flow, runId: run.id })
+  }
+  try {
+    await state.options.drive(runs, control, hint)
+  } catch (error) {
+    logger.error(
+      { runs: runs.map((r) => r.id), err: toBridgeError(error).message },
+      'run driver stopped unexpectedly',
+    )
+  } finally {
+    for (const run of runs) {
+      state.perFlow.set(run.flow, (state.perFlow.get(run.flow) ?? 1) - 1)
+      state.cancels.delete(run.id)
+      state.progress.forget(run.id)
+      events.emit({ type: 'run-settled', kind: kindOf(state, run.flow), flow: run.flow, runId: run.id })
+      await leases.release(run.id)
+    }
+  }
+}
+
 export function createRunDriver<Hint = never>(options: RunDriverOptions<Hint>): RunDriver<Hint> {
-  const { store, clock, leases, events, logger } = options
-  const tasks = createTaskSet()
-  const progress = createProgressTracker(events)
-  const cancels = new Map<string, AbortController>()
-  const perFlow = new Map<string, number>()
+  const { leases, logger } = options
+  const state: DriverState<Hint> = {
+    options,
+    tasks: createTaskSet(),
+    progress: createProgressTracker(options.events),
+    cancels: new Map(),
+    perFlow: new Map(),
+  }
+  const { tasks } = state
   const flowNames = [...options.flows.keys()]
   let claimTimer: NodeJS.Timeout | undefined
   let claiming: Promise<void> | null = null
@@ -82,77 +174,11 @@ export function createRunDriver<Hint = never>(options: RunDriverOptions<Hint>): 
   /** close() began: claims still in flight give their runs back instead of starting them. */
   let closing = false
 
-  const kindOf = (flow: string): RunKind => options.flows.get(flow) ?? 'inbound'
-
-  async function finish(run: RunRecord, state: RunState, error?: EventError | null) {
-    const patch: RunPatch = { state, finishedAt: new Date(clock.now()).toISOString() }
-    if (error !== undefined) patch.error = error
-    const stored = await store.updateRun(run.id, patch)
-    events.emit({
-      type: 'run-finished',
-      kind: kindOf(run.flow),
-      flow: run.flow,
-      runId: run.id,
-      state,
-      error: error ?? null,
-    })
-    return stored
-  }
-
-  function controlFor(runs: RunRecord[]): RunControl {
-    const lostLease = new AbortController()
-    for (const run of runs) {
-      leases.hold(run.id, () => lostLease.abort(new BridgeError('CANCELLED', 'lease lost')))
-    }
-    const cancelled = AbortSignal.any(
-      runs.map((run) => {
-        const controller = new AbortController()
-        cancels.set(run.id, controller)
-        return controller.signal
-      }),
-    )
-    const signal = AbortSignal.any([tasks.shutdown, lostLease.signal, cancelled])
-    return {
-      signal,
-      shutdown: tasks.shutdown,
-      draining: tasks.drain,
-      lost: lostLease.signal,
-      cancelled,
-      stopped: () => tasks.shutdown.aborted || tasks.drain.aborted || lostLease.signal.aborted,
-      finish,
-      progress,
-    }
-  }
-
-  async function driveAndRelease(runs: RunRecord[], hint: Hint | undefined): Promise<void> {
-    const control = controlFor(runs)
-    for (const run of runs) {
-      perFlow.set(run.flow, (perFlow.get(run.flow) ?? 0) + 1)
-      events.emit({ type: 'run-started', kind: kindOf(run.flow), flow: run.flow, runId: run.id })
-    }
-    try {
-      await options.drive(runs, control, hint)
-    } catch (error) {
-      logger.error(
-        { runs: runs.map((r) => r.id), err: toBridgeError(error).message },
-        'run driver stopped unexpectedly',
-      )
-    } finally {
-      for (const run of runs) {
-        perFlow.set(run.flow, (perFlow.get(run.flow) ?? 1) - 1)
-        cancels.delete(run.id)
-        progress.forget(run.id)
-        events.emit({ type: 'run-settled', kind: kindOf(run.flow), flow: run.flow, runId: run.id })
-        await leases.release(run.id)
-      }
-    }
-  }
-
   function launch(runs: RunRecord[], hint?: Hint): void {
     const fresh = runs.filter((run) => !tasks.has(run.id))
     if (fresh.length === 0) return
     const ids = fresh.map((run) => run.id)
-    if (closing || !tasks.start(ids, () => driveAndRelease(fresh, hint))) {
+    if (closing || !tasks.start(ids, () => driveAndRelease(state, fresh, hint))) {
       for (const id of ids) void leases.release(id)
       return
     }
@@ -201,16 +227,10 @@ export function createRunDriver<Hint = never>(options: RunDriverOptions<Hint>): 
     claim,
     launch,
     isDriving: (runId) => tasks.has(runId),
-    async cancel(runId, reason) {
-      const controller = cancels.get(runId)
-      if (!controller) return false
-      controller.abort(new BridgeError('CANCELLED', reason))
-      await tasks.settled(runId)
-      return true
-    },
+    cancel: (runId, reason) => cancelRun(state, runId, reason),
     settled: (runId) => tasks.settled(runId),
-    inFlightBytes: (runId) => progress.inFlightBytes(runId),
-    activeRuns: (flow) => perFlow.get(flow) ?? 0,
+    inFlightBytes: (runId) => state.progress.inFlightBytes(runId),
+    activeRuns: (flow) => state.perFlow.get(flow) ?? 0,
     async close(closeOptions = {}) {
       closing = true
       clearInterval(claimTimer)
@@ -218,4 +238,12 @@ export function createRunDriver<Hint = never>(options: RunDriverOptions<Hint>): 
       await tasks.close(closeOptions.graceMs ?? 0)
     },
   }
+}
+
+async function cancelRun(state: DriverState<unknown>, runId: string, reason: string): Promise<boolean> {
+  const controller = state.cancels.get(runId)
+  if (!controller) return false
+  controller.abort(new BridgeError('CANCELLED', reason))
+  await state.tasks.settled(runId)
+  return true
 }

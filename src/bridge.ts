@@ -19,6 +19,7 @@ import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
 import type { LoadedConfig } from './config/load.js'
 import type { EndpointConfig, Flow } from './config/schema.js'
 import { BridgeError } from './domain/errors.js'
+import type { TransferServices } from './flows/flow-services.js'
 import type { SourceFolderFlow } from './flows/inbound/context.js'
 import { createInboundEngine, type InboundEngine } from './flows/inbound/engine.js'
 import { createExportEngine, type ExportEngine } from './flows/outbound/engine.js'
@@ -161,19 +162,10 @@ function createRemotePool(
 }
 
 /** What every flow kind's engine is built from. */
-interface EngineParts {
+interface EngineParts extends TransferServices {
   config: LoadedConfig
-  endpoints: ReadonlyMap<string, EndpointConfig>
-  store: Store
-  remotes: RemoteRegistry
-  sf: SalesforceApi
-  sdrive: SDrive
-  queue: TransferQueue
-  clock: Clock
-  events: RunEvents
   leases: LeaseKeeper
   flowSchema: FlowSchemaChecker
-  logger: Logger
 }
 
 function flowsOfKind<K extends Flow['kind']>(config: LoadedConfig, kinds: readonly K[]) {

@@ -2,32 +2,16 @@
  * What the stages of a source-folder run (inbound transfers and status
  * files) work with: the services, and the run driver's control of the run.
  */
-import type { Logger } from 'pino'
-import type { EndpointConfig, InboundFlow, StatusFlow } from '../../config/schema.js'
+import type { InboundFlow, StatusFlow } from '../../config/schema.js'
 import type { BatchLimits } from '../../domain/batching.js'
-import type { Clock } from '../../ports/clock.js'
-import type { RemoteRegistry } from '../../ports/remote-files.js'
-import type { SalesforceApi } from '../../ports/salesforce.js'
-import type { SDrive } from '../../ports/sdrive.js'
-import type { Store } from '../../ports/store.js'
-import type { TransferQueue } from '../../queue/transfer-queue.js'
 import type { RunControl } from '../../runs/driver.js'
-import type { RunEvents } from '../../runs/events.js'
 import type { FlowSchemaChecker } from '../../services/flow-schema.js'
+import type { TransferServices } from '../flow-services.js'
 
 /** Flows whose runs take files from a source folder: file transfers (inbound) and status files. */
 export type SourceFolderFlow = InboundFlow | StatusFlow
 
-export interface SourceFolderServices {
-  endpoints: ReadonlyMap<string, EndpointConfig>
-  store: Store
-  remotes: RemoteRegistry
-  sf: SalesforceApi
-  sdrive: SDrive
-  queue: TransferQueue
-  clock: Clock
-  logger: Logger
-  events: RunEvents
+export interface SourceFolderServices extends TransferServices {
   batchLimits: BatchLimits
   /** Checks inbound flows against the org's schema before their runs; none: not checked. */
   flowSchema?: FlowSchemaChecker

@@ -3,36 +3,21 @@
  * transfers and status files) and has the run driver drive them
  * (driveRun). Claiming, leases, shutdown and progress are the driver's.
  */
-import type { Logger } from 'pino'
-import type { EndpointConfig } from '../../config/schema.js'
 import { type BatchLimits, DEFAULT_BATCH_LIMITS } from '../../domain/batching.js'
 import { BridgeError } from '../../domain/errors.js'
-import type { Clock } from '../../ports/clock.js'
-import type { RemoteRegistry } from '../../ports/remote-files.js'
-import type { SalesforceApi } from '../../ports/salesforce.js'
-import type { SDrive } from '../../ports/sdrive.js'
-import type { RunRecord, RunTrigger, Store } from '../../ports/store.js'
-import type { TransferQueue } from '../../queue/transfer-queue.js'
+import type { RunRecord, RunTrigger } from '../../ports/store.js'
 import { createRunDriver } from '../../runs/driver.js'
-import type { RunEvents, RunKind } from '../../runs/events.js'
+import type { RunKind } from '../../runs/events.js'
 import type { LeaseKeeper } from '../../runs/lease-keeper.js'
 import type { FlowSchemaChecker } from '../../services/flow-schema.js'
+import type { TransferServices } from '../flow-services.js'
 import type { SourceFolderFlow, SourceFolderServices } from './context.js'
 import { type DriveHint, driveRun } from './drive.js'
 import { type DryRunPlan, dryRun } from './dry-run.js'
 import { retryFailedItems } from './retry-run.js'
 
-export interface InboundEngineDeps {
+export interface InboundEngineDeps extends TransferServices {
   flows: ReadonlyMap<string, SourceFolderFlow>
-  endpoints: ReadonlyMap<string, EndpointConfig>
-  store: Store
-  remotes: RemoteRegistry
-  sf: SalesforceApi
-  sdrive: SDrive
-  queue: TransferQueue
-  clock: Clock
-  logger: Logger
-  events: RunEvents
   maxQueuedItems: number
   batchLimits?: BatchLimits
   /** Run leases: this process drives only the runs it holds. */

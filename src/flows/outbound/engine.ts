@@ -18,6 +18,7 @@ import type { ExportRequest } from './request.js'
 import {
   createSubmissions,
   outboundFlowOf,
+  type Submissions,
   type SubmitEntry,
   type SubmitOptions,
   type Submitted,
@@ -34,18 +35,7 @@ export interface ExportEngineDeps extends OutboundDeps {
   maxActiveRuns?: number
 }
 
-export interface ExportEngine {
-  submit(flow: string, request: ExportRequest, options: SubmitOptions): Promise<Submitted>
-  /**
-   * Several submissions stored together (their writes share one commit) and
-   * launched with one claim: what an Outbound Message of up to 100
-   * notifications needs before its Ack. One result per entry, in order.
-   */
-  submitMany(
-    flow: string,
-    entries: SubmitEntry[],
-    options: { trigger: RunTrigger },
-  ): Promise<PromiseSettledResult<Submitted>[]>
+export interface ExportEngine extends Submissions {
   retry(jobId: string): Promise<{ job: RunRecord; retried: number }>
   cancel(jobId: string): Promise<RunRecord>
   /** Delivers every job of the flow whose window has come (what the window's cron tick calls). */

@@ -26,6 +26,11 @@ export function outboundFlowOf(flows: ReadonlyMap<string, OutboundFlow>, name: s
 
 export interface Submissions {
   submit(flow: string, request: ExportRequest, options: SubmitOptions): Promise<Submitted>
+  /**
+   * Several submissions stored together (their writes share one commit) and
+   * launched with one claim: what an Outbound Message of up to 100
+   * notifications needs before its Ack. One result per entry, in order.
+   */
   submitMany(
     flow: string,
     entries: SubmitEntry[],

@@ -1,22 +1,7 @@
-/** What the review stages work with: the ports, the clock, the log and the run event stream. */
-import type { Logger } from 'pino'
-import type { EndpointConfig, InboundFlow } from '../../config/schema.js'
-import type { Clock } from '../../ports/clock.js'
-import type { RemoteRegistry } from '../../ports/remote-files.js'
-import type { SalesforceApi } from '../../ports/salesforce.js'
-import type { SDrive } from '../../ports/sdrive.js'
-import type { Store } from '../../ports/store.js'
-import type { RunEvents } from '../../runs/events.js'
+/** What the review stages work with: the shared flow services and the inbound flows with a review. */
+import type { InboundFlow } from '../../config/schema.js'
+import type { FlowServices } from '../flow-services.js'
 
-export interface ReviewDeps {
+export interface ReviewDeps extends FlowServices {
   flows: ReadonlyMap<string, InboundFlow>
-  endpoints: ReadonlyMap<string, EndpointConfig>
-  store: Store
-  remotes: RemoteRegistry
-  sf: SalesforceApi
-  sdrive: SDrive
-  clock: Clock
-  logger: Logger
-  /** Review steps and faults are reported here, not to metrics directly. */
-  events: RunEvents
 }

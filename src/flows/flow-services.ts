@@ -1,0 +1,30 @@
+/**
+ * What every flow kind's stages work with: the configured endpoints, the
+ * ports (store, remote servers, Salesforce, S-Drive), the clock, the log
+ * and the run event stream they report to (never metrics directly).
+ */
+import type { Logger } from 'pino'
+import type { EndpointConfig } from '../config/schema.js'
+import type { Clock } from '../ports/clock.js'
+import type { RemoteRegistry } from '../ports/remote-files.js'
+import type { SalesforceApi } from '../ports/salesforce.js'
+import type { SDrive } from '../ports/sdrive.js'
+import type { Store } from '../ports/store.js'
+import type { TransferQueue } from '../queue/transfer-queue.js'
+import type { RunEvents } from '../runs/events.js'
+
+export interface FlowServices {
+  endpoints: ReadonlyMap<string, EndpointConfig>
+  store: Store
+  remotes: RemoteRegistry
+  sf: SalesforceApi
+  sdrive: SDrive
+  clock: Clock
+  logger: Logger
+  events: RunEvents
+}
+
+/** Flows that move bytes also share the transfer queue (its caps are per process and per endpoint). */
+export interface TransferServices extends FlowServices {
+  queue: TransferQueue
+}

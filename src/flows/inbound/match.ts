@@ -7,6 +7,7 @@
 import type { InboundFlow } from '../../config/schema.js'
 import type { ItemRecord } from '../../ports/store.js'
 import { moveItem } from '../../runs/items.js'
+import { isDue } from '../../runs/rounds.js'
 import { correlateResubmissions } from '../review/resubmit.js'
 import { type RunContext, relativeDirOf } from './context.js'
 import { applyExistingPolicy } from './existing.js'
@@ -14,12 +15,7 @@ import { type MatchResult, matchFiles } from './record-matcher.js'
 
 export async function matchPending(ctx: RunContext, flow: InboundFlow, items: ItemRecord[]): Promise<void> {
   const now = ctx.clock.now()
-  const unmatched = items.filter(
-    (i) =>
-      i.state === 'pending' &&
-      i.target === null &&
-      (i.nextAttemptAt === null || Date.parse(i.nextAttemptAt) <= now),
-  )
+  const unmatched = items.filter((i) => i.state === 'pending' && i.target === null && isDue(i, now))
   if (unmatched.length === 0) return
   const answers = await targetResubmissions(ctx, flow, unmatched)
   const rest = unmatched.filter((i) => !answers.has(i))

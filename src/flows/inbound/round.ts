@@ -10,7 +10,7 @@ import { batchByKey } from '../../domain/batching.js'
 import { toBridgeError } from '../../domain/errors.js'
 import { finalRunState } from '../../domain/item-state.js'
 import type { ItemRecord, ItemTarget, RunRecord } from '../../ports/store.js'
-import { nextWake } from '../../runs/rounds.js'
+import { isDue, nextWake } from '../../runs/rounds.js'
 import { statusDetailOf } from '../status/detail.js'
 import { appliedInPart, applyStatusFiles, finalizeStatusFile } from '../status/run.js'
 import type { RunContext, SourceFolderFlow } from './context.js'
@@ -89,12 +89,7 @@ function finalizeFile(ctx: RunContext, flow: SourceFolderFlow, item: ItemRecord)
 /** Uploads the due files with a target, batched by S-Drive parent; each batch's files are tidied up when it ends. */
 async function uploadDue(ctx: RunContext, flow: SourceFolderFlow, items: ItemRecord[], tidyUp: TidyUp) {
   const now = ctx.clock.now()
-  const due = items.filter(
-    (i) =>
-      (i.state === 'pending' || i.state === 'transferring') &&
-      i.target !== null &&
-      (i.nextAttemptAt === null || Date.parse(i.nextAttemptAt) <= now),
-  )
+  const due = items.filter((i) => i.target !== null && isDue(i, now))
   const batchContext = batchContextOf(ctx, flow)
   // Draining: files not started yet stay pending for the next start.
   ctx.control.draining.throwIfAborted()

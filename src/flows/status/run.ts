@@ -9,6 +9,7 @@ import { backoffDelay } from '../../domain/backoff.js'
 import { isTransient, toBridgeError } from '../../domain/errors.js'
 import type { ItemRecord } from '../../ports/store.js'
 import { moveItem } from '../../runs/items.js'
+import { isDue } from '../../runs/rounds.js'
 import type { RunContext } from '../inbound/context.js'
 import { disposeSucceeded } from '../inbound/dispose.js'
 import { applyStatusFile } from './apply.js'
@@ -34,12 +35,7 @@ export async function applyStatusFiles(
 ): Promise<void> {
   const now = ctx.clock.now()
   const due = items
-    .filter(
-      (i) =>
-        (i.state === 'pending' || i.state === 'transferring') &&
-        i.target === null &&
-        (i.nextAttemptAt === null || Date.parse(i.nextAttemptAt) <= now),
-    )
+    .filter((i) => i.target === null && isDue(i, now))
     .sort((a, b) => a.path.localeCompare(b.path))
   for (const pending of due) {
     if (ctx.control.draining.aborted) return

@@ -8,21 +8,13 @@
 import type { Cron } from 'croner'
 import type { OutboundFlow } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
-import type { RunRecord, RunTrigger } from '../../ports/store.js'
+import type { RunRecord } from '../../ports/store.js'
 import { createRunDriver } from '../../runs/driver.js'
 import { moveItem } from '../../runs/items.js'
 import type { LeaseKeeper } from '../../runs/lease-keeper.js'
 import type { OutboundDeps } from './deps.js'
 import { CANCELLED_BY_REQUEST, createOutboundDrive, resetInterruptedItems, skipActiveItems } from './drive.js'
-import type { ExportRequest } from './request.js'
-import {
-  createSubmissions,
-  outboundFlowOf,
-  type Submissions,
-  type SubmitEntry,
-  type SubmitOptions,
-  type Submitted,
-} from './submit.js'
+import { createSubmissions, outboundFlowOf, type Submissions } from './submit.js'
 import { type Batch, claimWindow, startWindowTimers } from './windows.js'
 
 export interface ExportEngineDeps extends OutboundDeps {

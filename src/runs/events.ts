@@ -48,6 +48,8 @@ export type RunEvent =
       runId: string
       state: RunState
       error: EventError | null
+      /** The caller's Idempotency-Key, or the key an Outbound Message's notification id made. */
+      idempotencyKey?: string
     }
   /** Something of the run changed: an item moved or bytes streamed (throttled per run). */
   | { type: 'run-progress'; flow: string; runId: string }

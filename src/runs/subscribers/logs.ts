@@ -15,6 +15,7 @@ export function logRunFinished(logger: Logger, event: RunEventOf<'run-finished'>
     run: event.runId,
     state: event.state,
     code: event.error?.code ?? null,
+    ...(event.idempotencyKey !== undefined ? { idempotencyKey: event.idempotencyKey } : {}),
     ...(event.error ? { err: event.error.message } : {}),
   }
   const what = LABEL[event.kind]

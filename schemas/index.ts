@@ -1,4 +1,5 @@
 /** Every named schema, registered once with fastify.addSchema so OpenAPI shows components. */
+import { FileOutcome, FileOutcomeList } from './audit.js'
 import { ErrorInfo, ErrorResponse } from './common.js'
 import {
   EndpointCertificate,
@@ -86,4 +87,6 @@ export const sharedSchemas = [
   EndpointClock,
   EndpointCheckTimings,
   EndpointReport,
+  FileOutcome,
+  FileOutcomeList,
 ]

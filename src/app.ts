@@ -6,6 +6,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import auditRoutes from '../routes/audit.js'
 import endpointRoutes from '../routes/endpoints.js'
 import exportRoutes from '../routes/exports.js'
 import flowRoutes from '../routes/flows.js'
@@ -18,6 +19,7 @@ import { sharedSchemas } from '../schemas/index.js'
 import type { Bridge } from './bridge.js'
 import auth from './plugins/auth.js'
 import errors from './plugins/errors.js'
+import requestId from './plugins/request-id.js'
 
 export interface AppOptions {
   bridge: Bridge
@@ -38,6 +40,7 @@ export default fp(
     // Fastify parses text/plain bodies by default, so a JSON route sent text/plain failed body
     // validation (400) instead of 415; routes that take text declare their own parser.
     app.removeContentTypeParser('text/plain')
+    await app.register(requestId)
     await app.register(errors)
     await app.register(auth, { apiKeys: bridge.config.server.apiKeys, publicPrefixes: ['/docs'] })
 
@@ -54,6 +57,7 @@ export default fp(
           { name: 'exports', description: 'Outbound exports to FTP/SFTP and Salesforce Outbound Messages' },
           { name: 'flows', description: 'Configured flows' },
           { name: 'operations', description: 'Health, readiness, metrics' },
+          { name: 'audit', description: 'File outcomes for auditors' },
         ],
       },
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -69,6 +73,7 @@ export default fp(
     await app.register(outboundMessageRoutes, { bridge })
     await app.register(endpointRoutes, { bridge })
     await app.register(rejectionRoutes, { bridge })
+    await app.register(auditRoutes, { bridge })
   },
   { name: 'sdrive-ftp-bridge' },
 )

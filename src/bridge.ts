@@ -33,6 +33,7 @@ import type { Store } from './ports/store.js'
 import { createTransferQueue, type TransferQueue } from './queue/transfer-queue.js'
 import { createRunEvents, type RunEvents } from './runs/events.js'
 import { createLeaseKeeper, type LeaseKeeper } from './runs/lease-keeper.js'
+import { subscribeAuditLog } from './runs/subscribers/audit-log.js'
 import { subscribeLogs } from './runs/subscribers/logs.js'
 import { subscribeMetrics } from './runs/subscribers/metrics.js'
 import { createFlowSchemaChecker, type FlowSchemaChecker } from './services/flow-schema.js'
@@ -75,7 +76,7 @@ export interface BridgeOverrides {
   remoteFactory?: (endpoint: EndpointConfig, logger: Logger) => RemoteFiles
 }
 
-/** The run event stream, with metrics and lifecycle logs subscribed. */
+/** The run event stream, with metrics, lifecycle logs and the audit trail subscribed. */
 function createEventStream(logger: Logger, metrics: PrometheusMetrics): RunEvents {
   const events = createRunEvents((error) =>
     logger.error(
@@ -85,6 +86,7 @@ function createEventStream(logger: Logger, metrics: PrometheusMetrics): RunEvent
   )
   subscribeMetrics(events, metrics)
   subscribeLogs(events, logger.child({ component: 'runs' }))
+  subscribeAuditLog(events, logger.child({ component: 'audit' }))
   return events
 }
 

@@ -7,12 +7,15 @@ import type { Logger } from 'pino'
 import type { LoadedConfig } from './config/load.js'
 import { AccessLog } from './plugins/access-log.js'
 import { answerClientError, answerFrameworkError } from './plugins/client-errors.js'
+import { requestIdOf } from './plugins/request-id.js'
 import { buildRequestValidator } from './request-validation.js'
 
 export function buildServerOptions(config: LoadedConfig, logger: Logger): FastifyServerOptions {
   return {
     loggerInstance: logger,
     logController: new AccessLog(),
+    // The caller's X-Request-Id when it is acceptable (src/plugins/request-id.ts).
+    genReqId: requestIdOf,
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
     // Apex callouts give up at 120 s; nothing we answer should come near that.

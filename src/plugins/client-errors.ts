@@ -10,6 +10,7 @@ import { maxHeaderSize, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { ErrorCode } from '../domain/errors.js'
+import { echoRequestId } from './request-id.js'
 
 /** What Node's `clientError` carries (Fastify types `rawPacket` as a JSON-ified Buffer; it is a Buffer). */
 type ParserError = Error & { code?: string; rawPacket?: unknown }
@@ -69,9 +70,11 @@ export function answerClientError(error: ParserError, socket: Socket): void {
 /** Fastify's `frameworkErrors` option: router faults, before any route or error handler. */
 export function answerFrameworkError(
   error: FastifyError,
-  _request: FastifyRequest,
+  request: FastifyRequest,
   reply: FastifyReply,
 ): void {
+  // The router fails before any hook runs, so the id is echoed here.
+  echoRequestId(request, reply)
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
     reply
       .code(414)

@@ -173,6 +173,17 @@ export interface ListRunsQuery {
   limit: number
 }
 
+/** The item states that are a file's outcome: what the audit trail lists. */
+export const OutcomeStates = ['done', 'skipped', 'failed'] as const satisfies readonly ItemState[]
+
+export interface ListOutcomesQuery {
+  /** Only outcomes stored at or after this time (ISO 8601). */
+  since?: string
+  /** The `nextCursor` of the page before. */
+  cursor?: string
+  limit: number
+}
+
 export interface CreateRunInput {
   flow: string
   trigger: RunTrigger
@@ -316,6 +327,12 @@ export interface Store {
   updateItem(id: string, patch: ItemPatch): Promise<ItemRecord>
   /** Items in these states across all runs (resume after restart). */
   findItems(states: ItemState[]): Promise<ItemRecord[]>
+  /**
+   * The audit trail: items in an outcome state (done, skipped, failed) by
+   * their last change, then id, ascending; keyset-paged, so a page costs the
+   * same on the thousandth page as on the first.
+   */
+  listFileOutcomes(query: ListOutcomesQuery): Promise<{ items: ItemRecord[]; nextCursor: string | null }>
   /** Who owns these ledger keys, if anyone (dry runs read the ledger without claiming). */
   ledgerOwners(keys: string[]): Promise<Map<string, LedgerOwner>>
   /** Frees a failed item's ledger key so the same file can be taken again by a later run. */

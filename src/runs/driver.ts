@@ -97,6 +97,7 @@ async function finishRun(
     flow: run.flow,
     runId: run.id,
     state: to,
+    ...(stored.idempotencyKey !== null ? { idempotencyKey: stored.idempotencyKey } : {}),
     error: error ?? null,
   })
   return stored

@@ -14,6 +14,29 @@ export interface EventError {
   message: string
 }
 
+/**
+ * What an auditor needs of one file's outcome, taken from its stored item
+ * after the move: where it came from and went, the record it belongs to,
+ * what S-Drive calls it, how many bytes with which digest, and why it failed.
+ */
+export interface ItemAudit {
+  kind: RunKind
+  /** The file on the remote server it was taken from; null for an export (its source is `sdriveFileId`). */
+  sourcePath: string | null
+  /** Where the file ended up: the processed or error folder for a source file, the delivered path for an export. */
+  finalPath: string | null
+  object: string | null
+  recordId: string | null
+  sdriveFileId: string | null
+  bytes: number
+  sha256: string | null
+  attempts: number
+  /** From the item's creation (discovery, or the export's plan) to its outcome. */
+  durationMs: number | null
+  code: string | null
+  message: string | null
+}
+
 export type RunEvent =
   /** The driver began driving a run (first start, resume after a restart, or takeover). */
   | { type: 'run-started'; kind: RunKind; flow: string; runId: string }
@@ -25,6 +48,8 @@ export type RunEvent =
       runId: string
       state: RunState
       error: EventError | null
+      /** The caller's Idempotency-Key, or the key an Outbound Message's notification id made. */
+      idempotencyKey?: string
     }
   /** Something of the run changed: an item moved or bytes streamed (throttled per run). */
   | { type: 'run-progress'; flow: string; runId: string }
@@ -38,6 +63,8 @@ export type RunEvent =
       itemId: string
       outcome: FileOutcome
       bytes: number
+      /** For done, skipped and failed (not retrying): the audit trail's fields. */
+      audit?: ItemAudit
     }
   /** A fault met on the way, whether or not it ends the item: counted by code. */
   | { type: 'fault'; flow: string; code: string; runId?: string; itemId?: string }

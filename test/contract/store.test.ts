@@ -677,3 +677,83 @@ t.test('postgres specifics', async (t) => {
     t.throws(() => createPostgresStore({ url: pgUrl, statementTimeoutMs: -1 }), { code: 'CONFIG_INVALID' })
   })
 })
+
+/**
+ * The audit listing's query (as src/adapters/store/*-outcomes.ts write it)
+ * over 100,000 items: an index range scan in the listing's order, no sort,
+ * so a page costs the same at the start and deep in the trail.
+ */
+const BULK = 100_000
+
+t.test('sqlite: the audit listing walks its index over 100,000 items', async (t) => {
+  const file = tempFile(t)
+  const store = createSqliteStore({ path: file })
+  t.teardown(() => store.close())
+  await store.migrate()
+  const { run } = await store.createRun({ flow: 'bulk', trigger: 'api' })
+  const db = new Database(file)
+  t.teardown(() => db.close())
+  db.prepare(
+    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${BULK})
+     INSERT INTO items (id, run_id, flow, endpoint, path, name, size, modified_at, ledger_key, state,
+                        created_at, updated_at)
+     SELECT printf('bulk%06d', i), ?, 'bulk', 'e', '/f' || i, 'f' || i, 1, 1, 'bulk/' || i,
+            CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'done' END, '2026-01-01T00:00:00.000Z',
+            strftime('%Y-%m-%dT%H:%M:%fZ', '2026-01-01', '+' || i || ' seconds')
+     FROM n`,
+  ).run(run.id)
+  db.exec('ANALYZE')
+  const plan = db
+    .prepare<string[], { detail: string }>(
+      `EXPLAIN QUERY PLAN SELECT * FROM items WHERE state IN ('done', 'skipped', 'failed')
+       AND updated_at >= ? AND (updated_at, id) > (?, ?) ORDER BY updated_at, id LIMIT 101`,
+    )
+    .all('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z', 'bulk050000')
+    .map((r) => r.detail)
+    .join('\n')
+  t.match(plan, /USING INDEX items_outcomes/)
+  t.notMatch(plan, /TEMP B-TREE/, 'no sort')
+  const deep = await store.listFileOutcomes({
+    limit: 3,
+    cursor: Buffer.from(JSON.stringify(['2026-01-02T00:00:00.000Z', 'bulk086400'])).toString('base64url'),
+  })
+  t.same(
+    deep.items.map((i) => i.id),
+    ['bulk086401', 'bulk086402', 'bulk086403'],
+  )
+})
+
+t.test('postgres: the audit listing walks its index over 100,000 items', async (t) => {
+  const schema = await pgSchema(t)
+  const store = schema.open(t)
+  await store.migrate()
+  const { run } = await store.createRun({ flow: 'bulk', trigger: 'api' })
+  await schema.admin.query(`SET search_path TO "${schema.name}"`)
+  await schema.admin.query(
+    `INSERT INTO items (id, run_id, flow, endpoint, path, name, size, modified_at, ledger_key, state,
+                        created_at, updated_at)
+     SELECT 'bulk' || lpad(i::text, 6, '0'), $1, 'bulk', 'e', '/f' || i, 'f' || i, 1, 1, 'bulk/' || i,
+            CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'done' END, '2026-01-01T00:00:00Z',
+            timestamptz '2026-01-01T00:00:00Z' + i * interval '1 second'
+     FROM generate_series(1, ${BULK}) AS i`,
+    [run.id],
+  )
+  await schema.admin.query('ANALYZE items')
+  const explained = await schema.admin.query<{ 'QUERY PLAN': unknown }>(
+    `EXPLAIN (FORMAT JSON) SELECT * FROM items WHERE state IN ('done', 'skipped', 'failed')
+     AND updated_at >= $1::timestamptz AND (updated_at, id) > ($2::timestamptz, $3)
+     ORDER BY updated_at, id LIMIT 101`,
+    ['2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z', 'bulk050000'],
+  )
+  const plan = JSON.stringify(explained.rows[0]?.['QUERY PLAN'])
+  t.match(plan, /items_outcomes/)
+  t.notMatch(plan, /"Node Type":"Sort"/, 'no sort')
+  const deep = await store.listFileOutcomes({
+    limit: 3,
+    cursor: Buffer.from(JSON.stringify(['2026-01-02T00:00:00.000Z', 'bulk086400'])).toString('base64url'),
+  })
+  t.same(
+    deep.items.map((i) => i.id),
+    ['bulk086401', 'bulk086402', 'bulk086403'],
+  )
+})

@@ -13,7 +13,7 @@
  * last release migrates forward with its data.
  */
 import type { Test } from 'tap'
-import type { ItemState, NewItem, RunRecord, RunState, Store } from '../../src/ports/store.js'
+import type { ItemRecord, ItemState, NewItem, RunRecord, RunState, Store } from '../../src/ports/store.js'
 
 export interface PreviousSchemaDatabase {
   /** A store on it with only the previous migrations applied (runs cannot be created through it). */
@@ -742,6 +742,68 @@ export function storeContract(
     await t.rejects(store.listRuns({ flows: ['flows-a'], limit: 5, cursor: 'not a cursor' }), {
       code: 'VALIDATION_FAILED',
     })
+  })
+
+  t.test('listFileOutcomes pages outcomes oldest change first with an opaque cursor', async (t) => {
+    const store = await open(t)
+    const since = new Date().toISOString()
+    const run = await newRun(store, 'audit')
+    const { added } = await store.addItems(
+      run.id,
+      ['a', 'b', 'c', 'd', 'e'].map((n) => newItem(`audit/${n}`)),
+    )
+    const [a, b, c, d, e] = added as [ItemRecord, ItemRecord, ItemRecord, ItemRecord, ItemRecord]
+    await store.updateItem(d.id, { state: 'transferring' })
+    const outcomes = [
+      await store.updateItem(c.id, { state: 'done', sha256: 'f'.repeat(64), bytesTransferred: 10 }),
+      await store.updateItem(a.id, { state: 'skipped' }),
+      await store.updateItem(e.id, { state: 'failed', error: { code: 'REMOTE_IO', message: 'gone' } }),
+    ]
+    const expected = [...outcomes]
+      .sort((x, y) =>
+        x.updatedAt === y.updatedAt ? (x.id < y.id ? -1 : 1) : x.updatedAt < y.updatedAt ? -1 : 1,
+      )
+      .map((i) => i.id)
+
+    const walked: ItemRecord[] = []
+    let cursor: string | undefined
+    for (let pages = 0; ; pages++) {
+      if (pages > 100) throw new Error('paging does not end')
+      const page = await store.listFileOutcomes({ since, limit: 1, ...(cursor ? { cursor } : {}) })
+      t.ok(page.items.length <= 1)
+      walked.push(...page.items)
+      if (page.nextCursor === null) break
+      cursor = page.nextCursor
+    }
+    const ours = walked.filter((i) => i.runId === run.id)
+    t.same(
+      ours.map((i) => i.id),
+      expected,
+      'done, skipped and failed, by last change then id; pending and transferring are not outcomes',
+    )
+    t.notOk(
+      walked.some((i) => i.id === b.id || i.id === d.id),
+      'an item still moving is not listed',
+    )
+    t.same(ours.find((i) => i.id === c.id)?.sha256, 'f'.repeat(64), 'items come back whole')
+
+    const all = await store.listFileOutcomes({ since, limit: 1000 })
+    t.same(
+      all.items.filter((i) => i.runId === run.id).map((i) => i.id),
+      expected,
+      'one page holds the same',
+    )
+    t.equal(all.nextCursor, null)
+    const later = new Date(Date.parse(outcomes[2]!.updatedAt) + 60_000).toISOString()
+    t.same(await store.listFileOutcomes({ since: later, limit: 5 }), { items: [], nextCursor: null })
+
+    await t.rejects(store.listFileOutcomes({ limit: 5, cursor: 'not a cursor' }), {
+      code: 'VALIDATION_FAILED',
+    })
+    const badDate = Buffer.from(JSON.stringify(['yesterday', 'x'])).toString('base64url')
+    await t.rejects(store.listFileOutcomes({ limit: 5, cursor: badDate }), { code: 'VALIDATION_FAILED' })
+    await t.rejects(store.listFileOutcomes({ limit: 5, since: 'not a date' }), { code: 'VALIDATION_FAILED' })
+    await t.rejects(store.listFileOutcomes({ limit: 0 }), { code: 'VALIDATION_FAILED' })
   })
 
   t.test('a database made by the previous migrations migrates forward with its data', async (t) => {

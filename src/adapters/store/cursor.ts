@@ -9,11 +9,17 @@ export interface RunCursor {
   id: string
 }
 
-export function encodeRunCursor(cursor: RunCursor): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id]), 'utf8').toString('base64url')
+/** The opaque listFileOutcomes cursor: the (updated_at, id) of the last item on a page. */
+export interface OutcomeCursor {
+  updatedAt: string
+  id: string
 }
 
-export function decodeRunCursor(token: string): RunCursor {
+function encodePair(time: string, id: string): string {
+  return Buffer.from(JSON.stringify([time, id]), 'utf8').toString('base64url')
+}
+
+function decodePair(token: string): [string, string] {
   let parsed: unknown
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))
@@ -26,7 +32,47 @@ export function decodeRunCursor(token: string): RunCursor {
     typeof parsed[0] === 'string' &&
     typeof parsed[1] === 'string'
   ) {
-    return { createdAt: parsed[0], id: parsed[1] }
+    return [parsed[0], parsed[1]]
   }
   throw new BridgeError('VALIDATION_FAILED', 'invalid cursor', { details: { cursor: token } })
+}
+
+export function encodeRunCursor(cursor: RunCursor): string {
+  return encodePair(cursor.createdAt, cursor.id)
+}
+
+export function decodeRunCursor(token: string): RunCursor {
+  const [createdAt, id] = decodePair(token)
+  return { createdAt, id }
+}
+
+export function encodeOutcomeCursor(cursor: OutcomeCursor): string {
+  return encodePair(cursor.updatedAt, cursor.id)
+}
+
+/** Its time is checked and normalized here, so that neither store meets a malformed date. */
+export function decodeOutcomeCursor(token: string): OutcomeCursor {
+  const invalid = new BridgeError('VALIDATION_FAILED', 'cursor: not a cursor this listing gave out', {
+    details: { field: 'cursor' },
+  })
+  let pair: [string, string]
+  try {
+    pair = decodePair(token)
+  } catch {
+    throw invalid
+  }
+  const ms = Date.parse(pair[0])
+  if (!Number.isFinite(ms)) throw invalid
+  return { updatedAt: new Date(ms).toISOString(), id: pair[1] }
+}
+
+/** The `since` of an outcome query as the stores compare it (ISO 8601, UTC, milliseconds). */
+export function outcomeSince(since: string): string {
+  const ms = Date.parse(since)
+  if (!Number.isFinite(ms)) {
+    throw new BridgeError('VALIDATION_FAILED', `since: must be an ISO 8601 date-time, got ${since}`, {
+      details: { field: 'since' },
+    })
+  }
+  return new Date(ms).toISOString()
 }

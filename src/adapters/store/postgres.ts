@@ -23,6 +23,7 @@ import {
 } from './postgres-items.js'
 import { migrate } from './postgres-migrate.js'
 import { migrations as defaultMigrations, type Migration } from './postgres-migrations/index.js'
+import { listFileOutcomes } from './postgres-outcomes.js'
 import { pruneReviews, pruneRuns } from './postgres-retention.js'
 import { createReview, findReviews, getReview, updateReview } from './postgres-reviews.js'
 import { countRuns, createRun, findRuns, getRun, listRuns, runCounts, updateRun } from './postgres-runs.js'
@@ -114,6 +115,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     listItems: (runId) => listItems(ctx, runId),
     updateItem: (id, patch) => updateItem(ctx, id, patch),
     findItems: (states) => findItems(ctx, states),
+    listFileOutcomes: (query) => listFileOutcomes(ctx, query),
     ledgerOwners: (keys) => ledgerOwners(ctx, keys),
     releaseLedger: (itemId) => releaseLedger(ctx, itemId),
     activeItemCount: () => activeItemCount(ctx),

@@ -26,6 +26,7 @@ import {
   updateItem,
 } from './sqlite-items.js'
 import { migrate } from './sqlite-migrate.js'
+import { listFileOutcomes } from './sqlite-outcomes.js'
 import { pruneReviewsIn, pruneRunsIn } from './sqlite-retention.js'
 import { createReview, findReviews, updateReview } from './sqlite-reviews.js'
 import { countRuns, createRun, findRuns, listRuns, runCounts, updateRun } from './sqlite-runs.js'
@@ -77,6 +78,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     listItems: async (runId) => listItems(ctx, runId),
     updateItem: (id, patch) => updateItem(ctx, id, patch),
     findItems: async (states) => findItems(ctx, states),
+    listFileOutcomes: async (query) => listFileOutcomes(ctx, query),
     ledgerOwners: async (keys) => ledgerOwners(ctx, keys),
     releaseLedger: (itemId) => releaseLedger(ctx, itemId),
     activeItemCount: async () => activeItemCount(ctx),

@@ -14,6 +14,7 @@ import { collisionSafeName } from '../../domain/file-names.js'
 import { markerName } from '../../domain/readiness.js'
 import type { RemoteFiles, RemoteOpOptions } from '../../ports/remote-files.js'
 import type { ItemRecord, ItemTarget } from '../../ports/store.js'
+import { itemFinished } from '../../runs/item-audit.js'
 import { moveItem } from '../../runs/items.js'
 import { recordResubmission } from '../review/resubmit.js'
 import type { RunContext, SourceFolderFlow } from './context.js'
@@ -172,18 +173,11 @@ export async function handleFailed(ctx: RunContext, flow: SourceFolderFlow, item
     },
     ctx.control.shutdown,
   )
-  await ctx.store.updateItem(item.id, {
+  const reported = await ctx.store.updateItem(item.id, {
     finalPath,
     error: { code: error.code, message: error.message, reportedAt: time },
   })
-  ctx.events.emit({
-    type: 'item-finished',
-    flow: flow.name,
-    runId: item.runId,
-    itemId: item.id,
-    outcome: 'failed',
-    bytes: 0,
-  })
+  ctx.events.emit(itemFinished(flow.kind, reported, 'failed', 0))
 }
 
 /** Reports every failed file of these whose failure is not reported yet; a file that resists is tried next round. */
@@ -224,15 +218,10 @@ export async function finalize(ctx: RunContext, flow: SourceFolderFlow, item: It
   }
   const { finalPath } = await disposeSucceeded(ctx.remotes.get(item.endpoint), flow, item, signal)
   const skipped = item.target?.alreadyInSDrive === true
-  await moveItem(ctx.store, item, skipped ? 'skipped' : 'done', { finalPath, error: null })
-  ctx.events.emit({
-    type: 'item-finished',
-    flow: flow.name,
-    runId: item.runId,
-    itemId: item.id,
-    outcome: skipped ? 'skipped' : 'done',
-    bytes: skipped ? 0 : item.bytesTransferred,
-  })
+  const finished = await moveItem(ctx.store, item, skipped ? 'skipped' : 'done', { finalPath, error: null })
+  ctx.events.emit(
+    itemFinished(flow.kind, finished, skipped ? 'skipped' : 'done', skipped ? 0 : item.bytesTransferred),
+  )
 }
 
 /**

@@ -9,6 +9,7 @@ import type { OutboundFlow } from '../../config/schema.js'
 import { retryDelayAfterFault } from '../../domain/attempts.js'
 import { type BridgeError, isTransient, toBridgeError } from '../../domain/errors.js'
 import type { ItemRecord } from '../../ports/store.js'
+import { itemFinished } from '../../runs/item-audit.js'
 import { moveItem } from '../../runs/items.js'
 import { pauseWithoutAttempt } from '../../runs/retry.js'
 import { deliverFile } from '../../transfer/remote-delivery.js'
@@ -54,8 +55,8 @@ export async function failAttempt(
     events.emit({ type: 'item-finished', ...at, outcome: 'retrying', bytes: 0 })
     return
   }
-  await moveItem(store, item, 'failed', { error: problem, nextAttemptAt: null })
-  events.emit({ type: 'item-finished', ...at, outcome: 'failed', bytes: 0 })
+  const failed = await moveItem(store, item, 'failed', { error: problem, nextAttemptAt: null })
+  events.emit(itemFinished('outbound', failed, 'failed', 0))
 }
 
 /** One file streamed to the recipient: finalizing when delivered, skipped when already there. */
@@ -96,15 +97,8 @@ async function deliverItem(
       error: null,
     }
     if (result.outcome === 'skipped') {
-      await moveItem(deps.store, item, 'skipped', patch)
-      deps.events.emit({
-        type: 'item-finished',
-        flow: flow.name,
-        runId: item.runId,
-        itemId: item.id,
-        outcome: 'skipped',
-        bytes: 0,
-      })
+      const skipped = await moveItem(deps.store, item, 'skipped', patch)
+      deps.events.emit(itemFinished('outbound', skipped, 'skipped', 0))
     } else {
       await moveItem(deps.store, item, 'finalizing', patch)
     }

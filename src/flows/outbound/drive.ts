@@ -141,16 +141,28 @@ async function endInterrupted(
   }
 }
 
+/**
+ * The job's log lines carry its idempotency key: the caller's
+ * `Idempotency-Key`, or an Outbound Message's notification id within
+ * `outbound-message:<flow>:<id>`, so the caller's own id finds them.
+ */
+function forJob(deps: OutboundDeps, job: RunRecord): OutboundDeps {
+  if (job.idempotencyKey === null) return deps
+  return { ...deps, logger: deps.logger.child({ idempotencyKey: job.idempotencyKey }) }
+}
+
 /** The run driver's drive function for outbound flows: jobs of one flow, a window's batch when given. */
 export function createOutboundDrive(deps: OutboundDeps & { flows: ReadonlyMap<string, OutboundFlow> }) {
   return async function driveJobs(jobs: RunRecord[], control: RunControl, hint: Batch | undefined) {
     const flow = deps.flows.get((jobs[0] as RunRecord).flow) as OutboundFlow
     const batch = hint ?? null
+    // A window's jobs share their delivery rounds and companions: those lines name no single job.
+    const shared = jobs.length === 1 ? forJob(deps, jobs[0] as RunRecord) : deps
     try {
-      for (const job of jobs) await startJob(deps, flow, job, batch, control)
-      if ((await deliverAll(deps, flow, jobs, control)) === 'stopped') return
-      const companionError = await companionsFor(deps, flow, jobs, batch, control)
-      for (const job of jobs) await finishJob(deps, flow, job, companionError, control)
+      for (const job of jobs) await startJob(forJob(deps, job), flow, job, batch, control)
+      if ((await deliverAll(shared, flow, jobs, control)) === 'stopped') return
+      const companionError = await companionsFor(shared, flow, jobs, batch, control)
+      for (const job of jobs) await finishJob(forJob(deps, job), flow, job, companionError, control)
     } catch (error) {
       // Stopped, not failed: the next start, or the job's new owner, carries on.
       if (control.stopped()) return

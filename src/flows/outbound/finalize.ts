@@ -2,6 +2,7 @@
 import type { OutboundFlow } from '../../config/schema.js'
 import { isTransient, toBridgeError } from '../../domain/errors.js'
 import type { ItemRecord } from '../../ports/store.js'
+import { itemFinished } from '../../runs/item-audit.js'
 import { moveItem } from '../../runs/items.js'
 import type { OutboundDeps } from './deps.js'
 
@@ -45,15 +46,8 @@ export async function finalizeDelivered(
   }
   await Promise.all(
     finalizing.map(async (item) => {
-      await moveItem(store, item, 'done')
-      deps.events.emit({
-        type: 'item-finished',
-        flow: flow.name,
-        runId: item.runId,
-        itemId: item.id,
-        outcome: 'done',
-        bytes: item.bytesTransferred,
-      })
+      const done = await moveItem(store, item, 'done')
+      deps.events.emit(itemFinished('outbound', done, 'done', item.bytesTransferred))
     }),
   )
 }

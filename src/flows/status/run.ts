@@ -8,6 +8,7 @@ import type { StatusFlow } from '../../config/schema.js'
 import { backoffDelay } from '../../domain/backoff.js'
 import { isTransient, toBridgeError } from '../../domain/errors.js'
 import type { ItemRecord } from '../../ports/store.js'
+import { itemFinished } from '../../runs/item-audit.js'
 import { moveItem } from '../../runs/items.js'
 import { isDue } from '../../runs/rounds.js'
 import type { RunContext } from '../inbound/context.js'
@@ -112,15 +113,11 @@ export async function finalizeStatusFile(
           message: `${detail.rowsRejected} of ${detail.rowsTotal} rows rejected, ${detail.rowsApplied} applied; report: ${reportPath}`,
         }
       : null
-  await moveItem(ctx.store, item, 'done', { detail: detail as unknown as Record<string, unknown>, error })
-  ctx.events.emit({
-    type: 'item-finished',
-    flow: flow.name,
-    runId: item.runId,
-    itemId: item.id,
-    outcome: 'done',
-    bytes: 0,
+  const done = await moveItem(ctx.store, item, 'done', {
+    detail: detail as unknown as Record<string, unknown>,
+    error,
   })
+  ctx.events.emit(itemFinished('status', done, 'done', 0))
 }
 
 /** A status file with rejected rows was applied in part: its run says so. */

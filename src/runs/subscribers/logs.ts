@@ -14,7 +14,9 @@ export function logRunFinished(logger: Logger, event: RunEventOf<'run-finished'>
     flow: event.flow,
     run: event.runId,
     state: event.state,
-    ...(event.error ? { code: event.error.code, err: event.error.message } : {}),
+    code: event.error?.code ?? null,
+    ...(event.idempotencyKey !== undefined ? { idempotencyKey: event.idempotencyKey } : {}),
+    ...(event.error ? { err: event.error.message } : {}),
   }
   const what = LABEL[event.kind]
   if (event.state === 'failed') logger.error(fields, `${what} failed`)

@@ -12,6 +12,7 @@ import { sql as reviewAndStatus } from './003-review-and-status.js'
 import { sql as runLeases } from './004-run-leases.js'
 import { sql as retention } from './005-retention.js'
 import { sql as nothingToExport } from './006-nothing-to-export.js'
+import { sql as auditTrail } from './007-audit-trail.js'
 
 export type { Migration }
 
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = [
   { version: 4, name: 'run-leases', sql: runLeases },
   { version: 5, name: 'retention', sql: retention },
   { version: 6, name: 'nothing-to-export', sql: nothingToExport },
+  { version: 7, name: 'audit-trail', sql: auditTrail },
 ]

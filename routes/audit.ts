@@ -1,0 +1,40 @@
+/** The audit trail for auditors: every file outcome, oldest first, paged by cursor. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type as T } from '@sinclair/typebox'
+import { ListFileOutcomesQuery } from '../schemas/audit.js'
+import { ErrorRef } from '../schemas/common.js'
+import type { Bridge } from '../src/bridge.js'
+import { toFileOutcomeView } from '../src/services/audit-views.js'
+
+const audit: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
+  const kindOf = new Map(bridge.config.flows.map((f) => [f.name, f.kind]))
+
+  app.get(
+    '/v1/audit',
+    {
+      schema: {
+        operationId: 'listFileOutcomes',
+        summary: 'File outcomes (done, skipped, failed) by the time they were stored, paged by cursor',
+        description:
+          'The audit trail: one entry per file that reached an outcome, with its source and final path, record, S-Drive file, bytes and SHA-256. The same outcomes are logged as "file outcome" lines.',
+        tags: ['audit'],
+        querystring: ListFileOutcomesQuery,
+        response: { 200: T.Ref('FileOutcomeList'), 400: ErrorRef, 401: ErrorRef },
+      },
+    },
+    async (request) => {
+      const { since, cursor, limit } = request.query
+      const page = await bridge.store.listFileOutcomes({
+        limit,
+        ...(since ? { since } : {}),
+        ...(cursor ? { cursor } : {}),
+      })
+      return {
+        items: page.items.map((item) => toFileOutcomeView(item, kindOf.get(item.flow) ?? null)),
+        nextCursor: page.nextCursor,
+      }
+    },
+  )
+}
+
+export default audit

@@ -10,24 +10,16 @@ import type { RunEventOf, RunEvents } from '../events.js'
 export function logFileOutcome(logger: Logger, event: RunEventOf<'item-finished'>): void {
   const { audit } = event
   if (audit === undefined || event.outcome === 'retrying') return
+  const { kind, message, ...fields } = audit
   logger.info(
     {
-      kind: audit.kind,
+      kind,
       flow: event.flow,
       run: event.runId,
       item: event.itemId,
       outcome: event.outcome,
-      code: audit.code,
-      sourcePath: audit.sourcePath,
-      finalPath: audit.finalPath,
-      object: audit.object,
-      recordId: audit.recordId,
-      sdriveFileId: audit.sdriveFileId,
-      bytes: audit.bytes,
-      sha256: audit.sha256,
-      attempts: audit.attempts,
-      durationMs: audit.durationMs,
-      ...(audit.message !== null ? { reason: audit.message } : {}),
+      ...fields,
+      ...(message !== null ? { reason: message } : {}),
     },
     'file outcome',
   )

@@ -26,22 +26,34 @@ function toSaveResult(raw: RawSaveResult): SaveResult {
   return { id: typeof raw.id === 'string' ? raw.id : null, success: raw.success === true, errors }
 }
 
-export async function createRecords(
+/** One collections request per 200 records (POST creates, PATCH updates); results in order. */
+async function saveInChunks(
   calls: SalesforceCalls,
+  method: 'POST' | 'PATCH',
   sobject: string,
   records: Record<string, unknown>[],
   options?: SalesforceCallOptions,
 ): Promise<SaveResult[]> {
   const type = soqlIdentifier(sobject)
+  const label = method === 'POST' ? 'create records' : 'update records'
   const results: SaveResult[] = []
   for (const part of chunk(records, COLLECTION_CHUNK)) {
     const body = { allOrNone: false, records: part.map((r) => ({ attributes: { type }, ...r })) }
-    const raw = await runCall(calls, 'create records', 'POST', options, () =>
-      request<RawSaveResult[]>(calls.session, 'POST', '/composite/sobjects', body),
+    const raw = await runCall(calls, label, method, options, () =>
+      request<RawSaveResult[]>(calls.session, method, '/composite/sobjects', body),
     )
     results.push(...(Array.isArray(raw) ? raw.map(toSaveResult) : []))
   }
   return results
+}
+
+export function createRecords(
+  calls: SalesforceCalls,
+  sobject: string,
+  records: Record<string, unknown>[],
+  options?: SalesforceCallOptions,
+): Promise<SaveResult[]> {
+  return saveInChunks(calls, 'POST', sobject, records, options)
 }
 
 export async function updateRecords(
@@ -50,20 +62,11 @@ export async function updateRecords(
   records: Record<string, unknown>[],
   options?: SalesforceCallOptions,
 ): Promise<SaveResult[]> {
-  const type = soqlIdentifier(sobject)
   for (const record of records) {
     if (typeof record.Id !== 'string')
       throw new BridgeError('VALIDATION_FAILED', 'updateRecords needs an Id on every record')
   }
-  const results: SaveResult[] = []
-  for (const part of chunk(records, COLLECTION_CHUNK)) {
-    const body = { allOrNone: false, records: part.map((r) => ({ attributes: { type }, ...r })) }
-    const raw = await runCall(calls, 'update records', 'PATCH', options, () =>
-      request<RawSaveResult[]>(calls.session, 'PATCH', '/composite/sobjects', body),
-    )
-    results.push(...(Array.isArray(raw) ? raw.map(toSaveResult) : []))
-  }
-  return results
+  return saveInChunks(calls, 'PATCH', sobject, records, options)
 }
 
 export async function deleteRecords(

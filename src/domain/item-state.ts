@@ -29,6 +29,20 @@ export function assertTransition(from: ItemState, to: ItemState): void {
 
 export const ACTIVE_ITEM_STATES: readonly ItemState[] = ['pending', 'transferring', 'finalizing']
 
+/** Counts of a run with no items yet: what the stores add each state's count to. */
+export function emptyRunCounts(): RunCounts {
+  return {
+    total: 0,
+    pending: 0,
+    transferring: 0,
+    finalizing: 0,
+    done: 0,
+    failed: 0,
+    skipped: 0,
+    bytesDone: 0,
+  }
+}
+
 /** The state a run ends in, from its item counts; null while work remains. */
 export function finalRunState(counts: RunCounts): RunState | null {
   if (counts.pending + counts.transferring + counts.finalizing > 0) return null

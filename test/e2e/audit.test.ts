@@ -203,6 +203,24 @@ t.test('GET /v1/audit refuses a bad since, limit or cursor, naming the field', a
   t.match(badCursor.json, {
     error: { code: 'VALIDATION_FAILED', message: /cursor/, details: { field: 'cursor' } },
   })
+  const token = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const hostile: [string, number, string][] = [
+    ['x'.repeat(201), 400, 'querystring.cursor'],
+    [token({ updatedAt: '2026-01-01T00:00:00Z', id: 'x' }), 400, 'cursor'],
+    [token(['not a date', 'x']), 400, 'cursor'],
+    [token(['2026-01-01T00:00:00Z', 7]), 400, 'cursor'],
+    [token([[['deep']], 'x']), 400, 'cursor'],
+  ]
+  for (const [cursor, status, field] of hostile) {
+    const res = await h.api('GET', `/v1/audit?cursor=${encodeURIComponent(cursor)}`)
+    t.equal(res.status, status, `cursor ${cursor.slice(0, 40)}`)
+    t.match(res.json, { error: { code: 'VALIDATION_FAILED', details: { field } } })
+  }
+  // An id that looks like SQL is a bound value, nothing more: the page after it is simply empty.
+  const injected = await h.api('GET', `/v1/audit?cursor=${token(['2999-01-01T00:00:00Z', "x' OR '1'='1"])}`)
+  t.equal(injected.status, 200)
+  t.same(injected.json.items, [])
+  t.equal(injected.json.nextCursor, null)
   const anonymous = await fetch(`${h.url}/v1/audit`)
   t.equal(anonymous.status, 401, 'auth like the other /v1 routes')
 })

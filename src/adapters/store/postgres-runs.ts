@@ -1,5 +1,6 @@
 /** Runs in the PostgreSQL store: create (idempotently across replicas), read, page, update, count. */
 import { BridgeError } from '../../domain/errors.js'
+import { emptyRunCounts } from '../../domain/item-state.js'
 import type {
   CreateRunInput,
   CreateRunResult,
@@ -151,16 +152,7 @@ export async function runCounts(ctx: PgStoreContext, runId: string): Promise<Run
     [runId],
   )
   if (rows.length === 0) throw new BridgeError('NOT_FOUND', `run ${runId} not found`)
-  const counts: RunCounts = {
-    total: 0,
-    pending: 0,
-    transferring: 0,
-    finalizing: 0,
-    done: 0,
-    failed: 0,
-    skipped: 0,
-    bytesDone: 0,
-  }
+  const counts = emptyRunCounts()
   for (const row of rows) {
     if (row.state === null) continue
     counts[row.state] = row.n

@@ -1,5 +1,6 @@
 /** Runs in the SQLite store: create (idempotently), read, page, update, count. */
 import { BridgeError } from '../../domain/errors.js'
+import { emptyRunCounts } from '../../domain/item-state.js'
 import type {
   CreateRunInput,
   CreateRunResult,
@@ -169,16 +170,7 @@ export function runCounts(ctx: SqliteStoreContext, runId: string): RunCounts {
        FROM items WHERE run_id = ? GROUP BY state`,
     )
     .all(runId)
-  const counts: RunCounts = {
-    total: 0,
-    pending: 0,
-    transferring: 0,
-    finalizing: 0,
-    done: 0,
-    failed: 0,
-    skipped: 0,
-    bytesDone: 0,
-  }
+  const counts = emptyRunCounts()
   for (const row of rows) {
     counts[row.state] = row.n
     counts.total += row.n

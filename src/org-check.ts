@@ -9,6 +9,7 @@ import { openExchangeRecording } from './adapters/recording/exchange-file.js'
 import { createSalesforceApi } from './adapters/salesforce/index.js'
 import { createSDrive } from './adapters/sdrive/index.js'
 import type { BridgeConfig } from './config/schema.js'
+import { configSecrets } from './config/secrets.js'
 import type { Exchange } from './ports/exchange-log.js'
 import { checkOrg, type OrgCheckOptions, type OrgReport } from './services/org-check/index.js'
 
@@ -21,17 +22,6 @@ export interface OrgCheckRun {
   report: OrgReport
   /** The recording's file, when one was asked for. */
   recording: string | null
-}
-
-/** Every secret value of the configuration, to be removed from recordings wherever it appears. */
-export function configSecrets(config: BridgeConfig): string[] {
-  const auth = config.salesforce.auth
-  const secrets = auth.type === 'client_credentials' ? [auth.clientSecret] : [auth.privateKey]
-  for (const endpoint of Object.values(config.endpoints)) {
-    for (const value of [endpoint.password, endpoint.privateKey, endpoint.passphrase])
-      if (value) secrets.push(value)
-  }
-  return secrets
 }
 
 export async function runOrgCheck(

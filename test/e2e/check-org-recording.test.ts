@@ -5,16 +5,22 @@
  * POST /v1/admin/check-org answers the same report as JSON.
  */
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { startFaultProxy } from '../support/fault-proxy.js'
 import { API_KEY, REMOTE_PASSWORD, seedRecords, standardFlow, startHarness } from '../support/harness.js'
 import { PROBE_REMOTE_PASSWORD, PROBE_SECRET, startProbeOrg } from '../support/org-probe.js'
 
 const repoRoot = join(import.meta.dirname, '..', '..')
 
 function runCliChild(args: string[], env: Record<string, string>) {
+  return startCliChild(args, env).done
+}
+
+function startCliChild(args: string[], env: Record<string, string>) {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
@@ -28,9 +34,10 @@ function runCliChild(args: string[], env: Record<string, string>) {
   proc.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8')
   })
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     proc.on('close', (code) => resolve({ code, stdout, stderr }))
   })
+  return { proc, done }
 }
 
 /** Every way a secret could show in a recording, checked over its whole text. */
@@ -179,3 +186,52 @@ t.test('POST /v1/admin/check-org answers the report; bad bodies are 4xx naming t
   })
   t.equal(unauthenticated.status, 401)
 })
+
+t.test(
+  'a probe killed (SIGKILL) in the middle of its S3 upload: the next probe leaves nothing behind',
+  async (t) => {
+    const org = await startProbeOrg()
+    t.teardown(() => org.close())
+    const sandboxPort = Number(new URL(org.sandbox.url).port)
+    // The S3 URL goes through a proxy that holds every byte after the first 1000 sent to S3: the
+    // unsigned GET of the read-only check passes, the probe's upload stalls half-way.
+    const proxy = await startFaultProxy({
+      target: { host: '127.0.0.1', port: sandboxPort },
+      rule: { action: 'stall', afterBytes: 1000, direction: 'toTarget' },
+    })
+    t.teardown(() => proxy.close())
+    const stalledPath = await org.writeConfig({
+      sdrive: { s3UploadUrl: `http://127.0.0.1:${proxy.port}/s3/cg-sandbox-bucket/` },
+    })
+    const child = startCliChild(
+      ['check-org', '--config', stalledPath, '--write', '--record-id', org.accountId],
+      org.env,
+    )
+    await once(proxy.events, 'stall')
+    child.proc.kill('SIGKILL')
+    const killed = await child.done
+    t.equal(killed.code, null, 'killed, not finished')
+    const wip = org.sandbox.records('cg__AccountFile__c').filter((r) => r.cg__WIP__c === true)
+    t.equal(wip.length, 1, 'the killed probe left its WIP record')
+    t.match(String(wip[0]?.cg__File_Name__c), /^sdrive-bridge-probe-\d+\.txt$/)
+
+    const next = await runCliChild(
+      ['check-org', '--config', await org.writeConfig(), '--write', '--record-id', org.accountId, '--json'],
+      org.env,
+    )
+    t.equal(next.code, 0, next.stderr)
+    const report = JSON.parse(next.stdout) as { checks: { id: string; verdict: string; evidence: string }[] }
+    t.match(
+      report.checks.find((c) => c.id === 'write.cleanup')?.evidence,
+      /1 WIP record\(s\), 0 finished file\(s\)/,
+    )
+    t.equal(report.checks.find((c) => c.id === 'write.nothingLeft')?.verdict, 'ok')
+    t.same(
+      org.sandbox
+        .records('cg__AccountFile__c')
+        .filter((r) => r.cg__WIP__c === true || r.cg__Is_Deleted__c !== true),
+      [],
+      'no WIP record and no probe file left',
+    )
+  },
+)

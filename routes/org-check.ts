@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type as T } from '@sinclair/typebox'
+import { type Static, Type as T } from '@sinclair/typebox'
 import { ErrorRef } from '../schemas/common.js'
+import type { OrgCheckRequestBody } from '../schemas/org-check.js'
 import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'
 import { runOrgCheck } from '../src/org-check.js'
@@ -24,7 +25,7 @@ const orgCheck: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { br
       },
     },
     async (request) => {
-      const body = request.body as { write?: boolean; recordId?: string; flow?: string }
+      const body = request.body as Static<typeof OrgCheckRequestBody>
       if (body.write === true && body.recordId === undefined) {
         throw new BridgeError('VALIDATION_FAILED', 'body/recordId is required when write is true')
       }

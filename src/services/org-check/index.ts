@@ -26,8 +26,6 @@ import { orgFacts } from './org-facts.js'
 import { schemaChecks } from './schema-checks.js'
 import { writeProbe } from './write-probe.js'
 
-export { PROBE_FILE_NAME } from './write-probe.js'
-
 export interface OrgCheckDeps {
   config: BridgeConfig
   sf: SalesforceApi

@@ -14,7 +14,7 @@ import type { SalesforceApi } from '../../ports/salesforce.js'
 import type { SDrive, SDriveFile, SDriveTarget } from '../../ports/sdrive.js'
 
 /** The probe's own files: nothing else is ever removed by a probe. */
-export const PROBE_FILE_NAME = /^sdrive-bridge-probe-\d+\.txt$/
+const PROBE_FILE_NAME = /^sdrive-bridge-probe-\d+\.txt$/
 
 export interface WriteProbeDeps {
   config: BridgeConfig
@@ -34,7 +34,7 @@ interface Target extends SDriveTarget {
 }
 
 /** The file object of the named flow (or of the first flow that has one), with the record as parent. */
-export function probeTarget(config: BridgeConfig, recordId: string, flowName?: string): Target | null {
+function probeTarget(config: BridgeConfig, recordId: string, flowName?: string): Target | null {
   for (const [i, flow] of config.flows.entries()) {
     if (flowName !== undefined && flow.name !== flowName) continue
     const at = `flows[${i}]`

@@ -288,6 +288,29 @@ t.test(
   },
 )
 
+t.test(
+  'a refused login stops the probe at once; an API version the org does not offer is wrong',
+  async (t) => {
+    const org = await startProbeOrg()
+    t.teardown(() => org.close())
+    const refused = await checkOrg(
+      { ...org, env: { ...org.env, SF_CLIENT_SECRET: 'not-the-secret' } },
+      await org.writeConfig(),
+    )
+    t.equal(refused.code, 1)
+    t.same(
+      refused.report.checks.map((c) => [c.id, c.verdict, c.keyPath]),
+      [['auth', 'wrong', 'salesforce.auth']],
+    )
+    t.match(refused.report.checks[0]?.evidence, /SALESFORCE_AUTH_FAILED: .*invalid_client_credentials/)
+
+    const future = await checkOrg(org, await org.writeConfig({ salesforce: { apiVersion: '99.0' } }))
+    t.equal(future.code, 1)
+    t.same(wrongAt(future.report), ['salesforce.apiVersion'])
+    t.match(future.report.facts, { apiVersion: '99.0', latestApiVersion: '63.0' })
+  },
+)
+
 t.test('usage errors exit 2', async (t) => {
   const org = await startProbeOrg()
   t.teardown(() => org.close())

@@ -8,20 +8,23 @@ import type { SalesforceSandbox, SalesforceSandboxOptions } from '../../src/sand
 export const PROBE_SECRET = 'probe-client-secret-Zx81!q'
 export const PROBE_REMOTE_PASSWORD = 'probe-remote-pass-7Yw#'
 
+export interface ConfigOverrides {
+  sdrive?: Record<string, unknown>
+  salesforce?: Record<string, unknown>
+  flows?: Record<string, unknown>[]
+}
+
 export interface ProbeOrg {
   sandbox: SalesforceSandbox
   dir: string
   accountId: string
   env: Record<string, string>
   /** Writes a configuration (overrides merged into the defaults) and returns its path. */
-  writeConfig(overrides?: {
-    sdrive?: Record<string, unknown>
-    flows?: Record<string, unknown>[]
-  }): Promise<string>
+  writeConfig(overrides?: ConfigOverrides): Promise<string>
   close(): Promise<void>
 }
 
-/** Inbound to Account files (with a review loop) and outbound from Opportunity files with write-back. */
+/** Inbound to Account files (existing ones replaced) and outbound from Opportunity files with write-back. */
 export function probeFlows(): Record<string, unknown>[] {
   return [
     {
@@ -58,7 +61,7 @@ export async function startProbeOrg(options: SalesforceSandboxOptions = {}): Pro
     dir,
     accountId,
     env,
-    async writeConfig(overrides = {}) {
+    async writeConfig(overrides: ConfigOverrides = {}) {
       const config = {
         server: { host: '127.0.0.1', port: 0 },
         salesforce: {
@@ -70,6 +73,7 @@ export async function startProbeOrg(options: SalesforceSandboxOptions = {}): Pro
           },
           timeoutMs: 20_000,
           maxRetries: 0,
+          ...overrides.salesforce,
         },
         sdrive: { s3UploadUrl: sandbox.s3UploadUrl, ...overrides.sdrive },
         endpoints: {

@@ -187,6 +187,24 @@ t.test('fields the run-as user cannot edit: each with its key path', async (t) =
   )
 })
 
+t.test(
+  'an org without versions and a review loop that adds versions: wrong at review.resubmission',
+  async (t) => {
+    const org = await startProbeOrg({ variant: { versions: false } })
+    t.teardown(() => org.close())
+    const flows = probeFlows()
+    ;(flows[0] as Record<string, unknown>).review = { dropZone: { directory: '/rejected/{record.id}' } }
+    const run = await checkOrg(org, await org.writeConfig({ flows }))
+    t.equal(run.code, 1)
+    t.same(wrongAt(run.report), ['flows[0].review.resubmission'])
+    t.equal(run.report.variants.versions, 'none')
+    t.match(run.report.suggestedYaml, /versions: not available .*resubmission: replace/)
+    ;(flows[0] as { review: Record<string, unknown> }).review.resubmission = 'replace'
+    const fixed = await checkOrg(org, await org.writeConfig({ flows }))
+    t.equal(fixed.code, 0, 'with resubmission: replace the org fits')
+  },
+)
+
 t.test('a field of the wrong type is reported', async (t) => {
   const org = await startProbeOrg({ fieldTypes: { 'cg__AccountFile__c.cg__Account__c': 'string' } })
   t.teardown(() => org.close())

@@ -23,6 +23,13 @@ import {
 } from './exports.js'
 import { FlowDetail, FlowList, FlowSummary } from './flows.js'
 import { ConfigProblem, Health, MisconfiguredFlow, Readiness } from './health.js'
+import {
+  OrgCheckItem,
+  OrgCheckReport,
+  OrgCheckRequestBody,
+  OrgFactsView,
+  SDriveVariantsView,
+} from './org-check.js'
 import { RejectionList, RejectionRequestBody, RejectionView, ResubmissionView } from './reviews.js'
 import {
   DryRunPlan,
@@ -89,4 +96,9 @@ export const sharedSchemas = [
   EndpointReport,
   FileOutcome,
   FileOutcomeList,
+  OrgCheckRequestBody,
+  OrgCheckItem,
+  OrgFactsView,
+  SDriveVariantsView,
+  OrgCheckReport,
 ]

@@ -11,6 +11,7 @@ import endpointRoutes from '../routes/endpoints.js'
 import exportRoutes from '../routes/exports.js'
 import flowRoutes from '../routes/flows.js'
 import healthRoutes from '../routes/health.js'
+import orgCheckRoutes from '../routes/org-check.js'
 import outboundMessageRoutes from '../routes/outbound-messages.js'
 import rejectionRoutes from '../routes/rejections.js'
 import runEventRoutes from '../routes/run-events.js'
@@ -74,6 +75,7 @@ export default fp(
     await app.register(endpointRoutes, { bridge })
     await app.register(rejectionRoutes, { bridge })
     await app.register(auditRoutes, { bridge })
+    await app.register(orgCheckRoutes, { bridge })
   },
   { name: 'sdrive-ftp-bridge' },
 )

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino'
 import { createSystemClock } from './adapters/clock/system-clock.js'
 import { createPrometheusMetrics, type PrometheusMetrics } from './adapters/metrics/prometheus.js'
+import { type ExchangeRecording, openExchangeRecording } from './adapters/recording/exchange-file.js'
 import { createRemoteFiles } from './adapters/remote/index.js'
 import { createSalesforceApi } from './adapters/salesforce/index.js'
 import { type CronScheduler, startCronScheduler } from './adapters/scheduler/cron-scheduler.js'
@@ -18,6 +19,7 @@ import { openSqlite } from './adapters/store/sqlite-connection.js'
 import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
 import type { LoadedConfig } from './config/load.js'
 import type { EndpointConfig, Flow } from './config/schema.js'
+import { configSecrets } from './config/secrets.js'
 import { BridgeError } from './domain/errors.js'
 import type { TransferServices } from './flows/flow-services.js'
 import type { SourceFolderFlow } from './flows/inbound/context.js'
@@ -234,12 +236,15 @@ export async function createBridge(
   })
   const endpoints = new Map(Object.values(config.endpoints).map((e) => [e.name, e]))
   const pool = createRemotePool(config, endpoints, overrides, logger)
+  const recording = openSupportRecording(config, logger)
+  const record = recording ? { record: recording.sink } : {}
   const sf = createSalesforceApi(config.salesforce, {
     logger: logger.child({ component: 'salesforce' }),
     onApiUsage: metrics.apiUsage,
     onApiLimitPause: (paused) => events.emit({ type: 'api-limit', paused }),
+    ...record,
   })
-  const sdrive = createSDrive(sf, config.sdrive, { logger: logger.child({ component: 'sdrive' }) })
+  const sdrive = createSDrive(sf, config.sdrive, { logger: logger.child({ component: 'sdrive' }), ...record })
   const queue = createTransferQueue({
     concurrency: config.queue.maxConcurrentTransfers,
     maxWaiting: config.queue.maxQueuedItems,
@@ -276,13 +281,28 @@ export async function createBridge(
   })
   const parts = { config, flows: flowsOfKind(config, ['inbound', 'status']), endpoints, store, sf, sdrive }
   const bridge = { ...parts, remotes, queue, ...engines, metrics, events, logger, retention, flowSchema }
-  return withLifecycle(bridge, { clock, leases, pool })
+  return withLifecycle(bridge, { clock, leases, pool, recording })
+}
+
+/** server.recordSalesforce: a bounded recording of every Salesforce exchange, for support. */
+function openSupportRecording(config: LoadedConfig, logger: Logger): ExchangeRecording | null {
+  const directory = config.server.recordSalesforce
+  if (directory === undefined) return null
+  const forMs = config.server.recordSalesforceMinutes * 60_000
+  const recording = openExchangeRecording({
+    directory,
+    label: 'salesforce',
+    secrets: configSecrets(config),
+    forMs,
+  })
+  logger.warn({ path: recording.path, forMs }, 'recording every Salesforce exchange (redacted) for support')
+  return recording
 }
 
 /** start() and close() of the bridge: what runs in the background, and the order things close in. */
 function withLifecycle(
   bridge: Omit<Bridge, 'start' | 'close' | 'flowSchemaChecked'>,
-  own: { clock: Clock; leases: LeaseKeeper; pool: RemotePool },
+  own: { clock: Clock; leases: LeaseKeeper; pool: RemotePool; recording: ExchangeRecording | null },
 ): Bridge {
   const { config, store, engine, exports, reviews, retention, metrics, flowSchema, logger } = bridge
   let schemaChecked: Promise<void> = Promise.resolve()
@@ -326,6 +346,7 @@ function withLifecycle(
       ])
       const remotes = await own.pool.close()
       bridge.sf.close()
+      await own.recording?.close()
       const storeClosed = await Promise.allSettled([own.leases.close(), store.close()])
       const failure = [...engines, ...remotes, ...storeClosed].find((r) => r.status === 'rejected')
       if (failure && failure.status === 'rejected') throw failure.reason

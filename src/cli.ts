@@ -3,8 +3,9 @@
  * Operator commands:
  *   sdrive-ftp-bridge check-config [FILE] [--online]
  *   sdrive-ftp-bridge check-endpoint NAME [--config FILE] [--json]
- * Exit codes: 0 fine, 1 the endpoint check (or check-config --online) found a problem, 2 an invalid
- * configuration or command line.
+ *   sdrive-ftp-bridge check-org [--config FILE] [--json] [--write --record-id ID [--flow NAME]] [--record DIR]
+ * Exit codes: 0 fine, 1 the endpoint check (or check-config --online, or check-org) found a problem,
+ * 2 an invalid configuration or command line.
  */
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
@@ -14,6 +15,8 @@ import { createSalesforceApi } from './adapters/salesforce/index.js'
 import { ConfigError, type Env, type LoadedConfig, loadConfig } from './config/load.js'
 import { toBridgeError } from './domain/errors.js'
 import { createLogger } from './logging/logger.js'
+import { runOrgCheck } from './org-check.js'
+import { formatOrgReport } from './org-check-report.js'
 import type { EndpointReport } from './ports/endpoint-check.js'
 import { createFlowSchemaChecker } from './services/flow-schema.js'
 
@@ -30,6 +33,14 @@ const usage = `usage:
       flows name (exit 1 if one is wrong).
   sdrive-ftp-bridge check-endpoint NAME [--config FILE] [--json]
       Connects to an endpoint and reports its identity, features, directories and clock.
+  sdrive-ftp-bridge check-org [--config FILE] [--json] [--write --record-id ID [--flow NAME]] [--record DIR]
+      Probes the Salesforce org: login, user, org, edition, API version and usage, S-Drive's
+      package and files resource, the S3 upload URL, every object and field the flows name
+      (type and the run-as user's access), and which S-Drive variant the org has; prints a
+      verdict per check and a suggested sdrive: block (exit 1 if anything would make a flow fail).
+      --write uploads a small probe file to record ID (through the file object of --flow, default
+      the first flow's), reads it back, removes it. --record writes every request and answer,
+      redacted, as JSON lines to a file in DIR.
 `
 
 class UsageError extends Error {}
@@ -42,6 +53,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await checkConfigCommand(rest, io)
       case 'check-endpoint':
         return await checkEndpointCommand(rest, io)
+      case 'check-org':
+        return await checkOrgCommand(rest, io)
       case 'help':
       case '--help':
       case '-h':
@@ -166,6 +179,93 @@ async function checkEndpointCommand(args: string[], io: CliIo): Promise<number> 
   const report = await checkEndpoint(endpoint, endpointDirectories(config.flows, name), logger)
   io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report))
   return report.ok ? 0 : 1
+}
+
+interface CheckOrgArgs {
+  configPath?: string
+  json: boolean
+  write: boolean
+  recordId?: string
+  flow?: string
+  recordDirectory?: string
+}
+
+/** A value option: `--name VALUE` or `--name=VALUE`; returns how many arguments it took (0 if not this option). */
+function valueOption(args: string[], i: number, name: string, set: (value: string) => void): number {
+  const arg = args[i] as string
+  if (arg.startsWith(`${name}=`)) {
+    set(arg.slice(name.length + 1))
+    return 1
+  }
+  if (arg !== name) return 0
+  const value = args[i + 1]
+  if (value === undefined || value.startsWith('--')) throw new UsageError(`${name} needs a value`)
+  set(value)
+  return 2
+}
+
+function parseCheckOrgArgs(args: string[]): CheckOrgArgs {
+  const parsed: CheckOrgArgs = { json: false, write: false }
+  for (let i = 0; i < args.length; ) {
+    const arg = args[i] as string
+    if (arg === '--json' || arg === '--write') {
+      parsed[arg === '--json' ? 'json' : 'write'] = true
+      i++
+      continue
+    }
+    const took =
+      valueOption(args, i, '--config', (v) => {
+        parsed.configPath = v
+      }) ||
+      valueOption(args, i, '--record-id', (v) => {
+        parsed.recordId = v
+      }) ||
+      valueOption(args, i, '--flow', (v) => {
+        parsed.flow = v
+      }) ||
+      valueOption(args, i, '--record', (v) => {
+        parsed.recordDirectory = v
+      })
+    if (took === 0)
+      throw new UsageError(arg.startsWith('--') ? `unknown option ${arg}` : `unexpected argument "${arg}"`)
+    i += took
+  }
+  if (parsed.write && parsed.recordId === undefined) throw new UsageError('--write needs --record-id ID')
+  if (!parsed.write && parsed.recordId !== undefined)
+    throw new UsageError('--record-id is only used with --write')
+  if (parsed.recordId !== undefined && !/^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$/.test(parsed.recordId)) {
+    throw new UsageError('--record-id must be a 15 or 18 character Salesforce record id')
+  }
+  return parsed
+}
+
+async function checkOrgCommand(args: string[], io: CliIo): Promise<number> {
+  const parsed = parseCheckOrgArgs(args)
+  const path = parsed.configPath ?? defaultConfigPath(io.env)
+  const config = await readConfig(path, io)
+  if (!config) return 2
+  if (parsed.flow !== undefined && !config.flows.some((f) => f.name === parsed.flow)) {
+    io.stderr(`flow "${parsed.flow}" is not configured in ${path}\n`)
+    return 2
+  }
+  // Logs go to stderr, so --json output on stdout stays parseable.
+  const logger = createLogger({ level: io.env.LOG_LEVEL ?? 'warn', destination: process.stderr })
+  const { report, recording } = await runOrgCheck(
+    config,
+    {
+      write: parsed.write,
+      ...(parsed.recordId !== undefined ? { recordId: parsed.recordId } : {}),
+      ...(parsed.flow !== undefined ? { flow: parsed.flow } : {}),
+      ...(parsed.recordDirectory !== undefined ? { recordDirectory: parsed.recordDirectory } : {}),
+    },
+    logger,
+  )
+  io.stdout(
+    parsed.json
+      ? `${JSON.stringify({ ...report, recording }, null, 2)}\n`
+      : formatOrgReport(report, recording),
+  )
+  return report.exitCode
 }
 
 const yesNo = (value: boolean | null) => (value === null ? '-' : value ? 'yes' : 'no')

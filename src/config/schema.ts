@@ -33,6 +33,19 @@ export const ServerConfigSchema = T.Object(
       description:
         'On SIGTERM, transfers in flight may finish for this long before they are abandoned; files not started stay pending for the next start.',
     }),
+    recordSalesforce: T.Optional(
+      T.String({
+        minLength: 1,
+        description:
+          'Support recording: every Salesforce, S-Drive and S3 request and answer of normal runs is written, with every secret, token, policy, signature and session id redacted, as JSON lines to a file in this directory, for recordSalesforceMinutes after start. Off when unset.',
+      }),
+    ),
+    recordSalesforceMinutes: T.Integer({
+      minimum: 1,
+      maximum: 1440,
+      default: 60,
+      description: 'How long after start recordSalesforce records; then it stops by itself.',
+    }),
   },
   { additionalProperties: false, default: {} },
 )

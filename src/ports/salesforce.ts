@@ -30,12 +30,41 @@ export interface SaveResult {
   errors: { statusCode?: string; message: string; fields?: string[] }[]
 }
 
+/** One field as describe shows it to the run-as user (a field the user cannot read is not listed at all). */
+export interface FieldDescription {
+  name: string
+  /** Salesforce's field type: string, boolean, reference, double, date, datetime, picklist, … */
+  type: string | null
+  /** null when describe did not say. */
+  createable: boolean | null
+  updateable: boolean | null
+}
+
+/** Object-level permissions of the run-as user, as describe reports them; null where it did not say. */
+export interface ObjectAccess {
+  createable: boolean | null
+  updateable: boolean | null
+  deletable: boolean | null
+  queryable: boolean | null
+}
+
 /** What `describe` tells about one object: its API name, its fields' API names and its records' id prefix. */
 export interface ObjectDescription {
   name: string
   fields: string[]
   /** The 3-character id prefix of its records; null if it has none. */
   keyPrefix: string | null
+  /** Per field: type and the run-as user's write access. */
+  fieldDetails?: FieldDescription[]
+  access?: ObjectAccess
+}
+
+/** Who the calls run as, from the token's identity URL. */
+export interface SalesforceIdentity {
+  /** The identity URL (…/id/<orgId>/<userId>). */
+  url: string
+  orgId: string
+  userId: string
 }
 
 export interface SalesforceApi {
@@ -67,6 +96,13 @@ export interface SalesforceApi {
   ): Promise<SaveResult[]>
   /** DELETE many records (sObject Collections). */
   deleteRecords(ids: string[], options?: SalesforceCallOptions): Promise<SaveResult[]>
+  /**
+   * A GET of any REST resource: a path below /services/data/vXX.X (e.g. /limits), a path from
+   * /services/ on (e.g. /services/data for the versions), or the absolute identity URL.
+   */
+  get<T = unknown>(path: string, options?: SalesforceCallOptions): Promise<T>
+  /** Who the session runs as; null before the first login or when the token answer had no identity URL. */
+  identity(): SalesforceIdentity | null
   /** Authenticates if needed; throws SALESFORCE_AUTH_FAILED if it cannot. */
   checkAuth(options?: SalesforceCallOptions): Promise<void>
   /** Latest Sforce-Limit-Info reading, if any response carried one. */

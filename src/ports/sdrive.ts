@@ -40,6 +40,16 @@ export interface SDriveTarget {
   parentField: string
 }
 
+/** What the S3 upload URL answered to a plain GET of the bucket root. */
+export interface UploadUrlAnswer {
+  /** null when nothing answered. */
+  status: number | null
+  /** S3's error code from an XML answer (AccessDenied, NoSuchBucket, …); null when not S3 XML. */
+  s3Code: string | null
+  /** The network error, when nothing answered. */
+  error: string | null
+}
+
 export interface SDriveCallOptions {
   signal?: AbortSignal
 }
@@ -130,4 +140,6 @@ export interface SDrive {
   markSuperseded(fileObject: string, ids: string[], options?: SDriveCallOptions): Promise<void>
   /** Removes finished files (replace policy), per sdrive.replaceMode. */
   removeFiles(fileObject: string, ids: string[], options?: SDriveCallOptions): Promise<void>
+  /** A read-only GET of the configured S3 upload URL (is it a bucket endpoint at all?). */
+  checkUploadUrl(options?: SDriveCallOptions): Promise<UploadUrlAnswer>
 }

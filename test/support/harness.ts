@@ -42,6 +42,8 @@ export interface HarnessOptions {
   endpoint?: Record<string, unknown>
   /** Overrides of the `salesforce` section (timeoutMs, maxRetries, …). */
   salesforce?: Record<string, unknown>
+  /** Additions to the `server` section (recordSalesforce, …). */
+  server?: Record<string, unknown>
   sqlitePath?: string
   /** Overrides for the bridge (an injected clock, …) and whether cron schedules run. */
   bridge?: BridgeOverrides & { schedules?: boolean }
@@ -137,7 +139,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     ...(external?.env ?? {}),
   }
   const config = {
-    server: { host: '127.0.0.1', port: 0, apiKeys: ['${BRIDGE_API_KEY}'] },
+    server: { host: '127.0.0.1', port: 0, apiKeys: ['${BRIDGE_API_KEY}'], ...(options.server ?? {}) },
     queue: options.queue ?? {},
     store: { sqlitePath: options.sqlitePath ?? join(dir, 'bridge.sqlite') },
     salesforce: {

@@ -233,6 +233,9 @@ const parser = new XMLParser({
       'namedCredentialParameters',
       'externalCredentialPrincipalAccesses',
       'classAccesses',
+      'fieldPermissions',
+      'objectPermissions',
+      'userPermissions',
     ].includes(name),
 })
 const METADATA_NS = 'http://soap.sforce.com/2006/04/metadata'
@@ -250,11 +253,17 @@ function filesUnder(dir: string): string[] {
   })
 }
 
-/** The one component of a type: its API name (file name) and parsed root element. */
-function component(suffix: string): { name: string; root: Json } {
+/** The permission set of the users who run the Flow action, and the one of the bridge's run-as user. */
+const USER_PERMISSION_SET = 'Sdrive_Ftp_Bridge_User'
+const INTEGRATION_PERMISSION_SET = 'Sdrive_Ftp_Bridge_Integration'
+
+/** The component of a type (the one with that API name, or the only one): its API name and parsed root element. */
+function component(suffix: string, name?: string): { name: string; root: Json } {
   const type = TYPES[suffix]!
-  const files = readdirSync(join(source, type.folder)).filter((f) => f.endsWith(suffix))
-  if (files.length !== 1) throw new Error(`expected one ${suffix}, found ${files.length}`)
+  const files = readdirSync(join(source, type.folder)).filter(
+    (f) => f.endsWith(suffix) && (name === undefined || f === `${name}${suffix}`),
+  )
+  if (files.length !== 1) throw new Error(`expected one ${name ?? ''}${suffix}, found ${files.length}`)
   const file = files[0]!
   return {
     name: file.slice(0, -suffix.length),
@@ -296,7 +305,7 @@ t.test('sfdx-project.json, classes and their -meta.xml agree on the API version'
 t.test('Named Credential, External Credential, principal and permission set name each other', async (t) => {
   const ec = component('.externalCredential-meta.xml')
   const nc = component('.namedCredential-meta.xml')
-  const ps = component('.permissionset-meta.xml')
+  const ps = component('.permissionset-meta.xml', USER_PERMISSION_SET)
 
   // Apex → Named Credential
   t.same(unique(callouts.map((c) => c.credential)), [nc.name], 'Apex calls callout:<the Named Credential>')
@@ -355,7 +364,7 @@ t.test('docs/salesforce-setup.md names the kit and only API paths that exist', a
   const setup = read(join(repo, 'docs', 'salesforce-setup.md'))
   const ec = component('.externalCredential-meta.xml')
   const nc = component('.namedCredential-meta.xml')
-  const ps = component('.permissionset-meta.xml')
+  const ps = component('.permissionset-meta.xml', USER_PERMISSION_SET)
   for (const name of [ec.name, nc.name, ps.name, mainClass, 'apiKey']) {
     t.ok(setup.includes(name), `mentions ${name}`)
   }
@@ -364,4 +373,61 @@ t.test('docs/salesforce-setup.md names the kit and only API paths that exist', a
   const mentioned = unique(all(setup, /\/v1\/[\w\-/{}<>]*[\w}>]/g).map((m) => m[0]))
   t.ok(mentioned.length > 0)
   for (const path of mentioned) t.ok(known.has(shape(path)), `${path} is an API path`)
+})
+
+/** The access table of docs/connecting-your-org.md: rows of backticked object names, access words and field names. */
+function documentedAccess(): { objects: Map<string, string[]>; fields: Map<string, boolean> } {
+  const page = read(join(repo, 'docs', 'connecting-your-org.md'))
+  const objects = new Map<string, string[]>()
+  const fields = new Map<string, boolean>()
+  const names = (cell: string) => all(cell, /`([A-Za-z_][\w]*)`/g).map((m) => m[1]!)
+  for (const row of page.split('\n').filter((line) => line.startsWith('| `'))) {
+    const [objectCell = '', accessCell = '', editCell = '', readCell = ''] = row.split('|').slice(1)
+    const access = accessCell.split(',').map((a) => a.trim())
+    for (const object of names(objectCell)) {
+      objects.set(object, access)
+      for (const field of names(editCell)) fields.set(`${object}.${field}`, true)
+      for (const field of names(readCell)) fields.set(`${object}.${field}`, false)
+    }
+  }
+  return { objects, fields }
+}
+
+t.test('the integration permission set grants exactly what docs/connecting-your-org.md lists', async (t) => {
+  const ps = component('.permissionset-meta.xml', INTEGRATION_PERMISSION_SET)
+  const documented = documentedAccess()
+  t.ok(documented.objects.size >= 8, 'the page lists the objects')
+  const granted = new Map(
+    (ps.root.objectPermissions as Json[]).map((o) => {
+      const words = [
+        ['allowRead', 'Read'],
+        ['allowCreate', 'Create'],
+        ['allowEdit', 'Edit'],
+        ['allowDelete', 'Delete'],
+      ]
+        .filter(([key]) => o[key as string] === 'true')
+        .map(([, word]) => word as string)
+      t.equal(o.modifyAllRecords, 'false', `${o.object}: no Modify All`)
+      t.equal(o.viewAllRecords, 'false', `${o.object}: no View All`)
+      return [String(o.object), words] as const
+    }),
+  )
+  t.same(Object.fromEntries(granted), Object.fromEntries(documented.objects), 'object access as documented')
+  const fields = new Map(
+    (ps.root.fieldPermissions as Json[]).map((f) => {
+      t.equal(f.readable, 'true', `${f.field} readable`)
+      return [String(f.field), f.editable === 'true'] as const
+    }),
+  )
+  t.same(Object.fromEntries(fields), Object.fromEntries(documented.fields), 'field access as documented')
+  for (const field of fields.keys()) {
+    t.ok(granted.has(field.split('.')[0]!), `${field} is on an object the set grants`)
+    t.notMatch(field, /File_Size__c$/, 'no formula field (it cannot be granted edit)')
+  }
+  t.same(
+    (ps.root.userPermissions as Json[]).map((u) => [u.name, u.enabled]),
+    [['ApiEnabled', 'true']],
+    'API access, nothing else',
+  )
+  t.notOk(ps.root.classAccesses, 'no Apex class: the bridge calls S-Drive, not the kit')
 })

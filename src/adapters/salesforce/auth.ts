@@ -5,6 +5,7 @@
 import { sign } from 'node:crypto'
 import type { SalesforceConfig } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
+import type { ExchangeSink } from '../../ports/exchange-log.js'
 
 export interface TokenResponse {
   accessToken: string
@@ -82,17 +83,36 @@ export function tokenRequestBody(config: SalesforceConfig, nowMs: number = Date.
  * grant, permanent), SALESFORCE_UNAVAILABLE (5xx / network, transient).
  * Abort errors propagate unchanged so the caller can tell cancel from timeout.
  */
-export async function requestToken(config: SalesforceConfig, signal: AbortSignal): Promise<TokenResponse> {
+export async function requestToken(
+  config: SalesforceConfig,
+  signal: AbortSignal,
+  record?: ExchangeSink,
+): Promise<TokenResponse> {
   const url = `${trimSlash(config.loginUrl)}/services/oauth2/token`
+  const form = tokenRequestBody(config)
+  const started = Date.now()
+  const recordAnswer = (status: number | null, responseBody: unknown, error?: string) =>
+    record?.({
+      at: new Date(started).toISOString(),
+      service: 'salesforce',
+      method: 'POST',
+      url,
+      status,
+      durationMs: Date.now() - started,
+      requestBody: Object.fromEntries(form),
+      responseBody,
+      ...(error !== undefined ? { error } : {}),
+    })
   let res: Response
   try {
     res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: tokenRequestBody(config),
+      body: form,
       signal,
     })
   } catch (error) {
+    recordAnswer(null, undefined, describeNetworkError(error))
     if (signal.aborted) throw error
     throw new BridgeError(
       'SALESFORCE_UNAVAILABLE',
@@ -110,6 +130,7 @@ export async function requestToken(config: SalesforceConfig, signal: AbortSignal
   } catch {
     // A non-JSON body (HTML error page) is handled by the status checks below.
   }
+  recordAnswer(res.status, Object.keys(json).length > 0 ? json : text)
   if (res.status >= 500) {
     throw new BridgeError('SALESFORCE_UNAVAILABLE', `Token endpoint answered ${res.status}`, {
       transient: true,

@@ -7,11 +7,12 @@
 import type { Logger } from 'pino'
 import type { SalesforceConfig } from '../../config/schema.js'
 import type { BackoffOptions } from '../../domain/backoff.js'
-import type { ApiUsage, SalesforceApi } from '../../ports/salesforce.js'
+import type { ExchangeSink } from '../../ports/exchange-log.js'
+import type { ApiUsage, SalesforceApi, SalesforceIdentity } from '../../ports/salesforce.js'
 import { attemptCall, probeLimit, type SalesforceCalls } from './calls.js'
 import { createApiLimitGate } from './limit-gate.js'
 import { createRecords, deleteRecords, updateRecords } from './records.js'
-import { apex, describe, query } from './rest.js'
+import { apex, describe, get, query } from './rest.js'
 import { type ApiCounters, openSession } from './session.js'
 
 export { buildJwtAssertion } from './auth.js'
@@ -25,6 +26,14 @@ export interface SalesforceApiDeps {
   /** Pacing of retries after 5xx / network errors; default 500 ms doubling up to 10 s. */
   backoff?: BackoffOptions
   random?: () => number
+  /** Support recording: every request and answer, raw (the sink redacts). */
+  record?: ExchangeSink
+}
+
+/** `…/id/<orgId>/<userId>` → its parts; null for anything else. */
+function parseIdentity(url: string | null): SalesforceIdentity | null {
+  const m = url ? /\/id\/(00D[A-Za-z0-9]{12,15})\/(005[A-Za-z0-9]{12,15})\/?$/.exec(url) : null
+  return url && m ? { url, orgId: m[1] as string, userId: m[2] as string } : null
 }
 
 const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, maxMs: 10_000 }
@@ -33,7 +42,7 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
   const log = deps.logger.child({ component: 'salesforce' })
   const counters: ApiCounters = { calls: 0, usage: null }
   const calls: SalesforceCalls = {
-    session: openSession(config, log, counters, deps.onApiUsage),
+    session: openSession(config, log, counters, deps.onApiUsage, deps.record),
     gate: createApiLimitGate({
       probeIntervalMs: config.apiLimitProbeIntervalMs,
       logger: log,
@@ -47,6 +56,8 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
     describe: (object, options) => describe(calls, object, options),
     query: (soql, options) => query(calls, soql, options),
     apex: (method, path, body, options) => apex(calls, method, path, body, options),
+    get: (path, options) => get(calls, path, options),
+    identity: () => parseIdentity(calls.session.identityUrl),
 
     createRecords: (sobject, records, options) => createRecords(calls, sobject, records, options),
     updateRecords: (sobject, records, options) => updateRecords(calls, sobject, records, options),

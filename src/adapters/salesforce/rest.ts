@@ -11,6 +11,30 @@ interface QueryPage {
   records: Record<string, unknown>[]
 }
 
+interface RawField {
+  name?: unknown
+  type?: unknown
+  createable?: unknown
+  updateable?: unknown
+}
+
+interface RawDescribe {
+  name?: unknown
+  keyPrefix?: unknown
+  fields?: RawField[]
+  createable?: unknown
+  updateable?: unknown
+  deletable?: unknown
+  queryable?: unknown
+}
+
+const flag = (value: unknown): boolean | null => (typeof value === 'boolean' ? value : null)
+
+/** GET of any REST resource (see SalesforceApi.get). */
+export function get<T>(calls: SalesforceCalls, path: string, options?: SalesforceCallOptions): Promise<T> {
+  return runCall(calls, `GET ${pathOf(path)}`, 'GET', options, () => request<T>(calls.session, 'GET', path))
+}
+
 function withoutAttributes(record: Record<string, unknown>): Record<string, unknown> {
   const { attributes: _attributes, ...rest } = record
   return rest
@@ -24,17 +48,27 @@ export async function describe(
   const url = `/sobjects/${soqlIdentifier(object)}/describe`
   try {
     const raw = await runCall(calls, 'describe', 'GET', options, () =>
-      request<{ name?: unknown; fields?: { name?: unknown }[]; keyPrefix?: unknown }>(
-        calls.session,
-        'GET',
-        url,
-      ),
+      request<RawDescribe>(calls.session, 'GET', url),
     )
-    const fields = (raw.fields ?? []).map((f) => f.name).filter((n): n is string => typeof n === 'string')
+    const fieldDetails = (raw.fields ?? [])
+      .filter((f): f is RawField & { name: string } => typeof f.name === 'string')
+      .map((f) => ({
+        name: f.name,
+        type: typeof f.type === 'string' ? f.type : null,
+        createable: flag(f.createable),
+        updateable: flag(f.updateable),
+      }))
     return {
       name: typeof raw.name === 'string' ? raw.name : object,
-      fields,
+      fields: fieldDetails.map((f) => f.name),
       keyPrefix: typeof raw.keyPrefix === 'string' ? raw.keyPrefix : null,
+      fieldDetails,
+      access: {
+        createable: flag(raw.createable),
+        updateable: flag(raw.updateable),
+        deletable: flag(raw.deletable),
+        queryable: flag(raw.queryable),
+      },
     }
   } catch (error) {
     if (isBridgeError(error) && error.details?.salesforceCode === 'NOT_FOUND') return null

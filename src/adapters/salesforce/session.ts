@@ -8,6 +8,7 @@ import type { SessionRefreshFunc } from 'jsforce/lib/session-refresh-delegate.js
 import type { Logger } from 'pino'
 import type { SalesforceConfig } from '../../config/schema.js'
 import { BridgeError, toBridgeError } from '../../domain/errors.js'
+import type { ExchangeSink } from '../../ports/exchange-log.js'
 import type { ApiUsage } from '../../ports/salesforce.js'
 import { raceAbort } from './abort.js'
 import { requestToken } from './auth.js'
@@ -28,6 +29,9 @@ export interface SalesforceSession {
   readonly conn: Connection
   /** The token request on the wire, shared by everyone who needs a session meanwhile. */
   minting: Promise<void> | null
+  /** The last token answer's identity URL. */
+  identityUrl: string | null
+  readonly record: ExchangeSink | undefined
 }
 
 /** Path only: query strings carry SOQL that can be long, and nothing secret goes in URLs anyway. */
@@ -41,8 +45,10 @@ export function openSession(
   log: Logger,
   counters: ApiCounters,
   onApiUsage: ((usage: ApiUsage) => void) | undefined,
+  record?: ExchangeSink,
 ): SalesforceSession {
   const transport = new BridgeTransport({
+    ...(record ? { record } : {}),
     onRequest: () => {
       counters.calls++
     },
@@ -62,6 +68,8 @@ export function openSession(
     counters,
     conn: new Connection({ loginUrl: config.loginUrl, version: config.apiVersion, refreshFn }),
     minting: null,
+    identityUrl: null,
+    record,
   }
   session.conn._transport = transport
   return session
@@ -75,9 +83,10 @@ function mintToken(session: SalesforceSession): Promise<void> {
       session.counters.calls++
       const signal = AbortSignal.timeout(config.timeoutMs)
       try {
-        const token = await requestToken(config, signal)
+        const token = await requestToken(config, signal, session.record)
         conn.instanceUrl = token.instanceUrl
         conn.accessToken = token.accessToken
+        session.identityUrl = token.id
         log.info(
           { grant: config.auth.type, instanceUrl: token.instanceUrl },
           'salesforce session established',

@@ -9,11 +9,23 @@ import type { HttpRequest, HttpRequestOptions, HttpResponse } from 'jsforce'
 import { Transport } from 'jsforce/lib/transport.js'
 import { StreamPromise } from 'jsforce/lib/util/promise.js'
 import { BridgeError } from '../../domain/errors.js'
+import type { ExchangeSink } from '../../ports/exchange-log.js'
 import { callContext } from './context.js'
 
 export interface TransportHooks {
   onRequest(request: { method: string; url: string }): void
   onResponse(response: { method: string; url: string; status: number; headers: Record<string, string> }): void
+  /** Support recording: the whole exchange, raw (the sink redacts). */
+  record?: ExchangeSink
+}
+
+function bodyOf(text: string): unknown {
+  if (text === '') return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
 }
 
 export class BridgeTransport extends Transport {
@@ -41,20 +53,54 @@ export class BridgeTransport extends Transport {
       throw new BridgeError('INTERNAL', 'Salesforce transport only sends string, Buffer or form bodies')
     }
     this.#hooks.onRequest({ method: request.method, url: request.url })
-    const res = await fetch(request.url, {
-      method: request.method,
-      headers: request.headers ?? {},
-      body: body ?? undefined,
-      redirect: 'manual',
-      signal: ctx?.signal ?? null,
-    })
+    const started = Date.now()
+    let res: Response
+    try {
+      res = await fetch(request.url, {
+        method: request.method,
+        headers: request.headers ?? {},
+        body: body ?? undefined,
+        redirect: 'manual',
+        signal: ctx?.signal ?? null,
+      })
+    } catch (error) {
+      this.#record(request, started, null, {}, undefined, error)
+      throw error
+    }
     const headers: Record<string, string> = {}
     res.headers.forEach((value, name) => {
       headers[name.toLowerCase()] = value
     })
     const text = await res.text()
     if (ctx) ctx.lastStatus = res.status
+    this.#record(request, started, res.status, headers, text)
     this.#hooks.onResponse({ method: request.method, url: request.url, status: res.status, headers })
     return { statusCode: res.status, headers, body: text }
+  }
+
+  #record(
+    request: HttpRequest,
+    started: number,
+    status: number | null,
+    responseHeaders: Record<string, string>,
+    text: string | undefined,
+    error?: unknown,
+  ): void {
+    const record = this.#hooks.record
+    if (!record) return
+    const body = request.body
+    record({
+      at: new Date(started).toISOString(),
+      service: 'salesforce',
+      method: request.method,
+      url: request.url,
+      status,
+      durationMs: Date.now() - started,
+      requestHeaders: { ...(request.headers ?? {}) },
+      ...(typeof body === 'string' ? { requestBody: bodyOf(body) } : {}),
+      responseHeaders,
+      ...(text !== undefined ? { responseBody: bodyOf(text) } : {}),
+      ...(error !== undefined ? { error: error instanceof Error ? error.message : String(error) } : {}),
+    })
   }
 }

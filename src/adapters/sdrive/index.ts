@@ -4,6 +4,8 @@
  */
 import type { Logger } from 'pino'
 import type { SDriveConfig } from '../../config/schema.js'
+import { isBridgeError } from '../../domain/errors.js'
+import type { ExchangeSink } from '../../ports/exchange-log.js'
 import type { SalesforceApi } from '../../ports/salesforce.js'
 import type { SDrive } from '../../ports/sdrive.js'
 import type { SDriveContext } from './context.js'
@@ -11,6 +13,7 @@ import { downloadUrls } from './download-links.js'
 import { filesByIds, findRecords, rootFolders } from './find-files.js'
 import { ensureFolder, moveToFolder } from './folders.js'
 import { markSuperseded, removeFiles } from './replace-files.js'
+import { checkUploadUrl } from './s3-check.js'
 import { openS3Download } from './s3-download.js'
 import { uploadToS3 } from './s3-upload.js'
 import { cancelUpload, completeUpload, startUpload } from './upload.js'
@@ -21,24 +24,32 @@ export { buildFormFields, parseUploadAnswer } from './upload-request.js'
 
 export interface SDriveDeps {
   logger: Logger
+  /** Support recording of the S3 side (the Salesforce side is the SalesforceApi's). */
+  record?: ExchangeSink
 }
 
 export function createSDrive(sf: SalesforceApi, config: SDriveConfig, deps: SDriveDeps): SDrive {
   const ctx: SDriveContext = { sf, config, log: deps.logger.child({ component: 'sdrive' }) }
+  const recorded = s3Recorder(deps.record)
   return {
     // The upload protocol: POST WIP records → S3 form POST → PUT complete (or cancel).
     startUpload: (target, files, options) => startUpload(ctx, target, files, options),
     uploadToS3: (ticket, body, sizeBytes, contentType, options) =>
-      uploadToS3({
-        url: config.s3UploadUrl,
-        fields: ticket.formFields,
-        fileName: ticket.fileName,
-        contentType,
-        body,
-        sizeBytes,
-        idleTimeoutMs: config.uploadTimeoutMs,
-        ...(options?.signal ? { signal: options.signal } : {}),
-      }),
+      recorded(
+        'POST',
+        config.s3UploadUrl,
+        Object.fromEntries(ticket.formFields),
+        uploadToS3({
+          url: config.s3UploadUrl,
+          fields: ticket.formFields,
+          fileName: ticket.fileName,
+          contentType,
+          body,
+          sizeBytes,
+          idleTimeoutMs: config.uploadTimeoutMs,
+          ...(options?.signal ? { signal: options.signal } : {}),
+        }),
+      ),
     completeUpload: (wipFileIds, versionIds, options) => completeUpload(ctx, wipFileIds, versionIds, options),
     cancelUpload: (target, wipFileIds, options) => cancelUpload(ctx, target, wipFileIds, options),
 
@@ -59,10 +70,47 @@ export function createSDrive(sf: SalesforceApi, config: SDriveConfig, deps: SDri
 
     // Downloads.
     downloadUrls: (files, options) => downloadUrls(ctx, files, options),
-    openDownload: (url, options) => openS3Download(url, config.uploadTimeoutMs, options?.signal),
+    openDownload: (url, options) =>
+      recorded('GET', url, undefined, openS3Download(url, config.uploadTimeoutMs, options?.signal)),
+    checkUploadUrl: (options) => checkUploadUrl(config.s3UploadUrl, config.uploadTimeoutMs, options?.signal),
 
     // Earlier versions, per the replace policy.
     markSuperseded: (fileObject, ids, options) => markSuperseded(ctx, fileObject, ids, options),
     removeFiles: (fileObject, ids, options) => removeFiles(ctx, fileObject, ids, options),
+  }
+}
+
+/**
+ * Reports each S3 call to the recording sink with its outcome: the form
+ * fields or URL, and what S3 answered (never the file bytes).
+ */
+function s3Recorder(record: ExchangeSink | undefined) {
+  return <T>(method: string, url: string, requestBody: unknown, call: Promise<T>): Promise<T> => {
+    if (!record) return call
+    const started = Date.now()
+    const base = { at: new Date(started).toISOString(), service: 's3' as const, method, url, requestBody }
+    return call.then(
+      (answer) => {
+        const { stream: _stream, ...summary } = answer as Record<string, unknown>
+        // The S3 helpers settle on any 2xx without passing the exact status on.
+        record({
+          ...base,
+          status: null,
+          durationMs: Date.now() - started,
+          responseBody: { ok: true, ...summary },
+        })
+        return answer
+      },
+      (error: unknown) => {
+        const status = isBridgeError(error) ? error.details?.status : undefined
+        record({
+          ...base,
+          status: typeof status === 'number' ? status : null,
+          durationMs: Date.now() - started,
+          error: error instanceof Error ? error.message : String(error),
+        })
+        throw error
+      },
+    )
   }
 }

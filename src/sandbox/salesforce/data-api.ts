@@ -47,9 +47,10 @@ export class DataApi {
   constructor(
     private readonly store: RecordStore,
     private readonly usage: () => UsageView,
+    fieldTypes: Readonly<Record<string, string>>,
   ) {
     this.queries = new QueryApi(store)
-    this.sobjects = new SObjectApi(store, () => this.apiVersion)
+    this.sobjects = new SObjectApi(store, () => this.apiVersion, fieldTypes)
   }
 
   handle(request: DataRequest): ApiResult {
@@ -62,6 +63,7 @@ export class DataApi {
       const batchSize = batchSizeFrom(request.queryOptionsHeader)
       return this.queries.query(search.get('q'), head === 'queryAll', batchSize, request.apiVersion)
     }
+    if (head === 'sobjects' && second === undefined && method === 'GET') return this.sobjects.describeGlobal()
     if (head === 'sobjects' && second) return this.routeSObject(method, second, third, fourth, request)
     if (head === 'composite' && second === undefined && method === 'POST') return this.composite(request)
     if (head === 'composite' && second === 'sobjects') return this.routeCollection(method, request)

@@ -13,6 +13,8 @@ const STANDARD_PREFIXES: Record<string, string> = {
   Case: '500',
   Campaign: '701',
   Order: '801',
+  Organization: '00D',
+  Publisher: '033',
 }
 
 function base62(n: number, width: number): string {

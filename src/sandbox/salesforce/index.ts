@@ -34,8 +34,15 @@ interface SandboxIdentity {
 function assembleSandbox(options: SalesforceSandboxOptions, identity: SandboxIdentity, dataDir: string) {
   const { url, orgId, clientId, clientSecret, bucket, now } = identity
   const ids = new IdAllocator()
-  const store = new RecordStore(ids, now)
+  const variant = options.variant ?? {}
+  const installed = variant.installed ?? true
+  const store = new RecordStore(ids, now, {
+    packaged: installed,
+    versions: variant.versions ?? true,
+    readOnlyFields: new Set((options.readOnlyFields ?? []).map((f) => f.toLowerCase())),
+  })
   for (const name of options.fileObjects ?? []) store.defineFileObject(name)
+  seedOrgRows(store, installed ? (variant.version ?? [2, 27]) : null)
   const usage = new Usage(options.dailyApiLimit ?? 15000)
   const faults = new Faults()
   const sessions = new Sessions({
@@ -62,9 +69,19 @@ function assembleSandbox(options: SalesforceSandboxOptions, identity: SandboxIde
     now,
     maxFileSizeBytes: options.maxFileSizeBytes ?? 5 * GIB,
     postResponseShape: options.postResponseShape ?? 'array',
+    idListEncoding: variant.idListEncoding ?? 'either',
+    encryption: variant.encryption ?? true,
+    versions: variant.versions ?? true,
+    resultNames: variant.resultNames ?? {
+      list: 'resultObjects',
+      id: 'wipFileId',
+      success: 'success',
+      message: 'message',
+    },
   })
-  const data = new DataApi(store, () => ({ used: usage.used, limit: usage.limit }))
+  const data = new DataApi(store, () => ({ used: usage.used, limit: usage.limit }), options.fieldTypes ?? {})
   const handler = createRequestHandler({
+    sdriveInstalled: installed,
     sessions,
     usage,
     faults,
@@ -73,6 +90,25 @@ function assembleSandbox(options: SalesforceSandboxOptions, identity: SandboxIde
     s3: { bucket, credentials, store: s3Store, now, origin: url },
   })
   return { store, usage, faults, sessions, s3Store, handler }
+}
+
+/** The rows an org has before anyone writes: its Organization and, with S-Drive installed, S-Drive's Publisher. */
+function seedOrgRows(store: RecordStore, sdriveVersion: [number, number] | null): void {
+  store.seed('Organization', {
+    Name: 'Sandbox Org',
+    OrganizationType: 'Enterprise Edition',
+    IsSandbox: true,
+    InstanceName: 'SANDBOX1',
+  })
+  if (sdriveVersion) {
+    store.seed('Publisher', {
+      Name: 'CyanGate',
+      NamespacePrefix: 'cg',
+      MajorVersion: sdriveVersion[0],
+      MinorVersion: sdriveVersion[1],
+      IsSalesforce: false,
+    })
+  }
 }
 
 type SandboxParts = Omit<ReturnType<typeof assembleSandbox>, 'handler'>

@@ -17,6 +17,10 @@ export interface SDriveSettings {
   now: () => number
   maxFileSizeBytes: number
   postResponseShape: 'array' | 'wrapped'
+  idListEncoding: 'comma' | 'json' | 'either'
+  encryption: boolean
+  versions: boolean
+  resultNames: { list: string; id: string; success: string; message: string }
 }
 
 const INVALID_NAME_CHARS = /[\\/:*?"<>|~]/
@@ -44,10 +48,18 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
-/** Apex REST query params are single strings, so id lists arrive as `a,b` or `["a","b"]`. */
-function parseIdList(text: string | null): string[] | 'malformed' | undefined {
+/**
+ * Apex REST query params are single strings, so id lists arrive as `a,b` or
+ * `["a","b"]`; an org that only knows one encoding reads the other as one
+ * odd id (comma) or as malformed (json).
+ */
+function parseIdList(
+  text: string | null,
+  encoding: SDriveSettings['idListEncoding'],
+): string[] | 'malformed' | undefined {
   if (text === null || text.trim() === '') return undefined
-  if (text.trim().startsWith('[')) {
+  if (encoding === 'comma') return text.split(',').map((v) => v.trim())
+  if (encoding === 'json' || text.trim().startsWith('[')) {
     const parsed = parseJson(text)
     if (!parsed.ok || !Array.isArray(parsed.value)) return 'malformed'
     return parsed.value.map((v) => (v === null ? '' : String(v)))
@@ -198,7 +210,7 @@ export class SDriveFiles {
       [`${prefix}Description__c`]: file.description,
       [`${prefix}WIP__c`]: true,
       [`${prefix}Is_Deleted__c`]: false,
-      [`${prefix}Is_Latest_Version__c`]: true,
+      ...(this.settings.versions ? { [`${prefix}Is_Latest_Version__c`]: true } : {}),
       [`${prefix}Parent_Folder_Id__c`]: file.folder === '' ? null : file.folder,
       [`${prefix}Bucket_Id__c`]: this.settings.bucket,
       [file.relationField]: parentId,
@@ -228,7 +240,7 @@ export class SDriveFiles {
       { 'x-amz-credential': awsCredential },
       { 'x-amz-algorithm': ALGORITHM },
       { 'x-amz-date': timeStamp },
-      { 'x-amz-server-side-encryption': 'AES256' },
+      ...(this.settings.encryption ? [{ 'x-amz-server-side-encryption': 'AES256' }] : []),
       ['content-length-range', 1, file.size],
       ...Object.entries(metadataHeaders).map(([name, value]) => ({ [name]: value })),
     ]
@@ -250,7 +262,7 @@ export class SDriveFiles {
       awsRegion: credentials.region,
       awsCredential,
       metadataHeaders,
-      s3EncryptionType: 'AES256',
+      s3EncryptionType: this.settings.encryption ? 'AES256' : null,
     }
   }
 
@@ -278,11 +290,12 @@ export class SDriveFiles {
     const resultObjects = refs.map((ref, i) => {
       const { table, record, prefix } = ref!
       const wipFileId = wipIds[i] as string
+      const names = this.settings.resultNames
       const outcome = (success: boolean, message: string) => ({
-        wipFileId,
-        fileObjectId: String(record.Id),
-        success,
-        message,
+        [names.id]: wipFileId,
+        ...(names.id === 'wipFileId' ? { fileObjectId: String(record.Id) } : {}),
+        [names.success]: success,
+        [names.message]: message,
       })
       if (record[`${prefix}WIP__c`] === false) return outcome(true, 'Upload already completed')
       const object = this.settings.s3.get(String(record[`${prefix}Key__c`]))
@@ -299,12 +312,12 @@ export class SDriveFiles {
       })
       return outcome(true, 'Upload completed')
     })
-    return { status: 200, body: { resultObjects } }
+    return { status: 200, body: { [this.settings.resultNames.list]: resultObjects } }
   }
 
   private downloadUrls(search: URLSearchParams): ApiResult {
-    const ids = parseIdList(search.get('fileObjectId'))
-    const parents = parseIdList(search.get('parentId'))
+    const ids = parseIdList(search.get('fileObjectId'), this.settings.idListEncoding)
+    const parents = parseIdList(search.get('parentId'), this.settings.idListEncoding)
     if (ids === 'malformed' || parents === 'malformed')
       return sdriveError(403, 'INVALID_INPUT', 'id lists must be comma-separated or JSON arrays')
     if (!ids || !parents)
@@ -348,7 +361,7 @@ export class SDriveFiles {
 
   private async deleteFiles(search: URLSearchParams): Promise<ApiResult> {
     const objectId = search.get('objectId')
-    const ids = parseIdList(search.get('fileObjectId'))
+    const ids = parseIdList(search.get('fileObjectId'), this.settings.idListEncoding)
     if (ids === 'malformed')
       return sdriveError(403, 'INVALID_INPUT', 'fileObjectId must be comma-separated or a JSON array')
     if (!objectId || !ids)

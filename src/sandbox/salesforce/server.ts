@@ -17,6 +17,8 @@ import type { SDriveFiles } from './sdrive.js'
 import type { FaultSpec, FaultTarget } from './types.js'
 
 export interface SandboxParts {
+  /** false: the S-Drive package is not installed, so its Apex REST resource does not exist. */
+  sdriveInstalled: boolean
   sessions: Sessions
   usage: Usage
   faults: Faults
@@ -52,6 +54,20 @@ async function route(parts: SandboxParts, req: IncomingMessage, res: ServerRespo
       body: [{ label: "Spring '25", url: '/services/data/v63.0', version: '63.0' }],
     })
   }
+  const identity = /^\/id\/(00D[A-Za-z0-9]{12,15})\/(005[A-Za-z0-9]{12,15})$/.exec(pathname)
+  if (identity && method === 'GET') {
+    return metered(parts, req, res, 'identity', 'sobject', async () => ({
+      status: 200,
+      body: {
+        organization_id: identity[1],
+        user_id: identity[2],
+        username: 'integration@sandbox.example',
+        display_name: 'Bridge Integration',
+        user_type: 'STANDARD',
+        active: true,
+      },
+    }))
+  }
   const data = parseDataPath(pathname)
   if (data) {
     const kind = dataKind(data.subPath) ?? 'sobject'
@@ -71,7 +87,7 @@ async function route(parts: SandboxParts, req: IncomingMessage, res: ServerRespo
   }
   if (pathname.startsWith('/services/apexrest/')) {
     return metered(parts, req, res, `apex:${method}`, 'apex', async () => {
-      if (pathname.replace(/\/$/, '') !== SDRIVE_FILES_PATH) {
+      if (!parts.sdriveInstalled || pathname.replace(/\/$/, '') !== SDRIVE_FILES_PATH) {
         return sdriveError(404, 'NOT_FOUND', `Could not find a match for URL ${pathname}`)
       }
       return parts.sdrive.handle(method, url.searchParams, await readBody(req))

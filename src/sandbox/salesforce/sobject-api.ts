@@ -1,5 +1,6 @@
 /** sObject rows and sObject Collections. */
 import { type ApiResult, sfError } from './http.js'
+import { READ_ONLY_FIELDS, SDRIVE_FILE_FIELDS } from './schema.js'
 import { type ObjectTable, type RecordStore, type SObjectRecord, WriteError } from './store.js'
 
 const COLLECTION_LIMIT = 200
@@ -34,7 +35,35 @@ export class SObjectApi {
   constructor(
     private readonly store: RecordStore,
     private readonly apiVersion: () => string,
+    private readonly fieldTypes: Readonly<Record<string, string>> = {},
   ) {}
+
+  /** GET …/sobjects: every object the user can see, by name. */
+  describeGlobal(): ApiResult {
+    const sobjects = this.store.allTables().map((table) => ({
+      name: table.name,
+      label: table.name,
+      custom: table.name.endsWith('__c'),
+      keyPrefix: this.store.keyPrefixOf(table.name),
+      queryable: true,
+    }))
+    return { status: 200, body: { encoding: 'UTF-8', maxBatchSize: 200, sobjects } }
+  }
+
+  /** What describe says of one field: its type, and whether the run-as user may write it. */
+  private fieldDescription(table: ObjectTable, name: string) {
+    const type = this.fieldTypes[`${table.name}.${name}`] ?? defaultFieldType(table, name)
+    const writable = !READ_ONLY_FIELDS.has(name.toLowerCase()) && !this.store.isReadOnlyForUser(table, name)
+    return {
+      name,
+      label: name,
+      type,
+      custom: name.endsWith('__c'),
+      createable: writable,
+      updateable: writable,
+      nillable: name !== 'Id',
+    }
+  }
 
   view(table: ObjectTable, record: SObjectRecord, fields?: string[]): SObjectRecord {
     const out: SObjectRecord = {
@@ -101,11 +130,7 @@ export class SObjectApi {
     // object nobody created is a 404 (the bridge's configuration check relies on it).
     const table = this.store.existingTable(typeName)
     if (!table) return notFound()
-    const fields = [...table.fields.values()].map((name) => ({
-      name,
-      label: name,
-      custom: name.endsWith('__c'),
-    }))
+    const fields = [...table.fields.values()].map((name) => this.fieldDescription(table, name))
     return {
       status: 200,
       body: {
@@ -113,6 +138,10 @@ export class SObjectApi {
         label: table.name,
         custom: table.name.endsWith('__c'),
         keyPrefix: this.store.keyPrefixOf(table.name),
+        createable: true,
+        updateable: true,
+        deletable: true,
+        queryable: true,
         fields,
       },
     }
@@ -214,4 +243,27 @@ interface Plan {
   id?: string
   error?: RecordError
   apply?: () => unknown
+}
+
+const SDRIVE_FIELDS: ReadonlySet<string> = new Set(SDRIVE_FILE_FIELDS.map((f) => f.toLowerCase()))
+const BOOLEAN_FIELDS = new Set([
+  'wip__c',
+  'is_deleted__c',
+  'is_latest_version__c',
+  'is_parent_deleted__c',
+  'private__c',
+])
+
+/** A field's type as its name suggests it: ids and parent lookups are references, S-Drive flags booleans. */
+function defaultFieldType(table: ObjectTable, name: string): string {
+  if (name === 'Id') return 'id'
+  if (/Date$/.test(name) || name === 'SystemModstamp') return 'datetime'
+  if (/^(IsDeleted|IsActive|IsSandbox)$/.test(name)) return 'boolean'
+  if (/[a-z]Id$/.test(name)) return 'reference'
+  if (table.fileFieldPrefix === undefined) return 'string'
+  const bare = name.slice(table.fileFieldPrefix.length).toLowerCase()
+  if (BOOLEAN_FIELDS.has(bare)) return 'boolean'
+  if (bare === 'file_size_in_bytes__c' || bare === 'page_count__c') return 'double'
+  if (bare === 'parent__c' || (name.endsWith('__c') && !SDRIVE_FIELDS.has(bare))) return 'reference'
+  return 'string'
 }

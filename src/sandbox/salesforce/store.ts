@@ -11,6 +11,14 @@ import {
 
 export type SObjectRecord = Record<string, unknown>
 
+/** How this org differs from the default: S-Drive installed, versions available, fields the user cannot write. */
+export interface OrgShape {
+  packaged: boolean
+  versions: boolean
+  /** "object.field", lower-case. */
+  readOnlyFields: ReadonlySet<string>
+}
+
 export interface ObjectTable {
   readonly name: string
   /** lower-case name → API name; field names are case-insensitive in Salesforce. */
@@ -50,9 +58,20 @@ export class RecordStore {
   constructor(
     private readonly ids: IdAllocator,
     private readonly now: () => number,
+    private readonly shape: OrgShape = { packaged: true, versions: true, readOnlyFields: new Set() },
   ) {
     for (const name of Object.keys(KNOWN_OBJECTS)) this.createTable(name)
-    for (const name of Object.keys(PACKAGED_FILE_OBJECTS)) this.defineFileObject(name)
+    if (shape.packaged) for (const name of Object.keys(PACKAGED_FILE_OBJECTS)) this.defineFileObject(name)
+  }
+
+  /** The run-as user may read but not write this field (FLS read-only). */
+  isReadOnlyForUser(table: ObjectTable, field: string): boolean {
+    return this.shape.readOnlyFields.has(`${table.name}.${field}`.toLowerCase())
+  }
+
+  /** Every table, for the global describe. */
+  allTables(): ObjectTable[] {
+    return [...this.tables.values()]
   }
 
   /** The 3-character id prefix of an object's records (describe's keyPrefix). */
@@ -76,7 +95,9 @@ export class RecordStore {
   defineFileObject(objectName: string, parentField?: string): ObjectTable {
     const table = this.tables.get(objectName.toLowerCase()) ?? this.createTable(objectName)
     table.fileFieldPrefix = sdriveFieldPrefix(table.name)
-    this.addFields(table, fileObjectFields(table.name, parentField))
+    const fields = fileObjectFields(table.name, parentField)
+    const latest = `${table.fileFieldPrefix}Is_Latest_Version__c`
+    this.addFields(table, this.shape.versions ? fields : fields.filter((f) => f !== latest))
     return table
   }
 
@@ -183,7 +204,10 @@ export class RecordStore {
           name,
         ])
       }
-      if (fromApi && READ_ONLY_FIELDS.has(canonical.toLowerCase())) {
+      if (
+        fromApi &&
+        (READ_ONLY_FIELDS.has(canonical.toLowerCase()) || this.isReadOnlyForUser(table, canonical))
+      ) {
         throw new WriteError(
           'INVALID_FIELD_FOR_INSERT_UPDATE',
           `Unable to create/update fields: ${canonical}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`,

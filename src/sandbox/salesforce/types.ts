@@ -31,6 +31,33 @@ export interface SalesforceSandboxOptions {
   fileObjects?: string[]
   /** Clock in ms since epoch, for sessions, policies, JWT and presigned URLs. Default Date.now. */
   now?: () => number
+  /** The org's variant of each point the S-Drive docs leave open (reference UNCONFIRMED); see SDriveVariant. */
+  variant?: SDriveVariant
+  /** Fields the run-as user can read but not write ("Object.Field"): describe says createable/updateable false. */
+  readOnlyFields?: string[]
+  /** Field types describe reports ("Object.Field" → string, boolean, reference, double, …); default from the name. */
+  fieldTypes?: Record<string, string>
+}
+
+/**
+ * One answer to each UNCONFIRMED point of the S-Drive reference, so a probe
+ * can be proven to tell them apart. Defaults: the package installed (version
+ * 2.27), both id list encodings accepted, SSE AES256, results under
+ * `resultObjects` with wipFileId/success/message, Is_Latest_Version__c present.
+ */
+export interface SDriveVariant {
+  /** false: no cg objects, no Publisher row, and the Apex REST files resource answers 404. */
+  installed?: boolean
+  /** S-Drive's version as the Publisher row tells it, e.g. [2, 27]. */
+  version?: [number, number]
+  /** Which id list encoding GET/DELETE /files understand: comma, json, or either. */
+  idListEncoding?: 'comma' | 'json' | 'either'
+  /** false: uploadRequestInfo.s3EncryptionType is null and the policy has no encryption condition. */
+  encryption?: boolean
+  /** Field names of the PUT /files answer. */
+  resultNames?: { list: string; id: string; success: string; message: string }
+  /** false: file objects have no Is_Latest_Version__c (versions not available). */
+  versions?: boolean
 }
 
 export type FaultTarget = 'token' | 'query' | 'sobject' | 'composite' | 'apex' | 's3'

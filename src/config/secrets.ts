@@ -1,0 +1,13 @@
+/** The secret values of a configuration, for removing them from recordings wherever they appear. */
+import type { BridgeConfig } from './schema.js'
+
+export function configSecrets(config: Pick<BridgeConfig, 'salesforce' | 'endpoints' | 'server'>): string[] {
+  const auth = config.salesforce.auth
+  const secrets = auth.type === 'client_credentials' ? [auth.clientSecret] : [auth.privateKey]
+  for (const endpoint of Object.values(config.endpoints)) {
+    for (const value of [endpoint.password, endpoint.privateKey, endpoint.passphrase])
+      if (value) secrets.push(value)
+  }
+  secrets.push(...config.server.apiKeys)
+  return secrets
+}

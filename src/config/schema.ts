@@ -545,10 +545,14 @@ export const InboundFlowSchema = T.Object(
       description: 'Rules, tried in order; each may override target for the files it recognises.',
     }),
     target: TargetConfigSchema,
-    existing: T.Union([T.Literal('skip'), T.Literal('replace'), T.Literal('duplicate')], {
-      default: 'skip',
-      description: 'What to do when the target record already has a file of the same name.',
-    }),
+    existing: T.Union(
+      [T.Literal('skip'), T.Literal('replace'), T.Literal('duplicate'), T.Literal('version')],
+      {
+        default: 'skip',
+        description:
+          'What to do when the target record already has a file of the same name: skip the new one, replace the old one (removed per sdrive.replaceMode), upload a duplicate, or version: add the new one under the same name and mark the current one not latest (Is_Latest_Version__c = false); a file with the bytes of the current version (known when the bridge uploaded it) makes no version and is skipped as UNCHANGED.',
+      },
+    ),
     after: AfterSchema,
     schedule: T.Optional(ScheduleSchema),
     retry: RetryConfigSchema,

@@ -80,6 +80,10 @@ export interface ItemTarget {
   currentSha256?: string
   /** The bytes equal the current version's: no version was made, the item is skipped (UNCHANGED). */
   unchanged?: boolean
+  /** target.fields rendered and typed for this file: set on its S-Drive file record once uploaded. */
+  fieldValues?: Record<string, string | number | boolean | null>
+  /** The fields were written (or there were none to write). */
+  fieldsApplied?: boolean
   /**
    * S-Drive was asked for an upload ticket for this file: a WIP record may exist even if its id never
    * reached the store (a crash, a lost answer), so the next try looks for it first.

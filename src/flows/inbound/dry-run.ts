@@ -129,7 +129,7 @@ async function inboundPlan(
     })
   }
   const rest = fresh.filter((f) => !resubmissions.has(f))
-  const matches = await matchFiles(rest, flow, services.sf, signal)
+  const matches = await matchFiles(rest, flow, services.sf, signal, services.clock.now())
   const existing = await existingNames(services, rest, matches, signal)
   const planned = rest.map((f) => matchPlan(flow, f, matches.get(f), existing))
   if (flow.existing === 'version') {

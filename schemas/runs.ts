@@ -25,6 +25,10 @@ export const RunItem = T.Object(
     targetObject: Nullable(T.String()),
     targetRecordId: Nullable(T.String()),
     sdriveFileId: Nullable(T.String()),
+    versionOf: T.Array(T.String(), {
+      description:
+        'existing: version — the S-Drive files (the current versions) this file was added as a new version of; empty otherwise.',
+    }),
     sha256: Nullable(T.String()),
     bytesTransferred: T.Integer(),
     finalPath: Nullable(

@@ -7,6 +7,7 @@
  */
 import { Cron } from 'croner'
 import { parsePlaceholders } from '../domain/placeholders.js'
+import { checkFileFields, checkLookupList } from './file-field-checks.js'
 import { type ConfigIssue, isPlainObject, issue, type KeyPath } from './key-path.js'
 
 const fieldName = /^[A-Za-z][A-Za-z0-9_]*$/
@@ -141,6 +142,7 @@ function checkInboundFlow(
       if (isPlainObject(rule)) checkMatchRule(rule, [...path, 'match', j], issues)
     })
   }
+  checkFileFields(flow, path, issues)
 
   const schedule = flow.schedule
   if (isPlainObject(schedule)) checkSchedule(schedule, [...path, 'schedule'], issues)
@@ -403,6 +405,7 @@ function checkTemplate(template: unknown, path: KeyPath, issues: ConfigIssue[]):
 }
 
 function checkMatchRule(rule: Record<string, unknown>, path: KeyPath, issues: ConfigIssue[]): void {
+  checkLookupList(rule, path, issues)
   if (rule.type === 'filename' && typeof rule.pattern === 'string') {
     const groups = namedGroups(rule.pattern, [...path, 'pattern'], issues)
     if (groups === undefined) return
@@ -418,7 +421,8 @@ function checkMatchRule(rule: Record<string, unknown>, path: KeyPath, issues: Co
         issues.push(issue([...path, 'fields', group], `the pattern has no group named "${group}"`))
       }
     }
-    for (const group of groups) {
+    const lookup = Array.isArray(rule.lookup) ? rule.lookup : groups
+    for (const group of groups.filter((g) => lookup.includes(g))) {
       // Without a mapping the group's own name is the lookup field, so it must be a field name.
       if (!(group in fields) && !fieldName.test(group)) {
         issues.push(

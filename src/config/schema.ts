@@ -356,6 +356,49 @@ export const ReviewConfigSchema = T.Object(
   },
 )
 
+/** A field value's declared type: what its text must be, and what is written (status files, file fields). */
+const fieldType = (options: { default?: 'string'; description: string }) =>
+  T.Union(
+    [
+      T.Literal('string'),
+      T.Literal('number'),
+      T.Literal('integer'),
+      T.Literal('boolean'),
+      T.Literal('date'),
+      T.Literal('datetime'),
+      T.Literal('picklist'),
+    ],
+    options,
+  )
+const FieldTypeFields = {
+  type: fieldType({ default: 'string', description: 'The type its text must have.' }),
+  values: T.Optional(T.Array(T.String(), { minItems: 1, description: 'Allowed values (picklist).' })),
+  maxLength: T.Optional(T.Integer({ minimum: 1, description: 'string: the longest value accepted.' })),
+}
+
+export const FILE_FIELD_PLACEHOLDERS =
+  '{flow}, {file.name}, {file.stem}, {file.ext}, {record.id}, {date}, and the named groups or {segments} of the match rules'
+
+export const FileFieldSchema = T.Union(
+  [
+    T.String({ description: `A value template (${FILE_FIELD_PLACEHOLDERS}), written as text.` }),
+    T.Object(
+      {
+        value: T.String({ description: `Value template (${FILE_FIELD_PLACEHOLDERS}).` }),
+        // No default here: inside a union a default is never applied (the code reads a missing type as string).
+        type: T.Optional(fieldType({ description: 'The type its text must have; default string.' })),
+        values: FieldTypeFields.values,
+        maxLength: FieldTypeFields.maxLength,
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  {
+    description:
+      'A field of the S-Drive file record, set once the file is uploaded; a value that is not its type fails the file with FIELD_VALUE_INVALID.',
+  },
+)
+
 const TargetFields = {
   fileObject: T.String({
     pattern: '^[A-Za-z][A-Za-z0-9_]*$',
@@ -376,6 +419,12 @@ const TargetFields = {
     T.String({
       description:
         'Description template, e.g. "From {flow}: {file.name}" ({flow}, {file.name}, {file.path}, {run.id}, {record.id}, {date}).',
+    }),
+  ),
+  fields: T.Optional(
+    T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), FileFieldSchema, {
+      description:
+        'Fields of the S-Drive file record from the file name, its folder (named groups, {segments}) and the run: field API name → value template or {value, type, values, maxLength}. Set in one batched update per run (200 records per call); checked against the org like the other names.',
     }),
   ),
 }
@@ -407,6 +456,13 @@ export const FileNameRuleSchema = T.Object(
     fields: T.Optional(
       T.Record(T.String(), ObjectName, { description: 'Group name → lookup field; default: same name.' }),
     ),
+    lookup: T.Optional(
+      T.Array(T.String({ minLength: 1 }), {
+        minItems: 1,
+        description:
+          'The named groups that identify the record; the others only feed target.fields. Default: every named group.',
+      }),
+    ),
     target: T.Optional(PartialTargetConfigSchema),
   },
   { additionalProperties: false },
@@ -436,6 +492,13 @@ export const FolderRuleSchema = T.Object(
         'Folder path relative to the source directory, with {Field} segments, e.g. "accounts/{AccountNumber}".',
     }),
     object: LookupObject,
+    lookup: T.Optional(
+      T.Array(T.String({ minLength: 1 }), {
+        minItems: 1,
+        description:
+          'The {segments} that identify the record; the others only feed target.fields. Default: every segment.',
+      }),
+    ),
     target: T.Optional(PartialTargetConfigSchema),
   },
   { additionalProperties: false },
@@ -558,10 +621,14 @@ export const InboundFlowSchema = T.Object(
       description: 'Rules, tried in order; each may override target for the files it recognises.',
     }),
     target: TargetConfigSchema,
-    existing: T.Union([T.Literal('skip'), T.Literal('replace'), T.Literal('duplicate')], {
-      default: 'skip',
-      description: 'What to do when the target record already has a file of the same name.',
-    }),
+    existing: T.Union(
+      [T.Literal('skip'), T.Literal('replace'), T.Literal('duplicate'), T.Literal('version')],
+      {
+        default: 'skip',
+        description:
+          'What to do when the target record already has a file of the same name: skip the new one, replace the old one (removed per sdrive.replaceMode), upload a duplicate, or version: add the new one under the same name and mark the current one not latest (Is_Latest_Version__c = false); a file with the bytes of the current version (known when the bridge uploaded it) makes no version and is skipped as UNCHANGED.',
+      },
+    ),
     after: AfterSchema,
     schedule: T.Optional(ScheduleSchema),
     retry: RetryConfigSchema,
@@ -763,20 +830,7 @@ export const StatusFieldSchema = T.Object(
         description: 'Column (CSV), key (JSON) or element (XML); default: the field name.',
       }),
     ),
-    type: T.Union(
-      [
-        T.Literal('string'),
-        T.Literal('number'),
-        T.Literal('integer'),
-        T.Literal('boolean'),
-        T.Literal('date'),
-        T.Literal('datetime'),
-        T.Literal('picklist'),
-      ],
-      { default: 'string', description: 'The type its text must have.' },
-    ),
-    values: T.Optional(T.Array(T.String(), { minItems: 1, description: 'Allowed values (picklist).' })),
-    maxLength: T.Optional(T.Integer({ minimum: 1, description: 'string: the longest value accepted.' })),
+    ...FieldTypeFields,
   },
   { additionalProperties: false },
 )

@@ -23,6 +23,8 @@ export const ErrorCodes = [
   'AMBIGUOUS_RECORD',
   'NO_MATCH_RULE',
   'INVALID_FILE_NAME',
+  /** A value from the file's name or folder is not the type its target field declares. */
+  'FIELD_VALUE_INVALID',
   // remote file servers
   'HOST_KEY_MISMATCH',
   'TLS_CERTIFICATE_INVALID',
@@ -42,6 +44,8 @@ export const ErrorCodes = [
   'WRITE_BACK_FAILED',
   'SDRIVE_REJECTED',
   'SDRIVE_ERROR',
+  /** The file is in S-Drive, but its file record refused the fields set from its name or folder. */
+  'FIELDS_REFUSED',
   'S3_UPLOAD_FAILED',
   'S3_DOWNLOAD_FAILED',
   // integrity
@@ -49,6 +53,8 @@ export const ErrorCodes = [
   'CHECKSUM_MISMATCH',
   'FILE_CHANGED',
   'FILE_EXISTS',
+  /** existing: version — the bytes are the current version's: no version made, the file skipped. */
+  'UNCHANGED',
   // status files
   'STATUS_FILE_UNPARSEABLE',
   'STATUS_FILE_ENCODING',

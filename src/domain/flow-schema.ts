@@ -30,8 +30,10 @@ const groupNames = (pattern: string) => Object.keys(new RegExp(`(?:${pattern})|`
 
 function ruleNeeds(rule: MatchRule, path: KeyPath): SchemaNeed[] {
   const needs: SchemaNeed[] = [{ object: rule.object, field: null, path: [...path, 'object'], label: '' }]
+  // Only the lookup groups ({segments}) name fields of the rule's object; the others feed target.fields.
+  const isLookup = (name: string) => rule.type === 'recordId' || !rule.lookup || rule.lookup.includes(name)
   if (rule.type === 'filename') {
-    for (const group of groupNames(rule.pattern)) {
+    for (const group of groupNames(rule.pattern).filter(isLookup)) {
       const mapped = rule.fields?.[group]
       needs.push(
         mapped === undefined
@@ -47,6 +49,7 @@ function ruleNeeds(rule: MatchRule, path: KeyPath): SchemaNeed[] {
   } else if (rule.type === 'folder') {
     for (const m of rule.template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
       const field = m[1] as string
+      if (!isLookup(field)) continue
       needs.push({ object: rule.object, field, path: [...path, 'template'], label: `"{${field}}"` })
     }
   }
@@ -68,6 +71,9 @@ function targetNeeds(target: Partial<TargetConfig>, base: TargetConfig, path: Ke
       path: [...path, at],
       label: `parent field "${parentField}"`,
     })
+  }
+  for (const field of Object.keys(target.fields ?? {})) {
+    needs.push({ object: fileObject, field, path: [...path, 'fields', field], label: `field "${field}"` })
   }
   return needs
 }

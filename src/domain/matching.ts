@@ -14,15 +14,18 @@ export interface MatchCandidate {
   relativeDir: string
 }
 
+/** Every named group and {segment} the rule captured, lookup keys or not: what target.fields may use. */
+type Captures = { captures: Record<string, string> }
 export type MatchKey =
-  | { kind: 'lookup'; ruleIndex: number; object: string; fields: Record<string, string> }
-  | { kind: 'id'; ruleIndex: number; object: string; id: string }
+  | ({ kind: 'lookup'; ruleIndex: number; object: string; fields: Record<string, string> } & Captures)
+  | ({ kind: 'id'; ruleIndex: number; object: string; id: string } & Captures)
 
 export type KeyOutcome = { ok: true; key: MatchKey } | { ok: false; code: ErrorCode; message: string }
 
 interface CompiledFileNameRule {
   rule: FileNameRule
   regex: RegExp
+  /** The lookup groups (rule.lookup, or every named group) → the field each is looked up by. */
   groupToField: Record<string, string>
 }
 interface CompiledRecordIdRule {
@@ -32,6 +35,7 @@ interface CompiledRecordIdRule {
 interface CompiledFolderRule {
   rule: FolderRule
   segments: RegExp[]
+  /** The lookup segments: rule.lookup, or every one. */
   fields: string[]
 }
 type CompiledRule =
@@ -78,13 +82,18 @@ export function compileMatchRules(rules: readonly MatchRule[]): CompiledRules {
       case 'filename': {
         const regex = new RegExp(rule.pattern, 'u')
         const groupToField: Record<string, string> = {}
-        for (const group of namedGroups(regex)) groupToField[group] = rule.fields?.[group] ?? group
+        for (const group of namedGroups(regex)) {
+          if (!rule.lookup || rule.lookup.includes(group)) groupToField[group] = rule.fields?.[group] ?? group
+        }
         return { type: 'filename', c: { rule, regex, groupToField } }
       }
       case 'recordId':
         return { type: 'recordId', c: { rule, regex: rule.pattern ? new RegExp(rule.pattern, 'u') : null } }
-      case 'folder':
-        return { type: 'folder', c: { rule, ...compileFolderTemplate(rule.template) } }
+      case 'folder': {
+        const { segments, fields } = compileFolderTemplate(rule.template)
+        const lookup = rule.lookup ? fields.filter((f) => rule.lookup?.includes(f)) : fields
+        return { type: 'folder', c: { rule, segments, fields: lookup } }
+      }
       default:
         throw new BridgeError('CONFIG_INVALID', `unknown match rule type ${(rule as { type: string }).type}`)
     }
@@ -123,25 +132,28 @@ export function extractMatchKey(file: MatchCandidate, compiled: CompiledRules): 
           }
           fields[field] = value
         }
-        return { ok: true, key: { kind: 'lookup', ruleIndex, object: r.c.rule.object, fields } }
+        const captures = capturedGroups(m.groups)
+        return { ok: true, key: { kind: 'lookup', ruleIndex, object: r.c.rule.object, fields, captures } }
       }
       case 'recordId': {
         const id = findRecordId(file.name, r.c)
         if (id === null) continue
-        return { ok: true, key: { kind: 'id', ruleIndex, object: r.c.rule.object, id } }
+        const captures = capturedGroups(r.c.regex?.exec(file.name)?.groups)
+        return { ok: true, key: { kind: 'id', ruleIndex, object: r.c.rule.object, id, captures } }
       }
       case 'folder': {
         const dirs = file.relativeDir === '' ? [] : file.relativeDir.split('/')
         if (dirs.length < r.c.segments.length) continue
-        const fields: Record<string, string> = {}
+        const captures: Record<string, string> = {}
         const matched = r.c.segments.every((segment, i) => {
           const m = segment.exec(dirs[i] as string)
           if (!m) return false
-          Object.assign(fields, m.groups ?? {})
+          Object.assign(captures, m.groups ?? {})
           return true
         })
         if (!matched) continue
-        return { ok: true, key: { kind: 'lookup', ruleIndex, object: r.c.rule.object, fields } }
+        const fields = Object.fromEntries(r.c.fields.map((f) => [f, captures[f] as string]))
+        return { ok: true, key: { kind: 'lookup', ruleIndex, object: r.c.rule.object, fields, captures } }
       }
     }
   }
@@ -150,6 +162,12 @@ export function extractMatchKey(file: MatchCandidate, compiled: CompiledRules): 
     code: 'NO_MATCH_RULE',
     message: `no match rule recognises "${file.relativeDir === '' ? '' : `${file.relativeDir}/`}${file.name}"`,
   }
+}
+
+function capturedGroups(groups: Record<string, string | undefined> | undefined): Record<string, string> {
+  const captures: Record<string, string> = {}
+  for (const [name, value] of Object.entries(groups ?? {})) if (value !== undefined) captures[name] = value
+  return captures
 }
 
 /** One batched lookup: all values of one field set on one object. */

@@ -92,6 +92,17 @@ export interface SDrive {
     fileNames?: string[],
     options?: SDriveCallOptions,
   ): Promise<SDriveFile[]>
+  /**
+   * The current versions (Is_Latest_Version__c true) of these names under these parents: what a
+   * new version supersedes. Only the version policy asks, so only it needs the field.
+   */
+  findLatestFiles(
+    fileObject: string,
+    parentField: string,
+    parentIds: string[],
+    fileNames: string[],
+    options?: SDriveCallOptions,
+  ): Promise<SDriveFile[]>
   /** WIP records (unfinished uploads) under these parents, for cleanup after a crash. */
   findWipFiles(
     fileObject: string,

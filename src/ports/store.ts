@@ -74,6 +74,16 @@ export interface ItemTarget {
   reviewApplied?: boolean
   /** Files this upload makes not-latest (review resubmission policy "version"), flagged once it is confirmed. */
   supersedeIds?: string[]
+  /** The versions this file superseded (`existing: version`); kept after they are flagged, for the record. */
+  versionOf?: string[]
+  /** SHA-256 of the current version, when the bridge uploaded it: the same bytes make no new version. */
+  currentSha256?: string
+  /** The bytes equal the current version's: no version was made, the item is skipped (UNCHANGED). */
+  unchanged?: boolean
+  /** target.fields rendered and typed for this file: set on its S-Drive file record once uploaded. */
+  fieldValues?: Record<string, string | number | boolean | null>
+  /** The fields were written (or there were none to write). */
+  fieldsApplied?: boolean
   /**
    * S-Drive was asked for an upload ticket for this file: a WIP record may exist even if its id never
    * reached the store (a crash, a lost answer), so the next try looks for it first.
@@ -335,6 +345,11 @@ export interface Store {
   listFileOutcomes(query: ListOutcomesQuery): Promise<{ items: ItemRecord[]; nextCursor: string | null }>
   /** Who owns these ledger keys, if anyone (dry runs read the ledger without claiming). */
   ledgerOwners(keys: string[]): Promise<Map<string, LedgerOwner>>
+  /**
+   * SHA-256 of S-Drive files the bridge itself uploaded, by file id (ids it does not know are
+   * absent): what tells a re-dropped file with unchanged bytes from a new version.
+   */
+  uploadDigests(fileIds: string[]): Promise<Map<string, string>>
   /** Frees a failed item's ledger key so the same file can be taken again by a later run. */
   releaseLedger(itemId: string): Promise<void>
   runCounts(runId: string): Promise<RunCounts>

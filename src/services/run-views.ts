@@ -32,6 +32,7 @@ export function toItemView(item: ItemRecord) {
     targetObject: item.target?.object ?? null,
     targetRecordId: item.target?.recordId ?? null,
     sdriveFileId: item.sdriveFileId,
+    versionOf: item.target?.unchanged ? [] : (item.target?.versionOf ?? []),
     sha256: item.sha256,
     bytesTransferred: item.bytesTransferred,
     finalPath: item.finalPath,

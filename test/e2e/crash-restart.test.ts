@@ -12,7 +12,7 @@ import { childApi, childSetup, exitCodeOf, waitForRunOver } from '../support/chi
 const FILES = 120
 
 t.test('SIGKILL mid-run, restart: exactly once, nothing lost', async (t) => {
-  const setup = await childSetup(t, { queue: { maxConcurrentTransfers: 2 } })
+  const setup = await childSetup(t, { queue: { maxConcurrentTransfers: 2 }, leaseMs: 3000 })
   const { sandbox, remoteRoot } = setup
   for (let i = 0; i < FILES; i++) {
     await setup.dropFile(`ACME-001_part-${String(i).padStart(3, '0')}.pdf`, Buffer.alloc(64 * 1024, i))

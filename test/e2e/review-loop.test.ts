@@ -32,7 +32,8 @@ for (const protocol of ['sftp', 'ftp'] as Protocol[]) {
     const h: Harness = await startHarness({
       protocol,
       flows: (e) => [
-        reviewFlow(e, 'artwork'),
+        // Inbound versions and the review loop's resubmission versions side by side (issue 14).
+        reviewFlow(e, 'artwork', { existing: 'version' }),
         reviewFlow(e, 'drawings', { review: { resubmission: 'replace' } }),
         {
           ...reviewFlow(e, 'plain'),

@@ -83,6 +83,8 @@ export async function childSetup(
     queue?: Record<string, unknown>
     /** Replaces the `store` section (PostgreSQL for replicas). */
     store?: Record<string, unknown>
+    /** A short run lease, so a restart after SIGKILL takes the dead process's run over quickly. */
+    leaseMs?: number
     endpoint?: Record<string, unknown>
     /** More flows besides `bulk`, given the endpoint's name (`partner`). */
     flows?: (endpoint: string) => Record<string, unknown>[]
@@ -102,7 +104,10 @@ export async function childSetup(
   const config = {
     server: { host: '127.0.0.1', port: 0, apiKeys: ['${BRIDGE_API_KEY}'], ...options.server },
     queue: options.queue ?? {},
-    store: options.store ?? { sqlitePath: join(dir, 'bridge.sqlite') },
+    store: {
+      ...(options.store ?? { sqlitePath: join(dir, 'bridge.sqlite') }),
+      ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+    },
     salesforce: {
       loginUrl: sandbox.url,
       auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: '${SF_CLIENT_SECRET}' },

@@ -1086,6 +1086,80 @@ export function storeContract(
   }
 
   t.test(
+    'uploadDigests: the SHA-256 of files the bridge uploaded, from items and after pruning',
+    async (t) => {
+      const store = await open(t)
+      const flow = 'digests'
+      const run = await newRun(store, flow)
+      const { added } = await store.addItems(run.id, [
+        newItem('digests/uploaded.pdf'),
+        newItem('digests/unfinished.pdf'),
+        newItem('digests/skipped.pdf'),
+        newItem('digests/pruned.pdf'),
+      ])
+      const [uploaded, unfinished, skipped, pruned] = added
+      const sha = (c: string) => c.repeat(64)
+      await store.updateItem(uploaded!.id, {
+        state: 'done',
+        sdriveFileId: 'a0X000000000001AAA',
+        sha256: sha('a'),
+      })
+      // Disposal failed, but the file is in S-Drive with its digest: it counts.
+      await store.updateItem(unfinished!.id, {
+        state: 'failed',
+        sdriveFileId: 'a0X000000000002AAA',
+        sha256: sha('b'),
+      })
+      // A skipped file points at a file that was there before: its digest is not that file's.
+      await store.updateItem(skipped!.id, {
+        state: 'skipped',
+        sdriveFileId: 'a0X000000000003AAA',
+        sha256: sha('c'),
+      })
+      await store.updateItem(pruned!.id, {
+        state: 'done',
+        sdriveFileId: 'a0X000000000004AAA',
+        sha256: sha('d'),
+      })
+      const ids = [
+        'a0X000000000001AAA',
+        'a0X000000000002AAA',
+        'a0X000000000003AAA',
+        'a0X000000000004AAA',
+        'a0Xnone',
+      ]
+      t.same(
+        Object.fromEntries(await store.uploadDigests(ids)),
+        {
+          a0X000000000001AAA: sha('a'),
+          a0X000000000002AAA: sha('b'),
+          a0X000000000004AAA: sha('d'),
+        },
+        'uploaded files are known, a skipped one and an unknown id are not',
+      )
+      t.equal((await store.uploadDigests([])).size, 0)
+
+      await store.updateRun(run.id, { state: 'partially_failed', finishedAt: longAgo })
+      await pruneAll(store, {
+        finishedBefore: cutoff,
+        keysCreatedBefore: cutoff,
+        flows: { only: [flow] },
+        limit: 10,
+      })
+      t.equal(await store.getItem(pruned!.id), null, 'the items are gone')
+      t.same(
+        Object.fromEntries(await store.uploadDigests(ids)),
+        {
+          a0X000000000001AAA: sha('a'),
+          a0X000000000002AAA: sha('b'),
+          a0X000000000004AAA: sha('d'),
+        },
+        'the ledger keeps the digests of pruned uploads',
+      )
+    },
+  )
+
+  t.test(
     'pruneRuns removes old terminal runs with their items; the ledger still knows their files',
     async (t) => {
       const store = await open(t)

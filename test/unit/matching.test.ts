@@ -32,11 +32,23 @@ const flowTarget = { fileObject: 'cg__AccountFile__c', parentField: 'cg__Account
 t.test('the first rule that recognises a file decides', async (t) => {
   t.same(extractMatchKey({ name: 'INV-1002_march.pdf', relativeDir: '' }, compiled), {
     ok: true,
-    key: { kind: 'lookup', ruleIndex: 1, object: 'Order', fields: { OrderNumber: '1002' } },
+    key: {
+      kind: 'lookup',
+      ruleIndex: 1,
+      object: 'Order',
+      fields: { OrderNumber: '1002' },
+      captures: { OrderNumber: '1002' },
+    },
   })
   t.same(extractMatchKey({ name: 'x.pdf', relativeDir: 'accounts/ACME-001' }, compiled), {
     ok: true,
-    key: { kind: 'lookup', ruleIndex: 0, object: 'Account', fields: { AccountNumber: 'ACME-001' } },
+    key: {
+      kind: 'lookup',
+      ruleIndex: 0,
+      object: 'Account',
+      fields: { AccountNumber: 'ACME-001' },
+      captures: { AccountNumber: 'ACME-001' },
+    },
   })
   t.same(
     extractMatchKey({ name: 'x.pdf', relativeDir: 'accounts/ACME-001/2024' }, compiled).ok,
@@ -50,12 +62,13 @@ t.test('the first rule that recognises a file decides', async (t) => {
       ruleIndex: 2,
       object: 'Account',
       fields: { AccountNumber: 'ACME-7', Site: 'paris' },
+      captures: { acct: 'ACME-7', site: 'paris' },
     },
   })
   const id = toId18('006000000000123')
   t.same(extractMatchKey({ name: `contract ${id}.pdf`, relativeDir: '' }, compiled), {
     ok: true,
-    key: { kind: 'id', ruleIndex: 3, object: 'Opportunity', id },
+    key: { kind: 'id', ruleIndex: 3, object: 'Opportunity', id, captures: {} },
   })
 })
 
@@ -73,11 +86,35 @@ t.test('no rule → NO_MATCH_RULE naming the file', async (t) => {
 
 t.test('lookups are planned per object and field set, values deduplicated', async (t) => {
   const keys: MatchKey[] = [
-    { kind: 'lookup' as const, ruleIndex: 0, object: 'Account', fields: { AccountNumber: 'B' } },
-    { kind: 'lookup' as const, ruleIndex: 0, object: 'Account', fields: { AccountNumber: 'A' } },
-    { kind: 'lookup' as const, ruleIndex: 0, object: 'Account', fields: { AccountNumber: 'A' } },
-    { kind: 'id' as const, ruleIndex: 3, object: 'Opportunity', id: '006000000000123' },
-    { kind: 'lookup' as const, ruleIndex: 2, object: 'Account', fields: { Site: 's', AccountNumber: 'C' } },
+    {
+      kind: 'lookup' as const,
+      ruleIndex: 0,
+      object: 'Account',
+      fields: { AccountNumber: 'B' },
+      captures: {},
+    },
+    {
+      kind: 'lookup' as const,
+      ruleIndex: 0,
+      object: 'Account',
+      fields: { AccountNumber: 'A' },
+      captures: {},
+    },
+    {
+      kind: 'lookup' as const,
+      ruleIndex: 0,
+      object: 'Account',
+      fields: { AccountNumber: 'A' },
+      captures: {},
+    },
+    { kind: 'id' as const, ruleIndex: 3, object: 'Opportunity', id: '006000000000123', captures: {} },
+    {
+      kind: 'lookup' as const,
+      ruleIndex: 2,
+      object: 'Account',
+      fields: { Site: 's', AccountNumber: 'C' },
+      captures: {},
+    },
   ]
   t.same(planLookups(keys), [
     { object: 'Account', fields: ['AccountNumber'], values: { AccountNumber: ['A', 'B'] } },
@@ -103,6 +140,7 @@ t.test('resolution: exactly one record, compared like SOQL compares', async (t) 
     ruleIndex: 0,
     object: 'Account',
     fields: { AccountNumber: v },
+    captures: { AccountNumber: v },
   })
   t.same(
     resolveMatch(key('ACME-001'), results),
@@ -119,7 +157,10 @@ t.test('resolution: exactly one record, compared like SOQL compares', async (t) 
     t.match(two.message, /2 records match/)
   }
   t.same(
-    resolveMatch({ kind: 'id', ruleIndex: 3, object: 'Opportunity', id: '006000000000123' }, results),
+    resolveMatch(
+      { kind: 'id', ruleIndex: 3, object: 'Opportunity', id: '006000000000123', captures: {} },
+      results,
+    ),
     {
       ok: true,
       recordId: toId18('006000000000123'),
@@ -131,4 +172,41 @@ t.test('resolution: exactly one record, compared like SOQL compares', async (t) 
 t.test('rule target overrides the flow default', async (t) => {
   t.same(ruleTarget(compiled, 1, flowTarget), { fileObject: 'cg__OrderFile__c', parentField: 'cg__Order__c' })
   t.same(ruleTarget(compiled, 0, flowTarget), flowTarget)
+})
+
+t.test('lookup: only the listed groups and segments look the record up; every one is captured', async (t) => {
+  const withExtras = compileMatchRules([
+    {
+      type: 'filename',
+      pattern: '^(?<ProductCode>[A-Z]+-\\d+)_(?<type>[a-z]+)_(?<lang>[a-z]{2})\\.pdf$',
+      object: 'Product2',
+      lookup: ['ProductCode'],
+    },
+    {
+      type: 'folder',
+      template: 'catalogue/{ProductCode}/{lang}',
+      object: 'Product2',
+      lookup: ['ProductCode'],
+    },
+  ])
+  t.same(extractMatchKey({ name: 'SKU-12_spec_de.pdf', relativeDir: '' }, withExtras), {
+    ok: true,
+    key: {
+      kind: 'lookup',
+      ruleIndex: 0,
+      object: 'Product2',
+      fields: { ProductCode: 'SKU-12' },
+      captures: { ProductCode: 'SKU-12', type: 'spec', lang: 'de' },
+    },
+  })
+  t.same(extractMatchKey({ name: 'photo.jpg', relativeDir: 'catalogue/SKU-9/fr' }, withExtras), {
+    ok: true,
+    key: {
+      kind: 'lookup',
+      ruleIndex: 1,
+      object: 'Product2',
+      fields: { ProductCode: 'SKU-9' },
+      captures: { ProductCode: 'SKU-9', lang: 'fr' },
+    },
+  })
 })

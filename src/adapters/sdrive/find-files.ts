@@ -11,10 +11,10 @@ export async function findRecords(
   parentIds: string[],
   wip: boolean,
   fileNames: string[] | undefined,
-  options?: SDriveCallOptions,
+  options?: SDriveCallOptions & { latestOnly?: boolean },
 ): Promise<SDriveFile[]> {
   const out: SDriveFile[] = []
-  for (const soql of fileQueries(fileObject, parentField, parentIds, wip, fileNames)) {
+  for (const soql of fileQueries(fileObject, parentField, parentIds, wip, fileNames, options?.latestOnly)) {
     const records = await ctx.sf.query(soql, options)
     for (const record of records) out.push(toSDriveFile(record, fileObject, parentField))
   }

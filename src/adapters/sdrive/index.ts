@@ -56,6 +56,11 @@ export function createSDrive(sf: SalesforceApi, config: SDriveConfig, deps: SDri
     // Reads.
     findFiles: (fileObject, parentField, parentIds, fileNames, options) =>
       findRecords(ctx, fileObject, parentField, parentIds, false, fileNames, options),
+    findLatestFiles: (fileObject, parentField, parentIds, fileNames, options) =>
+      findRecords(ctx, fileObject, parentField, parentIds, false, fileNames, {
+        ...options,
+        latestOnly: true,
+      }),
     findWipFiles: (fileObject, parentField, parentIds, options) =>
       findRecords(ctx, fileObject, parentField, parentIds, true, undefined, options),
     filesByIds: (fileObject, parentField, ids, options) =>

@@ -17,6 +17,7 @@ export function fileFields(fileObject: string, parentField: string) {
     contentType: `${p}Content_Type__c`,
     wip: `${p}WIP__c`,
     deleted: `${p}Is_Deleted__c`,
+    latest: `${p}Is_Latest_Version__c`,
     parent: parentField,
   }
 }
@@ -27,11 +28,16 @@ export function fileQueries(
   parentIds: readonly string[],
   wip: boolean,
   fileNames?: readonly string[],
+  latestOnly = false,
 ): string[] {
   const f = fileFields(fileObject, parentField)
   const fields = ['Id', f.parent, f.fileName, f.size, f.key, f.folder, f.contentType]
-  // Folders are rows of the same object; they are never "files" here.
-  const state = `${f.wip} = ${wip ? 'true' : 'false'} AND ${f.deleted} = false AND ${f.contentType} != 'Folder'`
+  // Folders are rows of the same object; they are never "files" here. The version flag is named
+  // only when asked for: an org whose file object lacks it can still run every other policy.
+  const state = [
+    `${f.wip} = ${wip ? 'true' : 'false'} AND ${f.deleted} = false AND ${f.contentType} != 'Folder'`,
+    ...(latestOnly ? [`${f.latest} = true`] : []),
+  ].join(' AND ')
   const parents = [...new Set(parentIds)]
   if (parents.length === 0) return []
   if (fileNames === undefined) {

@@ -185,6 +185,22 @@ export async function releaseLedger(ctx: PgStoreContext, itemId: string): Promis
   await ctx.query(`DELETE FROM ${ctx.table.ledger} WHERE item_id = $1`, [itemId])
 }
 
+/** SHA-256 of files the bridge uploaded, by S-Drive file id: from their items, or the ledger once pruned. */
+export async function uploadDigests(ctx: PgStoreContext, fileIds: string[]): Promise<Map<string, string>> {
+  const digests = new Map<string, string>()
+  if (fileIds.length === 0) return digests
+  const rows = await ctx.query<{ id: string; sha256: string }>(
+    `SELECT sdrive_file_id AS id, sha256 FROM ${ctx.table.items}
+     WHERE sdrive_file_id = ANY($1::text[]) AND sha256 IS NOT NULL AND state <> 'skipped'
+     UNION ALL
+     SELECT sdrive_file_id AS id, sha256 FROM ${ctx.table.ledger}
+     WHERE sdrive_file_id = ANY($1::text[]) AND sha256 IS NOT NULL`,
+    [[...new Set(fileIds)]],
+  )
+  for (const row of rows) digests.set(row.id, row.sha256)
+  return digests
+}
+
 export async function getItem(ctx: PgStoreContext, id: string): Promise<ItemRecord | null> {
   const row = (await ctx.query<ItemRow>(`SELECT * FROM ${ctx.table.items} WHERE id = $1`, [id]))[0]
   return row ? toItem(row) : null

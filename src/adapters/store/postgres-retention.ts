@@ -38,14 +38,16 @@ export async function pruneRuns(ctx: PgStoreContext, query: PruneRunsQuery): Pro
       )
     ).map((r) => r.id)
     if (ids.length === 0) return { runs: 0, items: 0, idempotencyKeys: 0, busy: false }
-    // The ledger rows stay: they take over each item's final state and record as it goes.
+    // The ledger rows stay: they take over each item's final state, record and upload digest as it goes.
     const [items] = await q<{ n: number }>(
-      `WITH gone AS (DELETE FROM ${ctx.table.items} WHERE run_id = ANY($1::text[]) RETURNING id, state, target),
+      `WITH gone AS (DELETE FROM ${ctx.table.items} WHERE run_id = ANY($1::text[]) RETURNING id, state, target, sdrive_file_id, sha256),
             settled AS (
               UPDATE ${ctx.table.ledger} l
               SET settled_state = CASE gone.state WHEN 'done' THEN 'done' WHEN 'skipped' THEN 'skipped'
                                                   ELSE 'failed' END,
-                  record_id = gone.target->>'recordId'
+                  record_id = gone.target->>'recordId',
+                  sdrive_file_id = CASE WHEN gone.state <> 'skipped' THEN gone.sdrive_file_id END,
+                  sha256 = CASE WHEN gone.state <> 'skipped' THEN gone.sha256 END
               FROM gone WHERE l.item_id = gone.id RETURNING 1)
        SELECT count(*)::int AS n FROM gone`,
       [ids],

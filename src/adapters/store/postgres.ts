@@ -20,6 +20,7 @@ import {
   listItems,
   releaseLedger,
   updateItem,
+  uploadDigests,
 } from './postgres-items.js'
 import { migrate } from './postgres-migrate.js'
 import { migrations as defaultMigrations, type Migration } from './postgres-migrations/index.js'
@@ -117,6 +118,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     findItems: (states) => findItems(ctx, states),
     listFileOutcomes: (query) => listFileOutcomes(ctx, query),
     ledgerOwners: (keys) => ledgerOwners(ctx, keys),
+    uploadDigests: (fileIds) => uploadDigests(ctx, fileIds),
     releaseLedger: (itemId) => releaseLedger(ctx, itemId),
     activeItemCount: () => activeItemCount(ctx),
 

@@ -134,6 +134,24 @@ export function ledgerOwners(ctx: SqliteStoreContext, keys: string[]): Map<strin
   return owners
 }
 
+/** SHA-256 of files the bridge uploaded, by S-Drive file id: from their items, or the ledger once pruned. */
+export function uploadDigests(ctx: SqliteStoreContext, fileIds: string[]): Map<string, string> {
+  const digests = new Map<string, string>()
+  if (fileIds.length === 0) return digests
+  const rows = ctx
+    .db()
+    .prepare<[string, string], { id: string; sha256: string }>(
+      `SELECT sdrive_file_id AS id, sha256 FROM items
+       WHERE sdrive_file_id IN (SELECT value FROM json_each(?)) AND sha256 IS NOT NULL AND state <> 'skipped'
+       UNION ALL
+       SELECT sdrive_file_id AS id, sha256 FROM ledger
+       WHERE sdrive_file_id IN (SELECT value FROM json_each(?)) AND sha256 IS NOT NULL`,
+    )
+    .all(JSON.stringify(fileIds), JSON.stringify(fileIds))
+  for (const row of rows) digests.set(row.id, row.sha256)
+  return digests
+}
+
 export function listItems(ctx: SqliteStoreContext, runId: string): ItemRecord[] {
   return ctx
     .db()

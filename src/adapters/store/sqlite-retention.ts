@@ -7,6 +7,8 @@ import type Database from 'better-sqlite3'
 import { type PrunedRuns, type PruneRunsQuery, TerminalRunStates } from '../../ports/store.js'
 
 /** A pruned item's final state as the ledger keeps it: a run that ended with it unfinished counts it failed. */
+/** The item's own upload: a skipped item's S-Drive file id names a file that was there before. */
+const uploadedOnly = (column: string) => `CASE WHEN state <> 'skipped' THEN ${column} END`
 const settledState = `CASE state WHEN 'done' THEN 'done' WHEN 'skipped' THEN 'skipped' ELSE 'failed' END`
 
 export function pruneRunsIn(db: Database.Database, query: PruneRunsQuery): PrunedRuns {
@@ -32,10 +34,12 @@ export function pruneRunsIn(db: Database.Database, query: PruneRunsQuery): Prune
     .map((r) => r.id)
   if (ids.length === 0) return { runs: 0, items: 0, idempotencyKeys: 0, busy: false }
   const list = JSON.stringify(ids)
-  // The ledger rows stay: they take over the item's final state and record before the item goes.
+  // The ledger rows stay: they take over the item's final state, record and upload digest before the item goes.
   db.prepare(
-    `UPDATE ledger SET settled_state = i.settled, record_id = i.record_id
-     FROM (SELECT id, ${settledState} AS settled, json_extract(target, '$.recordId') AS record_id
+    `UPDATE ledger SET settled_state = i.settled, record_id = i.record_id,
+       sdrive_file_id = i.sdrive_file_id, sha256 = i.sha256
+     FROM (SELECT id, ${settledState} AS settled, json_extract(target, '$.recordId') AS record_id,
+                  ${uploadedOnly('sdrive_file_id')} AS sdrive_file_id, ${uploadedOnly('sha256')} AS sha256
            FROM items WHERE run_id IN (SELECT value FROM json_each(?))) AS i
      WHERE ledger.item_id = i.id`,
   ).run(list)

@@ -24,6 +24,7 @@ import {
   listItems,
   releaseLedger,
   updateItem,
+  uploadDigests,
 } from './sqlite-items.js'
 import { migrate } from './sqlite-migrate.js'
 import { listFileOutcomes } from './sqlite-outcomes.js'
@@ -80,6 +81,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     findItems: async (states) => findItems(ctx, states),
     listFileOutcomes: async (query) => listFileOutcomes(ctx, query),
     ledgerOwners: async (keys) => ledgerOwners(ctx, keys),
+    uploadDigests: async (fileIds) => uploadDigests(ctx, fileIds),
     releaseLedger: (itemId) => releaseLedger(ctx, itemId),
     activeItemCount: async () => activeItemCount(ctx),
 

@@ -13,7 +13,7 @@ import { BridgeError, isTransient, toBridgeError } from '../../domain/errors.js'
 import { collisionSafeName } from '../../domain/file-names.js'
 import { markerName } from '../../domain/readiness.js'
 import type { RemoteFiles, RemoteOpOptions } from '../../ports/remote-files.js'
-import type { ItemRecord, ItemTarget } from '../../ports/store.js'
+import type { ItemError, ItemRecord, ItemTarget } from '../../ports/store.js'
 import { itemFinished } from '../../runs/item-audit.js'
 import { moveItem } from '../../runs/items.js'
 import { recordResubmission } from '../review/resubmit.js'
@@ -196,6 +196,14 @@ export async function reportFailures(
   }
 }
 
+/** Why a re-dropped file made no new version: it is byte for byte the current one. */
+function unchangedNote(item: ItemRecord): ItemError {
+  return {
+    code: 'UNCHANGED',
+    message: `identical to the current version ${item.sdriveFileId} (SHA-256 ${item.sha256}): no new version made`,
+  }
+}
+
 /** A transferred file's tidy-up: older versions removed or superseded, a resubmission recorded, the source disposed of. */
 export async function finalize(ctx: RunContext, flow: SourceFolderFlow, item: ItemRecord): Promise<void> {
   const signal = ctx.control.shutdown
@@ -218,7 +226,10 @@ export async function finalize(ctx: RunContext, flow: SourceFolderFlow, item: It
   }
   const { finalPath } = await disposeSucceeded(ctx.remotes.get(item.endpoint), flow, item, signal)
   const skipped = item.target?.alreadyInSDrive === true
-  const finished = await moveItem(ctx.store, item, skipped ? 'skipped' : 'done', { finalPath, error: null })
+  const finished = await moveItem(ctx.store, item, skipped ? 'skipped' : 'done', {
+    finalPath,
+    error: item.target?.unchanged ? unchangedNote(item) : null,
+  })
   ctx.events.emit(
     itemFinished(flow.kind, finished, skipped ? 'skipped' : 'done', skipped ? 0 : item.bytesTransferred),
   )

@@ -1,11 +1,14 @@
 /**
  * A run's plan without doing it: the source listed, and for each file what
- * a run would do now (upload, skip, replace, wait, fail, …) and why. Nothing
- * is claimed, written or moved.
+ * a run would do now (upload, skip, replace, version, wait, fail, …) and why.
+ * Nothing is claimed, written or moved.
  */
+import { createHash } from 'node:crypto'
+import type { Readable } from 'node:stream'
 import type { InboundFlow, StatusFlow } from '../../config/schema.js'
 import { sdriveFileName } from '../../domain/file-names.js'
 import { ledgerKey } from '../../domain/readiness.js'
+import type { SDriveFile } from '../../ports/sdrive.js'
 import type { ItemTarget } from '../../ports/store.js'
 import { correlateResubmissions } from '../review/resubmit.js'
 import { withoutOwnReports } from './claim.js'
@@ -23,6 +26,8 @@ export type PlannedAction =
   | 'already-processed'
   | 'resubmission'
   | 'apply'
+  | 'version'
+  | 'unchanged'
 
 export interface PlannedFile {
   path: string
@@ -124,10 +129,85 @@ async function inboundPlan(
     })
   }
   const rest = fresh.filter((f) => !resubmissions.has(f))
-  const matches = await matchFiles(rest, flow, services.sf, signal)
+  const matches = await matchFiles(rest, flow, services.sf, signal, services.clock.now())
   const existing = await existingNames(services, rest, matches, signal)
-  for (const f of rest) files.push(matchPlan(flow, f, matches.get(f), existing))
+  const planned = rest.map((f) => matchPlan(flow, f, matches.get(f), existing))
+  if (flow.existing === 'version') {
+    const versions = rest.filter((_, i) => planned[i]?.action === 'version')
+    const same = await unchangedFiles(services, flow, versions, matches, signal)
+    for (const [i, f] of rest.entries()) {
+      const current = same.get(f)
+      if (current) planned[i] = { ...(planned[i] as PlannedFile), action: 'unchanged', ...current }
+    }
+  }
+  files.push(...planned)
   return files
+}
+
+/**
+ * Of the files that would become versions, those whose bytes equal the current version's: the
+ * current version must be the bridge's own upload (its SHA-256 known) and of the same size, and
+ * only then is the file read and hashed. Nothing is written.
+ */
+async function unchangedFiles(
+  services: Services,
+  flow: InboundFlow,
+  files: DiscoveredFile[],
+  matches: ReadonlyMap<DiscoveredFile, MatchResult>,
+  signal: AbortSignal | undefined,
+): Promise<Map<DiscoveredFile, { reason: string; code: string }>> {
+  const same = new Map<DiscoveredFile, { reason: string; code: string }>()
+  const currents = await currentVersions(services, files, matches, signal)
+  const digests = await services.store.uploadDigests([...currents.values()].map((c) => c.id))
+  const remote = services.remotes.get(flow.source.endpoint)
+  for (const [f, current] of currents) {
+    const known = digests.get(current.id)
+    if (!known || current.sizeBytes !== f.size) continue
+    const sha256 = await remote.read(f.path, sha256Of, signal ? { signal } : {})
+    if (sha256 === known)
+      same.set(f, { reason: `identical to the current version ${current.id}`, code: 'UNCHANGED' })
+  }
+  return same
+}
+
+/** Each file's one current version on its record (one query per file object); files with none or several are left out. */
+async function currentVersions(
+  services: Services,
+  files: DiscoveredFile[],
+  matches: ReadonlyMap<DiscoveredFile, MatchResult>,
+  signal: AbortSignal | undefined,
+): Promise<Map<DiscoveredFile, SDriveFile>> {
+  const byObject = new Map<string, DiscoveredFile[]>()
+  for (const f of files) {
+    const { target } = matches.get(f) as Matched
+    const k = `${target.fileObject}\u0000${target.parentField}`
+    byObject.set(k, [...(byObject.get(k) ?? []), f])
+  }
+  const currents = new Map<DiscoveredFile, SDriveFile>()
+  for (const [k, group] of byObject) {
+    const [fileObject, parentField] = k.split('\u0000') as [string, string]
+    const latest = await services.sdrive.findLatestFiles(
+      fileObject,
+      parentField,
+      [...new Set(group.map((f) => (matches.get(f) as Matched).target.recordId))],
+      [...new Set(group.map((f) => sdriveFileName(f.name)))],
+      signal ? { signal } : {},
+    )
+    for (const f of group) {
+      const recordId = (matches.get(f) as Matched).target.recordId.slice(0, 15)
+      const mine = latest.filter(
+        (l) => l.parentId.slice(0, 15) === recordId && l.fileName === sdriveFileName(f.name),
+      )
+      if (mine.length === 1) currents.set(f, mine[0] as SDriveFile)
+    }
+  }
+  return currents
+}
+
+async function sha256Of(stream: Readable): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of stream) hash.update(chunk as Buffer)
+  return hash.digest('hex')
 }
 
 type Matched = { ok: true; target: ItemTarget }

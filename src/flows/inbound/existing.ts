@@ -1,10 +1,12 @@
 /**
  * The existing-file stage: for matched files, what the flow's `existing`
  * policy asks when a file of the same name is already on the record (skip
- * it, replace it, or upload a duplicate). One S-Drive query per file object.
+ * it, replace it, upload a duplicate, or add a new version of it). One
+ * S-Drive query per file object.
  */
 import type { InboundFlow } from '../../config/schema.js'
 import { sdriveFileName } from '../../domain/file-names.js'
+import type { SDriveFile } from '../../ports/sdrive.js'
 import type { ItemRecord, ItemTarget } from '../../ports/store.js'
 import { moveItem } from '../../runs/items.js'
 import type { RunContext } from './context.js'
@@ -20,7 +22,48 @@ export async function applyExistingPolicy(
     const key = `${item.target.fileObject}\u0000${item.target.parentField}`
     groups.set(key, [...(groups.get(key) ?? []), item])
   }
-  for (const group of groups.values()) await applyToGroup(ctx, flow, group)
+  for (const group of groups.values()) {
+    if (flow.existing === 'version') await versionGroup(ctx, group)
+    else await applyToGroup(ctx, flow, group)
+  }
+}
+
+const sameFileAs = (item: ItemRecord) => (f: SDriveFile) =>
+  f.parentId.slice(0, 15) === (item.target as ItemTarget).recordId.slice(0, 15) &&
+  f.fileName === sdriveFileName(item.name)
+
+/**
+ * The version policy: a file whose name is on the record becomes a new version of the current
+ * one, which is marked not latest once the new one is confirmed. When the bridge uploaded the
+ * current version itself it knows its SHA-256, so identical bytes can be told apart after upload.
+ */
+async function versionGroup(ctx: RunContext, group: ItemRecord[]): Promise<void> {
+  const { fileObject, parentField } = (group[0] as ItemRecord).target as ItemTarget
+  const latest = await ctx.sdrive.findLatestFiles(
+    fileObject,
+    parentField,
+    [...new Set(group.map((i) => (i.target as ItemTarget).recordId))],
+    [...new Set(group.map((i) => sdriveFileName(i.name)))],
+    { signal: ctx.control.shutdown },
+  )
+  const digests = await ctx.store.uploadDigests(latest.map((f) => f.id))
+  await Promise.all(
+    group.map((item) => {
+      const current = latest.filter(sameFileAs(item))
+      if (current.length === 0) return null
+      const ids = current.map((f) => f.id)
+      const sha256 = current.length === 1 ? digests.get(ids[0] as string) : undefined
+      const target = item.target as ItemTarget
+      return ctx.store.updateItem(item.id, {
+        target: {
+          ...target,
+          supersedeIds: ids,
+          versionOf: ids,
+          ...(sha256 ? { currentSha256: sha256 } : {}),
+        },
+      })
+    }),
+  )
 }
 
 /** Files bound for the same file object and parent field. */
@@ -35,10 +78,7 @@ async function applyToGroup(ctx: RunContext, flow: InboundFlow, group: ItemRecor
   )
   for (const item of group) {
     const target = item.target as ItemTarget
-    const same = existing.filter(
-      (f) =>
-        f.parentId.slice(0, 15) === target.recordId.slice(0, 15) && f.fileName === sdriveFileName(item.name),
-    )
+    const same = existing.filter(sameFileAs(item))
     if (same.length === 0 || flow.existing === 'duplicate') continue
     if (flow.existing === 'skip') {
       // Already in S-Drive: nothing to upload, the source is tidied like a success.

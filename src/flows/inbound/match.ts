@@ -25,7 +25,7 @@ export async function matchPending(ctx: RunContext, flow: InboundFlow, items: It
     name: item.name,
     relativeDir: relativeDirOf(flow, item.path),
   }))
-  const results = await matchFiles(candidates, flow, ctx.sf, ctx.control.shutdown)
+  const results = await matchFiles(candidates, flow, ctx.sf, ctx.control.shutdown, now)
   // The outcomes are written side by side: one commit for the whole run's files, not one each.
   const outcomes = await Promise.all(
     candidates.map((c) => {

@@ -5,6 +5,7 @@
  */
 import type { InboundFlow } from '../../config/schema.js'
 import { BridgeError, isTransient, toBridgeError } from '../../domain/errors.js'
+import { fileFieldValues } from '../../domain/file-fields.js'
 import {
   type CompiledRules,
   compileMatchRules,
@@ -74,6 +75,8 @@ export async function matchFiles<T extends MatchCandidate>(
   flow: InboundFlow,
   sf: SalesforceApi,
   signal?: AbortSignal,
+  /** The run's clock: {date} in target.fields. */
+  now: number = Date.now(),
 ): Promise<Map<T, MatchResult>> {
   const rules = compiledRulesOf(flow)
   const out = new Map<T, MatchResult>()
@@ -111,6 +114,19 @@ export async function matchFiles<T extends MatchCandidate>(
       continue
     }
     const target = ruleTarget(rules, key.ruleIndex, flow.target)
+    const fields = target.fields
+      ? fileFieldValues(target.fields, {
+          flow: flow.name,
+          fileName: file.name,
+          recordId: match.recordId,
+          date: new Date(now).toISOString().slice(0, 10),
+          captures: key.captures,
+        })
+      : null
+    if (fields && !fields.ok) {
+      out.set(file, { ok: false, code: fields.code, message: fields.message, transient: false })
+      continue
+    }
     out.set(file, {
       ok: true,
       target: {
@@ -120,6 +136,7 @@ export async function matchFiles<T extends MatchCandidate>(
         parentField: target.parentField,
         folder: target.folder ?? null,
         description: target.description ?? null,
+        ...(fields ? { fieldValues: fields.values } : {}),
       },
     })
   }

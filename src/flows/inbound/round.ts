@@ -2,7 +2,8 @@
  * One round of a source-folder run over its items, as the stages in order:
  * match (or apply, for status files) → report failures → resolve folders →
  * upload in batches, each batch's files finalized and disposed of as soon
- * as it is done → put files into folders → finalize the rest → report
+ * as it is done → put files into folders → set their file fields →
+ * finalize the rest → report
  * failures → the run's final state, or when to look again.
  */
 import PQueue from 'p-queue'
@@ -15,6 +16,7 @@ import { statusDetailOf } from '../status/detail.js'
 import { appliedInPart, applyStatusFiles, finalizeStatusFile } from '../status/run.js'
 import type { RunContext, SourceFolderFlow } from './context.js'
 import { finalize, finalizeOne, reportFailures } from './dispose.js'
+import { applyFileFields, waitsForFields } from './fields.js'
 import { applyFolders, resolveFolders, waitsForFolder } from './folder.js'
 import { matchPending } from './match.js'
 import { type BatchContext, sdriveTargetOf, transferBatch } from './upload.js'
@@ -32,6 +34,7 @@ export async function round(ctx: RunContext, flow: SourceFolderFlow, run: RunRec
   const tidyUp = createTidyUp(ctx, flow)
   await uploadDue(ctx, flow, await store.listItems(run.id), tidyUp)
   await applyFolders(ctx, await store.listItems(run.id))
+  await applyFileFields(ctx, flow, await store.listItems(run.id))
   control.shutdown.throwIfAborted()
   tidyUp.tidy(await store.listItems(run.id))
   await tidyUp.idle()
@@ -44,7 +47,7 @@ export async function round(ctx: RunContext, flow: SourceFolderFlow, run: RunRec
 
 /** Finalizing files waiting for their tidy-up, each queued once per round. */
 interface TidyUp {
-  /** Queues the finalizing files among these not queued yet (not those waiting for their folder). */
+  /** Queues the finalizing files among these not queued yet (not those waiting for their folder or fields). */
   tidy(items: ItemRecord[]): void
   idle(): Promise<void>
 }
@@ -61,7 +64,13 @@ function createTidyUp(ctx: RunContext, flow: SourceFolderFlow): TidyUp {
   return {
     tidy(items) {
       for (const item of items) {
-        if (item.state !== 'finalizing' || waitsForFolder(item) || tidied.has(item.id)) continue
+        if (
+          item.state !== 'finalizing' ||
+          waitsForFolder(item) ||
+          waitsForFields(item) ||
+          tidied.has(item.id)
+        )
+          continue
         tidied.add(item.id)
         queue
           .add(async () => {

@@ -394,8 +394,54 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
     }
   })
 
-  if (uploaded.length > 0) failed.push(...(await completeUploads(ctx, uploaded)))
+  const unchanged = uploaded.filter((u) => u.item.target?.currentSha256 === u.sha256)
+  const changed = uploaded.filter((u) => !unchanged.includes(u))
+  if (unchanged.length > 0) failed.push(...(await keepCurrentVersions(ctx, target, unchanged)))
+  if (changed.length > 0) failed.push(...(await completeUploads(ctx, changed)))
   if (failed.length > 0) await settleFailures(ctx, target, tickets, failed)
+}
+
+/**
+ * Files whose bytes equal their current version's (`existing: version`): their WIP records are
+ * cancelled instead of completed, so no version is made, and they go on as skipped (UNCHANGED).
+ * If the cancel fails they are settled like any failure, which cancels again; a crash before
+ * they are stored leaves them transferring, and the next attempt finds no completed upload.
+ */
+async function keepCurrentVersions(
+  ctx: BatchContext,
+  target: SDriveTarget,
+  unchanged: Uploaded[],
+): Promise<Failure[]> {
+  try {
+    await ctx.sdrive.cancelUpload(
+      target,
+      unchanged.map((u) => u.item.wipFileId as string),
+      opts(ctx.signal),
+    )
+  } catch (error) {
+    const e = toBridgeError(error, 'SDRIVE_ERROR')
+    return unchanged.map((u) => ({ item: u.item, error: e, started: true }))
+  }
+  // Side by side, so the store commits the whole batch's new states at once.
+  await Promise.all(
+    unchanged.map(async (u) => {
+      const fresh = (await ctx.store.getItem(u.item.id)) as ItemRecord
+      const current = (fresh.target?.versionOf ?? [])[0] ?? null
+      await moveItem(ctx.store, fresh, 'finalizing', {
+        wipFileId: null,
+        sdriveFileId: current,
+        sha256: u.sha256,
+        bytesTransferred: u.bytes,
+        target: retarget(fresh, {
+          uploadRequested: false,
+          alreadyInSDrive: true,
+          unchanged: true,
+          supersedeIds: [],
+        }),
+      })
+    }),
+  )
+  return []
 }
 
 /**

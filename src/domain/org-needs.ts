@@ -95,7 +95,8 @@ function inboundNeeds(flow: InboundFlow, i: number, config: NeedsConfig): OrgNee
   const needs: OrgNeed[] = flowSchemaNeeds(flow, i).map((n) => ({
     object: n.object,
     field: n.field,
-    access: 'read',
+    // target.fields are written on the file record once it is uploaded; every other name is read.
+    access: n.path.includes('target') && n.path.includes('fields') ? 'update' : 'read',
     path: n.path,
     ...(n.label.startsWith('parent field') ? { types: REFERENCE } : {}),
   }))
@@ -130,15 +131,12 @@ function inboundNeeds(flow: InboundFlow, i: number, config: NeedsConfig): OrgNee
         { object: target.fileObject, field: `${p}File_Name__c`, access: 'create', path: [...path, 'folder'] },
       )
     }
+    const latest = { object: target.fileObject, field: `${prefixOf(target.fileObject)}Is_Latest_Version__c` }
     if (flow.review && flow.review.resubmission === 'version') {
-      const field = `${prefixOf(target.fileObject)}Is_Latest_Version__c`
-      needs.push({
-        object: target.fileObject,
-        field,
-        access: 'update',
-        types: BOOLEAN,
-        path: [...at, 'review', 'resubmission'],
-      })
+      needs.push({ ...latest, access: 'update', types: BOOLEAN, path: [...at, 'review', 'resubmission'] })
+    }
+    if (flow.existing === 'version') {
+      needs.push({ ...latest, access: 'update', types: BOOLEAN, path: [...at, 'existing'] })
     }
   }
   const reviewObject =

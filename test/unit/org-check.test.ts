@@ -285,3 +285,60 @@ t.test('a recorded exchange keeps nothing secret', async (t) => {
     'the original is untouched',
   )
 })
+
+t.test('existing: version and target.fields need their fields updateable on the file object', async (t) => {
+  const versioned = parseConfig(
+    JSON.stringify({
+      salesforce: {
+        loginUrl: 'https://example.my.salesforce.com',
+        auth: { type: 'client_credentials', clientId: 'id', clientSecret: 'the-client-secret' },
+      },
+      sdrive: { s3UploadUrl: 'https://bucket.s3.us-east-1.amazonaws.com/' },
+      endpoints: {
+        partner: {
+          protocol: 'sftp',
+          host: 'h',
+          username: 'u',
+          password: 'p',
+          insecureSkipHostKeyCheck: true,
+        },
+      },
+      flows: [
+        {
+          name: 'catalogue',
+          kind: 'inbound',
+          source: { endpoint: 'partner', directory: '/in' },
+          match: [
+            {
+              type: 'filename',
+              pattern: '^(?<ProductCode>[A-Z]+-\\d+)_(?<lang>[a-z]{2})',
+              object: 'Product2',
+              lookup: ['ProductCode'],
+            },
+          ],
+          target: {
+            fileObject: 'Product_File__c',
+            parentField: 'Parent__c',
+            fields: { Language__c: '{lang}' },
+          },
+          existing: 'version',
+          after: { success: 'delete', errorDirectory: '/errors' },
+        },
+      ],
+    }),
+    'json',
+    {},
+  )
+  const needs = orgNeeds(versioned)
+  t.match(
+    needs.filter((n) => n.object === 'Product_File__c' && n.access === 'update'),
+    [
+      { field: 'Language__c', path: ['flows', 0, 'target', 'fields', 'Language__c'] },
+      { field: 'Is_Latest_Version__c', path: ['flows', 0, 'existing'] },
+    ],
+  )
+  t.notOk(
+    needs.some((n) => n.object === 'Product2' && n.field === 'lang'),
+    'a group outside lookup names no field of the looked-up object',
+  )
+})

@@ -427,7 +427,7 @@ t.test('postgres specifics', async (t) => {
     )
     t.same(
       tables.rows.map((r) => r.table_name),
-      ['idempotency', 'items', 'ledger', 'reviews', 'run_leases', 'runs', 'schema_migrations'],
+      ['idempotency', 'items', 'ledger', 'outbox', 'reviews', 'run_leases', 'runs', 'schema_migrations'],
     )
     const recorded = await schema.admin.query<{ version: number; name: string }>(
       `SELECT version, name FROM "${schema.name}".schema_migrations ORDER BY version`,

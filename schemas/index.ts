@@ -23,6 +23,7 @@ import {
 } from './exports.js'
 import { FlowDetail, FlowList, FlowSummary } from './flows.js'
 import { ConfigProblem, Health, MisconfiguredFlow, Readiness } from './health.js'
+import { NotificationFile, NotificationList, NotificationView, OutboxStateSchema } from './notifications.js'
 import { RejectionList, RejectionRequestBody, RejectionView, ResubmissionView } from './reviews.js'
 import {
   DryRunPlan,
@@ -89,4 +90,8 @@ export const sharedSchemas = [
   EndpointReport,
   FileOutcome,
   FileOutcomeList,
+  OutboxStateSchema,
+  NotificationFile,
+  NotificationView,
+  NotificationList,
 ]

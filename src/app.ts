@@ -11,6 +11,7 @@ import endpointRoutes from '../routes/endpoints.js'
 import exportRoutes from '../routes/exports.js'
 import flowRoutes from '../routes/flows.js'
 import healthRoutes from '../routes/health.js'
+import notificationRoutes from '../routes/notifications.js'
 import outboundMessageRoutes from '../routes/outbound-messages.js'
 import rejectionRoutes from '../routes/rejections.js'
 import runEventRoutes from '../routes/run-events.js'
@@ -58,6 +59,7 @@ export default fp(
           { name: 'flows', description: 'Configured flows' },
           { name: 'operations', description: 'Health, readiness, metrics' },
           { name: 'audit', description: 'File outcomes for auditors' },
+          { name: 'notifications', description: 'The notification outbox' },
         ],
       },
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -74,6 +76,7 @@ export default fp(
     await app.register(endpointRoutes, { bridge })
     await app.register(rejectionRoutes, { bridge })
     await app.register(auditRoutes, { bridge })
+    await app.register(notificationRoutes, { bridge })
   },
   { name: 'sdrive-ftp-bridge' },
 )

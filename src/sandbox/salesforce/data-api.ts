@@ -1,5 +1,6 @@
 /** Routes under /services/data/vXX.X: query, sObjects, collections, composite, limits. */
 import { type ApiResult, sfError } from './http.js'
+import type { SandboxNotifications } from './notifications.js'
 import { batchSizeFrom, QueryApi } from './query-api.js'
 import { SObjectApi } from './sobject-api.js'
 import type { RecordStore } from './store.js'
@@ -47,6 +48,7 @@ export class DataApi {
   constructor(
     private readonly store: RecordStore,
     private readonly usage: () => UsageView,
+    private readonly notifications: SandboxNotifications,
   ) {
     this.queries = new QueryApi(store)
     this.sobjects = new SObjectApi(store, () => this.apiVersion)
@@ -61,6 +63,12 @@ export class DataApi {
       if (second !== undefined) return this.queries.queryMore(second, request.apiVersion)
       const batchSize = batchSizeFrom(request.queryOptionsHeader)
       return this.queries.query(search.get('q'), head === 'queryAll', batchSize, request.apiVersion)
+    }
+    if (head === 'actions' && second === 'standard' && third === 'emailSimple' && method === 'POST') {
+      return this.notifications.emailSimple(request.body)
+    }
+    if (head === 'sobjects' && second?.endsWith('__e') && third === undefined && method === 'POST') {
+      return this.notifications.publish(second, request.body)
     }
     if (head === 'sobjects' && second) return this.routeSObject(method, second, third, fourth, request)
     if (head === 'composite' && second === undefined && method === 'POST') return this.composite(request)

@@ -454,3 +454,48 @@ t.test(
     t.same(messages.map((m) => m.channelType).sort(), ['email', 'webhook'])
   },
 )
+
+t.test(
+  'endpoint.unreachable after 3 failed connects; salesforce.api_limit when the org pauses calls',
+  async (t) => {
+    const h = await harnessWith(t, (s) =>
+      notificationsConfig(s, {
+        rules: [
+          { on: ['endpoint.unreachable'], flows: ['*'], after: 3, channel: 'ops-hook' },
+          { on: ['salesforce.api_limit'], flows: ['*'], channel: 'ops-hook' },
+        ],
+      }),
+    )
+    await h.put('inbox/ACME-001_a.pdf', 'a')
+    h.sandbox.setApiUsage(15_000)
+    const started = await h.api('POST', '/v1/flows/partner-docs/runs')
+    t.equal(started.status, 202)
+    await h.sandbox.waitForWebhooks(1, 'ops')
+    h.sandbox.setApiUsage(0)
+    t.equal(
+      (await h.waitForRun(started.json.runId)).state,
+      'succeeded',
+      'the run resumes once the limit lifts',
+    )
+    t.match(JSON.parse(h.sandbox.webhookDeliveries('ops')[0]!.body), {
+      event: 'salesforce.api_limit',
+      flow: null,
+    })
+
+    await h.remote.close()
+    for (let i = 0; i < 4; i++)
+      t.equal((await h.runAndWait('partner-docs')).state, 'failed', `run ${i + 1} cannot connect`)
+    await h.sandbox.waitForWebhooks(2, 'ops')
+    const messages = await outboxUntil(
+      h,
+      (m) => m.length === 2 && m.every((x) => x.state === 'sent'),
+      'both sent',
+    )
+    t.same(messages.map((m) => m.event).sort(), ['endpoint.unreachable', 'salesforce.api_limit'])
+    t.match(JSON.parse(h.sandbox.webhookDeliveries('ops')[1]!.body), {
+      event: 'endpoint.unreachable',
+      details: { endpoint: 'partner', failures: 3, flows: ['partner-docs'] },
+    })
+    t.equal(h.sandbox.webhookDeliveries('ops').length, 2, 'the fourth failure sends nothing more')
+  },
+)

@@ -499,3 +499,27 @@ t.test(
     t.equal(h.sandbox.webhookDeliveries('ops').length, 2, 'the fourth failure sends nothing more')
   },
 )
+
+t.test('a platform event is published in the org with the configured fields', async (t) => {
+  const h = await harnessWith(t, () => ({
+    channels: {
+      org: { type: 'platformEvent', event: 'Bridge_Alert__e', fields: { summary: 'Text__c' } },
+    },
+    rules: [{ on: ['run.partially_failed'], flows: ['partner-docs'], channel: 'org' }],
+    pollIntervalMs: 50,
+  }))
+  await dropFiles(h, 2, 2)
+  const run = await h.runAndWait('partner-docs')
+  await h.sandbox.waitForPlatformEvents(1)
+  const [event] = h.sandbox.platformEvents()
+  t.equal(event!.sobject, 'Bridge_Alert__e')
+  t.match(event!.fields, {
+    Event__c: 'run.partially_failed',
+    Flow__c: 'partner-docs',
+    Run_Id__c: run.id,
+    Failed_Count__c: 2,
+    Text__c: /2 files failed, 2 done of 4/,
+  })
+  const [message] = await outboxUntil(h, (m) => m[0]?.state === 'sent', 'sent')
+  t.match(message, { channelType: 'platformEvent', destination: 'Bridge_Alert__e' })
+})

@@ -4,6 +4,7 @@
  * same transaction as the event. Dedupe keys name the event and channel,
  * so writing them again (a replica, a retry of the same finish) is a no-op.
  */
+import { createHash } from 'node:crypto'
 import type { NotificationsConfig } from '../config/schema.js'
 import { BridgeError } from '../domain/errors.js'
 import type { NotificationOutbox } from '../ports/outbox.js'
@@ -68,12 +69,29 @@ async function runMessages(
     skipped: items.filter((i) => i.state === 'skipped').length,
   }
   const at = new Date(deps.now()).toISOString()
+  const outcome = outcomeKey(state, error, items)
   const out: NewOutboxMessage[] = []
   for (const [channel, event] of runMessagesByChannel(rules, runEvent, run.flow, failed.length)) {
     const body = composeRunMessage({ event, flow: run.flow, runId: run.id, state, counts, failed, error, at })
-    out.push(messageOf(`run:${run.id}:${channel}`, channel, body))
+    out.push(messageOf(`run:${run.id}:${outcome}:${channel}`, channel, body))
   }
   return out
+}
+
+/**
+ * Names one ending of a run: the same for the same ending written twice, and
+ * another once a retry of the run ends again (its failed items changed since).
+ */
+function outcomeKey(
+  state: RunState,
+  error: { code: string } | null,
+  items: readonly { id: string; state: string; updatedAt: string }[],
+): string {
+  const failed = items.filter((i) => i.state === 'failed').map((i) => `${i.id}@${i.updatedAt}`)
+  return createHash('sha256')
+    .update([state, error?.code ?? '', ...failed].join('|'))
+    .digest('hex')
+    .slice(0, 16)
 }
 
 function emailsOf(notify: Record<string, unknown> | undefined): string[] {

@@ -312,6 +312,13 @@ t.test('a 500 from the webhook is retried; a 400 fails the message with the reas
   t.equal(JSON.parse(h.sandbox.webhookDeliveries('ops')[2]!.body).runId, second.id)
   const failedOnly = await h.api('GET', '/v1/notifications?state=failed')
   t.equal(failedOnly.json.notifications.length, 1)
+
+  // A retry of the run that fails again is another ending: told again.
+  const retried = await h.api('POST', `/v1/runs/${second.id}/retry`)
+  t.equal(retried.status, 202)
+  t.equal((await h.waitForRun(second.id)).state, 'failed', 'the file fails again')
+  await h.sandbox.waitForWebhooks(2, 'ops')
+  t.equal(JSON.parse(h.sandbox.webhookDeliveries('ops')[3]!.body).runId, second.id)
 })
 
 t.test('the rate limit holds messages back and sends them once a slot frees', async (t) => {

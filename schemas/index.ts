@@ -23,6 +23,7 @@ import {
 } from './exports.js'
 import { FlowDetail, FlowList, FlowSummary } from './flows.js'
 import { ConfigProblem, Health, MisconfiguredFlow, Readiness } from './health.js'
+import { NotificationFile, NotificationList, NotificationView, OutboxStateSchema } from './notifications.js'
 import {
   OrgCheckItem,
   OrgCheckReport,
@@ -101,4 +102,8 @@ export const sharedSchemas = [
   OrgFactsView,
   SDriveVariantsView,
   OrgCheckReport,
+  OutboxStateSchema,
+  NotificationFile,
+  NotificationView,
+  NotificationList,
 ]

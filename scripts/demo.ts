@@ -89,11 +89,24 @@ const config = {
       schedule: { cron: '* * * * *', timezone: 'UTC' },
     },
   ],
+  // The unmatched file makes the run partially failed: one signed webhook message to the sandbox's
+  // receiver and one email the org is asked to send (emailSimple), both listed in the outbox.
+  notifications: {
+    channels: {
+      'ops-hook': { type: 'webhook', url: sandbox.webhookUrl('ops'), secret: '${HOOK_SECRET}' },
+      admins: { type: 'salesforceEmail', to: ['ops@example.com'] },
+    },
+    rules: [
+      { on: ['run.failed', 'run.partially_failed', 'file.failed'], flows: ['*'], channel: 'ops-hook' },
+      { on: ['file.failed'], flows: ['partner-contracts'], channel: 'admins' },
+    ],
+  },
 }
 const env = {
   BRIDGE_API_KEY: apiKey,
   SF_CLIENT_SECRET: sandbox.clientSecret,
   PARTNER_SFTP_PASSWORD: password,
+  HOOK_SECRET: randomBytes(24).toString('base64url'),
 }
 const configPath = join(home, 'bridge.json')
 await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`)
@@ -165,10 +178,24 @@ for (const item of run.items) {
 for (const note of run.notes) out(`  waiting ${note.path}\n          ${note.message}`)
 out(`  run ${run.id}: ${run.state} (${run.counts.done} done, ${run.counts.failed} failed)`)
 out()
+out('Notifications (the unmatched file):')
+await Promise.all([sandbox.waitForWebhooks(1, 'ops'), sandbox.waitForEmails(1)])
+const [hook] = sandbox.webhookDeliveries('ops')
+out(`  webhook → ${sandbox.webhookUrl('ops')}: ${JSON.parse(hook?.body ?? '{}').text}`)
+out(
+  `          signed ${hook?.headers['x-bridge-signature']} (HMAC-SHA256 of timestamp.body with HOOK_SECRET)`,
+)
+const [email] = sandbox.emails()
+out(`  email   → ${email?.to.join(', ')} (sent by the org through emailSimple): ${email?.subject}`)
+out()
 out('Try:')
 out(`  export KEY=${apiKey}`)
 out(`  curl -s -H "Authorization: Bearer $KEY" ${server.url}/v1/runs/${run.id}`)
 out(`  curl -s -H "Authorization: Bearer $KEY" ${server.url}/metrics | grep bridge_`)
+out(`  curl -s -H "Authorization: Bearer $KEY" ${server.url}/v1/notifications    (the outbox)`)
+out(
+  `  curl -s ${sandbox.url}/sandbox/webhooks    curl -s ${sandbox.url}/sandbox/emails    (what the sandbox received)`,
+)
 out(`  Swagger UI: ${server.url}/docs    OpenAPI: ${server.url}/openapi.json`)
 out('The flow also runs every minute: the still-uploading file is taken once it is 30 s old. Ctrl-C stops.')
 

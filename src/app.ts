@@ -11,6 +11,7 @@ import endpointRoutes from '../routes/endpoints.js'
 import exportRoutes from '../routes/exports.js'
 import flowRoutes from '../routes/flows.js'
 import healthRoutes from '../routes/health.js'
+import notificationRoutes from '../routes/notifications.js'
 import orgCheckRoutes from '../routes/org-check.js'
 import outboundMessageRoutes from '../routes/outbound-messages.js'
 import rejectionRoutes from '../routes/rejections.js'
@@ -59,6 +60,7 @@ export default fp(
           { name: 'flows', description: 'Configured flows' },
           { name: 'operations', description: 'Health, readiness, metrics' },
           { name: 'audit', description: 'File outcomes for auditors' },
+          { name: 'notifications', description: 'The notification outbox' },
         ],
       },
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -76,6 +78,7 @@ export default fp(
     await app.register(rejectionRoutes, { bridge })
     await app.register(auditRoutes, { bridge })
     await app.register(orgCheckRoutes, { bridge })
+    await app.register(notificationRoutes, { bridge })
   },
   { name: 'sdrive-ftp-bridge' },
 )

@@ -26,6 +26,7 @@ import type { SourceFolderFlow } from './flows/inbound/context.js'
 import { createInboundEngine, type InboundEngine } from './flows/inbound/engine.js'
 import { createExportEngine, type ExportEngine } from './flows/outbound/engine.js'
 import { createReviewEngine, type ReviewEngine } from './flows/review/engine.js'
+import { createNotificationService, type NotificationService } from './notify/service.js'
 import type { Clock } from './ports/clock.js'
 import type { RemoteFiles, RemoteRegistry } from './ports/remote-files.js'
 import type { RunLeaseStore } from './ports/run-leases.js'
@@ -58,6 +59,8 @@ export interface Bridge {
   /** Runs, items and API-limit pauses as typed events: metrics, logs and SSE progress subscribe. */
   events: RunEvents
   logger: Logger
+  /** The notification outbox (GET /v1/notifications, the console) and its delivery. */
+  notifications: NotificationService
   /** Prunes finished runs, jobs, reviews and idempotency keys (store.retention). */
   retention: RetentionService
   /** Inbound flows checked against the org's schema; the misconfigured ones show in /readyz. */
@@ -257,7 +260,9 @@ export async function createBridge(
     now: () => clock.now(),
   })
   const remotes = pool.remotes
+  const notifications = createNotificationService({ config, store, sf, clock, events, logger })
   const engines = createEngines({
+    outbox: notifications.outbox,
     config,
     endpoints,
     store,
@@ -280,7 +285,18 @@ export async function createBridge(
     onPruned: metrics.retentionPruned,
   })
   const parts = { config, flows: flowsOfKind(config, ['inbound', 'status']), endpoints, store, sf, sdrive }
-  const bridge = { ...parts, remotes, queue, ...engines, metrics, events, logger, retention, flowSchema }
+  const bridge = {
+    ...parts,
+    remotes,
+    queue,
+    ...engines,
+    metrics,
+    events,
+    logger,
+    retention,
+    flowSchema,
+    notifications,
+  }
   return withLifecycle(bridge, { clock, leases, pool, recording })
 }
 
@@ -304,7 +320,8 @@ function withLifecycle(
   bridge: Omit<Bridge, 'start' | 'close' | 'flowSchemaChecked'>,
   own: { clock: Clock; leases: LeaseKeeper; pool: RemotePool; recording: ExchangeRecording | null },
 ): Bridge {
-  const { config, store, engine, exports, reviews, retention, metrics, flowSchema, logger } = bridge
+  const { config, store, engine, exports, reviews, retention, metrics, flowSchema, logger, notifications } =
+    bridge
   let schemaChecked: Promise<void> = Promise.resolve()
   let scheduler: CronScheduler | null = null
   let closed = false
@@ -324,6 +341,8 @@ function withLifecycle(
       await engine.recover()
       await exports.recover()
       await reviews.recover()
+      // Messages left pending by a previous process (a crash, a restart) go out now.
+      notifications.start()
       if (options.schedules !== false) {
         scheduler = startCronScheduler([...bridge.flows.values()], engine, logger)
         exports.startWindows()
@@ -344,11 +363,15 @@ function withLifecycle(
         exports.close(options),
         reviews.close(options),
       ])
+      // After the engines (their last runs' messages are written), before the store closes.
+      const notified = await Promise.allSettled([notifications.close()])
       const remotes = await own.pool.close()
       bridge.sf.close()
       await own.recording?.close()
       const storeClosed = await Promise.allSettled([own.leases.close(), store.close()])
-      const failure = [...engines, ...remotes, ...storeClosed].find((r) => r.status === 'rejected')
+      const failure = [...engines, ...notified, ...remotes, ...storeClosed].find(
+        (r) => r.status === 'rejected',
+      )
       if (failure && failure.status === 'rejected') throw failure.reason
     },
   }

@@ -6,6 +6,7 @@
  * already reported it).
  */
 import { Cron } from 'croner'
+import { isNotificationEvent, NotificationEvents, parseDuration } from '../domain/notifications.js'
 import { parsePlaceholders } from '../domain/placeholders.js'
 import { checkFileFields, checkLookupList } from './file-field-checks.js'
 import { type ConfigIssue, isPlainObject, issue, type KeyPath } from './key-path.js'
@@ -33,7 +34,76 @@ export function checkConfig(config: unknown): ConfigIssue[] {
     }
     checkFlow(flow, path, Object.keys(endpoints), issues)
   })
+  if (isPlainObject(config.notifications))
+    checkNotifications(config.notifications, [...flowNames.keys()], issues)
   return issues
+}
+
+/** Rules name channels, flows and events that exist; `after` fits the events it is for. */
+function checkNotifications(
+  notifications: Record<string, unknown>,
+  flowNames: string[],
+  issues: ConfigIssue[],
+): void {
+  const channels = isPlainObject(notifications.channels) ? Object.keys(notifications.channels) : []
+  const rules = Array.isArray(notifications.rules) ? notifications.rules : []
+  rules.forEach((rule, i) => {
+    if (!isPlainObject(rule)) return
+    const path = ['notifications', 'rules', i]
+    if (typeof rule.channel === 'string' && !channels.includes(rule.channel)) {
+      const known = channels.length > 0 ? channels.join(', ') : 'none'
+      issues.push(issue([...path, 'channel'], `unknown channel "${rule.channel}" (configured: ${known})`))
+    }
+    if (Array.isArray(rule.flows)) {
+      rule.flows.forEach((flow, j) => {
+        if (typeof flow === 'string' && flow !== '*' && !flowNames.includes(flow)) {
+          issues.push(issue([...path, 'flows', j], `unknown flow "${flow}"`))
+        }
+      })
+    }
+    const events = Array.isArray(rule.on) ? rule.on : []
+    events.forEach((event, j) => {
+      if (!isNotificationEvent(event)) {
+        issues.push(
+          issue(
+            [...path, 'on', j],
+            `unknown event "${String(event)}" (known: ${NotificationEvents.join(', ')})`,
+          ),
+        )
+      }
+    })
+    checkRuleAfter(rule.after, events, [...path, 'after'], issues)
+  })
+}
+
+function checkRuleAfter(after: unknown, events: unknown[], path: KeyPath, issues: ConfigIssue[]): void {
+  const watchdog = events.includes('flow.no_success')
+  const unreachable = events.includes('endpoint.unreachable')
+  if (watchdog && unreachable) {
+    issues.push(
+      issue(path, 'flow.no_success and endpoint.unreachable need different `after`s: give each its own rule'),
+    )
+  } else if (watchdog) {
+    if (typeof after !== 'string' || parseDuration(after) === null) {
+      issues.push(
+        issue(
+          path,
+          `flow.no_success needs a duration such as "24h", "30m" or "7d", got ${JSON.stringify(after ?? null)}`,
+        ),
+      )
+    }
+  } else if (unreachable) {
+    if (after !== undefined && typeof after !== 'number') {
+      issues.push(
+        issue(
+          path,
+          `endpoint.unreachable counts failed connects: a whole number such as 3, got ${JSON.stringify(after)}`,
+        ),
+      )
+    }
+  } else if (after !== undefined) {
+    issues.push(issue(path, 'only for flow.no_success (a duration) and endpoint.unreachable (a count)'))
+  }
 }
 
 function checkEndpoint(endpoint: Record<string, unknown>, path: KeyPath, issues: ConfigIssue[]): void {

@@ -919,6 +919,137 @@ export const StatusFlowSchema = T.Object(
   { additionalProperties: false },
 )
 
+const RateLimitSchema = T.Object(
+  {
+    perMinute: T.Integer({
+      minimum: 1,
+      default: 6,
+      description:
+        'Messages this channel sends per minute at most; more wait for a free slot (never dropped).',
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'Per-channel rate limit (sliding minute).' },
+)
+
+const ChannelCommon = {
+  rateLimit: RateLimitSchema,
+  timeoutMs: Millis('Deadline of one delivery request.', 10_000),
+}
+
+export const WebhookChannelSchema = T.Object(
+  {
+    type: T.Literal('webhook', {
+      description: 'POST JSON (Slack/Teams-compatible `text`) signed with HMAC-SHA256 in X-Bridge-Signature.',
+    }),
+    url: T.String({ pattern: '^https?://', description: 'Where messages are POSTed.' }),
+    secret: T.String({
+      minLength: 16,
+      description: 'HMAC-SHA256 key of X-Bridge-Signature; use a ${VAR} reference, at least 16 characters.',
+    }),
+    ...ChannelCommon,
+  },
+  { additionalProperties: false },
+)
+
+export const SalesforceEmailChannelSchema = T.Object(
+  {
+    type: T.Literal('salesforceEmail', {
+      description:
+        "Email sent by the org through the standard emailSimple invocable action (the org's limits).",
+    }),
+    to: T.Array(T.String({ pattern: '^[^\\s@,]+@[^\\s@,]+$' }), { minItems: 1, description: 'Recipients.' }),
+    ...ChannelCommon,
+  },
+  { additionalProperties: false },
+)
+
+const PlatformEventFieldsSchema = T.Object(
+  {
+    event: T.String({ default: 'Event__c' }),
+    flow: T.String({ default: 'Flow__c' }),
+    runId: T.String({ default: 'Run_Id__c' }),
+    summary: T.String({ default: 'Summary__c' }),
+    failedCount: T.String({ default: 'Failed_Count__c' }),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description: "The platform event's field API names for each part of the message.",
+  },
+)
+
+export const PlatformEventChannelSchema = T.Object(
+  {
+    type: T.Literal('platformEvent', {
+      description: 'A platform event published in the org, for admins who build Flows.',
+    }),
+    event: T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*__e$', description: 'e.g. Bridge_Alert__e.' }),
+    fields: PlatformEventFieldsSchema,
+    ...ChannelCommon,
+  },
+  { additionalProperties: false },
+)
+
+export const NotificationChannelSchema = T.Union([
+  WebhookChannelSchema,
+  SalesforceEmailChannelSchema,
+  PlatformEventChannelSchema,
+])
+
+export const NotificationRuleSchema = T.Object(
+  {
+    on: T.Array(T.String(), {
+      minItems: 1,
+      description:
+        'Events: run.failed, run.partially_failed, file.failed, job.failed, rejection.created, salesforce.api_limit, endpoint.unreachable, flow.no_success.',
+    }),
+    flows: T.Array(T.String({ minLength: 1 }), {
+      default: ['*'],
+      description: "Flow names the rule covers; '*' for every flow.",
+    }),
+    channel: T.String({ minLength: 1, description: 'A channel named under notifications.channels.' }),
+    after: T.Optional(
+      T.Union([T.Integer({ minimum: 1 }), T.String()], {
+        description:
+          'flow.no_success: a duration without a succeeded run ("24h", "30m", "7d"); endpoint.unreachable: consecutive failed connects (default 3).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const NotificationsConfigSchema = T.Object(
+  {
+    channels: T.Record(T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9-_]*$' }), NotificationChannelSchema, {
+      additionalProperties: false,
+      default: {},
+      description: 'Where messages go, by name; rules and rejections name them.',
+    }),
+    rules: T.Array(NotificationRuleSchema, { default: [], description: 'Which events go to which channel.' }),
+    pollIntervalMs: Millis(
+      'How often the delivery worker looks for due messages (also woken at once by new ones).',
+      1000,
+    ),
+    maxAttempts: T.Integer({
+      minimum: 1,
+      default: 10,
+      description: 'Tries of one message on transient faults (5xx, 408, 429, network) before it is failed.',
+    }),
+    retryBaseMs: Millis('First retry delay; doubles per try (full jitter).', 1000),
+    retryMaxMs: Millis('Longest retry delay.', 300_000),
+    deliver: T.Boolean({
+      default: true,
+      description: 'Run the delivery worker in this process (false: only write the outbox).',
+    }),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description:
+      'Notifications: a durable outbox delivered to webhooks, emails sent by the org, platform events.',
+  },
+)
+
 export const FlowSchema = T.Union([InboundFlowSchema, OutboundFlowSchema, StatusFlowSchema])
 
 export const ConfigSchema = T.Object(
@@ -934,6 +1065,7 @@ export const ConfigSchema = T.Object(
       description: 'The FTP, FTPS and SFTP servers, by name; flows name them.',
     }),
     flows: T.Array(FlowSchema, { default: [] }),
+    notifications: NotificationsConfigSchema,
   },
   { additionalProperties: false },
 )
@@ -970,3 +1102,9 @@ export type StatusField = Static<typeof StatusFieldSchema>
 export type StatusFormat = Static<typeof StatusFormatSchema>
 export type ReviewConfig = Static<typeof ReviewConfigSchema>
 export type Flow = Static<typeof FlowSchema>
+export type NotificationsConfig = Static<typeof NotificationsConfigSchema>
+export type NotificationChannel = Static<typeof NotificationChannelSchema>
+export type WebhookChannel = Static<typeof WebhookChannelSchema>
+export type SalesforceEmailChannel = Static<typeof SalesforceEmailChannelSchema>
+export type PlatformEventChannel = Static<typeof PlatformEventChannelSchema>
+export type NotificationRule = Static<typeof NotificationRuleSchema>

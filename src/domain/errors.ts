@@ -60,6 +60,11 @@ export const ErrorCodes = [
   'STATUS_FILE_ENCODING',
   'STATUS_FILE_TOO_LARGE',
   'ROWS_REJECTED',
+  // notifications
+  /** The channel refused the message (a 4xx other than 408/429, isSuccess false, a bad field): not retried. */
+  'NOTIFICATION_REJECTED',
+  /** The channel did not answer in time or answered 5xx/408/429: retried with backoff. */
+  'NOTIFICATION_UNAVAILABLE',
   // lifecycle
   'CANCELLED',
   'TRANSFER_INTERRUPTED',
@@ -103,6 +108,7 @@ const transientCodes: ReadonlySet<ErrorCode> = new Set([
   'S3_UPLOAD_FAILED',
   'S3_DOWNLOAD_FAILED',
   'REMOTE_IO',
+  'NOTIFICATION_UNAVAILABLE',
 ])
 
 export function isTransient(error: unknown): boolean {

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino'
 import type { EndpointConfig } from '../config/schema.js'
 import type { Clock } from '../ports/clock.js'
+import type { NotificationOutbox } from '../ports/outbox.js'
 import type { RemoteRegistry } from '../ports/remote-files.js'
 import type { SalesforceApi } from '../ports/salesforce.js'
 import type { SDrive } from '../ports/sdrive.js'
@@ -22,6 +23,8 @@ export interface FlowServices {
   clock: Clock
   logger: Logger
   events: RunEvents
+  /** The notifications events bring, written with them (absent: none configured, as in most tests). */
+  outbox?: NotificationOutbox
 }
 
 /** Flows that move bytes also share the transfer queue (its caps are per process and per endpoint). */

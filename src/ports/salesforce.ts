@@ -48,6 +48,14 @@ export interface ObjectAccess {
   queryable: boolean | null
 }
 
+/** One input's answer from an invocable action (e.g. emailSimple). */
+export interface ActionResult {
+  actionName: string
+  isSuccess: boolean
+  errors: { statusCode?: string; message: string }[]
+  outputValues: Record<string, unknown> | null
+}
+
 /** What `describe` tells about one object: its API name, its fields' API names and its records' id prefix. */
 export interface ObjectDescription {
   name: string
@@ -94,6 +102,18 @@ export interface SalesforceApi {
     records: Record<string, unknown>[],
     options?: SalesforceCallOptions,
   ): Promise<SaveResult[]>
+  /** Creates one record (POST sobjects/{object}/); a platform event (…__e) is published this way. */
+  createRecord(
+    sobject: string,
+    fields: Record<string, unknown>,
+    options?: SalesforceCallOptions,
+  ): Promise<SaveResult>
+  /** Runs a standard invocable action (POST actions/standard/{action}) with one input per element. */
+  invokeStandardAction(
+    action: string,
+    inputs: Record<string, unknown>[],
+    options?: SalesforceCallOptions,
+  ): Promise<ActionResult[]>
   /** DELETE many records (sObject Collections). */
   deleteRecords(ids: string[], options?: SalesforceCallOptions): Promise<SaveResult[]>
   /**

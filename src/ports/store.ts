@@ -315,13 +315,66 @@ export interface PrunedRuns {
   busy: boolean
 }
 
+export const OutboxStates = ['pending', 'sending', 'sent', 'failed'] as const
+export type OutboxState = (typeof OutboxStates)[number]
+
+/** A notification to deliver: written with the event it reports, delivered by the worker. */
+export interface NewOutboxMessage {
+  /** Unique: the same event for the same channel is written once, however often (or by how many replicas) it is seen. */
+  dedupeKey: string
+  channel: string
+  event: string
+  flow: string | null
+  runId: string | null
+  /** What the channel sends, channel-neutral (see src/notify/compose.ts); never holds a secret. */
+  body: Record<string, unknown>
+}
+
+export interface OutboxMessage extends NewOutboxMessage {
+  id: string
+  state: OutboxState
+  attempts: number
+  /** A pending message is not sent before this time. */
+  nextAttemptAt: string
+  /** Who is sending it and until when (a lease another worker may take over once it ran out). */
+  leaseOwner: string | null
+  leaseUntil: string | null
+  lastError: { code: string; message: string } | null
+  createdAt: string
+  sentAt: string | null
+}
+
+export interface ClaimOutboxQuery {
+  /** The worker's lease owner id. */
+  owner: string
+  channel: string
+  /** At most this many messages. */
+  limit: number
+  leaseMs: number
+}
+
+/** How a delivery attempt ended: sent, to try again (pending at nextAttemptAt), or failed for good. */
+export type OutboxSettlement =
+  | { state: 'sent' }
+  | { state: 'pending'; retryInMs: number; error: { code: string; message: string } }
+  | { state: 'failed'; error: { code: string; message: string } }
+
+export interface ListOutboxQuery {
+  state?: OutboxState
+  channel?: string
+  /** The `nextCursor` of the page before. */
+  cursor?: string
+  limit: number
+}
+
 export interface Store {
   /** Creates or updates the schema; safe to call on every start. */
   migrate(): Promise<void>
   createRun(input: CreateRunInput): Promise<CreateRunResult>
   getRun(id: string): Promise<RunRecord | null>
   listRuns(query: ListRunsQuery): Promise<{ runs: RunRecord[]; nextCursor: string | null }>
-  updateRun(id: string, patch: RunPatch): Promise<RunRecord>
+  /** Updates a run; the outbox messages given are written in the same transaction (a run's outcome and its notifications). */
+  updateRun(id: string, patch: RunPatch, outbox?: readonly NewOutboxMessage[]): Promise<RunRecord>
   /** Runs in these states (resume after restart). */
   findRuns(states: RunState[]): Promise<RunRecord[]>
   /** How many runs of these flows are in these states (admission and schedule checks, without loading them). */
@@ -356,7 +409,11 @@ export interface Store {
   /** Counts of items in pending/transferring/finalizing across all runs. */
   activeItemCount(): Promise<number>
   /** Records a rejection; a second one for the same flow and file returns the first (unique flow + file). */
-  createReview(input: NewReview): Promise<{ outcome: 'created' | 'existing'; review: ReviewRecord }>
+  createReview(
+    input: NewReview,
+    /** Written in the same transaction, only when the review is created. */
+    outbox?: readonly NewOutboxMessage[],
+  ): Promise<{ outcome: 'created' | 'existing'; review: ReviewRecord }>
   getReview(correlationId: string): Promise<ReviewRecord | null>
   /** Oldest first. */
   findReviews(query: FindReviewsQuery): Promise<ReviewRecord[]>
@@ -375,6 +432,27 @@ export interface Store {
    * resubmission (rejecting, rejected) is never pruned.
    */
   pruneReviews(query: { updatedBefore: string; limit: number }): Promise<{ reviews: number; busy: boolean }>
+
+  /** Writes outbox messages; one whose dedupe key exists is left out. Returns how many were written. */
+  enqueueOutbox(messages: readonly NewOutboxMessage[]): Promise<number>
+  /**
+   * Leases up to `limit` of one channel's messages that are due: pending with
+   * nextAttemptAt reached, or sending under a lease that ran out (a worker
+   * that died). They become sending, owned by `owner`, with attempts + 1.
+   * PostgreSQL: FOR UPDATE SKIP LOCKED, so replicas never claim the same row.
+   */
+  claimOutbox(query: ClaimOutboxQuery): Promise<OutboxMessage[]>
+  /** Ends an attempt; false (nothing changed) when `owner` no longer holds the lease. */
+  settleOutbox(id: string, owner: string, settlement: OutboxSettlement): Promise<boolean>
+  /** The outbox, newest first, keyset-paged. */
+  listOutbox(query: ListOutboxQuery): Promise<{ messages: OutboxMessage[]; nextCursor: string | null }>
+  /**
+   * Milliseconds until the next message of these channels is due (0: now), a
+   * pending one's nextAttemptAt or a sending one's lease end; null when none
+   * waits. The worker's next wake-up. Times are the store's clock, like every
+   * outbox time.
+   */
+  nextOutboxDue(channels: readonly string[]): Promise<number | null>
 
   /** Ok if the store answers (readiness). */
   ping(): Promise<void>

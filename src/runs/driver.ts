@@ -9,7 +9,7 @@
 import type { Logger } from 'pino'
 import { BridgeError, toBridgeError } from '../domain/errors.js'
 import type { Clock } from '../ports/clock.js'
-import type { RunPatch, RunRecord, RunState, Store } from '../ports/store.js'
+import type { NewOutboxMessage, RunPatch, RunRecord, RunState, Store } from '../ports/store.js'
 import type { EventError, RunEvents, RunKind } from './events.js'
 import type { LeaseKeeper } from './lease-keeper.js'
 import { createProgressTracker, type ProgressTracker } from './progress-tracker.js'
@@ -47,6 +47,11 @@ export interface RunDriverOptions<Hint> {
   claimIntervalMs?: number
   /** Drives runs (several together when launched together) until they end or control says stop. */
   drive(runs: RunRecord[], control: RunControl, hint: Hint | undefined): Promise<void>
+  /**
+   * The notifications a run's final state brings, written in the same
+   * transaction as that state (so a crash between them loses neither).
+   */
+  outboxFor?(run: RunRecord, state: RunState, error: EventError | null): Promise<NewOutboxMessage[]>
   /** Before driving a run the claim loop took over (not one launched by id): e.g. reset interrupted items. */
   beforeResume?(run: RunRecord): Promise<void>
 }
@@ -90,7 +95,7 @@ async function finishRun(
   const { store, clock, events } = state.options
   const patch: RunPatch = { state: to, finishedAt: new Date(clock.now()).toISOString() }
   if (error !== undefined) patch.error = error
-  const stored = await store.updateRun(run.id, patch)
+  const stored = await store.updateRun(run.id, patch, await outboxOf(state, run, to, error ?? null))
   events.emit({
     type: 'run-finished',
     kind: kindOf(state, run.flow),
@@ -101,6 +106,23 @@ async function finishRun(
     error: error ?? null,
   })
   return stored
+}
+
+/** A notification that cannot be composed must not keep the run from finishing: logged, left out. */
+async function outboxOf(
+  state: DriverState<unknown>,
+  run: RunRecord,
+  to: RunState,
+  error: EventError | null,
+): Promise<NewOutboxMessage[]> {
+  const { outboxFor, logger } = state.options
+  if (!outboxFor) return []
+  try {
+    return await outboxFor(run, to, error)
+  } catch (e) {
+    logger.error({ run: run.id, err: toBridgeError(e).message }, "could not compose the run's notifications")
+    return []
+  }
 }
 
 function controlFor(state: DriverState<unknown>, runs: RunRecord[]): RunControl {

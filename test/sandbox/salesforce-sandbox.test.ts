@@ -951,3 +951,55 @@ t.test('close is idempotent and ends open connections', async (t) => {
   await sb.close()
   await t.rejects(fetch(`${sb.url}/services/data`))
 })
+
+t.test('notifications: emailSimple, platform events and the webhook receiver are recorded', async (t) => {
+  const emailed = await call(`${V}/actions/standard/emailSimple`, {
+    method: 'POST',
+    json: {
+      inputs: [
+        { emailAddresses: 'a@example.com, b@example.com', emailSubject: 'Hi', emailBody: 'Body' },
+        { emailAddresses: 'c@example.com', emailSubject: 'No body' },
+      ],
+    },
+  })
+  t.equal(emailed.status, 200)
+  t.match(emailed.body, [
+    { actionName: 'emailSimple', isSuccess: true, errors: null },
+    {
+      actionName: 'emailSimple',
+      isSuccess: false,
+      errors: [{ statusCode: 'REQUIRED_FIELD_MISSING', message: /emailBody/ }],
+    },
+  ])
+  t.equal(
+    (await call(`${V}/actions/standard/emailSimple`, { method: 'POST', json: { inputs: [] } })).status,
+    400,
+  )
+  t.match(sandbox.emails(), [{ to: ['a@example.com', 'b@example.com'], subject: 'Hi', body: 'Body' }])
+  t.equal(sandbox.emails().length, 1, 'an incomplete input sends nothing')
+
+  const published = await call(`${V}/sobjects/Bridge_Alert__e/`, { method: 'POST', json: { Event__c: 'x' } })
+  t.equal(published.status, 201)
+  t.match(published.body, { id: /^e00/, success: true, errors: [] })
+  await sandbox.waitForPlatformEvents(1)
+  t.match(sandbox.platformEvents(), [{ sobject: 'Bridge_Alert__e', fields: { Event__c: 'x' } }])
+
+  sandbox.respondToWebhooks([503])
+  const post = () =>
+    fetch(sandbox.webhookUrl('ops'), {
+      method: 'POST',
+      headers: { 'x-bridge-delivery': 'd1' },
+      body: '{"a":1}',
+    })
+  t.equal((await post()).status, 503)
+  t.equal((await post()).status, 200)
+  await sandbox.waitForWebhooks(1, 'ops')
+  t.match(sandbox.webhookDeliveries('ops'), [
+    { name: 'ops', status: 503, body: '{"a":1}', headers: { 'x-bridge-delivery': 'd1' } },
+    { status: 200 },
+  ])
+  const listed = (await (await fetch(`${sandbox.url}/sandbox/emails`)).json()) as unknown[]
+  t.equal(listed.length, 1, 'GET /sandbox/emails lists them (for the demo)')
+  t.equal(((await (await fetch(`${sandbox.url}/sandbox/webhooks`)).json()) as unknown[]).length, 2)
+  t.equal(((await (await fetch(`${sandbox.url}/sandbox/platform-events`)).json()) as unknown[]).length, 1)
+})

@@ -45,6 +45,12 @@ export interface HarnessOptions {
   /** Additions to the `server` section (recordSalesforce, …). */
   server?: Record<string, unknown>
   sqlitePath?: string
+  /** Overrides of the `store` section (a PostgreSQL URL and schema, …). */
+  store?: Record<string, unknown>
+  /** The `notifications` section (a function: made from the sandbox, e.g. its webhook receiver's URL). */
+  notifications?: Record<string, unknown> | ((sandbox: SalesforceSandbox) => Record<string, unknown>)
+  /** More environment variables for `${VAR}` references (secrets of notification channels, …). */
+  env?: Record<string, string>
   /** Overrides for the bridge (an injected clock, …) and whether cron schedules run. */
   bridge?: BridgeOverrides & { schedules?: boolean }
   /** A server to use instead of the in-process one for `protocol` (a real daemon). */
@@ -137,11 +143,12 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     REMOTE_PASSWORD,
     SF_CLIENT_SECRET: sandbox.clientSecret,
     ...(external?.env ?? {}),
+    ...(options.env ?? {}),
   }
   const config = {
     server: { host: '127.0.0.1', port: 0, apiKeys: ['${BRIDGE_API_KEY}'], ...(options.server ?? {}) },
     queue: options.queue ?? {},
-    store: { sqlitePath: options.sqlitePath ?? join(dir, 'bridge.sqlite') },
+    store: { sqlitePath: options.sqlitePath ?? join(dir, 'bridge.sqlite'), ...(options.store ?? {}) },
     salesforce: {
       loginUrl: sandbox.url,
       auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: '${SF_CLIENT_SECRET}' },
@@ -159,6 +166,14 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       },
     },
     flows: options.flows('partner'),
+    ...(options.notifications
+      ? {
+          notifications:
+            typeof options.notifications === 'function'
+              ? options.notifications(sandbox)
+              : options.notifications,
+        }
+      : {}),
   }
   const configText = JSON.stringify(config, null, 2)
   const logs: string[] = []

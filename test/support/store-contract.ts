@@ -13,7 +13,16 @@
  * last release migrates forward with its data.
  */
 import type { Test } from 'tap'
-import type { ItemRecord, ItemState, NewItem, RunRecord, RunState, Store } from '../../src/ports/store.js'
+import type {
+  ItemRecord,
+  ItemState,
+  NewItem,
+  NewOutboxMessage,
+  OutboxMessage,
+  RunRecord,
+  RunState,
+  Store,
+} from '../../src/ports/store.js'
 
 export interface PreviousSchemaDatabase {
   /** A store on it with only the previous migrations applied (runs cannot be created through it). */
@@ -1325,5 +1334,191 @@ export function storeContract(
       ['rejecting', 'rejected'],
       'open reviews survive; resubmitted and failed ones go',
     )
+  })
+
+  /** Outbox messages with unique dedupe keys on a channel of their own (cases share the database). */
+  function outboxMessages(channel: string, n: number, runId: string | null = null): NewOutboxMessage[] {
+    return Array.from({ length: n }, (_, i) => ({
+      dedupeKey: `${channel}:${runId ?? 'none'}:${i}`,
+      channel,
+      event: 'run.failed',
+      flow: 'outbox-flow',
+      runId,
+      body: { text: `message ${i}`, files: [{ path: `/inbox/${i}.pdf`, code: 'NO_MATCHING_RECORD' }] },
+    }))
+  }
+
+  t.test(
+    "outbox: a run's terminal state and its messages are written together; a dedupe key once",
+    async (t) => {
+      const store = await open(t)
+      const run = await newRun(store, 'outbox-flow')
+      const messages = outboxMessages('ob-run', 2, run.id)
+      const updated = await store.updateRun(run.id, { state: 'failed' }, messages)
+      t.equal(updated.state, 'failed')
+      let page = await store.listOutbox({ channel: 'ob-run', limit: 10 })
+      t.equal(page.messages.length, 2)
+      t.match(page.messages[0], {
+        channel: 'ob-run',
+        event: 'run.failed',
+        flow: 'outbox-flow',
+        runId: run.id,
+        state: 'pending',
+        attempts: 0,
+        leaseOwner: null,
+        lastError: null,
+        sentAt: null,
+      })
+      t.same(
+        page.messages.map((m) => m.body).reverse(),
+        messages.map((m) => m.body),
+        'bodies come back as JSON (newest first)',
+      )
+      t.equal(await store.enqueueOutbox(messages), 0, 'the same dedupe keys are not written twice')
+      t.equal(await store.enqueueOutbox(outboxMessages('ob-run-more', 3)), 3)
+      page = await store.listOutbox({ channel: 'ob-run', limit: 10 })
+      t.equal(page.messages.length, 2)
+      await t.rejects(store.updateRun('run_missing', { state: 'failed' }, outboxMessages('ob-orphan', 1)), {
+        code: 'NOT_FOUND',
+      })
+      t.same(
+        (await store.listOutbox({ channel: 'ob-orphan', limit: 10 })).messages,
+        [],
+        'nothing without the run',
+      )
+    },
+  )
+
+  t.test('outbox: a rejection and its message are written together, only when created', async (t) => {
+    const store = await open(t)
+    const review = {
+      correlationId: 'rv-outbox01',
+      flow: 'outbox-review',
+      fileId: 'a0B000000000901AAA',
+      fileObject: 'cg__CaseFile__c',
+      parentField: 'cg__Case__c',
+      recordId: '500000000000001AAA',
+      object: null,
+      originalName: 'a.pdf',
+      returnedName: 'a__rv-outbox01.pdf',
+      reasonCode: 'BLURRY',
+      reason: 'Out of focus',
+      notify: { email: 'a@example.com' },
+      previousCorrelationId: null,
+    }
+    const first = await store.createReview(review, outboxMessages('ob-review', 1))
+    t.equal(first.outcome, 'created')
+    const again = await store.createReview({ ...review, correlationId: 'rv-outbox02' }, [
+      { ...outboxMessages('ob-review', 1)[0]!, dedupeKey: 'ob-review:other' },
+    ])
+    t.equal(again.outcome, 'existing')
+    const page = await store.listOutbox({ channel: 'ob-review', limit: 10 })
+    t.same(
+      page.messages.map((m) => m.dedupeKey),
+      ['ob-review:none:0'],
+      'a repeat writes no message',
+    )
+  })
+
+  t.test('outbox: claim leases due messages once; settle sends, retries later or fails', async (t) => {
+    const store = await open(t)
+    const other = await open(t)
+    await store.enqueueOutbox(outboxMessages('ob-claim', 3))
+    const [a, b] = await Promise.all([
+      store.claimOutbox({ owner: 'worker-a', channel: 'ob-claim', limit: 2, leaseMs: 60_000 }),
+      other.claimOutbox({ owner: 'worker-b', channel: 'ob-claim', limit: 2, leaseMs: 60_000 }),
+    ])
+    const claimed = [...a, ...b]
+    t.equal(claimed.length, 3, 'every due message claimed')
+    t.equal(new Set(claimed.map((m) => m.id)).size, 3, 'none claimed twice')
+    for (const m of claimed) t.match(m, { state: 'sending', attempts: 1 })
+    t.same(await store.claimOutbox({ owner: 'worker-c', channel: 'ob-claim', limit: 5, leaseMs: 60_000 }), [])
+    const [first, second, third] = [...a, ...b] as [OutboxMessage, OutboxMessage, OutboxMessage]
+    const ownerOf = (m: OutboxMessage) => (a.includes(m) ? 'worker-a' : 'worker-b')
+    t.equal(
+      await store.settleOutbox(first.id, 'worker-c', { state: 'sent' }),
+      false,
+      'only the lease owner settles',
+    )
+    t.equal(await store.settleOutbox(first.id, ownerOf(first), { state: 'sent' }), true)
+    const error = { code: 'WEBHOOK_FAILED', message: 'HTTP 500' }
+    t.equal(
+      await store.settleOutbox(second.id, ownerOf(second), { state: 'pending', retryInMs: 0, error }),
+      true,
+    )
+    t.equal(await store.settleOutbox(third.id, ownerOf(third), { state: 'failed', error }), true)
+    const byId = new Map(
+      (await store.listOutbox({ channel: 'ob-claim', limit: 10 })).messages.map((m) => [m.id, m]),
+    )
+    t.match(byId.get(first.id), { state: 'sent', leaseOwner: null, lastError: null })
+    t.ok(byId.get(first.id)?.sentAt)
+    t.match(byId.get(second.id), { state: 'pending', lastError: error, sentAt: null })
+    t.match(byId.get(third.id), { state: 'failed', lastError: error })
+    const retried = await store.claimOutbox({
+      owner: 'worker-a',
+      channel: 'ob-claim',
+      limit: 5,
+      leaseMs: 60_000,
+    })
+    t.same(
+      retried.map((m) => [m.id, m.attempts]),
+      [[second.id, 2]],
+      'the retry is due again, one more attempt',
+    )
+  })
+
+  t.test('outbox: a message waits for its retry time; an expired lease is taken over', async (t) => {
+    const store = await open(t)
+    await store.enqueueOutbox(outboxMessages('ob-later', 1))
+    t.equal(await store.nextOutboxDue(['ob-later']), 0, 'due now')
+    t.equal(await store.nextOutboxDue(['ob-nothing-here']), null)
+    const [m] = await store.claimOutbox({ owner: 'w1', channel: 'ob-later', limit: 1, leaseMs: 60_000 })
+    const error = { code: 'WEBHOOK_FAILED', message: 'HTTP 503' }
+    await store.settleOutbox(m!.id, 'w1', { state: 'pending', retryInMs: 3_600_000, error })
+    t.same(await store.claimOutbox({ owner: 'w1', channel: 'ob-later', limit: 1, leaseMs: 60_000 }), [])
+    const due = await store.nextOutboxDue(['ob-later'])
+    t.ok(due !== null && due > 3_500_000 && due <= 3_600_000, `due in about an hour (${due} ms)`)
+
+    await store.enqueueOutbox(outboxMessages('ob-lease', 1))
+    const [leased] = await store.claimOutbox({ owner: 'dead', channel: 'ob-lease', limit: 1, leaseMs: 1 })
+    // A worker that died holds a lease that runs out; wait for the store's clock to pass it.
+    const until = Date.parse(leased!.leaseUntil!)
+    while (Date.now() <= until + 1) await new Promise((resolve) => setImmediate(resolve))
+    const [taken] = await store.claimOutbox({
+      owner: 'alive',
+      channel: 'ob-lease',
+      limit: 1,
+      leaseMs: 60_000,
+    })
+    t.match(taken, { id: leased!.id, leaseOwner: 'alive', attempts: 2 })
+    t.equal(
+      await store.settleOutbox(leased!.id, 'dead', { state: 'sent' }),
+      false,
+      'the dead owner cannot settle',
+    )
+  })
+
+  t.test('outbox: listOutbox pages newest first and filters by state and channel', async (t) => {
+    const store = await open(t)
+    await store.enqueueOutbox(outboxMessages('ob-list', 5))
+    const [one] = await store.claimOutbox({ owner: 'w', channel: 'ob-list', limit: 1, leaseMs: 60_000 })
+    await store.settleOutbox(one!.id, 'w', { state: 'sent' })
+    const seen: string[] = []
+    let cursor: string | undefined
+    do {
+      const page = await store.listOutbox({ channel: 'ob-list', limit: 2, ...(cursor ? { cursor } : {}) })
+      t.ok(page.messages.length <= 2)
+      seen.push(...page.messages.map((m) => m.id))
+      cursor = page.nextCursor ?? undefined
+    } while (cursor)
+    t.equal(seen.length, 5)
+    t.same(seen, [...seen].sort().reverse(), 'newest first (ids sort by time)')
+    const sent = await store.listOutbox({ channel: 'ob-list', state: 'sent', limit: 10 })
+    t.same(
+      sent.messages.map((m) => m.id),
+      [one!.id],
+    )
+    t.equal((await store.listOutbox({ channel: 'ob-list', state: 'pending', limit: 10 })).messages.length, 4)
+    await t.rejects(store.listOutbox({ limit: 5, cursor: 'not-a-cursor' }), { code: 'VALIDATION_FAILED' })
   })
 }

@@ -9,6 +9,7 @@ import type { SalesforceConfig } from '../../config/schema.js'
 import type { BackoffOptions } from '../../domain/backoff.js'
 import type { ExchangeSink } from '../../ports/exchange-log.js'
 import type { ApiUsage, SalesforceApi, SalesforceIdentity } from '../../ports/salesforce.js'
+import { createRecord, invokeStandardAction } from './actions.js'
 import { attemptCall, probeLimit, type SalesforceCalls } from './calls.js'
 import { createApiLimitGate } from './limit-gate.js'
 import { createRecords, deleteRecords, updateRecords } from './records.js'
@@ -62,6 +63,8 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
     createRecords: (sobject, records, options) => createRecords(calls, sobject, records, options),
     updateRecords: (sobject, records, options) => updateRecords(calls, sobject, records, options),
     deleteRecords: (ids, options) => deleteRecords(calls, ids, options),
+    createRecord: (sobject, fields, options) => createRecord(calls, sobject, fields, options),
+    invokeStandardAction: (action, inputs, options) => invokeStandardAction(calls, action, inputs, options),
 
     async checkAuth(options) {
       // Authentication is not metered: it answers even while the org is at its API limit.

@@ -66,6 +66,16 @@ export function decodeOutcomeCursor(token: string): OutcomeCursor {
   return { updatedAt: new Date(ms).toISOString(), id: pair[1] }
 }
 
+/** The opaque listOutbox cursor: the (created_at, id) of the last message on a page, its time checked. */
+export function encodeOutboxCursor(cursor: RunCursor): string {
+  return encodePair(cursor.createdAt, cursor.id)
+}
+
+export function decodeOutboxCursor(token: string): RunCursor {
+  const { updatedAt, id } = decodeOutcomeCursor(token)
+  return { createdAt: updatedAt, id }
+}
+
 /** The `since` of an outcome query as the stores compare it (ISO 8601, UTC, milliseconds). */
 export function outcomeSince(since: string): string {
   const ms = Date.parse(since)

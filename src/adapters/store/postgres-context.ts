@@ -1,15 +1,24 @@
 /** What the PostgreSQL store's statements share: the pool, the schema's tables, ids and clock, row codecs. */
 import type pg from 'pg'
 import { BridgeError } from '../../domain/errors.js'
-import type { ItemRecord, ItemState, LedgerOwner, ReviewRecord, RunRecord } from '../../ports/store.js'
+import type {
+  ItemRecord,
+  ItemState,
+  LedgerOwner,
+  OutboxMessage,
+  ReviewRecord,
+  RunRecord,
+} from '../../ports/store.js'
 import type { IdGenerator } from './ids.js'
 import { translateError } from './postgres-errors.js'
 import {
   type ItemRow as ItemRowOf,
   type JsonDecoder,
+  type OutboxRow as OutboxRowOf,
   type ReviewRow as ReviewRowOf,
   type RunRow as RunRowOf,
   toItemRecord,
+  toOutboxRecord,
   toReviewRecord,
   toRunRecord,
 } from './rows.js'
@@ -26,6 +35,7 @@ export interface PgTables {
   ledger: string
   idempotency: string
   reviews: string
+  outbox: string
 }
 
 export interface PgStoreContext {
@@ -134,3 +144,5 @@ export const toRun = (row: RunRow): RunRecord => toRunRecord(row, decoded)
 export const toItem = (row: ItemRow): ItemRecord => toItemRecord(row, decoded)
 export type ReviewRow = ReviewRowOf<unknown>
 export const toReview = (row: ReviewRow): ReviewRecord => toReviewRecord(row, decoded)
+export type OutboxRow = OutboxRowOf<unknown>
+export const toOutbox = (row: OutboxRow): OutboxMessage => toOutboxRecord(row, decoded)

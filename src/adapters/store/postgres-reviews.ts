@@ -1,23 +1,36 @@
 /** Reviews (the reject/resubmit loop) in the PostgreSQL store. */
 import { BridgeError } from '../../domain/errors.js'
-import type { FindReviewsQuery, NewReview, ReviewPatch, ReviewRecord } from '../../ports/store.js'
-import { type PgStoreContext, type ReviewRow, single, toReview } from './postgres-context.js'
+import type {
+  FindReviewsQuery,
+  NewOutboxMessage,
+  NewReview,
+  ReviewPatch,
+  ReviewRecord,
+} from '../../ports/store.js'
+import { type PgStoreContext, type ReviewRow, single, toReview, transaction } from './postgres-context.js'
+import { insertOutbox } from './postgres-outbox.js'
 import { reviewDataOf } from './rows.js'
 
 export async function createReview(
   ctx: PgStoreContext,
   input: NewReview,
+  outbox: readonly NewOutboxMessage[] = [],
 ): Promise<{ outcome: 'created' | 'existing'; review: ReviewRecord }> {
   const at = ctx.isoNow()
   const { correlationId, flow, fileId, originalName, returnedName, ...rest } = input
-  // ON CONFLICT DO NOTHING: two replicas rejecting the same file at once get one review.
-  const inserted = await ctx.query<ReviewRow>(
-    `INSERT INTO ${ctx.table.reviews} (correlation_id, flow, file_id, state, original_name, returned_name, data,
+  // One transaction: the rejection and its notifications commit together; ON CONFLICT DO NOTHING: two
+  // replicas rejecting the same file at once get one review (and the loser writes no message).
+  const inserted = await transaction(ctx, async (q) => {
+    const rows = await q<ReviewRow>(
+      `INSERT INTO ${ctx.table.reviews} (correlation_id, flow, file_id, state, original_name, returned_name, data,
                                    created_at, updated_at)
      VALUES ($1, $2, $3, 'rejecting', $4, $5, $6::jsonb, $7::timestamptz, $7::timestamptz)
      ON CONFLICT (flow, file_id) DO NOTHING RETURNING *`,
-    [correlationId, flow, fileId, originalName, returnedName, JSON.stringify(reviewDataOf(rest)), at],
-  )
+      [correlationId, flow, fileId, originalName, returnedName, JSON.stringify(reviewDataOf(rest)), at],
+    )
+    if (rows[0]) await insertOutbox(ctx, q, outbox)
+    return rows
+  })
   if (inserted[0]) return { outcome: 'created', review: toReview(inserted[0]) }
   const existing = await ctx.query<ReviewRow>(
     `SELECT * FROM ${ctx.table.reviews} WHERE flow = $1 AND file_id = $2`,

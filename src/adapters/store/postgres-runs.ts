@@ -6,6 +6,7 @@ import type {
   CreateRunResult,
   ItemState,
   ListRunsQuery,
+  NewOutboxMessage,
   RunCounts,
   RunPatch,
   RunRecord,
@@ -23,6 +24,7 @@ import {
   transaction,
   updateRow,
 } from './postgres-context.js'
+import { insertOutbox } from './postgres-outbox.js'
 
 /** Patchable run fields → column, and the cast its parameter needs. */
 const runColumns: Record<keyof RunPatch, { column: string; cast: Cast }> = {
@@ -117,8 +119,28 @@ export async function getRun(ctx: PgStoreContext, id: string): Promise<RunRecord
   return row ? toRun(row) : null
 }
 
-export async function updateRun(ctx: PgStoreContext, id: string, patch: RunPatch): Promise<RunRecord> {
-  return toRun(await updateRow<RunRow, RunPatch>(ctx, ctx.table.runs, runColumns, 'run', id, patch))
+export async function updateRun(
+  ctx: PgStoreContext,
+  id: string,
+  patch: RunPatch,
+  outbox: readonly NewOutboxMessage[] = [],
+): Promise<RunRecord> {
+  if (outbox.length === 0) {
+    return toRun(await updateRow<RunRow, RunPatch>(ctx, ctx.table.runs, runColumns, 'run', id, patch))
+  }
+  // One transaction: the run's new state and its notifications commit together or not at all.
+  return transaction(ctx, async (q) => {
+    const row = await updateRow<RunRow, RunPatch>(
+      { ...ctx, query: q },
+      ctx.table.runs,
+      runColumns,
+      'run',
+      id,
+      patch,
+    )
+    await insertOutbox(ctx, q, outbox)
+    return toRun(row)
+  })
 }
 
 export async function findRuns(ctx: PgStoreContext, states: RunState[]): Promise<RunRecord[]> {

@@ -24,6 +24,7 @@ import {
 } from './postgres-items.js'
 import { migrate } from './postgres-migrate.js'
 import { migrations as defaultMigrations, type Migration } from './postgres-migrations/index.js'
+import { claimOutbox, insertOutbox, listOutbox, nextOutboxDue, settleOutbox } from './postgres-outbox.js'
 import { listFileOutcomes } from './postgres-outcomes.js'
 import { pruneReviews, pruneRuns } from './postgres-retention.js'
 import { createReview, findReviews, getReview, updateReview } from './postgres-reviews.js'
@@ -57,6 +58,7 @@ function tablesOf(schema: string): PgTables {
     ledger: `${schemaId}.ledger`,
     idempotency: `${schemaId}.idempotency`,
     reviews: `${schemaId}.reviews`,
+    outbox: `${schemaId}.outbox`,
   }
 }
 
@@ -106,7 +108,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     createRun: (input) => createRun(ctx, input),
     getRun: (id) => getRun(ctx, id),
     listRuns: (q) => listRuns(ctx, q),
-    updateRun: (id, patch) => updateRun(ctx, id, patch),
+    updateRun: (id, patch, outbox) => updateRun(ctx, id, patch, outbox),
     findRuns: (states) => findRuns(ctx, states),
     countRuns: (states, flows) => countRuns(ctx, states, flows),
     runCounts: (runId) => runCounts(ctx, runId),
@@ -122,10 +124,16 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     releaseLedger: (itemId) => releaseLedger(ctx, itemId),
     activeItemCount: () => activeItemCount(ctx),
 
-    createReview: (input) => createReview(ctx, input),
+    createReview: (input, outbox) => createReview(ctx, input, outbox),
     getReview: (correlationId) => getReview(ctx, correlationId),
     findReviews: (q) => findReviews(ctx, q),
     updateReview: (correlationId, patch) => updateReview(ctx, correlationId, patch),
+
+    enqueueOutbox: (messages) => insertOutbox(ctx, ctx.query, messages),
+    claimOutbox: (q) => claimOutbox(ctx, q),
+    settleOutbox: (id, owner, settlement) => settleOutbox(ctx, id, owner, settlement),
+    listOutbox: (q) => listOutbox(ctx, q),
+    nextOutboxDue: (channels) => nextOutboxDue(ctx, channels),
 
     pruneRuns: (q) => pruneRuns(ctx, q),
     pruneReviews: (q) => pruneReviews(ctx, q),

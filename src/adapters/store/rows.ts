@@ -3,7 +3,15 @@
  * differ only in how JSON columns arrive (text to parse, or already decoded
  * JSONB), so that is the one thing each store passes in.
  */
-import type { ItemRecord, ItemState, ReviewRecord, ReviewState, RunRecord } from '../../ports/store.js'
+import type {
+  ItemRecord,
+  ItemState,
+  OutboxMessage,
+  OutboxState,
+  ReviewRecord,
+  ReviewState,
+  RunRecord,
+} from '../../ports/store.js'
 
 export interface RunRow<J> {
   id: string
@@ -149,4 +157,42 @@ export function reviewDataOf(
     if (value !== undefined) (data as Record<string, unknown>)[key] = value
   }
   return data
+}
+
+export interface OutboxRow<J> {
+  id: string
+  dedupe_key: string
+  channel: string
+  event: string
+  flow: string | null
+  run_id: string | null
+  body: J
+  state: string
+  attempts: number
+  next_attempt_at: string
+  lease_owner: string | null
+  lease_until: string | null
+  last_error: J
+  created_at: string
+  sent_at: string | null
+}
+
+export function toOutboxRecord<J>(row: OutboxRow<J>, json: JsonDecoder<J>): OutboxMessage {
+  return {
+    id: row.id,
+    dedupeKey: row.dedupe_key,
+    channel: row.channel,
+    event: row.event,
+    flow: row.flow,
+    runId: row.run_id,
+    body: json<Record<string, unknown>>(row.body) ?? {},
+    state: row.state as OutboxState,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    leaseOwner: row.lease_owner,
+    leaseUntil: row.lease_until,
+    lastError: json<OutboxMessage['lastError']>(row.last_error),
+    createdAt: row.created_at,
+    sentAt: row.sent_at,
+  }
 }

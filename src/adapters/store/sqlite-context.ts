@@ -1,12 +1,14 @@
 /** What the SQLite store's statements share: the connection, ids and clock, and the row codecs. */
-import type { ItemRecord, ReviewRecord, RunRecord } from '../../ports/store.js'
+import type { ItemRecord, OutboxMessage, ReviewRecord, RunRecord } from '../../ports/store.js'
 import type { IdGenerator } from './ids.js'
 import {
   type ItemRow as ItemRowOf,
   type JsonDecoder,
+  type OutboxRow as OutboxRowOf,
   type ReviewRow as ReviewRowOf,
   type RunRow as RunRowOf,
   toItemRecord,
+  toOutboxRecord,
   toReviewRecord,
   toRunRecord,
 } from './rows.js'
@@ -69,3 +71,5 @@ export const toRun = (row: RunRow): RunRecord => toRunRecord(row, fromJsonText)
 export const toItem = (row: ItemRow): ItemRecord => toItemRecord(row, fromJsonText)
 export type ReviewRow = ReviewRowOf<string>
 export const toReview = (row: ReviewRow): ReviewRecord => toReviewRecord(row, fromJsonText)
+export type OutboxRow = OutboxRowOf<string | null>
+export const toOutbox = (row: OutboxRow): OutboxMessage => toOutboxRecord(row, fromJsonText)

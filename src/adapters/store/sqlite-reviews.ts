@@ -1,6 +1,12 @@
 /** Reviews (the reject/resubmit loop) in the SQLite store. */
 import { BridgeError } from '../../domain/errors.js'
-import type { FindReviewsQuery, NewReview, ReviewPatch, ReviewRecord } from '../../ports/store.js'
+import type {
+  FindReviewsQuery,
+  NewOutboxMessage,
+  NewReview,
+  ReviewPatch,
+  ReviewRecord,
+} from '../../ports/store.js'
 import { reviewDataOf } from './rows.js'
 import {
   placeholders,
@@ -9,12 +15,14 @@ import {
   type SqliteStoreContext,
   toReview,
 } from './sqlite-context.js'
+import { insertOutbox } from './sqlite-outbox.js'
 
 export function createReview(
   ctx: SqliteStoreContext,
   input: NewReview,
+  outbox: readonly NewOutboxMessage[] = [],
 ): Promise<{ outcome: 'created' | 'existing'; review: ReviewRecord }> {
-  return ctx.write(() => {
+  return ctx.write((db) => {
     const existing = ctx
       .db()
       .prepare<[string, string], ReviewRow>('SELECT * FROM reviews WHERE flow = ? AND file_id = ?')
@@ -39,6 +47,7 @@ export function createReview(
         at,
         at,
       )
+    insertOutbox(ctx, db, outbox)
     return { outcome: 'created' as const, review: toReview(reviewRow(ctx, correlationId) as ReviewRow) }
   })
 }

@@ -6,6 +6,7 @@ import type {
   CreateRunResult,
   ItemState,
   ListRunsQuery,
+  NewOutboxMessage,
   RunCounts,
   RunPatch,
   RunRecord,
@@ -21,6 +22,7 @@ import {
   toJson,
   toRun,
 } from './sqlite-context.js'
+import { insertOutbox } from './sqlite-outbox.js'
 
 /** Patchable run fields → column, and how the value is stored. */
 const runColumns: Record<keyof RunPatch, { column: string; json: boolean }> = {
@@ -123,14 +125,21 @@ export function listRuns(
   return { runs: page, nextCursor }
 }
 
-export function updateRun(ctx: SqliteStoreContext, id: string, patch: RunPatch): Promise<RunRecord> {
-  return ctx.write(() => {
+export function updateRun(
+  ctx: SqliteStoreContext,
+  id: string,
+  patch: RunPatch,
+  outbox: readonly NewOutboxMessage[] = [],
+): Promise<RunRecord> {
+  return ctx.write((db) => {
     const { sets, values } = assignments(runColumns, patch)
     const result = ctx
       .db()
       .prepare(`UPDATE runs SET ${[...sets, 'updated_at = ?'].join(', ')} WHERE id = ?`)
       .run(...values, ctx.isoNow(), id)
     if (result.changes === 0) throw new BridgeError('NOT_FOUND', `run ${id} not found`)
+    // The same savepoint: the run's new state and its notifications commit together or not at all.
+    insertOutbox(ctx, db, outbox)
     return toRun(runRow(ctx, id)!)
   })
 }

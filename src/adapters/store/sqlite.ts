@@ -27,6 +27,7 @@ import {
   uploadDigests,
 } from './sqlite-items.js'
 import { migrate } from './sqlite-migrate.js'
+import { claimOutbox, insertOutbox, listOutbox, nextOutboxDue, settleOutbox } from './sqlite-outbox.js'
 import { listFileOutcomes } from './sqlite-outcomes.js'
 import { pruneReviewsIn, pruneRunsIn } from './sqlite-retention.js'
 import { createReview, findReviews, updateReview } from './sqlite-reviews.js'
@@ -66,7 +67,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return row ? toRun(row) : null
     },
     listRuns: async (query) => listRuns(ctx, query),
-    updateRun: (id, patch) => updateRun(ctx, id, patch),
+    updateRun: (id, patch, outbox) => updateRun(ctx, id, patch, outbox),
     findRuns: async (states) => findRuns(ctx, states),
     countRuns: async (states, flows) => countRuns(ctx, states, flows),
     runCounts: async (runId) => runCounts(ctx, runId),
@@ -85,13 +86,19 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     releaseLedger: (itemId) => releaseLedger(ctx, itemId),
     activeItemCount: async () => activeItemCount(ctx),
 
-    createReview: (input) => createReview(ctx, input),
+    createReview: (input, outbox) => createReview(ctx, input, outbox),
     getReview: async (correlationId) => {
       const row = reviewRow(ctx, correlationId)
       return row ? toReview(row) : null
     },
     findReviews: async (q) => findReviews(ctx, q),
     updateReview: (correlationId, patch) => updateReview(ctx, correlationId, patch),
+
+    enqueueOutbox: (messages) => ctx.write((db) => insertOutbox(ctx, db, messages)),
+    claimOutbox: (query) => claimOutbox(ctx, query),
+    settleOutbox: (id, owner, settlement) => settleOutbox(ctx, id, owner, settlement),
+    listOutbox: async (query) => listOutbox(ctx, query),
+    nextOutboxDue: async (channels) => nextOutboxDue(ctx, channels),
 
     pruneRuns: (query) => ctx.write((conn) => pruneRunsIn(conn, query)),
     pruneReviews: (query) => ctx.write((conn) => pruneReviewsIn(conn, query)),

@@ -71,6 +71,7 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     [...deps.flows].map(([name, flow]) => [name, flow.kind === 'status' ? 'status' : 'inbound']),
   )
   const driver = createRunDriver<DriveHint>({
+    ...(deps.outbox ? { outboxFor: deps.outbox.forRun } : {}),
     flows: kinds,
     store,
     clock: deps.clock,

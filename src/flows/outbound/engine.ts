@@ -49,6 +49,7 @@ export interface ExportEngine extends Submissions {
 export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
   const { store, clock, logger } = deps
   const driver = createRunDriver<Batch>({
+    ...(deps.outbox ? { outboxFor: deps.outbox.forRun } : {}),
     flows: new Map([...deps.flows.keys()].map((name) => [name, 'outbound' as const])),
     store,
     clock,

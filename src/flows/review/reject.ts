@@ -9,7 +9,7 @@ import { BridgeError } from '../../domain/errors.js'
 import { sanitizeRemoteSegment } from '../../domain/remote-names.js'
 import { renderTemplate } from '../../domain/templates.js'
 import type { SDriveFile } from '../../ports/sdrive.js'
-import type { ReviewRecord } from '../../ports/store.js'
+import type { NewReview, ReviewRecord } from '../../ports/store.js'
 import type { ReviewDeps } from './deps.js'
 import { reviewObjectOf } from './review-fields.js'
 import type { ReviewFlow } from './review-flow.js'
@@ -82,15 +82,16 @@ async function rejectionAnsweredBy(
 
 /** Records the rejection, or finds the one already recorded; one that failed is armed to be tried again. */
 export async function recordRejection(
-  deps: Pick<ReviewDeps, 'sdrive' | 'store'>,
+  deps: Pick<ReviewDeps, 'sdrive' | 'store' | 'outbox'>,
   flow: ReviewFlow,
   request: RejectionRequest,
   signal: AbortSignal,
 ): Promise<{ review: ReviewRecord; created: boolean }> {
+  deps.outbox?.checkRejectionNotify(request.notify)
   const file = await findFile(deps, flow, request.fileId, signal)
   const correlationId = newCorrelationId()
   const previous = await rejectionAnsweredBy(deps, flow, file)
-  const result = await deps.store.createReview({
+  const input: NewReview = {
     correlationId,
     flow: flow.name,
     fileId: file.id,
@@ -104,7 +105,9 @@ export async function recordRejection(
     reason: request.reason,
     notify: request.notify ?? null,
     previousCorrelationId: previous?.correlationId ?? null,
-  })
+  }
+  // The rejection.created messages are written with the rejection, and only when it is new.
+  const result = await deps.store.createReview(input, deps.outbox?.forRejection(input) ?? [])
   let review = result.review
   // Asking again for a rejection that failed tries it again.
   if (result.outcome === 'existing' && review.state === 'failed') {

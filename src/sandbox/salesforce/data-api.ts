@@ -1,5 +1,6 @@
 /** Routes under /services/data/vXX.X: query, sObjects, collections, composite, limits. */
 import { type ApiResult, sfError } from './http.js'
+import type { SandboxNotifications } from './notifications.js'
 import { batchSizeFrom, QueryApi } from './query-api.js'
 import { SObjectApi } from './sobject-api.js'
 import type { RecordStore } from './store.js'
@@ -48,6 +49,7 @@ export class DataApi {
     private readonly store: RecordStore,
     private readonly usage: () => UsageView,
     fieldTypes: Readonly<Record<string, string>>,
+    private readonly notifications: SandboxNotifications,
   ) {
     this.queries = new QueryApi(store)
     this.sobjects = new SObjectApi(store, () => this.apiVersion, fieldTypes)
@@ -64,6 +66,12 @@ export class DataApi {
       return this.queries.query(search.get('q'), head === 'queryAll', batchSize, request.apiVersion)
     }
     if (head === 'sobjects' && second === undefined && method === 'GET') return this.sobjects.describeGlobal()
+    if (head === 'actions' && second === 'standard' && third === 'emailSimple' && method === 'POST') {
+      return this.notifications.emailSimple(request.body)
+    }
+    if (head === 'sobjects' && second?.endsWith('__e') && third === undefined && method === 'POST') {
+      return this.notifications.publish(second, request.body)
+    }
     if (head === 'sobjects' && second) return this.routeSObject(method, second, third, fourth, request)
     if (head === 'composite' && second === undefined && method === 'POST') return this.composite(request)
     if (head === 'composite' && second === 'sobjects') return this.routeCollection(method, request)

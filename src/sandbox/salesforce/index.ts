@@ -9,6 +9,7 @@ import { Sessions } from './auth.js'
 import { DataApi } from './data-api.js'
 import { Faults, REST_TARGETS, Usage } from './faults.js'
 import { IdAllocator } from './ids.js'
+import { SandboxNotifications } from './notifications.js'
 import { S3Store } from './s3-store.js'
 import { SDriveFiles } from './sdrive.js'
 import { createRequestHandler } from './server.js'
@@ -79,7 +80,13 @@ function assembleSandbox(options: SalesforceSandboxOptions, identity: SandboxIde
       message: 'message',
     },
   })
-  const data = new DataApi(store, () => ({ used: usage.used, limit: usage.limit }), options.fieldTypes ?? {})
+  const notifications = new SandboxNotifications(now)
+  const data = new DataApi(
+    store,
+    () => ({ used: usage.used, limit: usage.limit }),
+    options.fieldTypes ?? {},
+    notifications,
+  )
   const handler = createRequestHandler({
     sdriveInstalled: installed,
     sessions,
@@ -88,8 +95,9 @@ function assembleSandbox(options: SalesforceSandboxOptions, identity: SandboxIde
     data,
     sdrive,
     s3: { bucket, credentials, store: s3Store, now, origin: url },
+    notifications,
   })
-  return { store, usage, faults, sessions, s3Store, handler }
+  return { store, usage, faults, sessions, s3Store, notifications, handler }
 }
 
 /** The rows an org has before anyone writes: its Organization and, with S-Drive installed, S-Drive's Publisher. */
@@ -116,7 +124,7 @@ type SandboxParts = Omit<ReturnType<typeof assembleSandbox>, 'handler'>
 /** What tests, the demo and `npm run sandbox` hold of a started sandbox. */
 function sandboxHandle(
   identity: SandboxIdentity,
-  { store, usage, faults, sessions, s3Store }: SandboxParts,
+  { store, usage, faults, sessions, s3Store, notifications }: SandboxParts,
   close: () => Promise<void>,
 ): SalesforceSandbox {
   const { url, bucket, orgId, clientId, clientSecret } = identity
@@ -151,6 +159,15 @@ function sandboxHandle(
       return { ...usage.counts }
     },
     apiCallCount: () => usage.apiCalls(),
+    webhookUrl: (name = 'default') => `${url}/sandbox/webhooks/${name}`,
+    webhookDeliveries: (name) =>
+      notifications.deliveries.filter((d) => name === undefined || d.name === name).map((d) => ({ ...d })),
+    respondToWebhooks: (statuses) => notifications.respondToWebhooks(statuses),
+    emails: () => notifications.emails.map((e) => ({ ...e })),
+    platformEvents: () => notifications.platformEvents.map((e) => ({ ...e })),
+    waitForWebhooks: (count, name) => notifications.waitFor('webhook', count, name),
+    waitForEmails: (count) => notifications.waitFor('email', count),
+    waitForPlatformEvents: (count) => notifications.waitFor('event', count),
     close,
   }
 }

@@ -12,6 +12,7 @@ import {
   sfError,
   writeResult,
 } from './http.js'
+import type { SandboxNotifications } from './notifications.js'
 import { faultResult, handleS3Get, handleS3Post, type S3Endpoint } from './s3-http.js'
 import type { SDriveFiles } from './sdrive.js'
 import type { FaultSpec, FaultTarget } from './types.js'
@@ -25,6 +26,7 @@ export interface SandboxParts {
   data: DataApi
   sdrive: SDriveFiles
   s3: S3Endpoint
+  notifications: SandboxNotifications
 }
 
 const SDRIVE_FILES_PATH = '/services/apexrest/cg/SDrive/files'
@@ -93,9 +95,34 @@ async function route(parts: SandboxParts, req: IncomingMessage, res: ServerRespo
       return parts.sdrive.handle(method, url.searchParams, await readBody(req))
     })
   }
+  if (pathname.startsWith('/sandbox/')) return sandboxRoute(parts, req, res, pathname, method)
   const s3 = /^\/s3\/([^/]+)(?:\/(.*))?$/.exec(pathname)
   if (s3) return s3Request(parts, req, res, url, s3[1]!, s3[2] ?? '')
   req.resume()
+  writeResult(res, sfError(404, 'NOT_FOUND', 'The requested resource does not exist'))
+}
+
+/** The sandbox's own pages: the webhook receiver, and what the org was asked to send (for the demo). */
+async function sandboxRoute(
+  parts: SandboxParts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathname: string,
+  method: string,
+): Promise<void> {
+  const { notifications } = parts
+  const hook = /^\/sandbox\/webhooks\/([A-Za-z0-9_-]+)$/.exec(pathname)
+  if (hook && method === 'POST') {
+    return writeResult(res, notifications.receive(hook[1]!, req.headers, await readBody(req, 1024 * 1024)))
+  }
+  req.resume()
+  if (method !== 'GET') return writeResult(res, sfError(405, 'METHOD_NOT_ALLOWED', `${method} not allowed`))
+  if (pathname === '/sandbox/emails') return writeResult(res, { status: 200, body: notifications.emails })
+  if (pathname === '/sandbox/webhooks')
+    return writeResult(res, { status: 200, body: notifications.deliveries })
+  if (pathname === '/sandbox/platform-events') {
+    return writeResult(res, { status: 200, body: notifications.platformEvents })
+  }
   writeResult(res, sfError(404, 'NOT_FOUND', 'The requested resource does not exist'))
 }
 

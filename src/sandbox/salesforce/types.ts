@@ -1,3 +1,5 @@
+import type { SandboxEmail, SandboxPlatformEvent, WebhookDelivery } from './notifications.js'
+
 /**
  * The Salesforce + S-Drive + S3 emulator's public shape, as tests, the demo
  * and `npm run sandbox` use it. Implemented in ./index.ts (startSalesforceSandbox).
@@ -118,5 +120,21 @@ export interface SalesforceSandbox {
   /** Total API calls counted against the daily limit (everything except token and s3). */
   apiCallCount(): number
 
+  /** The sandbox's webhook receiver: POSTs to it are recorded with their headers and raw body. */
+  webhookUrl(name?: string): string
+  webhookDeliveries(name?: string): WebhookDelivery[]
+  /** The next deliveries are answered with these statuses, in order (then 200). */
+  respondToWebhooks(statuses: number[]): void
+  /** Emails the org was asked to send (emailSimple). */
+  emails(): SandboxEmail[]
+  /** Platform events published (sObject creates of …__e). */
+  platformEvents(): SandboxPlatformEvent[]
+  /** Resolves once this many webhook deliveries (of `name`, if given) were answered 2xx. */
+  waitForWebhooks(count: number, name?: string): Promise<void>
+  waitForEmails(count: number): Promise<void>
+  waitForPlatformEvents(count: number): Promise<void>
+
   close(): Promise<void>
 }
+
+export type { SandboxEmail, SandboxPlatformEvent, WebhookDelivery } from './notifications.js'

@@ -13,7 +13,8 @@ import { sql as runLeases } from './004-run-leases.js'
 import { sql as retention } from './005-retention.js'
 import { sql as nothingToExport } from './006-nothing-to-export.js'
 import { sql as auditTrail } from './007-audit-trail.js'
-import { sql as fileDigests } from './008-file-digests.js'
+import { sql as outbox } from './008-outbox.js'
+import { sql as fileDigests } from './010-file-digests.js'
 
 export type { Migration }
 
@@ -25,5 +26,6 @@ export const migrations: readonly Migration[] = [
   { version: 5, name: 'retention', sql: retention },
   { version: 6, name: 'nothing-to-export', sql: nothingToExport },
   { version: 7, name: 'audit-trail', sql: auditTrail },
-  { version: 8, name: 'file-digests', sql: fileDigests },
+  { version: 8, name: 'outbox', sql: outbox },
+  { version: 10, name: 'file-digests', sql: fileDigests },
 ]

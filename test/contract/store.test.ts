@@ -28,6 +28,9 @@ function tempFile(t: Test): string {
   return join(dir, 'bridge.sqlite')
 }
 
+/** A version after every known migration (versions may skip numbers: each branch claims its own). */
+const nextVersion = (list: readonly { version: number }[]) => Math.max(...list.map((m) => m.version)) + 1
+
 /** The migrations of the last release: a database it made is what this build must migrate forward. */
 const previousVersion = 1
 
@@ -234,7 +237,7 @@ t.test('sqlite specifics', async (t) => {
       path: file,
       migrations: [
         ...migrations,
-        { version: migrations.length + 1, name: 'breaking', sql: 'DELETE FROM runs' },
+        { version: nextVersion(migrations), name: 'breaking', sql: 'DELETE FROM runs' },
       ],
     })
     t.teardown(() => breaking.close())
@@ -273,7 +276,7 @@ t.test('sqlite specifics', async (t) => {
       migrations: [
         ...migrations,
         {
-          version: migrations.length + 1,
+          version: nextVersion(migrations),
           name: 'broken',
           sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE half (y INTEGER);',
         },
@@ -427,7 +430,16 @@ t.test('postgres specifics', async (t) => {
     )
     t.same(
       tables.rows.map((r) => r.table_name),
-      ['idempotency', 'items', 'ledger', 'reviews', 'run_leases', 'runs', 'schema_migrations'],
+      [
+        'console_sessions',
+        'idempotency',
+        'items',
+        'ledger',
+        'reviews',
+        'run_leases',
+        'runs',
+        'schema_migrations',
+      ],
     )
     const recorded = await schema.admin.query<{ version: number; name: string }>(
       `SELECT version, name FROM "${schema.name}".schema_migrations ORDER BY version`,
@@ -641,7 +653,7 @@ t.test('postgres specifics', async (t) => {
       migrations: [
         ...pgMigrations,
         {
-          version: pgMigrations.length + 1,
+          version: nextVersion(pgMigrations),
           name: 'broken',
           sql: 'CREATE TABLE half (x integer); CREATE TABLE half (y integer);',
         },

@@ -26,6 +26,7 @@ export interface PgTables {
   ledger: string
   idempotency: string
   reviews: string
+  sessions: string
 }
 
 export interface PgStoreContext {

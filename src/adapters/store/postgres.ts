@@ -9,6 +9,14 @@ import pg from 'pg'
 import { BridgeError } from '../../domain/errors.js'
 import type { Store } from '../../ports/store.js'
 import { createIdGenerator } from './ids.js'
+import {
+  createSession,
+  deleteExpiredSessions,
+  deleteSession,
+  listRunItems,
+  outcomeHistogram,
+  touchSession,
+} from './postgres-console.js'
 import type { PgStoreContext, PgTables, Query } from './postgres-context.js'
 import { translateError } from './postgres-errors.js'
 import {
@@ -56,6 +64,7 @@ function tablesOf(schema: string): PgTables {
     ledger: `${schemaId}.ledger`,
     idempotency: `${schemaId}.idempotency`,
     reviews: `${schemaId}.reviews`,
+    sessions: `${schemaId}.console_sessions`,
   }
 }
 
@@ -113,6 +122,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     addItems: (runId, items) => addItems(ctx, runId, items),
     getItem: (id) => getItem(ctx, id),
     listItems: (runId) => listItems(ctx, runId),
+    listRunItems: (runId, query) => listRunItems(ctx, runId, query),
+    outcomeHistogram: (query) => outcomeHistogram(ctx, query),
     updateItem: (id, patch) => updateItem(ctx, id, patch),
     findItems: (states) => findItems(ctx, states),
     listFileOutcomes: (query) => listFileOutcomes(ctx, query),
@@ -124,6 +135,11 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     getReview: (correlationId) => getReview(ctx, correlationId),
     findReviews: (q) => findReviews(ctx, q),
     updateReview: (correlationId, patch) => updateReview(ctx, correlationId, patch),
+
+    createSession: (session) => createSession(ctx, session),
+    touchSession: (idHash, at) => touchSession(ctx, idHash, at),
+    deleteSession: (idHash) => deleteSession(ctx, idHash),
+    deleteExpiredSessions: (at) => deleteExpiredSessions(ctx, at),
 
     pruneRuns: (q) => pruneRuns(ctx, q),
     pruneReviews: (q) => pruneReviews(ctx, q),

@@ -8,6 +8,14 @@ import { createIdGenerator } from './ids.js'
 import { migrations as defaultMigrations, type Migration } from './migrations/index.js'
 import { openSqlite, type SqliteConnection } from './sqlite-connection.js'
 import {
+  createSession,
+  deleteExpiredSessions,
+  deleteSession,
+  listRunItems,
+  outcomeHistogram,
+  touchSession,
+} from './sqlite-console.js'
+import {
   itemRow,
   reviewRow,
   runRow,
@@ -76,6 +84,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return row ? toItem(row) : null
     },
     listItems: async (runId) => listItems(ctx, runId),
+    listRunItems: async (runId, query) => listRunItems(ctx, runId, query),
+    outcomeHistogram: async (query) => outcomeHistogram(ctx, query),
     updateItem: (id, patch) => updateItem(ctx, id, patch),
     findItems: async (states) => findItems(ctx, states),
     listFileOutcomes: async (query) => listFileOutcomes(ctx, query),
@@ -90,6 +100,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
     findReviews: async (q) => findReviews(ctx, q),
     updateReview: (correlationId, patch) => updateReview(ctx, correlationId, patch),
+
+    createSession: (session) => createSession(ctx, session),
+    touchSession: (idHash, at) => touchSession(ctx, idHash, at),
+    deleteSession: (idHash) => deleteSession(ctx, idHash),
+    deleteExpiredSessions: (at) => deleteExpiredSessions(ctx, at),
 
     pruneRuns: (query) => ctx.write((conn) => pruneRunsIn(conn, query)),
     pruneReviews: (query) => ctx.write((conn) => pruneReviewsIn(conn, query)),

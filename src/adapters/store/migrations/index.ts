@@ -10,6 +10,7 @@ import { sql as runLeases } from './004-run-leases.js'
 import { sql as retention } from './005-retention.js'
 import { sql as nothingToExport } from './006-nothing-to-export.js'
 import { sql as auditTrail } from './007-audit-trail.js'
+import { sql as console } from './009-console.js'
 
 export interface Migration {
   version: number
@@ -25,4 +26,5 @@ export const migrations: readonly Migration[] = [
   { version: 5, name: 'retention', sql: retention },
   { version: 6, name: 'nothing-to-export', sql: nothingToExport },
   { version: 7, name: 'audit-trail', sql: auditTrail },
+  { version: 9, name: 'console', sql: console },
 ]

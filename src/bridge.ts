@@ -8,7 +8,7 @@ import { createSystemClock } from './adapters/clock/system-clock.js'
 import { createPrometheusMetrics, type PrometheusMetrics } from './adapters/metrics/prometheus.js'
 import { createRemoteFiles } from './adapters/remote/index.js'
 import { createSalesforceApi } from './adapters/salesforce/index.js'
-import { type CronScheduler, startCronScheduler } from './adapters/scheduler/cron-scheduler.js'
+import { type CronScheduler, nextTickOf, startCronScheduler } from './adapters/scheduler/cron-scheduler.js'
 import { createSDrive } from './adapters/sdrive/index.js'
 import { createPostgresStore } from './adapters/store/postgres.js'
 import { createPostgresRunLeases } from './adapters/store/postgres-leases.js'
@@ -60,6 +60,10 @@ export interface Bridge {
   retention: RetentionService
   /** Inbound flows checked against the org's schema; the misconfigured ones show in /readyz. */
   flowSchema: FlowSchemaChecker
+  /** When the flow's schedule (inbound, status) or delivery window (outbound) fires next; null if it has none. */
+  nextTick(flow: string): string | null
+  /** The bridge's clock (console sessions and pages read the time from it). */
+  clock: Clock
   /** Settles when start-up's schema check of every inbound flow is done (it does not hold up start). */
   flowSchemaChecked(): Promise<void>
   /** Resumes unfinished runs and starts cron schedules and the pruner. */
@@ -275,7 +279,13 @@ export async function createBridge(
     onPruned: metrics.retentionPruned,
   })
   const parts = { config, flows: flowsOfKind(config, ['inbound', 'status']), endpoints, store, sf, sdrive }
-  const bridge = { ...parts, remotes, queue, ...engines, metrics, events, logger, retention, flowSchema }
+  const nextTick = (name: string) => {
+    const flow = config.flows.find((f) => f.name === name)
+    const schedule = flow?.kind === 'outbound' ? flow.window : flow?.schedule
+    return schedule ? nextTickOf(schedule, new Date(clock.now())) : null
+  }
+  const services = { metrics, events, logger, retention, flowSchema, nextTick, clock }
+  const bridge = { ...parts, remotes, queue, ...engines, ...services }
   return withLifecycle(bridge, { clock, leases, pool })
 }
 

@@ -36,7 +36,8 @@ export function hourlyChart(bars: readonly HourBar[]): Html {
       })}
     </svg>
     <figcaption>
-      Files per hour, last 7 days (UTC): <span class="key-done">${total.done} done</span>,
+      Files per hour, last 7 days (UTC):${' '}
+      <span class="key-done">${total.done} done</span>,${' '}
       <span class="key-failed">${total.failed} failed</span>; tallest bar ${max}.
     </figcaption>
   </figure>`

@@ -329,6 +329,45 @@ t.test('console over inject', async (t) => {
     t.equal(after.statusCode, 303, 'the old cookie no longer signs in')
   })
 
+  t.test('cancel: a queued inbound run ends cancelled and lets its files go for a later run', async (t) => {
+    const { cookie, csrf } = await signIn(app, '10.2.1.1')
+    const { run } = await s.bridge.store.createRun({ flow: 'partner-docs', trigger: 'api' })
+    const keys = [`cancel/${run.id}/a`, `cancel/${run.id}/b`]
+    await s.bridge.store.addItems(
+      run.id,
+      keys.map((ledgerKey, i) => ({
+        endpoint: 'partner',
+        path: `/inbox/c${i}.pdf`,
+        name: `c${i}.pdf`,
+        size: 10,
+        modifiedAt: 1_700_000_000_000,
+        ledgerKey,
+        target: null,
+      })),
+    )
+    const res = await app.inject({
+      method: 'POST',
+      url: `/console/runs/${run.id}/cancel`,
+      headers: { cookie, ...form({ _csrf: csrf }).headers },
+      payload: form({ _csrf: csrf }).payload,
+    })
+    t.equal(res.statusCode, 303)
+    t.equal(res.headers.location, `/console/runs/${run.id}?done=cancel`)
+    const after = await s.bridge.store.getRun(run.id)
+    t.match(after, { state: 'cancelled', error: { code: 'CANCELLED' } })
+    const items = await s.bridge.store.listItems(run.id)
+    t.same(
+      items.map((i) => [i.state, i.error?.code]),
+      [
+        ['skipped', 'CANCELLED'],
+        ['skipped', 'CANCELLED'],
+      ],
+    )
+    t.equal((await s.bridge.store.ledgerOwners(keys)).size, 0, 'the files are free for the next run')
+    const page = await app.inject({ method: 'GET', url: res.headers.location as string, headers: { cookie } })
+    t.match(page.body, /Cancel requested/)
+  })
+
   t.test('sessions end when idle, and at their absolute expiry however active', async (t) => {
     const idle = await signIn(app, '10.3.0.1')
     s.advance(IDLE_MS - 5_000)

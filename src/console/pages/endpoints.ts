@@ -35,6 +35,16 @@ export function endpointsPage(rows: EndpointRow[], csrf: string): Html {
   )
 }
 
+/** The server's features as it announced them (FTP FEAT), or, for SFTP, the extensions it has. */
+function featureList(features: NonNullable<EndpointReport['features']>): string {
+  if (features.raw.length > 0)
+    return features.raw.map((f) => (f.value ? `${f.name} ${f.value}` : f.name)).join(', ')
+  const flags = Object.entries(features)
+    .filter(([, value]) => value === true)
+    .map(([name]) => name)
+  return [...flags, ...features.hashAlgorithms.map((a) => `hash ${a}`)].join(', ') || 'none announced'
+}
+
 const yes = (v: boolean | null | undefined) => (v === true ? 'yes' : v === false ? 'no' : '—')
 
 function identity(r: EndpointReport): Html {
@@ -46,7 +56,7 @@ function identity(r: EndpointReport): Html {
     ${r.hostKey ? html`<dt>Host key</dt><dd><code>${r.hostKey.fingerprint}</code> ${r.hostKey.keyType} · pinned ${r.hostKey.pinned ?? 'no'} · matches ${yes(r.hostKey.matchesPin)}</dd>` : null}
     ${r.tls ? html`<dt>TLS</dt><dd>${r.tls.version ?? '—'} ${r.tls.cipher ?? ''} · verified ${yes(r.tls.verified)}${r.tls.verificationError ? ` (${r.tls.verificationError})` : ''}</dd>` : null}
     ${r.tls?.certificate ? html`<dt>Certificate</dt><dd>${r.tls.certificate.subject} · issuer ${r.tls.certificate.issuer} · valid to ${r.tls.certificate.validTo}<br /><code>${r.tls.certificate.fingerprint256}</code></dd>` : null}
-    ${r.features ? html`<dt>Features</dt><dd>${r.features.raw.map((f) => (f.value ? `${f.name} ${f.value}` : f.name)).join(', ') || '—'}</dd>` : null}
+    ${r.features ? html`<dt>Features</dt><dd>${featureList(r.features)}</dd>` : null}
     ${r.clock ? html`<dt>Clock skew</dt><dd>${r.clock.skewSeconds} s (${r.clock.source})</dd>` : null}
     <dt>Took</dt><dd>${r.timings.totalMs} ms</dd>
   </dl>`

@@ -8,7 +8,7 @@ function chain(r: ReviewRecord): Html {
   return html`<tr id=${r.correlationId}>
     <td><b>${r.originalName}</b><br /><span class="muted">file ${r.fileId} · record ${r.recordId}</span></td>
     <td>
-      <span class=${stateClass(r.state === 'resubmitted' ? 'done' : r.state)}>${r.state}</span>
+      <span class=${stateClass(r.state === 'resubmitted' ? 'done' : r.state)}>${r.state}</span>${' '}
       <code>${r.reasonCode}</code> ${r.reason}<br />
       <span class="muted">${r.correlationId} · ${formatTime(r.createdAt)}${r.returnedPath ? ` · returned to ${r.returnedPath}` : ''}</span>
       ${r.previousCorrelationId ? html`<br /><span class="muted">answers <a href=${`#${r.previousCorrelationId}`}>${r.previousCorrelationId}</a></span>` : null}
@@ -49,7 +49,7 @@ export function rejectionsPage(data: {
         data.flow === undefined
           ? html`<p class="muted">No inbound flow has a review loop configured.</p>`
           : html`<p class="muted">
-              ${data.total > data.reviews.length ? `The newest ${data.reviews.length} of ${data.total} rejections of ${data.flow}.` : `${data.total} rejection(s) of ${data.flow}.`}
+              ${data.total > data.reviews.length ? `The newest ${data.reviews.length} of ${data.total} rejections of ${data.flow}.` : `${data.total} rejection(s) of ${data.flow}.`}${' '}
               <a href=${withQuery('/console/rejections', { flow: data.flow })}>Reload</a>
             </p>
             <table class="grid">

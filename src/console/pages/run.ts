@@ -56,7 +56,7 @@ function summary(d: RunPageData): Html {
         value=${finished}
         data-events=${ACTIVE.includes(run.state) ? `/console/runs/${run.id}/events` : undefined}
       ></progress>
-      <span id="run-progress-text">${finished} of ${counts.total} files finished</span>
+      <span id="run-progress-text">${finished} of ${counts.total} files finished, ${counts.failed} failed</span>
     </div>
     <ul class="counts">
       ${(['pending', 'transferring', 'finalizing', 'done', 'skipped', 'failed'] as const).map(

@@ -10,11 +10,25 @@ import { ErrorRef } from '../schemas/common.js'
 import { RunParams } from '../schemas/runs.js'
 import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'
-import { runProgress } from '../src/runs/run-progress.js'
+import type { RunRecord } from '../src/ports/store.js'
+import { type RunProgress, runProgressFromTotals } from '../src/runs/run-progress.js'
 
 const ACTIVE = new Set(['waiting_for_window', 'queued', 'running'])
 /** A comment line keeps proxies from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000
+
+/** A run's progress from its counts, sizes and the few items in flight: never the whole run. */
+async function measureRun(bridge: Bridge, run: RunRecord): Promise<RunProgress> {
+  const [counts, sizes] = await Promise.all([bridge.store.runCounts(run.id), bridge.store.runSizes(run.id)])
+  const inFlight = await Promise.all(
+    [...bridge.engine.inFlightBytes(run.id)].map(async ([itemId, bytes]) => ({
+      item: await bridge.store.getItem(itemId),
+      bytes,
+    })),
+  )
+  const moving = inFlight.flatMap(({ item, bytes }) => (item ? [{ item, bytes }] : []))
+  return runProgressFromTotals(run, counts, sizes, moving, Date.now())
+}
 
 /**
  * Streams a run's progress on this request until the run ends or the client goes: the API's
@@ -59,8 +73,7 @@ export async function streamRunProgress(
         again = false
         const run = await bridge.store.getRun(id)
         if (!run || closed) return
-        const items = await bridge.store.listItems(id)
-        const progress = runProgress(run, items, bridge.engine.inFlightBytes(id), Date.now())
+        const progress = await measureRun(bridge, run)
         const data = JSON.stringify(progress)
         if (data !== last) {
           last = data

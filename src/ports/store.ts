@@ -185,6 +185,12 @@ export interface ListRunItemsQuery {
   limit: number
 }
 
+export interface RunSizes {
+  bytesTotal: number
+  /** Of files done, skipped, failed or finalizing: what a progress bar counts as done. */
+  bytesFinished: number
+}
+
 /** Files that reached an outcome in one hour of one flow (the console's chart). */
 export interface OutcomeBucket {
   flow: string
@@ -360,6 +366,8 @@ export interface Store {
     runId: string,
     query: ListRunItemsQuery,
   ): Promise<{ items: ItemRecord[]; nextCursor: string | null }>
+  /** Sizes of a run's files: all of them, and those finished or finalizing (progress without listing items). */
+  runSizes(runId: string): Promise<RunSizes>
   /** Outcomes (done and skipped together, failed) per flow and hour since `since`, counted in the index. */
   outcomeHistogram(query: { since: string }): Promise<OutcomeBucket[]>
   updateItem(id: string, patch: ItemPatch): Promise<ItemRecord>

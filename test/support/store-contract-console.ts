@@ -50,6 +50,22 @@ export function consoleStoreContract(t: Test, { open, newRun, newItem }: Contrac
     await t.rejects(store.listRunItems(run.id, { limit: 0 }), { code: 'VALIDATION_FAILED' })
   })
 
+  t.test('runSizes sums a run’s file sizes, and those finished or finalizing', async (t) => {
+    const store = await open(t)
+    const run = await newRun(store, 'console-sizes')
+    const { added } = await store.addItems(
+      run.id,
+      [100, 200, 400, 800, 1600].map((size, i) => newItem(`console-sizes/${run.id}/${i}`, { size })),
+    )
+    const [a, b, c, d] = added as [ItemRecord, ItemRecord, ItemRecord, ItemRecord]
+    await store.updateItem(a.id, { state: 'done' })
+    await store.updateItem(b.id, { state: 'failed', error: { code: 'REMOTE_IO', message: 'x' } })
+    await store.updateItem(c.id, { state: 'transferring' })
+    await store.updateItem(d.id, { state: 'skipped' })
+    t.same(await store.runSizes(run.id), { bytesTotal: 3100, bytesFinished: 1100 })
+    t.same(await store.runSizes('run_missing'), { bytesTotal: 0, bytesFinished: 0 })
+  })
+
   t.test('listRuns filters by a creation time range', async (t) => {
     const store = await open(t)
     const runs: RunRecord[] = []

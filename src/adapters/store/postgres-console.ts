@@ -5,7 +5,13 @@
  * migration 009.
  */
 import { BridgeError } from '../../domain/errors.js'
-import type { ConsoleSession, ItemRecord, ListRunItemsQuery, OutcomeBucket } from '../../ports/store.js'
+import type {
+  ConsoleSession,
+  ItemRecord,
+  ListRunItemsQuery,
+  OutcomeBucket,
+  RunSizes,
+} from '../../ports/store.js'
 import { decodeItemCursor, encodeItemCursor, outcomeSince } from './cursor.js'
 import { type ItemRow, type PgStoreContext, toItem } from './postgres-context.js'
 
@@ -44,6 +50,16 @@ export async function listRunItems(
   const items = rows.slice(0, q.limit).map(toItem)
   const last = items[items.length - 1]
   return { items, nextCursor: rows.length > q.limit && last ? encodeItemCursor(last.id) : null }
+}
+
+export async function runSizes(ctx: PgStoreContext, runId: string): Promise<RunSizes> {
+  const rows = await ctx.query<{ total: number; finished: number }>(
+    `SELECT coalesce(sum(size), 0)::bigint AS total,
+       coalesce(sum(size) FILTER (WHERE state IN ('done', 'skipped', 'failed', 'finalizing')), 0)::bigint AS finished
+     FROM ${ctx.table.items} WHERE run_id = $1`,
+    [runId],
+  )
+  return { bytesTotal: rows[0]?.total ?? 0, bytesFinished: rows[0]?.finished ?? 0 }
 }
 
 export async function outcomeHistogram(

@@ -15,6 +15,7 @@ import {
   deleteSession,
   listRunItems,
   outcomeHistogram,
+  runSizes,
   touchSession,
 } from './postgres-console.js'
 import type { PgStoreContext, PgTables, Query } from './postgres-context.js'
@@ -124,6 +125,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     listItems: (runId) => listItems(ctx, runId),
     listRunItems: (runId, query) => listRunItems(ctx, runId, query),
     outcomeHistogram: (query) => outcomeHistogram(ctx, query),
+    runSizes: (runId) => runSizes(ctx, runId),
     updateItem: (id, patch) => updateItem(ctx, id, patch),
     findItems: (states) => findItems(ctx, states),
     listFileOutcomes: (query) => listFileOutcomes(ctx, query),

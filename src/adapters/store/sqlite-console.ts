@@ -4,7 +4,13 @@
  * query is written to be answered from an index of migration 009.
  */
 import { BridgeError } from '../../domain/errors.js'
-import type { ConsoleSession, ItemRecord, ListRunItemsQuery, OutcomeBucket } from '../../ports/store.js'
+import type {
+  ConsoleSession,
+  ItemRecord,
+  ListRunItemsQuery,
+  OutcomeBucket,
+  RunSizes,
+} from '../../ports/store.js'
 import { decodeItemCursor, encodeItemCursor, outcomeSince } from './cursor.js'
 import { type ItemRow, type SqliteStoreContext, toItem } from './sqlite-context.js'
 
@@ -51,6 +57,18 @@ export function listRunItems(
   const items = rows.slice(0, query.limit).map(toItem)
   const last = items[items.length - 1]
   return { items, nextCursor: rows.length > query.limit && last ? encodeItemCursor(last.id) : null }
+}
+
+export function runSizes(ctx: SqliteStoreContext, runId: string): RunSizes {
+  return ctx
+    .db()
+    .prepare<[string], RunSizes>(
+      `SELECT coalesce(sum(size), 0) AS bytesTotal,
+         coalesce(sum(CASE WHEN state IN ('done', 'skipped', 'failed', 'finalizing') THEN size ELSE 0 END), 0)
+           AS bytesFinished
+       FROM items WHERE run_id = ?`,
+    )
+    .get(runId) as RunSizes
 }
 
 export function outcomeHistogram(ctx: SqliteStoreContext, query: { since: string }): OutcomeBucket[] {

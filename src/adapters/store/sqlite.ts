@@ -13,6 +13,7 @@ import {
   deleteSession,
   listRunItems,
   outcomeHistogram,
+  runSizes,
   touchSession,
 } from './sqlite-console.js'
 import {
@@ -86,6 +87,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     listItems: async (runId) => listItems(ctx, runId),
     listRunItems: async (runId, query) => listRunItems(ctx, runId, query),
     outcomeHistogram: async (query) => outcomeHistogram(ctx, query),
+    runSizes: async (runId) => runSizes(ctx, runId),
     updateItem: (id, patch) => updateItem(ctx, id, patch),
     findItems: async (states) => findItems(ctx, states),
     listFileOutcomes: async (query) => listFileOutcomes(ctx, query),

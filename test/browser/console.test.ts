@@ -22,6 +22,9 @@ const shotDirs = [resolve('.tap/console'), process.env.CONSOLE_SCREENSHOTS_DIR]
 /** Generous: other suites share the machine's two cores. */
 const WAIT_MS = 60_000
 
+// A browser, the sandbox and two runs: more than the default file budget on a busy machine.
+t.setTimeout(10 * 60_000)
+
 const reviewedFlow = (endpoint: string) => ({
   name: 'partner-docs',
   kind: 'inbound',

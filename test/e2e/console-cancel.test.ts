@@ -19,6 +19,8 @@ import {
 
 const MiB = 1024 * 1024
 
+t.setTimeout(5 * 60_000)
+
 t.test('cancel a running inbound run from the console', async (t) => {
   let proxy: FaultProxy | null = null
   const h = await startHarness({

@@ -24,6 +24,9 @@ const IDLE_MS = 60_000
 const MAX_MS = 300_000
 const BIG_RUN_ITEMS = 100_000
 
+// Inserting 100,000 items takes a while on a busy 2-core machine.
+t.setTimeout(10 * 60_000)
+
 /** Store calls and the records they returned, to show a page reads a page and not the whole run. */
 interface StoreReads {
   calls: Map<string, number>

@@ -1,8 +1,6 @@
 /** The frame of every console page: head with the one stylesheet and script, nav, sign-out. */
 import { type Html, html } from './html.js'
 
-export const ASSET_VERSION = '1'
-
 export interface PageFrame {
   title: string
   /** Which nav entry is current. */
@@ -54,8 +52,8 @@ export function page(frame: PageFrame, body: Html): Html {
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       ${frame.csrf === null ? null : html`<meta name="csrf-token" content=${frame.csrf} />`}
       <title>${frame.title} · sdrive-ftp-bridge</title>
-      <link rel="stylesheet" href=${`/console/assets/console.css?v=${ASSET_VERSION}`} />
-      <script src=${`/console/assets/console.js?v=${ASSET_VERSION}`} defer></script>
+      <link rel="stylesheet" href="/console/assets/console.css" />
+      <script src="/console/assets/console.js" defer></script>
     </head>
     <body>
       ${header(frame)}

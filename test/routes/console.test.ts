@@ -287,6 +287,12 @@ t.test('console over inject', async (t) => {
     t.equal(limited.statusCode, 429, 'even with the right key')
     t.ok(Number(limited.headers['retry-after']) > 0)
     t.match(limited.body, /TOO_MANY_ATTEMPTS/)
+    const logged = s.logs.join('')
+    t.notOk(
+      logged.includes(KEY) || logged.includes('not-the-key-at-all-000'),
+      'no key, right or wrong, is logged',
+    )
+    t.match(logged, /console sign-in refused/, 'a refusal is logged, without the key')
   })
 
   t.test('every POST needs the session’s CSRF token; sign-out ends the session', async (t) => {
@@ -330,6 +336,7 @@ t.test('console over inject', async (t) => {
     t.match(cookiesOf(out).raw.join(), /bridge_console=;/)
     const after = await app.inject({ method: 'GET', url: '/console', headers: { cookie } })
     t.equal(after.statusCode, 303, 'the old cookie no longer signs in')
+    t.notOk(s.logs.join('').includes(cookie.split('=')[1] as string), 'the session id is never logged')
   })
 
   t.test('cancel: a queued inbound run ends cancelled and lets its files go for a later run', async (t) => {

@@ -23,7 +23,11 @@ export const ConsoleConfigSchema = T.Object(
       description: 'Sign-in attempts one client address may make per minute; more get 429.',
     }),
   },
-  { additionalProperties: false, default: {} },
+  {
+    additionalProperties: false,
+    default: {},
+    description: 'The operator console at /console (sign-in with an API key, server-side sessions).',
+  },
 )
 
 export const ServerConfigSchema = T.Object(

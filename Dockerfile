@@ -22,6 +22,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf 
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
+# The console's script and stylesheet, found beside package.json at run time.
+COPY --chown=node:node public ./public
 # The operator CLI (package.json "bin") on PATH: `docker exec … sdrive-ftp-bridge check-config`.
 RUN chmod 755 /app/dist/src/cli.js && ln -s /app/dist/src/cli.js /usr/local/bin/sdrive-ftp-bridge
 USER node

@@ -7,6 +7,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import auditRoutes from '../routes/audit.js'
+import consoleRoutes from '../routes/console/index.js'
 import endpointRoutes from '../routes/endpoints.js'
 import exportRoutes from '../routes/exports.js'
 import flowRoutes from '../routes/flows.js'
@@ -79,6 +80,8 @@ export default fp(
     await app.register(auditRoutes, { bridge })
     await app.register(orgCheckRoutes, { bridge })
     await app.register(notificationRoutes, { bridge })
+    // Its own scope: cookies, form bodies, sessions, CSP and HTML errors stay out of the API.
+    if (bridge.config.server.console.enabled) await app.register(consoleRoutes, { bridge })
   },
   { name: 'sdrive-ftp-bridge' },
 )

@@ -9,7 +9,7 @@ import { createPrometheusMetrics, type PrometheusMetrics } from './adapters/metr
 import { type ExchangeRecording, openExchangeRecording } from './adapters/recording/exchange-file.js'
 import { createRemoteFiles } from './adapters/remote/index.js'
 import { createSalesforceApi } from './adapters/salesforce/index.js'
-import { type CronScheduler, startCronScheduler } from './adapters/scheduler/cron-scheduler.js'
+import { type CronScheduler, nextTickOf, startCronScheduler } from './adapters/scheduler/cron-scheduler.js'
 import { createSDrive } from './adapters/sdrive/index.js'
 import { createPostgresStore } from './adapters/store/postgres.js'
 import { createPostgresRunLeases } from './adapters/store/postgres-leases.js'
@@ -65,6 +65,10 @@ export interface Bridge {
   retention: RetentionService
   /** Inbound flows checked against the org's schema; the misconfigured ones show in /readyz. */
   flowSchema: FlowSchemaChecker
+  /** When the flow's schedule (inbound, status) or delivery window (outbound) fires next; null if it has none. */
+  nextTick(flow: string): string | null
+  /** The bridge's clock (console sessions and pages read the time from it). */
+  clock: Clock
   /** Settles when start-up's schema check of every inbound flow is done (it does not hold up start). */
   flowSchemaChecked(): Promise<void>
   /** Resumes unfinished runs and starts cron schedules and the pruner. */
@@ -285,19 +289,18 @@ export async function createBridge(
     onPruned: metrics.retentionPruned,
   })
   const parts = { config, flows: flowsOfKind(config, ['inbound', 'status']), endpoints, store, sf, sdrive }
-  const bridge = {
-    ...parts,
-    remotes,
-    queue,
-    ...engines,
-    metrics,
-    events,
-    logger,
-    retention,
-    flowSchema,
-    notifications,
-  }
+  const services = { metrics, events, logger, retention, flowSchema, notifications, clock }
+  const bridge = { ...parts, remotes, queue, ...engines, ...services, nextTick: nextTickFor(config, clock) }
   return withLifecycle(bridge, { clock, leases, pool, recording })
+}
+
+/** When a flow's schedule (inbound, status) or delivery window (outbound) fires next; null if it has none. */
+function nextTickFor(config: LoadedConfig, clock: Clock): (flow: string) => string | null {
+  return (name) => {
+    const flow = config.flows.find((f) => f.name === name)
+    const schedule = flow?.kind === 'outbound' ? flow.window : flow?.schedule
+    return schedule ? nextTickOf(schedule, new Date(clock.now())) : null
+  }
 }
 
 /** server.recordSalesforce: a bounded recording of every Salesforce exchange, for support. */

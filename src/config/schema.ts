@@ -8,6 +8,28 @@ import { Value } from '@sinclair/typebox/value'
 const Seconds = (description: string, def: number) => T.Number({ minimum: 0, default: def, description })
 const Millis = (description: string, def: number) => T.Integer({ minimum: 1, default: def, description })
 
+/** The operator console at /console: server-side sessions signed in with an API key. */
+export const ConsoleConfigSchema = T.Object(
+  {
+    enabled: T.Boolean({ default: true, description: 'Serve the operator console at /console.' }),
+    idleTimeoutMs: Millis(
+      'A console session unused this long ends (the operator signs in again).',
+      1_800_000,
+    ),
+    maxSessionMs: Millis('A console session ends this long after sign-in however active it is.', 43_200_000),
+    signInAttemptsPerMinute: T.Integer({
+      minimum: 1,
+      default: 5,
+      description: 'Sign-in attempts one client address may make per minute; more get 429.',
+    }),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description: 'The operator console at /console (sign-in with an API key, server-side sessions).',
+  },
+)
+
 export const ServerConfigSchema = T.Object(
   {
     host: T.String({ default: '0.0.0.0', description: 'Listen address.' }),
@@ -46,6 +68,7 @@ export const ServerConfigSchema = T.Object(
       default: 60,
       description: 'How long after start recordSalesforce records; then it stops by itself.',
     }),
+    console: ConsoleConfigSchema,
   },
   { additionalProperties: false, default: {} },
 )
@@ -1072,6 +1095,7 @@ export const ConfigSchema = T.Object(
 
 export type BridgeConfig = Static<typeof ConfigSchema>
 export type ServerConfig = Static<typeof ServerConfigSchema>
+export type ConsoleConfig = Static<typeof ConsoleConfigSchema>
 export type QueueConfig = Static<typeof QueueConfigSchema>
 export type StoreConfig = Static<typeof StoreConfigSchema>
 export type RetentionConfig = StoreConfig['retention']

@@ -14,6 +14,10 @@ export const ErrorCodes = [
   /** The flow's configuration names an object, field or access the org does not have: every file would fail. */
   'FLOW_MISCONFIGURED',
   'IDEMPOTENCY_KEY_RESERVED',
+  /** A console form or fetch without the session's CSRF token (or the sign-in form's). */
+  'CSRF_INVALID',
+  /** Too many attempts from one client (console sign-in). */
+  'TOO_MANY_ATTEMPTS',
   // HTTP framing: refused before a route sees the request
   'UNSUPPORTED_MEDIA_TYPE',
   'URI_TOO_LONG',

@@ -13,6 +13,8 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   CONFIG_INVALID: 400,
   FLOW_MISCONFIGURED: 409,
   IDEMPOTENCY_KEY_RESERVED: 400,
+  CSRF_INVALID: 403,
+  TOO_MANY_ATTEMPTS: 429,
   UNSUPPORTED_MEDIA_TYPE: 415,
   URI_TOO_LONG: 414,
   HEADERS_TOO_LARGE: 431,
@@ -37,7 +39,7 @@ export default fp(
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (isBridgeError(error)) {
         const status = httpStatusOf(error.code)
-        if (error.code === 'QUEUE_FULL') {
+        if (error.code === 'QUEUE_FULL' || error.code === 'TOO_MANY_ATTEMPTS') {
           reply.header('retry-after', String((error.details?.retryAfterSeconds as number | undefined) ?? 30))
         }
         if (status >= 500) {

@@ -127,6 +127,8 @@ export interface SalesforceApi {
   checkAuth(options?: SalesforceCallOptions): Promise<void>
   /** Latest Sforce-Limit-Info reading, if any response carried one. */
   apiUsage(): ApiUsage | null
+  /** The org's instance URL from the last token (record links in the console); null before sign-in. */
+  instanceUrl(): string | null
   /** Number of HTTP calls made (for metrics and benchmarks). */
   callCount(): number
   /** The API-limit pause in force, or null when calls go out. */

@@ -178,9 +178,46 @@ export interface ListRunsQuery {
   /** Only runs of these flows (e.g. every outbound flow, for the jobs API). */
   flows?: string[]
   state?: RunState
+  /** Only runs created at or after this time (ISO 8601). */
+  createdFrom?: string
+  /** Only runs created before this time (ISO 8601). */
+  createdTo?: string
   /** Opaque cursor from a previous page. */
   cursor?: string
   limit: number
+}
+
+export interface ListRunItemsQuery {
+  /** Only items in this state. */
+  state?: ItemState
+  /** The `nextCursor` of the page before. */
+  cursor?: string
+  limit: number
+}
+
+export interface RunSizes {
+  bytesTotal: number
+  /** Of files done, skipped, failed or finalizing: what a progress bar counts as done. */
+  bytesFinished: number
+}
+
+/** Files that reached an outcome in one hour of one flow (the console's chart). */
+export interface OutcomeBucket {
+  flow: string
+  /** Start of the hour, ISO 8601 UTC. */
+  hour: string
+  /** Done or skipped. */
+  done: number
+  failed: number
+}
+
+/** A signed-in operator of the console; the session id itself is never stored, only its SHA-256. */
+export interface ConsoleSession {
+  idHash: string
+  createdAt: string
+  lastSeenAt: string
+  /** Absolute expiry: the session ends then however active it is. */
+  expiresAt: string
 }
 
 /** The item states that are a file's outcome: what the audit trail lists. */
@@ -387,6 +424,15 @@ export interface Store {
   addItems(runId: string, items: NewItem[]): Promise<AddItemsResult>
   getItem(id: string): Promise<ItemRecord | null>
   listItems(runId: string): Promise<ItemRecord[]>
+  /** One page of a run's items in id order, keyset-paged, optionally of one state. */
+  listRunItems(
+    runId: string,
+    query: ListRunItemsQuery,
+  ): Promise<{ items: ItemRecord[]; nextCursor: string | null }>
+  /** Sizes of a run's files: all of them, and those finished or finalizing (progress without listing items). */
+  runSizes(runId: string): Promise<RunSizes>
+  /** Outcomes (done and skipped together, failed) per flow and hour since `since`, counted in the index. */
+  outcomeHistogram(query: { since: string }): Promise<OutcomeBucket[]>
   updateItem(id: string, patch: ItemPatch): Promise<ItemRecord>
   /** Items in these states across all runs (resume after restart). */
   findItems(states: ItemState[]): Promise<ItemRecord[]>
@@ -453,6 +499,15 @@ export interface Store {
    * outbox time.
    */
   nextOutboxDue(channels: readonly string[]): Promise<number | null>
+  createSession(session: ConsoleSession): Promise<void>
+  /**
+   * The session if it is live at `now` (seen at or after `idleSince`, expiring after `now`), its
+   * last-seen time moved to `now` in the same statement; null when unknown or expired.
+   */
+  touchSession(idHash: string, at: { now: string; idleSince: string }): Promise<ConsoleSession | null>
+  deleteSession(idHash: string): Promise<void>
+  /** Deletes sessions idle since before `idleSince` or expired at `now`; returns how many. */
+  deleteExpiredSessions(at: { now: string; idleSince: string }): Promise<number>
 
   /** Ok if the store answers (readiness). */
   ping(): Promise<void>

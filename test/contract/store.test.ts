@@ -85,6 +85,58 @@ t.test('sqlite specifics', async (t) => {
     )
   })
 
+  t.test('the console’s queries are index searches, sorted by their index', async (t) => {
+    const file = tempFile(t)
+    const store = createSqliteStore({ path: file })
+    t.teardown(() => store.close())
+    await store.migrate()
+    const db = new Database(file, { readonly: true })
+    t.teardown(() => db.close())
+    const plan = (sql: string, ...params: unknown[]) =>
+      db
+        .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .all(...params)
+        .map((row) => (row as { detail: string }).detail)
+        .join(' | ')
+    const items = plan(
+      'SELECT * FROM items WHERE run_id = ? AND state = ? AND id > ? ORDER BY id LIMIT ?',
+      'run_x',
+      'failed',
+      'item_0',
+      51,
+    )
+    t.match(items, /SEARCH items USING INDEX items_by_run_state \(run_id=\? AND state=\? AND id>\?\)/)
+    t.notMatch(items, /TEMP B-TREE/, 'a run’s page of items needs no sort')
+    const allItems = plan(
+      'SELECT * FROM items WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?',
+      'run_x',
+      'i',
+      51,
+    )
+    t.match(allItems, /SEARCH items USING INDEX/)
+    t.notMatch(allItems, /TEMP B-TREE/)
+    const runs = plan(
+      `SELECT * FROM runs WHERE flow = ? AND state = ? AND created_at >= ? AND created_at < ?
+       AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`,
+      'f',
+      'failed',
+      '2026-01-01T00:00:00.000Z',
+      '2026-02-01T00:00:00.000Z',
+      '2026-01-15T00:00:00.000Z',
+      'run_z',
+      51,
+    )
+    t.match(runs, /SEARCH runs USING INDEX runs_by_(flow_state|flow|state)_created/)
+    t.notMatch(runs, /TEMP B-TREE/, 'runs by flow, state and time need no sort')
+    const chart = plan(
+      `SELECT flow, substr(updated_at, 1, 13) AS hour, sum(state <> 'failed'), sum(state = 'failed')
+       FROM items INDEXED BY items_outcomes_by_flow
+       WHERE state IN ('done', 'skipped', 'failed') AND updated_at >= ? GROUP BY flow, hour`,
+      '2026-01-01T00:00:00.000Z',
+    )
+    t.match(chart, /USING COVERING INDEX items_outcomes_by_flow/, 'the chart counts in the index alone')
+  })
+
   t.test('writes of one turn share one commit; a failing one rolls back alone', async (t) => {
     const file = tempFile(t)
     const connection = openSqlite({ path: file })
@@ -430,7 +482,17 @@ t.test('postgres specifics', async (t) => {
     )
     t.same(
       tables.rows.map((r) => r.table_name),
-      ['idempotency', 'items', 'ledger', 'outbox', 'reviews', 'run_leases', 'runs', 'schema_migrations'],
+      [
+        'console_sessions',
+        'idempotency',
+        'items',
+        'ledger',
+        'outbox',
+        'reviews',
+        'run_leases',
+        'runs',
+        'schema_migrations',
+      ],
     )
     const recorded = await schema.admin.query<{ version: number; name: string }>(
       `SELECT version, name FROM "${schema.name}".schema_migrations ORDER BY version`,

@@ -526,7 +526,7 @@ function uploadForm(
   }
   const form = new FormData()
   for (const [name, value] of Object.entries(fields)) if (value !== undefined) form.append(name, value)
-  form.append('file', new Blob([bytes]), info.fileName)
+  form.append('file', new Blob([new Uint8Array(bytes)]), info.fileName)
   return form
 }
 

@@ -23,6 +23,7 @@ import type {
   RunState,
   Store,
 } from '../../src/ports/store.js'
+import { consoleStoreContract } from './store-contract-console.js'
 
 export interface PreviousSchemaDatabase {
   /** A store on it with only the previous migrations applied (runs cannot be created through it). */
@@ -67,6 +68,8 @@ export function storeContract(
     const result = await store.createRun({ flow, trigger: 'api' })
     return result.run
   }
+
+  consoleStoreContract(t, { open, newRun, newItem })
 
   t.test('migrate is safe to run again', async (t) => {
     const store = await open(t)

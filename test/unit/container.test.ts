@@ -94,7 +94,16 @@ t.test('.dockerignore keeps local state and secrets out, and everything the buil
   )
   t.same(
     copied.sort(),
-    ['package-lock.json', 'package.json', 'package.json', 'routes', 'schemas', 'src', 'tsconfig.json'].sort(),
+    [
+      'package-lock.json',
+      'package.json',
+      'package.json',
+      'public',
+      'routes',
+      'schemas',
+      'src',
+      'tsconfig.json',
+    ].sort(),
   )
   for (const path of copied) t.notOk(ignored(path), `${path}, which the Dockerfile copies, is in the context`)
 })

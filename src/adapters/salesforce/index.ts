@@ -72,6 +72,7 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
     },
 
     apiUsage: () => counters.usage,
+    instanceUrl: () => calls.session.conn.instanceUrl || null,
     callCount: () => counters.calls,
     apiLimitPause: () => calls.gate.pause(),
     close: () => calls.gate.dispose(),

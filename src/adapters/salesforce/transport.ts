@@ -59,7 +59,9 @@ export class BridgeTransport extends Transport {
       res = await fetch(request.url, {
         method: request.method,
         headers: request.headers ?? {},
-        body: body ?? undefined,
+        // A Buffer may sit on a SharedArrayBuffer, which the DOM's BodyInit (in the program since the
+        // console's preact types reference lib "dom") does not take; a request body is small to copy.
+        body: Buffer.isBuffer(body) ? new Uint8Array(body) : (body ?? undefined),
         redirect: 'manual',
         signal: ctx?.signal ?? null,
       })

@@ -21,6 +21,16 @@ export function scheduledTick(firedAt: number): string {
   return new Date(Math.round(firedAt / 1000) * 1000).toISOString()
 }
 
+/** When a cron expression fires next after `from` (the console shows it; schedules off or not). */
+export function nextTickOf(schedule: { cron: string; timezone: string }, from: Date): string | null {
+  const job = new Cron(schedule.cron, { timezone: schedule.timezone, paused: true })
+  try {
+    return job.nextRun(from)?.toISOString() ?? null
+  } finally {
+    job.stop()
+  }
+}
+
 export interface CronScheduler {
   /** Next fire time per scheduled flow. */
   nextRuns(): Record<string, string | null>

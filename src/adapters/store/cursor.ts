@@ -86,3 +86,32 @@ export function outcomeSince(since: string): string {
   }
   return new Date(ms).toISOString()
 }
+
+/** The opaque listRunItems cursor: the id of the last item on a page. */
+export function encodeItemCursor(id: string): string {
+  return Buffer.from(JSON.stringify([id]), 'utf8').toString('base64url')
+}
+
+export function decodeItemCursor(token: string): string {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))
+  } catch {
+    parsed = undefined
+  }
+  if (Array.isArray(parsed) && parsed.length === 1 && typeof parsed[0] === 'string') return parsed[0]
+  throw new BridgeError('VALIDATION_FAILED', 'cursor: not a cursor this listing gave out', {
+    details: { field: 'cursor' },
+  })
+}
+
+/** A run listing's time bound as the stores compare it (ISO 8601, UTC, milliseconds). */
+export function runTimeBound(field: 'from' | 'to', value: string): string {
+  const ms = Date.parse(value)
+  if (!Number.isFinite(ms)) {
+    throw new BridgeError('VALIDATION_FAILED', `${field}: must be an ISO 8601 date-time, got ${value}`, {
+      details: { field },
+    })
+  }
+  return new Date(ms).toISOString()
+}

@@ -36,6 +36,7 @@ export interface PgTables {
   idempotency: string
   reviews: string
   outbox: string
+  sessions: string
 }
 
 export interface PgStoreContext {

@@ -12,7 +12,7 @@ import type {
   RunRecord,
   RunState,
 } from '../../ports/store.js'
-import { decodeRunCursor, encodeRunCursor } from './cursor.js'
+import { decodeRunCursor, encodeRunCursor, runTimeBound } from './cursor.js'
 import {
   type Cast,
   type PgStoreContext,
@@ -93,6 +93,10 @@ export async function listRuns(
   // An empty list matches no run (flow = ANY('{}') is false).
   if (q.flows !== undefined) where.push(`flow = ANY(${param(q.flows)}::text[])`)
   if (q.state !== undefined) where.push(`state = ${param(q.state)}`)
+  if (q.createdFrom !== undefined)
+    where.push(`created_at >= ${param(runTimeBound('from', q.createdFrom))}::timestamptz`)
+  if (q.createdTo !== undefined)
+    where.push(`created_at < ${param(runTimeBound('to', q.createdTo))}::timestamptz`)
   if (q.cursor !== undefined) {
     const cursor = decodeRunCursor(q.cursor)
     // Checked here: a well-formed token with a bad date would otherwise surface as a database error.

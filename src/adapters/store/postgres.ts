@@ -9,6 +9,15 @@ import pg from 'pg'
 import { BridgeError } from '../../domain/errors.js'
 import type { Store } from '../../ports/store.js'
 import { createIdGenerator } from './ids.js'
+import {
+  createSession,
+  deleteExpiredSessions,
+  deleteSession,
+  listRunItems,
+  outcomeHistogram,
+  runSizes,
+  touchSession,
+} from './postgres-console.js'
 import type { PgStoreContext, PgTables, Query } from './postgres-context.js'
 import { translateError } from './postgres-errors.js'
 import {
@@ -59,6 +68,7 @@ function tablesOf(schema: string): PgTables {
     idempotency: `${schemaId}.idempotency`,
     reviews: `${schemaId}.reviews`,
     outbox: `${schemaId}.outbox`,
+    sessions: `${schemaId}.console_sessions`,
   }
 }
 
@@ -116,6 +126,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     addItems: (runId, items) => addItems(ctx, runId, items),
     getItem: (id) => getItem(ctx, id),
     listItems: (runId) => listItems(ctx, runId),
+    listRunItems: (runId, query) => listRunItems(ctx, runId, query),
+    outcomeHistogram: (query) => outcomeHistogram(ctx, query),
+    runSizes: (runId) => runSizes(ctx, runId),
     updateItem: (id, patch) => updateItem(ctx, id, patch),
     findItems: (states) => findItems(ctx, states),
     listFileOutcomes: (query) => listFileOutcomes(ctx, query),
@@ -134,6 +147,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     settleOutbox: (id, owner, settlement) => settleOutbox(ctx, id, owner, settlement),
     listOutbox: (q) => listOutbox(ctx, q),
     nextOutboxDue: (channels) => nextOutboxDue(ctx, channels),
+    createSession: (session) => createSession(ctx, session),
+    touchSession: (idHash, at) => touchSession(ctx, idHash, at),
+    deleteSession: (idHash) => deleteSession(ctx, idHash),
+    deleteExpiredSessions: (at) => deleteExpiredSessions(ctx, at),
 
     pruneRuns: (q) => pruneRuns(ctx, q),
     pruneReviews: (q) => pruneReviews(ctx, q),

@@ -12,7 +12,7 @@ import type {
   RunRecord,
   RunState,
 } from '../../ports/store.js'
-import { decodeRunCursor, encodeRunCursor } from './cursor.js'
+import { decodeRunCursor, encodeRunCursor, runTimeBound } from './cursor.js'
 import {
   assignments,
   placeholders,
@@ -103,6 +103,14 @@ export function listRuns(
   if (query.state !== undefined) {
     where.push('state = ?')
     params.push(query.state)
+  }
+  if (query.createdFrom !== undefined) {
+    where.push('created_at >= ?')
+    params.push(runTimeBound('from', query.createdFrom))
+  }
+  if (query.createdTo !== undefined) {
+    where.push('created_at < ?')
+    params.push(runTimeBound('to', query.createdTo))
   }
   if (query.cursor !== undefined) {
     const cursor = decodeRunCursor(query.cursor)

@@ -8,6 +8,15 @@ import { createIdGenerator } from './ids.js'
 import { migrations as defaultMigrations, type Migration } from './migrations/index.js'
 import { openSqlite, type SqliteConnection } from './sqlite-connection.js'
 import {
+  createSession,
+  deleteExpiredSessions,
+  deleteSession,
+  listRunItems,
+  outcomeHistogram,
+  runSizes,
+  touchSession,
+} from './sqlite-console.js'
+import {
   itemRow,
   reviewRow,
   runRow,
@@ -78,6 +87,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return row ? toItem(row) : null
     },
     listItems: async (runId) => listItems(ctx, runId),
+    listRunItems: async (runId, query) => listRunItems(ctx, runId, query),
+    outcomeHistogram: async (query) => outcomeHistogram(ctx, query),
+    runSizes: async (runId) => runSizes(ctx, runId),
     updateItem: (id, patch) => updateItem(ctx, id, patch),
     findItems: async (states) => findItems(ctx, states),
     listFileOutcomes: async (query) => listFileOutcomes(ctx, query),
@@ -99,6 +111,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     settleOutbox: (id, owner, settlement) => settleOutbox(ctx, id, owner, settlement),
     listOutbox: async (query) => listOutbox(ctx, query),
     nextOutboxDue: async (channels) => nextOutboxDue(ctx, channels),
+    createSession: (session) => createSession(ctx, session),
+    touchSession: (idHash, at) => touchSession(ctx, idHash, at),
+    deleteSession: (idHash) => deleteSession(ctx, idHash),
+    deleteExpiredSessions: (at) => deleteExpiredSessions(ctx, at),
 
     pruneRuns: (query) => ctx.write((conn) => pruneRunsIn(conn, query)),
     pruneReviews: (query) => ctx.write((conn) => pruneReviewsIn(conn, query)),

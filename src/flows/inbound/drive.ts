@@ -10,6 +10,7 @@ import { toBridgeError } from '../../domain/errors.js'
 import type { RunRecord } from '../../ports/store.js'
 import { withRetries } from '../../runs/retry.js'
 import { driveRounds } from '../../runs/rounds.js'
+import { CANCELLED_BY_OPERATOR, letGoOfCancelledFiles } from './cancel.js'
 import { claimFiles, letGoOfFiles } from './claim.js'
 import type { RunContext, SourceFolderFlow } from './context.js'
 import { round } from './round.js'
@@ -36,6 +37,11 @@ export async function driveRun(
   } catch (error) {
     // Stopped, not failed: after a shutdown the next start resumes it, after a lost lease its new owner does.
     if (control.stopped()) return
+    if (control.cancelled.aborted) {
+      await letGoOfCancelledFiles(store, run.id)
+      await control.finish(run, 'cancelled', { ...CANCELLED_BY_OPERATOR })
+      return
+    }
     await failRun(ctx, flow, run, error)
   }
 }

@@ -11,6 +11,7 @@ import type { RunKind } from '../../runs/events.js'
 import type { LeaseKeeper } from '../../runs/lease-keeper.js'
 import type { FlowSchemaChecker } from '../../services/flow-schema.js'
 import type { TransferServices } from '../flow-services.js'
+import { CANCELLED_BY_OPERATOR, letGoOfCancelledFiles } from './cancel.js'
 import type { SourceFolderFlow, SourceFolderServices } from './context.js'
 import { type DriveHint, driveRun } from './drive.js'
 import { type DryRunPlan, dryRun } from './dry-run.js'
@@ -40,6 +41,8 @@ export interface InboundEngine {
   startRun(flow: string, options: StartRunOptions): Promise<{ run: RunRecord; created: boolean }>
   dryRun(flow: string, signal?: AbortSignal): Promise<DryRunPlan>
   retryRun(runId: string): Promise<{ run: RunRecord; retried: number }>
+  /** Cancels a queued or running run: its files not yet moved are let go for a later run. */
+  cancelRun(runId: string): Promise<RunRecord>
   /** Claims unfinished runs nobody drives, now and then every claim interval (call once at start-up). */
   recover(): Promise<void>
   /** Resolves when the run's driver has stopped (finished, or engine closed). */
@@ -120,6 +123,25 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       if (result.retried > 0 && !driver.isDriving(runId))
         await driver.claim([runId], { withDiscovery: false })
       return result
+    },
+
+    async cancelRun(runId) {
+      const run = await store.getRun(runId)
+      if (!run || !deps.flows.has(run.flow))
+        throw new BridgeError('NOT_FOUND', `run ${runId} does not exist`, { details: { runId } })
+      if (run.state !== 'queued' && run.state !== 'running') {
+        throw new BridgeError('CONFLICT', `run ${runId} is ${run.state} and cannot be cancelled`, {
+          details: { runId, state: run.state },
+        })
+      }
+      // Driven here: its driver stops it and finishes it as cancelled (drive.ts).
+      if (await driver.cancel(runId, CANCELLED_BY_OPERATOR.message)) return (await store.getRun(runId)) ?? run
+      await letGoOfCancelledFiles(store, runId)
+      return store.updateRun(runId, {
+        state: 'cancelled',
+        finishedAt: new Date(deps.clock.now()).toISOString(),
+        error: { ...CANCELLED_BY_OPERATOR },
+      })
     },
 
     recover: () => driver.start(),

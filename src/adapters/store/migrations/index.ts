@@ -11,6 +11,7 @@ import { sql as retention } from './005-retention.js'
 import { sql as nothingToExport } from './006-nothing-to-export.js'
 import { sql as auditTrail } from './007-audit-trail.js'
 import { sql as outbox } from './008-outbox.js'
+import { sql as console } from './009-console.js'
 import { sql as fileDigests } from './010-file-digests.js'
 
 export interface Migration {
@@ -28,5 +29,6 @@ export const migrations: readonly Migration[] = [
   { version: 6, name: 'nothing-to-export', sql: nothingToExport },
   { version: 7, name: 'audit-trail', sql: auditTrail },
   { version: 8, name: 'outbox', sql: outbox },
+  { version: 9, name: 'console', sql: console },
   { version: 10, name: 'file-digests', sql: fileDigests },
 ]

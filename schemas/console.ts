@@ -4,7 +4,7 @@
  * validate all the same, and a bad value answers 400 naming the field.
  */
 import { Type as T } from '@sinclair/typebox'
-import { ItemStates, RunStates } from '../src/ports/store.js'
+import { ItemStates, OutboxStates, RunStates } from '../src/ports/store.js'
 
 const Cursor = T.String({ minLength: 1, maxLength: 512 })
 /** A datetime-local input's value (UTC on the page), or a full ISO 8601 date-time. */
@@ -39,6 +39,15 @@ export const ConsoleFlowParams = T.Object({ flow: Id }, { additionalProperties: 
 export const ConsoleEndpointParams = T.Object({ name: Id }, { additionalProperties: false })
 export const ConsoleRejectionsQuery = T.Object(
   { flow: T.Optional(T.String({ maxLength: 100 })) },
+  { additionalProperties: false },
+)
+
+export const ConsoleNotificationsQuery = T.Object(
+  {
+    state: T.Optional(T.Union([T.Literal(''), ...OutboxStates.map((s) => T.Literal(s))])),
+    channel: T.Optional(T.String({ maxLength: 100 })),
+    cursor: T.Optional(Cursor),
+  },
   { additionalProperties: false },
 )
 

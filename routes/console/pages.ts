@@ -1,6 +1,7 @@
 /** The console's pages (GET): each reads through the store or a service, renders, and answers HTML. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
+  ConsoleNotificationsQuery,
   ConsoleRejectionsQuery,
   ConsoleRunParams,
   ConsoleRunQuery,
@@ -9,6 +10,7 @@ import {
 import type { Bridge } from '../../src/bridge.js'
 import { renderDocument } from '../../src/console/html.js'
 import { endpointsPage } from '../../src/console/pages/endpoints.js'
+import { notificationsPage } from '../../src/console/pages/notifications.js'
 import { overviewPage } from '../../src/console/pages/overview.js'
 import { rejectionsPage } from '../../src/console/pages/rejections.js'
 import { runPage } from '../../src/console/pages/run.js'
@@ -144,12 +146,36 @@ function registerEndpoints(app: RouteApp, bridge: Bridge) {
   )
 }
 
+function registerNotifications(app: RouteApp, bridge: Bridge) {
+  app.get(
+    `${CONSOLE_PATH}/notifications`,
+    { config: session, schema: { hide: true, querystring: ConsoleNotificationsQuery } },
+    async (request, reply) => {
+      const { state, channel, cursor } = request.query
+      const page = await bridge.notifications.list({
+        limit: PAGE_SIZE,
+        ...(state ? { state } : {}),
+        ...(channel ? { channel } : {}),
+        ...(cursor ? { cursor } : {}),
+      })
+      const data = {
+        ...page,
+        channels: Object.keys(bridge.config.notifications?.channels ?? {}),
+        filter: { state: state || undefined, channel: channel || undefined },
+        csrf: csrfOf(request),
+      }
+      return reply.type(HTML).send(renderDocument(notificationsPage(data)))
+    },
+  )
+}
+
 const consolePages: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
   registerOverview(app, bridge)
   registerRuns(app, bridge)
   registerRun(app, bridge)
   registerRejections(app, bridge)
   registerEndpoints(app, bridge)
+  registerNotifications(app, bridge)
 }
 
 export default consolePages

@@ -4,7 +4,7 @@ import { type Html, html } from './html.js'
 export interface PageFrame {
   title: string
   /** Which nav entry is current. */
-  section: 'overview' | 'runs' | 'rejections' | 'endpoints' | null
+  section: 'overview' | 'runs' | 'rejections' | 'endpoints' | 'notifications' | null
   /** The session's CSRF token; null on the sign-in page (no session yet). */
   csrf: string | null
   /** A one-line message at the top (the outcome of the last action). */
@@ -16,6 +16,7 @@ const NAV = [
   { section: 'runs', href: '/console/runs', label: 'Runs' },
   { section: 'rejections', href: '/console/rejections', label: 'Rejections' },
   { section: 'endpoints', href: '/console/endpoints', label: 'Endpoints' },
+  { section: 'notifications', href: '/console/notifications', label: 'Notifications' },
 ] as const
 
 export function csrfField(csrf: string): Html {

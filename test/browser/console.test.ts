@@ -52,7 +52,23 @@ t.test('the console in headless Chromium', async (t) => {
       `Chromium not found at ${executablePath}: install Debian's chromium (.ci/run does) or set CHROMIUM_PATH`,
     )
   }
-  const h: Harness = await startHarness({ protocol: 'sftp', flows: (e) => [reviewedFlow(e)] })
+  const h: Harness = await startHarness({
+    protocol: 'sftp',
+    flows: (e) => [reviewedFlow(e)],
+    env: { HOOK_SECRET: 'console-test-hook-secret' },
+    // The run's failed file is told to a webhook (the sandbox's receiver) and by email through the org.
+    notifications: (sandbox) => ({
+      channels: {
+        'ops-hook': { type: 'webhook', url: sandbox.webhookUrl('ops'), secret: '${HOOK_SECRET}' },
+        admins: { type: 'salesforceEmail', to: ['ops@example.com'] },
+      },
+      rules: [
+        { on: ['run.partially_failed', 'file.failed'], flows: ['*'], channel: 'ops-hook' },
+        { on: ['file.failed'], flows: ['*'], channel: 'admins' },
+      ],
+      pollIntervalMs: 50,
+    }),
+  })
   t.teardown(() => h.close())
   const acme = h.sandbox.insert('Account', { Name: 'Acme', AccountNumber: 'ACME-001' })
   await h.put('inbox/ACME-001_contract.pdf', 'signed contract')
@@ -143,6 +159,27 @@ t.test('the console in headless Chromium', async (t) => {
     t.match(await page.textContent('main'), /Host key[\s\S]*SHA256:/, 'the fingerprint')
     t.match(await page.textContent('main'), /\/inbox/, 'the directories')
     await screenshot(page, 'endpoint-check')
+  })
+
+  await t.test('notifications: the outbox with what was sent for the failed file', async (t) => {
+    await h.sandbox.waitForWebhooks(1, 'ops')
+    await page.goto(`${h.url}/console/notifications`)
+    const hook = page.locator('tr', { hasText: 'ops-hook' }).first()
+    t.match(
+      await hook.textContent(),
+      /partially_failed[\s\S]*NEWCO-9_invoice\.pdf[\s\S]*sent/,
+      'the webhook message, sent',
+    )
+    t.match(await page.textContent('main'), /admins[\s\S]*ops@example\.com/, 'the email through the org')
+    t.notMatch(
+      await page.textContent('main'),
+      /console-test-hook-secret|\/sandbox\/webhooks/,
+      'no secret, no URL path',
+    )
+    await screenshot(page, 'notifications')
+    await page.selectOption('select[name=state]', 'failed')
+    await Promise.all([page.waitForURL(/state=failed/), page.click('button:has-text("Show")')])
+    t.match(await page.textContent('tbody'), /No notifications/, 'filtered by state')
   })
 
   await t.test('a POST without the CSRF token is refused; sign-out works', async (t) => {

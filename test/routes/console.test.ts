@@ -197,6 +197,7 @@ t.test('console over inject', async (t) => {
       '/console/runs/run_x',
       '/console/endpoints',
       '/console/rejections',
+      '/console/notifications',
     ]) {
       const res = await app.inject({ method: 'GET', url })
       t.equal(res.statusCode, 303, url)
@@ -423,6 +424,16 @@ t.test('console over inject', async (t) => {
     t.match(badFrom.body, /from: must be an ISO 8601 date-time/)
     const missing = await app.inject({ method: 'GET', url: '/console/runs/run_nope', headers: { cookie } })
     t.equal(missing.statusCode, 404)
+    const badOutbox = await app.inject({
+      method: 'GET',
+      url: '/console/notifications?state=lost',
+      headers: { cookie },
+    })
+    t.equal(badOutbox.statusCode, 400)
+    t.match(badOutbox.body, /querystring\.state/)
+    const outbox = await app.inject({ method: 'GET', url: '/console/notifications', headers: { cookie } })
+    t.equal(outbox.statusCode, 200)
+    t.match(outbox.body, /No notifications/, 'an empty outbox says so')
   })
 
   t.test('a 100,000-item run: its page and the runs list read one page, not the run', async (t) => {

@@ -85,6 +85,8 @@ export async function childSetup(
     store?: Record<string, unknown>
     /** A short run lease, so a restart after SIGKILL takes the dead process's run over quickly. */
     leaseMs?: number
+    /** The `notifications` section. */
+    notifications?: Record<string, unknown>
     endpoint?: Record<string, unknown>
     /** More flows besides `bulk`, given the endpoint's name (`partner`). */
     flows?: (endpoint: string) => Record<string, unknown>[]
@@ -128,6 +130,7 @@ export async function childSetup(
       },
       ...(options.flows?.('partner') ?? []),
     ],
+    ...(options.notifications ? { notifications: options.notifications } : {}),
   }
   const configPath = join(dir, 'bridge.json')
   await writeFile(configPath, JSON.stringify(config))

@@ -19,7 +19,9 @@ await rm(home, { recursive: true, force: true })
 const remoteRoot = join(home, 'partner-sftp')
 await mkdir(join(remoteRoot, 'inbox'), { recursive: true })
 
-const sandbox = await startSalesforceSandbox()
+// Product_File__c: a customer-made S-Drive file object (parent field Parent__c) for Product2.
+const sandbox = await startSalesforceSandbox({ fileObjects: ['Product_File__c'] })
+sandbox.insert('Product2', { Name: 'Widget 100', ProductCode: 'WIDGET-100' })
 const acme = sandbox.insert('Account', { Name: 'Acme Corp', AccountNumber: 'ACME-001' })
 const globex = sandbox.insert('Account', { Name: 'Globex', AccountNumber: 'GLOBEX-7' })
 const deal = toId18(
@@ -37,6 +39,13 @@ const samples: [string, string, boolean][] = [
   ['inbox/UNKNOWN-42_certificate.pdf', 'no account UNKNOWN-42: goes to /errors with a reason file', true],
   ['inbox/ACME-001_still-uploading.pdf', 'modified just now: waits until it is 30 s old', false],
 ]
+/** The product catalogue: a spec sheet and a brochure for Product2 WIDGET-100 (a new edition comes later). */
+const catalogue = (name: string, text: string) =>
+  [`catalogue/${name}`, text, true] as [string, string, boolean]
+samples.push(
+  catalogue('WIDGET-100_spec-sheet_en.pdf', 'spec sheet, first edition'),
+  catalogue('WIDGET-100_brochure_de.pdf', 'Broschüre'),
+)
 for (const [path, text, old] of samples) {
   const full = join(remoteRoot, path)
   await mkdir(dirname(full), { recursive: true })
@@ -87,6 +96,32 @@ const config = {
       existing: 'skip',
       after: { success: 'move', processedDirectory: '/processed', errorDirectory: '/errors' },
       schedule: { cron: '* * * * *', timezone: 'UTC' },
+    },
+    {
+      name: 'product-catalogue',
+      kind: 'inbound',
+      description: 'Manufacturer drop → Product2 files; a file dropped again becomes a new version',
+      source: { endpoint: 'partner-sftp', directory: '/catalogue', include: ['*.pdf'] },
+      readiness: { mode: 'stable', stableSeconds: 1, minAgeSeconds: 30 },
+      match: [
+        {
+          type: 'filename',
+          pattern: '^(?<ProductCode>[A-Z]+-\\d+)_(?<type>[a-z-]+)_(?<lang>[a-z]{2})\\.pdf$',
+          object: 'Product2',
+          lookup: ['ProductCode'],
+        },
+      ],
+      target: {
+        fileObject: 'Product_File__c',
+        parentField: 'Parent__c',
+        fields: { Tags__c: '{type}, {lang}', Description__c: '{type} of {ProductCode} ({lang})' },
+      },
+      existing: 'version',
+      after: {
+        success: 'move',
+        processedDirectory: '/catalogue-processed',
+        errorDirectory: '/catalogue-errors',
+      },
     },
   ],
   // The unmatched file makes the run partially failed: one signed webhook message to the sandbox's
@@ -188,6 +223,34 @@ out(
 const [email] = sandbox.emails()
 out(`  email   → ${email?.to.join(', ')} (sent by the org through emailSimple): ${email?.subject}`)
 out()
+out('Product catalogue (existing: version, file fields from the name):')
+const catalogueRun = async (label: string) => {
+  const { runId } = await api('POST', '/v1/flows/product-catalogue/runs')
+  await followProgress(runId)
+  const r = await api('GET', `/v1/runs/${runId}`)
+  for (const item of r.items) {
+    const what = item.errorCode === 'UNCHANGED' ? 'unchanged, no version made' : item.state
+    const versionOf = item.versionOf.length > 0 ? `, new version of ${item.versionOf.join(', ')}` : ''
+    out(`  ${label}: ${item.name} → ${what} (S-Drive file ${item.sdriveFileId}${versionOf})`)
+  }
+}
+await catalogueRun('first drop')
+const specPath = join(remoteRoot, 'catalogue', 'WIDGET-100_spec-sheet_en.pdf')
+const dropSpec = async (text: string, ageSeconds: number) => {
+  await writeFile(specPath, `%PDF-1.4\n% demo document: ${text}\n`)
+  const at = (Date.now() - ageSeconds * 1000) / 1000
+  await utimes(specPath, at, at)
+}
+await dropSpec('spec sheet, second edition', 3000)
+await catalogueRun('new edition')
+await dropSpec('spec sheet, second edition', 2400)
+await catalogueRun('same bytes again')
+for (const f of sandbox.records('Product_File__c').filter((r) => r.WIP__c === false)) {
+  out(
+    `  ${f.File_Name__c}: latest ${f.Is_Latest_Version__c}, Tags__c "${f.Tags__c}", Description__c "${f.Description__c}"`,
+  )
+}
+out()
 out('Try:')
 out(`  export KEY=${apiKey}`)
 out(`  curl -s -H "Authorization: Bearer $KEY" ${server.url}/v1/runs/${run.id}`)
@@ -197,6 +260,7 @@ out(
   `  curl -s ${sandbox.url}/sandbox/webhooks    curl -s ${sandbox.url}/sandbox/emails    (what the sandbox received)`,
 )
 out(`  Swagger UI: ${server.url}/docs    OpenAPI: ${server.url}/openapi.json`)
+out(`  Console: ${server.url}/console    (sign in with the key above)`)
 out('The flow also runs every minute: the still-uploading file is taken once it is 30 s old. Ctrl-C stops.')
 
 const stop = async () => {

@@ -18,27 +18,30 @@ import type { Exchange } from '../../src/ports/exchange-log.js'
 import type { ObjectDescription } from '../../src/ports/salesforce.js'
 import { probeFlows } from '../support/org-probe.js'
 
-const config = parseConfig(
-  JSON.stringify({
-    salesforce: {
-      loginUrl: 'https://example.my.salesforce.com',
-      auth: { type: 'client_credentials', clientId: 'id', clientSecret: 'the-client-secret' },
-    },
-    sdrive: { s3UploadUrl: 'https://bucket.s3.us-east-1.amazonaws.com/' },
-    endpoints: {
-      partner: {
-        protocol: 'sftp',
-        host: 'h',
-        username: 'u',
-        password: 'p4ssw0rd!',
-        insecureSkipHostKeyCheck: true,
+/** A configuration of the sandbox-shaped org with these flows on one SFTP endpoint. */
+const configWith = (flows: unknown[]) =>
+  parseConfig(
+    JSON.stringify({
+      salesforce: {
+        loginUrl: 'https://example.my.salesforce.com',
+        auth: { type: 'client_credentials', clientId: 'id', clientSecret: 'the-client-secret' },
       },
-    },
-    flows: probeFlows(),
-  }),
-  'json',
-  {},
-)
+      sdrive: { s3UploadUrl: 'https://bucket.s3.us-east-1.amazonaws.com/' },
+      endpoints: {
+        partner: {
+          protocol: 'sftp',
+          host: 'h',
+          username: 'u',
+          password: 'p4ssw0rd!',
+          insecureSkipHostKeyCheck: true,
+        },
+      },
+      flows,
+    }),
+    'json',
+    {},
+  )
+const config = configWith(probeFlows())
 
 t.test('verdicts add up: wrong beats unknown beats ok; only wrong exits non-zero', async (t) => {
   const ok = check('a', 'a', 'ok', '')
@@ -287,48 +290,28 @@ t.test('a recorded exchange keeps nothing secret', async (t) => {
 })
 
 t.test('existing: version and target.fields need their fields updateable on the file object', async (t) => {
-  const versioned = parseConfig(
-    JSON.stringify({
-      salesforce: {
-        loginUrl: 'https://example.my.salesforce.com',
-        auth: { type: 'client_credentials', clientId: 'id', clientSecret: 'the-client-secret' },
-      },
-      sdrive: { s3UploadUrl: 'https://bucket.s3.us-east-1.amazonaws.com/' },
-      endpoints: {
-        partner: {
-          protocol: 'sftp',
-          host: 'h',
-          username: 'u',
-          password: 'p',
-          insecureSkipHostKeyCheck: true,
-        },
-      },
-      flows: [
+  const versioned = configWith([
+    {
+      name: 'catalogue',
+      kind: 'inbound',
+      source: { endpoint: 'partner', directory: '/in' },
+      match: [
         {
-          name: 'catalogue',
-          kind: 'inbound',
-          source: { endpoint: 'partner', directory: '/in' },
-          match: [
-            {
-              type: 'filename',
-              pattern: '^(?<ProductCode>[A-Z]+-\\d+)_(?<lang>[a-z]{2})',
-              object: 'Product2',
-              lookup: ['ProductCode'],
-            },
-          ],
-          target: {
-            fileObject: 'Product_File__c',
-            parentField: 'Parent__c',
-            fields: { Language__c: '{lang}' },
-          },
-          existing: 'version',
-          after: { success: 'delete', errorDirectory: '/errors' },
+          type: 'filename',
+          pattern: '^(?<ProductCode>[A-Z]+-\\d+)_(?<lang>[a-z]{2})',
+          object: 'Product2',
+          lookup: ['ProductCode'],
         },
       ],
-    }),
-    'json',
-    {},
-  )
+      target: {
+        fileObject: 'Product_File__c',
+        parentField: 'Parent__c',
+        fields: { Language__c: '{lang}' },
+      },
+      existing: 'version',
+      after: { success: 'delete', errorDirectory: '/errors' },
+    },
+  ])
   const needs = orgNeeds(versioned)
   t.match(
     needs.filter((n) => n.object === 'Product_File__c' && n.access === 'update'),

@@ -14,20 +14,7 @@ import type {
 } from '../../ports/store.js'
 import { decodeItemCursor, encodeItemCursor, outcomeSince } from './cursor.js'
 import { type ItemRow, type PgStoreContext, toItem } from './postgres-context.js'
-
-interface SessionRow {
-  id_hash: string
-  created_at: string
-  last_seen_at: string
-  expires_at: string
-}
-
-const toSession = (row: SessionRow): ConsoleSession => ({
-  idHash: row.id_hash,
-  createdAt: row.created_at,
-  lastSeenAt: row.last_seen_at,
-  expiresAt: row.expires_at,
-})
+import { type SessionRow, toSession } from './rows.js'
 
 export async function listRunItems(
   ctx: PgStoreContext,

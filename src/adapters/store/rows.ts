@@ -4,6 +4,7 @@
  * JSONB), so that is the one thing each store passes in.
  */
 import type {
+  ConsoleSession,
   ItemRecord,
   ItemState,
   OutboxMessage,
@@ -196,3 +197,18 @@ export function toOutboxRecord<J>(row: OutboxRow<J>, json: JsonDecoder<J>): Outb
     sentAt: row.sent_at,
   }
 }
+
+/** A console session as both stores keep it (times as ISO text). */
+export interface SessionRow {
+  id_hash: string
+  created_at: string
+  last_seen_at: string
+  expires_at: string
+}
+
+export const toSession = (row: SessionRow): ConsoleSession => ({
+  idHash: row.id_hash,
+  createdAt: row.created_at,
+  lastSeenAt: row.last_seen_at,
+  expiresAt: row.expires_at,
+})

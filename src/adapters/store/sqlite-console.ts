@@ -12,21 +12,8 @@ import type {
   RunSizes,
 } from '../../ports/store.js'
 import { decodeItemCursor, encodeItemCursor, outcomeSince } from './cursor.js'
+import { type SessionRow, toSession } from './rows.js'
 import { type ItemRow, type SqliteStoreContext, toItem } from './sqlite-context.js'
-
-interface SessionRow {
-  id_hash: string
-  created_at: string
-  last_seen_at: string
-  expires_at: string
-}
-
-const toSession = (row: SessionRow): ConsoleSession => ({
-  idHash: row.id_hash,
-  createdAt: row.created_at,
-  lastSeenAt: row.last_seen_at,
-  expiresAt: row.expires_at,
-})
 
 export function listRunItems(
   ctx: SqliteStoreContext,

@@ -16,6 +16,7 @@ import { randomBytes, randomInt } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import { realpath } from 'node:fs/promises'
 import type { Socket } from 'node:net'
+import { StringDecoder } from 'node:string_decoder'
 import ftpSrv, { type FtpConnection } from 'ftp-srv'
 import { type ArmedFaults, faultControls, noArmedFaults, spendStall } from './armed-faults.js'
 import { type ListedStats, listingLine, SandboxFileSystem } from './ftp-file-system.js'
@@ -53,6 +54,7 @@ export interface FtpSandbox {
 /** What this sandbox reaches into on an ftp-srv connection (not in its typings). */
 interface ConnectionInternals {
   commandSocket: Socket
+  _handleData(data: Buffer): Promise<unknown>
   commands: {
     handle(command: string | ParsedCommand): Promise<unknown>
     parse(message: string): ParsedCommand
@@ -126,6 +128,27 @@ interface ConnectionCounts {
   peak: number
 }
 
+/**
+ * Hands ftp-srv only whole CRLF-terminated command lines. ftp-srv runs every
+ * fragment of a `data` event as a command, so a connection cut in the middle
+ * of `RNTO /processed/doc.pdf` renamed the file to `/processed/doc.p`; real
+ * servers (vsftpd, pure-ftpd, ProFTPD) drop an unterminated line.
+ */
+function frameCommandLines(connection: FtpConnection & ConnectionInternals): void {
+  const socket = connection.commandSocket
+  const decoder = new StringDecoder('utf8')
+  let pending = ''
+  socket.removeAllListeners('data')
+  socket.on('data', (chunk: Buffer) => {
+    pending += decoder.write(chunk)
+    const end = pending.lastIndexOf('\r\n')
+    if (end === -1) return
+    const complete = pending.slice(0, end + 2)
+    pending = pending.slice(end + 2)
+    void connection._handleData(Buffer.from(complete, 'utf8'))
+  })
+}
+
 /** Counts a new connection, keeps quotes in its commands, and lets the stall fault hold them. */
 function takeConnection(
   connection: FtpConnection & ConnectionInternals,
@@ -135,6 +158,7 @@ function takeConnection(
   counts.accepted++
   counts.live++
   counts.peak = Math.max(counts.peak, counts.live)
+  frameCommandLines(connection)
   const commands = connection.commands
   const handle = commands.handle.bind(commands)
   commands.parse = parseKeepingQuotes

@@ -5,6 +5,7 @@
  * with basic-ftp, and the bridge's own FTP adapter.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
@@ -140,3 +141,56 @@ t.test(
     t.equal(await readFile(secret, 'utf8'), 'not for partners')
   },
 )
+
+/** A raw control connection that sends exactly the bytes it is given and reads reply lines. */
+async function rawControl(t: Test, port: number) {
+  const socket = connect({ host: '127.0.0.1', port })
+  t.teardown(() => socket.destroy())
+  const lines: string[] = []
+  const waiters: Array<() => void> = []
+  let buffered = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (text: string) => {
+    buffered += text
+    for (let end = buffered.indexOf('\r\n'); end !== -1; end = buffered.indexOf('\r\n')) {
+      lines.push(buffered.slice(0, end))
+      buffered = buffered.slice(end + 2)
+    }
+    for (const wake of waiters.splice(0)) wake()
+  })
+  /** Resolves with the first reply line starting with `code` not yet taken. */
+  async function reply(code: string): Promise<string> {
+    for (;;) {
+      const at = lines.findIndex((line) => line.startsWith(`${code} `))
+      if (at !== -1) return lines.splice(0, at + 1).at(-1) as string
+      await new Promise<void>((resolve) => waiters.push(resolve))
+    }
+  }
+  const write = (bytes: string) =>
+    new Promise<void>((resolve, reject) => socket.write(bytes, (e) => (e ? reject(e) : resolve())))
+  await reply('220')
+  return { write, reply }
+}
+
+t.test('a command line is run only once its CRLF has arrived, however the bytes are split', async (t) => {
+  const root = await tempDir(t, 'ftp-sandbox-lines-')
+  await writeFile(join(root, 'doc.pdf'), 'partner bytes')
+  const server = await startFtpServer({ root, username: 'bob', password: 'pw' })
+  t.teardown(server.close)
+  const control = await rawControl(t, server.port)
+  await control.write('USER bob\r\n')
+  await control.reply('331')
+  await control.write('PASS pw\r')
+  await control.write('\n')
+  await control.reply('230')
+  await control.write('RNFR /doc.p')
+  await control.write('df\r\n')
+  await control.reply('350')
+  // A fragment cut off here would have renamed the file to "/done.p" (what a connection cut does).
+  await control.write('RNTO /done.p')
+  await control.write('df\r\nNOOP\r\n')
+  await control.reply('250')
+  await control.reply('200')
+  t.same((await readdir(root)).sort(), ['done.pdf'])
+  t.equal(await readFile(join(root, 'done.pdf'), 'utf8'), 'partner bytes')
+})

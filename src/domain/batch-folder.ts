@@ -73,14 +73,22 @@ export interface AbortPlan {
   rollBack: ItemRecord[]
   /** Not uploaded (pending), or nothing of theirs was uploaded (skip, unchanged): failed as BATCH_ABORTED. */
   abort: ItemRecord[]
-  /** In flight (a transfer cut by a crash, reconciled by the upload stage first): decided next time. */
+  /**
+   * In flight: a transfer cut by a crash, or an earlier try that may have left a WIP record or even
+   * a completed upload (its answer lost). The upload stage reconciles them first; decided next time.
+   */
   inFlight: ItemRecord[]
+}
+
+function inFlight(item: ItemRecord): boolean {
+  if (item.state === 'transferring') return true
+  return item.state === 'pending' && (item.wipFileId !== null || item.target?.uploadRequested === true)
 }
 
 export function abortPlanOf(items: readonly ItemRecord[]): AbortPlan {
   const plan: AbortPlan = { rollBack: [], abort: [], inFlight: [] }
   for (const item of items) {
-    if (item.state === 'transferring') plan.inFlight.push(item)
+    if (inFlight(item)) plan.inFlight.push(item)
     else if (uploadedHere(item) && (item.state === 'finalizing' || item.state === 'failed'))
       plan.rollBack.push(item)
     else if (item.state === 'pending' || item.state === 'finalizing') plan.abort.push(item)

@@ -25,7 +25,7 @@ const target: ItemTarget = {
 function item(
   path: string,
   state: ItemState,
-  more: { sdriveFileId?: string; code?: string; target?: Partial<ItemTarget> } = {},
+  more: { sdriveFileId?: string; wipFileId?: string; code?: string; target?: Partial<ItemTarget> } = {},
 ): ItemRecord {
   return {
     id: path,
@@ -33,6 +33,7 @@ function item(
     name: path.slice(path.lastIndexOf('/') + 1),
     state,
     sdriveFileId: more.sdriveFileId ?? null,
+    wipFileId: more.wipFileId ?? null,
     error: more.code ? { code: more.code, message: 'why' } : null,
     target: { ...target, ...more.target },
   } as unknown as ItemRecord
@@ -106,6 +107,8 @@ t.test('abortPlanOf: what undoing a batch asks of each file', async (t) => {
     item('/checksum', 'failed', { code: 'CHECKSUM_MISMATCH' }),
     item('/waiting', 'pending'),
     item('/in-flight', 'transferring'),
+    item('/put-answer-lost', 'pending', { wipFileId: 'w1' }),
+    item('/ticket-asked', 'pending', { target: { uploadRequested: true } }),
     item('/skip-policy', 'finalizing', { sdriveFileId: 'old', target: { alreadyInSDrive: true } }),
     item('/refused-before', 'failed', {
       sdriveFileId: 'f3',
@@ -126,8 +129,8 @@ t.test('abortPlanOf: what undoing a batch asks of each file', async (t) => {
   )
   t.same(
     plan.inFlight.map((i) => i.path),
-    ['/in-flight'],
-    'a cut transfer is reconciled before it is decided',
+    ['/in-flight', '/put-answer-lost', '/ticket-asked'],
+    'a cut transfer, or a try that may have left a WIP record or a completed upload, is reconciled first',
   )
   t.same(abortPlanOf([item('/rolled-back', 'failed', { code: 'BATCH_ROLLED_BACK' })]), {
     rollBack: [],

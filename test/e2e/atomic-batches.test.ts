@@ -47,10 +47,36 @@ t.test('atomic batches', async (t) => {
       flowAt(e, 'atomic', { batch: { atomic: true } }),
       flowAt(e, 'versioned', { batch: { atomic: true }, existing: 'version' }),
       flowAt(e, 'plain', {}),
+      flowAt(e, 'fielded', {
+        batch: { atomic: true },
+        match: [
+          {
+            type: 'filename',
+            pattern: '^(?<AccountNumber>[A-Z]+-\\d+)_(?<lang>[a-z]{2})\\.pdf$',
+            object: 'Account',
+            lookup: ['AccountNumber'],
+          },
+        ],
+        target: {
+          fileObject: 'cg__AccountFile__c',
+          parentField: 'cg__Account__c',
+          fields: { Language__c: '{lang}' },
+        },
+      }),
     ],
   })
   t.teardown(() => h.close())
-  seedRecords(h.sandbox)
+  const ids = seedRecords(h.sandbox)
+  // The org's file object has Language__c (the sandbox learns fields from a record), and refuses xx.
+  h.sandbox.insert('cg__AccountFile__c', {
+    cg__File_Name__c: 'schema-seed',
+    cg__Account__c: ids.globex,
+    cg__WIP__c: false,
+    Language__c: null,
+  })
+  h.sandbox.addValidationRule('cg__AccountFile__c', 'Language__c', (v) =>
+    v === 'xx' ? 'Language__c: xx is no language' : null,
+  )
   const named = (name: string) => sdriveFiles(h.sandbox).filter((f) => f.cg__File_Name__c === name)
   const items = async (runId: string): Promise<Item[]> => (await h.api('GET', `/v1/runs/${runId}`)).json.items
   const byName = (list: Item[]) => new Map(list.map((i) => [i.path.slice(i.path.lastIndexOf('/') + 1), i]))
@@ -184,5 +210,22 @@ t.test('atomic batches', async (t) => {
     t.same(await h.list('plain-errors/spring'), ['ACME-001_pc.pdf', 'ACME-001_pc.pdf.error.json'])
     const plan = await h.api('POST', '/v1/flows/plain/runs?dryRun=true')
     t.equal(plan.json.atomicBatches, undefined, 'the dry run of a flow without atomic batches has none')
+  })
+
+  t.test('a file whose fields are refused undoes its batch, its own upload too', async (t) => {
+    for (const lang of ['de', 'en', 'xx']) await h.put(`fielded/spring/ACME-001_${lang}.pdf`, `sheet ${lang}`)
+    const run = await h.runAndWait('fielded')
+    t.equal(run.state, 'failed')
+    const got = byName(await items(run.id))
+    t.equal(got.get('ACME-001_xx.pdf')?.errorCode, 'FIELDS_REFUSED')
+    t.match(got.get('ACME-001_xx.pdf')?.errorMessage, /removed from S-Drive again/)
+    t.equal(got.get('ACME-001_de.pdf')?.errorCode, 'BATCH_ROLLED_BACK')
+    t.equal(got.get('ACME-001_en.pdf')?.errorCode, 'BATCH_ROLLED_BACK')
+    for (const lang of ['de', 'en', 'xx']) t.same(named(`ACME-001_${lang}.pdf`), [], `${lang}: not current`)
+    const errors = await h.list('fielded-errors/spring')
+    t.equal(errors.filter((n) => n.endsWith('.pdf')).length, 3, 'the whole folder is in the error directory')
+    const report = JSON.parse(await h.read(`fielded-errors/spring/_batch-${run.id}.error.json`))
+    t.match(report.failed, [{ file: '/fielded/spring/ACME-001_xx.pdf', code: 'FIELDS_REFUSED' }])
+    t.equal(report.rolledBack.length, 3, 'all three uploads were removed again, the refused one too')
   })
 })

@@ -1,9 +1,12 @@
 /**
  * The pure decisions of atomic batches: which folder a file belongs to,
  * what a folder's stored items say about its batch (open, complete,
- * committed, aborted) and what undoing it asks of each file.
+ * committed, aborted) and what undoing it asks of each file; and the
+ * console dry-run page that shows an atomic flow's batches.
  */
 import t from 'tap'
+import { renderDocument } from '../../src/console/html.js'
+import { dryRunPage } from '../../src/console/pages/dry-run.js'
 import {
   abortPlanOf,
   batchFolderOf,
@@ -147,4 +150,18 @@ t.test('culpritsText names the files and their codes', async (t) => {
     ]),
     'a.pdf (CHECKSUM_MISMATCH), b.pdf (NO_MATCHING_RECORD)',
   )
+})
+
+t.test("the console's dry-run page shows an atomic flow's batches", async (t) => {
+  const page = renderDocument(
+    dryRunPage('catalogue', [], 'csrf-token', [
+      { folder: '/catalogue/spring', files: 3, failing: 1, outcome: 'abort' },
+    ]),
+  )
+  t.match(page, /Atomic batches/)
+  t.match(
+    page,
+    /<td class="path">\/catalogue\/spring<\/td>\s*<td class="num">3<\/td>\s*<td class="num">1<\/td>\s*<td>abort<\/td>/,
+  )
+  t.notMatch(renderDocument(dryRunPage('plain', [], 'csrf-token')), /Atomic batches/)
 })

@@ -195,6 +195,20 @@ t.test('atomic batches', async (t) => {
       (await h.list('versioned-errors/spring')).filter((n) => n.endsWith('.pdf')),
       ['ACME-001_v1.pdf', 'ACME-001_v2.pdf', 'ACME-001_v3.pdf'],
     )
+
+    // The partner sends the folder again, intact: it goes through as if the undone batch never was.
+    h.sandbox.clearFaults()
+    await h.put('versioned/spring/ACME-001_v1.pdf', 'second edition 1', { ageSeconds: 900 })
+    await h.put('versioned/spring/ACME-001_v2.pdf', 'first edition 2', { ageSeconds: 900 })
+    await h.put('versioned/spring/ACME-001_v3.pdf', 'second edition 3', { ageSeconds: 900 })
+    const third = await h.runAndWait('versioned')
+    t.equal(third.state, 'succeeded')
+    t.same([third.counts.done, third.counts.skipped], [2, 1], 'two new versions, one unchanged')
+    for (const n of [1, 3]) {
+      const latest = named(`ACME-001_v${n}.pdf`).filter((f) => f.cg__Is_Latest_Version__c === true)
+      t.equal(latest.length, 1, `v${n}: one latest`)
+      t.equal((await h.sandbox.s3Object(String(latest[0]?.cg__Key__c)))?.toString(), `second edition ${n}`)
+    }
   })
 
   t.test('without atomic batches a corrupt file fails alone, as before', async (t) => {

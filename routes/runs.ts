@@ -42,9 +42,12 @@ function registerStartFlowRun(app: RouteApp, bridge: Bridge) {
       const { flow } = request.params
       if (request.query.dryRun) {
         const plan = await bridge.engine.dryRun(flow)
-        return reply
-          .code(200)
-          .send({ flow: plan.flow, dryRun: true, files: plan.files.map(toPlannedFileView) })
+        return reply.code(200).send({
+          flow: plan.flow,
+          dryRun: true,
+          files: plan.files.map(toPlannedFileView),
+          ...(plan.atomicBatches ? { atomicBatches: plan.atomicBatches } : {}),
+        })
       }
       const key = request.headers['idempotency-key']
       assertClientIdempotencyKey(key)

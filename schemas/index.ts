@@ -35,6 +35,7 @@ import { RejectionList, RejectionRequestBody, RejectionView, ResubmissionView } 
 import {
   DryRunPlan,
   ItemState,
+  PlannedBatch,
   PlannedFile,
   RetryAccepted,
   RunAccepted,
@@ -67,6 +68,7 @@ export const sharedSchemas = [
   RunAccepted,
   RetryAccepted,
   PlannedFile,
+  PlannedBatch,
   DryRunPlan,
   FlowSummary,
   FlowList,

@@ -185,8 +185,30 @@ export const PlannedFile = T.Object(
   { $id: 'PlannedFile', title: 'PlannedFile', additionalProperties: false },
 )
 
+export const PlannedBatch = T.Object(
+  {
+    folder: T.String({ description: 'The batch folder on the server.' }),
+    files: T.Integer({ description: 'Files a run would take from it now.' }),
+    failing: T.Integer({ description: 'Of these, planned to fail.' }),
+    outcome: T.Union([T.Literal('upload'), T.Literal('abort')], {
+      description: 'abort: a file is planned to fail, so the whole folder would be undone.',
+    }),
+  },
+  { $id: 'PlannedBatch', title: 'PlannedBatch', additionalProperties: false },
+)
+
 export const DryRunPlan = T.Object(
-  { flow: T.String(), dryRun: T.Boolean(), files: T.Array(T.Ref('PlannedFile')) },
+  {
+    flow: T.String(),
+    dryRun: T.Boolean(),
+    files: T.Array(T.Ref('PlannedFile')),
+    atomicBatches: T.Optional(
+      T.Array(T.Ref('PlannedBatch'), {
+        description:
+          'Flows with batch.atomic only: the files of one folder go together; per folder what a run would do.',
+      }),
+    ),
+  },
   { $id: 'DryRunPlan', title: 'DryRunPlan', additionalProperties: false },
 )
 

@@ -62,7 +62,9 @@ function registerDryRun(app: RouteApp, bridge: Bridge) {
     async (request, reply) => {
       const plan = await bridge.engine.dryRun(request.params.flow)
       const files = plan.files.map(toPlannedFileView)
-      return reply.type(HTML).send(renderDocument(dryRunPage(plan.flow, files, csrfOf(request))))
+      return reply
+        .type(HTML)
+        .send(renderDocument(dryRunPage(plan.flow, files, csrfOf(request), plan.atomicBatches)))
     },
   )
 }

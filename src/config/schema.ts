@@ -652,6 +652,18 @@ export const InboundFlowSchema = T.Object(
           'What to do when the target record already has a file of the same name: skip the new one, replace the old one (removed per sdrive.replaceMode), upload a duplicate, or version: add the new one under the same name and mark the current one not latest (Is_Latest_Version__c = false); a file with the bytes of the current version (known when the bridge uploaded it) makes no version and is skipped as UNCHANGED.',
       },
     ),
+    batch: T.Optional(
+      T.Object(
+        {
+          atomic: T.Boolean({
+            default: false,
+            description:
+              'true: the files of one folder (within a run) are one batch. None of them is tidied up (moved to processedDirectory, older versions superseded, replaced files removed) until all are uploaded; if one fails permanently (after its retries), the others uploaded in this run are removed from S-Drive again (per sdrive.replaceMode), those not uploaded yet are left out (BATCH_ABORTED), and the whole folder goes to errorDirectory with a _batch-<run>.error.json report. false: each file on its own.',
+          }),
+        },
+        { additionalProperties: false, description: 'Whether a folder of files goes as one unit.' },
+      ),
+    ),
     after: AfterSchema,
     schedule: T.Optional(ScheduleSchema),
     retry: RetryConfigSchema,

@@ -91,6 +91,12 @@ export interface ItemTarget {
   uploadRequested?: boolean
   /** Times this file's transfer was cut by a takeover (its process died, stopped or lost the run). */
   interruptions?: number
+  /** Atomic batch: every file of its folder was uploaded, so the folder's tidy-up began (no rollback after). */
+  batchCommitted?: boolean
+  /** Atomic batch: the S-Drive file this upload made, removed again because another file of its folder failed. */
+  rolledBackId?: string
+  /** Atomic batch: S-Drive refused to remove this upload again; it is left for a person (not tried again). */
+  rollbackFailed?: boolean
 }
 
 export interface ItemError {

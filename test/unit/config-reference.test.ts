@@ -96,6 +96,23 @@ t.test("README's product-catalogue flow is a valid flow of the minimal configura
   })
 })
 
+t.test("README's atomic-batch lines make a valid catalogue flow", async (t) => {
+  const readme = read('README.md')
+  const minimal = /## A minimal configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
+  const [flow, atomic] = [
+    ...(/## Product catalogues[\s\S]*?(?=\n## )/.exec(readme)?.[0] ?? '').matchAll(/```yaml\n([\s\S]*?)```/g),
+  ].map((m) => m[1] as string)
+  if (!minimal || !flow || !atomic) throw new Error('README.md lacks the catalogue flow or its atomic lines')
+  const withAtomic = flow.replace(/^ {4}existing: version\n/m, atomic)
+  const config = parseConfig(`${minimal}${withAtomic}`, 'yaml', {
+    BRIDGE_API_KEY: 'readme-key-0123456789abcdef',
+    SF_CLIENT_ID: 'client-id',
+    SF_CLIENT_SECRET: 'client-secret',
+    PARTNER_SFTP_PASSWORD: 'partner-password',
+  })
+  t.match(config.flows[1], { name: 'product-catalogue', existing: 'version', batch: { atomic: true } })
+})
+
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces → hyphens, repeats numbered. */
 function anchors(markdown: string): Set<string> {
   const seen = new Map<string, number>()

@@ -24,7 +24,8 @@ export function currentLocation(item: ItemRecord): string {
   return item.finalPath ?? item.path
 }
 
-function destinationDir(baseDir: string, item: ItemRecord, sourceRoot: string): string {
+/** The folder under `baseDir` (processed or error) that mirrors where the file was found. */
+export function destinationDir(baseDir: string, item: ItemRecord, sourceRoot: string): string {
   const rel = posix.relative(sourceRoot, posix.dirname(item.path))
   return rel === '' || rel.startsWith('..') ? baseDir : posix.join(baseDir, rel)
 }

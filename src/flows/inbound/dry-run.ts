@@ -6,11 +6,13 @@
 import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { InboundFlow, StatusFlow } from '../../config/schema.js'
+import { batchFolderOf } from '../../domain/batch-folder.js'
 import { sdriveFileName } from '../../domain/file-names.js'
 import { ledgerKey } from '../../domain/readiness.js'
 import type { SDriveFile } from '../../ports/sdrive.js'
 import type { ItemTarget } from '../../ports/store.js'
 import { correlateResubmissions } from '../review/resubmit.js'
+import { isAtomic } from './batch-gate.js'
 import { withoutOwnReports } from './claim.js'
 import type { SourceFolderFlow, SourceFolderServices } from './context.js'
 import { type DiscoveredFile, discoverFiles } from './discover.js'
@@ -38,9 +40,21 @@ export interface PlannedFile {
   code: string | null
 }
 
+/** A batch folder of an atomic flow (`batch: {atomic: true}`): its files go together or not at all. */
+export interface PlannedBatch {
+  folder: string
+  /** Files a run would take from it now. */
+  files: number
+  /** Of these, planned to fail: then the whole folder would be undone and go to the error folder. */
+  failing: number
+  outcome: 'upload' | 'abort'
+}
+
 export interface DryRunPlan {
   flow: string
   files: PlannedFile[]
+  /** Atomic flows only: the plan per batch folder. */
+  atomicBatches?: PlannedBatch[]
 }
 
 type Services = Pick<SourceFolderServices, 'store' | 'remotes' | 'sf' | 'sdrive' | 'clock' | 'flowSchema'>
@@ -72,7 +86,24 @@ export async function dryRun(
   if (flow.kind === 'status') files.push(...fresh.map((f) => statusPlan(flow, f)))
   else files.push(...(await inboundPlan(services, flow, fresh, signal)))
   files.sort((a, b) => a.path.localeCompare(b.path))
-  return { flow: flow.name, files }
+  return isAtomic(flow)
+    ? { flow: flow.name, files, atomicBatches: plannedBatches(files) }
+    : { flow: flow.name, files }
+}
+
+/** Files not taken now (waiting, already processed) are in no batch of this run. */
+function plannedBatches(files: readonly PlannedFile[]): PlannedBatch[] {
+  const batches = new Map<string, PlannedBatch>()
+  for (const file of files) {
+    if (file.action === 'wait' || file.action === 'already-processed') continue
+    const folder = batchFolderOf(file.path)
+    const batch = batches.get(folder) ?? { folder, files: 0, failing: 0, outcome: 'upload' }
+    batch.files += 1
+    if (file.action === 'fail') batch.failing += 1
+    batch.outcome = batch.failing > 0 ? 'abort' : 'upload'
+    batches.set(folder, batch)
+  }
+  return [...batches.values()].sort((a, b) => a.folder.localeCompare(b.folder))
 }
 
 /** Files whose ledger key another item holds are planned as already processed; returns the others. */

@@ -4,7 +4,10 @@
  * upload in batches, each batch's files finalized and disposed of as soon
  * as it is done → put files into folders → set their file fields →
  * finalize the rest → report
- * failures → the run's final state, or when to look again.
+ * failures → the run's final state, or when to look again. With atomic
+ * batches a gate (batch-gate.ts) settles each batch folder before failures
+ * are reported and before the tidy-up: nothing of a folder is tidied up
+ * until all of it is uploaded, and a failed folder is undone first.
  */
 import PQueue from 'p-queue'
 import { batchByKey } from '../../domain/batching.js'
@@ -14,6 +17,7 @@ import type { ItemRecord, ItemTarget, RunRecord } from '../../ports/store.js'
 import { isDue, nextWake } from '../../runs/rounds.js'
 import { statusDetailOf } from '../status/detail.js'
 import { appliedInPart, applyStatusFiles, finalizeStatusFile } from '../status/run.js'
+import { type BatchGate, createBatchGate } from './batch-gate.js'
 import type { RunContext, SourceFolderFlow } from './context.js'
 import { finalize, finalizeOne, reportFailures } from './dispose.js'
 import { applyFileFields, waitsForFields } from './fields.js'
@@ -27,19 +31,20 @@ export async function round(ctx: RunContext, flow: SourceFolderFlow, run: RunRec
   const items = await store.listItems(run.id)
   if (flow.kind === 'status') await applyStatusFiles(ctx, flow, items)
   else await matchPending(ctx, flow, items)
+  const gate = createBatchGate(ctx, flow)
   const matched = await store.listItems(run.id)
   control.progress.announce(flow.name, run.id, true)
-  await reportFailures(ctx, flow, matched)
+  await reportFailures(ctx, flow, gate.reportable(await gate.settle(matched)))
   await resolveFolders(ctx, flow, matched)
-  const tidyUp = createTidyUp(ctx, flow)
+  const tidyUp = createTidyUp(ctx, flow, gate)
   await uploadDue(ctx, flow, await store.listItems(run.id), tidyUp)
-  await applyFolders(ctx, await store.listItems(run.id))
-  await applyFileFields(ctx, flow, await store.listItems(run.id))
+  await applyFolders(ctx, gate.notAborted(await store.listItems(run.id)))
+  await applyFileFields(ctx, flow, gate.notAborted(await store.listItems(run.id)))
   control.shutdown.throwIfAborted()
-  tidyUp.tidy(await store.listItems(run.id))
+  tidyUp.tidy(await gate.settle(await store.listItems(run.id)))
   await tidyUp.idle()
   control.shutdown.throwIfAborted()
-  await reportFailures(ctx, flow, await store.listItems(run.id))
+  await reportFailures(ctx, flow, gate.reportable(await store.listItems(run.id)))
   control.shutdown.throwIfAborted()
   control.progress.announce(flow.name, run.id, true)
   return settleRound(ctx, flow, run)
@@ -47,7 +52,7 @@ export async function round(ctx: RunContext, flow: SourceFolderFlow, run: RunRec
 
 /** Finalizing files waiting for their tidy-up, each queued once per round. */
 interface TidyUp {
-  /** Queues the finalizing files among these not queued yet (not those waiting for their folder or fields). */
+  /** Queues the finalizing files among these not queued yet (not those waiting for their folder, fields or batch). */
   tidy(items: ItemRecord[]): void
   idle(): Promise<void>
 }
@@ -56,7 +61,7 @@ interface TidyUp {
  * Each file's tidy-up is a few round trips: they run side by side within the endpoint's cap,
  * and a batch's files are tidied up as soon as that batch is done, while later batches upload.
  */
-function createTidyUp(ctx: RunContext, flow: SourceFolderFlow): TidyUp {
+function createTidyUp(ctx: RunContext, flow: SourceFolderFlow, gate: BatchGate): TidyUp {
   const width = Math.max(1, ctx.endpoints.get(flow.source.endpoint)?.maxConnections ?? 1)
   const queue = new PQueue({ concurrency: width })
   const tidied = new Set<string>()
@@ -68,6 +73,7 @@ function createTidyUp(ctx: RunContext, flow: SourceFolderFlow): TidyUp {
           item.state !== 'finalizing' ||
           waitsForFolder(item) ||
           waitsForFields(item) ||
+          gate.holds(item) ||
           tidied.has(item.id)
         )
           continue

@@ -149,7 +149,11 @@ function sandboxHandle(
         every,
         spec,
       ),
-    clearFaults: () => faults.clear(),
+    corruptUploads: (fileNames) => s3Store.corruptUploads(fileNames),
+    clearFaults: () => {
+      faults.clear()
+      s3Store.corruptUploads([])
+    },
     injectedFaults: () => ({ ...faults.injected }),
     expireSessions: () => sessions.expireAll(),
     setApiUsage: (used) => {

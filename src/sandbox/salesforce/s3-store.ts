@@ -30,6 +30,8 @@ export type ReceiveOutcome =
 
 export class S3Store {
   private readonly objects = new Map<string, S3ObjectInfo>()
+  /** File names (the last key segment) whose uploads are stored with one byte flipped. */
+  private readonly corrupted = new Set<string>()
 
   constructor(
     private readonly dir: string,
@@ -42,6 +44,16 @@ export class S3Store {
 
   keys(): string[] {
     return [...this.objects.keys()]
+  }
+
+  /**
+   * From now on, uploads of these file names are stored with their first byte flipped, as a bit
+   * flip on the way would: the ETag is the MD5 of what was stored, not of what was sent. Replaces
+   * the names armed before; none: every upload is stored as sent.
+   */
+  corruptUploads(fileNames: readonly string[]): void {
+    this.corrupted.clear()
+    for (const name of fileNames) this.corrupted.add(name)
   }
 
   /**
@@ -58,6 +70,7 @@ export class S3Store {
     const md5 = createHash('md5')
     let size = 0
     let tooLarge = false
+    let corrupt = this.corrupted.has(key.slice(key.lastIndexOf('/') + 1))
     const meter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         size += chunk.length
@@ -65,6 +78,11 @@ export class S3Store {
           tooLarge = true
           callback()
           return
+        }
+        if (corrupt && chunk.length > 0) {
+          chunk = Buffer.from(chunk)
+          chunk[0] = (chunk[0] as number) ^ 0xff
+          corrupt = false
         }
         md5.update(chunk)
         callback(null, chunk)

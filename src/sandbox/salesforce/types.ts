@@ -106,7 +106,12 @@ export interface SalesforceSandbox {
    * composite and apex) with `spec`, until clearFaults(). One-shot faults from failNext go first.
    */
   failEvery(targets: FaultTarget | 'rest' | readonly FaultTarget[], every: number, spec: FaultSpec): void
-  /** Disarm every fault armed with failNext or failEvery. */
+  /**
+   * Uploads to S3 of these file names are stored with one byte flipped, so their ETag does not
+   * match what was sent (a checksum mismatch), until called again or clearFaults().
+   */
+  corruptUploads(fileNames: readonly string[]): void
+  /** Disarm every fault armed with failNext, failEvery or corruptUploads. */
   clearFaults(): void
   /** Requests answered with an injected fault so far, per target. */
   injectedFaults(): Readonly<Partial<Record<FaultTarget, number>>>

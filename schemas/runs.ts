@@ -77,11 +77,36 @@ export const RunNote = T.Object(
     path: T.String(),
     reason: T.String({
       description:
-        'NOT_READY, ALREADY_PROCESSED, IN_PROGRESS_ELSEWHERE, NOT_A_REGULAR_FILE (a symlink or special file: never followed) or UNREADABLE_FILE_NAME (a name that cannot be read back: a line break, bytes that are not UTF-8, a path separator; the file stays where it is)',
+        'NOT_READY, ALREADY_PROCESSED, IN_PROGRESS_ELSEWHERE, NOT_A_REGULAR_FILE (a symlink or special file: never followed) or UNREADABLE_FILE_NAME (a name that cannot be read back: a line break, bytes that are not UTF-8, a path separator; the file stays where it is), WAITING_FOR_INDEX (index.required: the batch waits for its index), INDEX_INVALID (the index of the batch cannot be read: the batch stays) or FILE_MISSING (an index row whose file is not in the batch folder)',
     }),
     message: T.String(),
   },
   { $id: 'RunNote', title: 'RunNote', additionalProperties: false },
+)
+
+export const RunBatch = T.Object(
+  {
+    folder: T.String({ description: 'The batch folder: the directory its files sat in.' }),
+    indexPath: T.String({ description: 'Where its index file was found.' }),
+    indexFinalPath: Nullable(
+      T.String({ description: 'Where the index went once the batch settled (after.success move).' }),
+    ),
+    rows: T.Integer({ description: 'Data rows of the index.' }),
+    done: T.Integer(),
+    failed: T.Integer(),
+    skipped: T.Integer(),
+    notInIndex: T.Array(T.String(), {
+      description: 'Files of the folder the index does not name (NOT_IN_INDEX with index.required).',
+    }),
+    missing: T.Array(T.Object({ file: T.String(), row: T.Integer() }, { additionalProperties: false }), {
+      description: 'Index rows whose file is not in the folder (FILE_MISSING).',
+    }),
+    resultPath: Nullable(
+      T.String({ description: 'The <index>.result.csv: one line per index row and per unindexed file.' }),
+    ),
+    settled: T.Boolean({ description: 'The result is written and the index disposed of.' }),
+  },
+  { $id: 'RunBatch', title: 'RunBatch', additionalProperties: false },
 )
 
 export const RunCounts = T.Object(
@@ -137,6 +162,9 @@ export const RunDetail = T.Object(
     progress: T.Ref('RunProgress'),
     counts: T.Ref('RunCounts'),
     notes: T.Array(T.Ref('RunNote')),
+    batches: T.Array(T.Ref('RunBatch'), {
+      description: 'Inbound batch folders that came with an index file: one summary each.',
+    }),
     items: T.Array(T.Ref('RunItem')),
   },
   { $id: 'RunDetail', title: 'RunDetail', additionalProperties: false },

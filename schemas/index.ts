@@ -35,6 +35,7 @@ import { RejectionList, RejectionRequestBody, RejectionView, ResubmissionView } 
 import {
   DryRunPlan,
   ItemState,
+  PlannedBatch,
   PlannedFile,
   RetryAccepted,
   RunAccepted,
@@ -69,6 +70,7 @@ export const sharedSchemas = [
   RunAccepted,
   RetryAccepted,
   PlannedFile,
+  PlannedBatch,
   DryRunPlan,
   FlowSummary,
   FlowList,

@@ -202,7 +202,8 @@ export const PlannedFile = T.Object(
     path: T.String(),
     size: T.Integer(),
     action: T.String({
-      description: 'upload, skip, replace, duplicate, resubmission, fail, wait or already-processed',
+      description:
+        'upload, skip, replace, duplicate, version, unchanged, resubmission, fail, wait, already-processed or missing (an index row whose file is not there)',
     }),
     targetObject: Nullable(T.String()),
     targetRecordId: Nullable(T.String()),
@@ -213,8 +214,32 @@ export const PlannedFile = T.Object(
   { $id: 'PlannedFile', title: 'PlannedFile', additionalProperties: false },
 )
 
+export const PlannedBatch = T.Object(
+  {
+    folder: T.String(),
+    index: Nullable(T.String({ description: 'The index file found; null: none there.' })),
+    code: Nullable(
+      T.String({
+        description:
+          'INDEX_INVALID (its index cannot be read) or WAITING_FOR_INDEX (index.required, none there): the batch stays; null: it would be taken.',
+      }),
+    ),
+    rows: T.Integer(),
+    notInIndex: T.Array(T.String(), { description: 'Files the index does not name (NOT_IN_INDEX).' }),
+    missing: T.Array(T.String(), { description: 'Files the index names that are not there (FILE_MISSING).' }),
+  },
+  { $id: 'PlannedBatch', title: 'PlannedBatch', additionalProperties: false },
+)
+
 export const DryRunPlan = T.Object(
-  { flow: T.String(), dryRun: T.Boolean(), files: T.Array(T.Ref('PlannedFile')) },
+  {
+    flow: T.String(),
+    dryRun: T.Boolean(),
+    files: T.Array(T.Ref('PlannedFile')),
+    batches: T.Array(T.Ref('PlannedBatch'), {
+      description: 'Batch folders with an index, or waiting for one (flows with an index setting).',
+    }),
+  },
   { $id: 'DryRunPlan', title: 'DryRunPlan', additionalProperties: false },
 )
 

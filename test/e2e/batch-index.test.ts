@@ -6,6 +6,7 @@
  * GET /v1/runs/{id} and a result csv beside the index in the processed
  * folder; with index.required a batch waits, untouched, for its index.
  */
+import { rm } from 'node:fs/promises'
 import { parse } from 'csv-parse/sync'
 import t from 'tap'
 import { type Harness, startHarness } from '../support/harness.js'
@@ -77,6 +78,35 @@ t.test('index files of inbound batches', async (t) => {
           '',
         ].join('\r\n'),
       )
+      await h.put('catalogue/drop-0/waiting.pdf', 'no index yet')
+      const plan = await h.api('POST', '/v1/flows/catalogue/runs?dryRun=true')
+      t.equal(plan.status, 200)
+      t.same(plan.json.batches, [
+        {
+          folder: '/catalogue/drop-0',
+          index: null,
+          code: 'WAITING_FOR_INDEX',
+          rows: 0,
+          notInIndex: [],
+          missing: [],
+        },
+        {
+          folder: '/catalogue/drop-1',
+          index: '/catalogue/drop-1/index.csv',
+          code: null,
+          rows: 3,
+          notInIndex: ['stray.pdf'],
+          missing: ['brochure.pdf'],
+        },
+      ])
+      const planned = (path: string) => plan.json.files.find((f: { path: string }) => f.path === path)
+      t.match(planned('/catalogue/drop-0/waiting.pdf'), { action: 'wait', code: 'WAITING_FOR_INDEX' })
+      t.match(planned('/catalogue/drop-1/stray.pdf'), { action: 'fail', code: 'NOT_IN_INDEX' })
+      t.match(planned('/catalogue/drop-1/brochure.pdf'), { action: 'missing', code: 'FILE_MISSING' })
+      t.match(planned('/catalogue/drop-1/widget-spec.pdf'), { action: 'upload', targetRecordId: widget })
+      t.equal(planned('/catalogue/drop-1/index.csv'), undefined, 'the index is no document')
+      await rm(`${h.remoteRoot}/catalogue/drop-0`, { recursive: true })
+
       const run = await h.runAndWait('catalogue')
       t.same([run.counts.done, run.counts.failed], [2, 1])
       t.match(file('widget-spec.pdf'), {

@@ -56,18 +56,24 @@ export interface BatchClaim {
   batches: RunBatch[]
 }
 
+export interface TakenBatches extends BatchClaim {
+  /** The index columns of each taken file its index names, by path (batches read here only). */
+  columns: ReadonlyMap<string, Readonly<Record<string, string>>>
+}
+
 /**
- * Of discovery's ready files, those the run takes: batches with an unreadable index, and with
+ * Of discovery's ready files, those to take: batches with an unreadable index, and with
  * index.required batches without one, stay where they are (noted); the rest within maxFilesPerRun.
+ * The index of a folder in `known` (a resumed run's batches) is not read again.
  */
-export async function claimBatches(
-  ctx: RunContext,
+export async function takeBatches(
+  remote: RemoteFiles,
   flow: InboundFlow,
-  run: RunRecord,
   discovered: { ready: DiscoveredFile[]; indexes: DiscoveredFile[]; notes: RunNote[] },
-): Promise<BatchClaim> {
+  known: ReadonlySet<string>,
+  signal?: AbortSignal,
+): Promise<TakenBatches> {
   const config = flow.index as IndexConfig
-  const remote = ctx.remotes.get(flow.source.endpoint)
   const { batches, held } = planBatches({
     ready: discovered.ready,
     indexes: discovered.indexes,
@@ -76,24 +82,20 @@ export async function claimBatches(
     required: config.required,
   })
   const notes: RunNote[] = [...held]
-  const known = new Set(run.batches.map((b) => b.folder))
   const readable: typeof batches = []
   const summaries: RunBatch[] = []
+  const columns = new Map<string, Readonly<Record<string, string>>>()
   for (const batch of batches) {
-    // A resumed run keeps the summary it made when it first took the batch.
     if (batch.index === null || known.has(batch.folder)) {
       readable.push(batch)
       continue
     }
-    const parsed = await readIndex(remote, batch.index.path, config, ctx.control.shutdown).catch(
-      (error): ParsedIndex => {
-        const e = toBridgeError(error, 'REMOTE_IO')
-        if (isTransient(e)) throw e
-        return { ok: false, code: 'INDEX_INVALID', message: e.message }
-      },
-    )
+    const parsed = await readIndex(remote, batch.index.path, config, signal).catch((error): ParsedIndex => {
+      const e = toBridgeError(error, 'REMOTE_IO')
+      if (isTransient(e)) throw e
+      return { ok: false, code: 'INDEX_INVALID', message: e.message }
+    })
     if (!parsed.ok) {
-      ctx.events.emit({ type: 'fault', flow: flow.name, code: 'INDEX_INVALID', runId: run.id })
       notes.push({ path: batch.index.path, reason: 'INDEX_INVALID', message: parsed.message })
       for (const file of batch.files) {
         notes.push({
@@ -108,6 +110,10 @@ export async function claimBatches(
       parsed.rows,
       batch.files.map((f) => f.name),
     )
+    for (const file of batch.files) {
+      const row = met.rowOf.get(file.name)
+      if (row) columns.set(file.path, row.columns)
+    }
     readable.push(batch)
     summaries.push({
       folder: batch.folder,
@@ -124,7 +130,24 @@ export async function claimBatches(
   const takenFolders = new Set(taken.map((b) => b.folder))
   const takenSummaries = summaries.filter((s) => takenFolders.has(s.folder))
   for (const summary of takenSummaries) notes.push(...missingNotes(summary))
-  return { files: taken.flatMap((b) => b.files), notes, batches: takenSummaries }
+  return { files: taken.flatMap((b) => b.files), notes, batches: takenSummaries, columns }
+}
+
+/** The run's share of the ready files, as whole batches; a broken index counts as a fault of the flow. */
+export async function claimBatches(
+  ctx: RunContext,
+  flow: InboundFlow,
+  run: RunRecord,
+  discovered: { ready: DiscoveredFile[]; indexes: DiscoveredFile[]; notes: RunNote[] },
+): Promise<BatchClaim> {
+  const remote = ctx.remotes.get(flow.source.endpoint)
+  const known = new Set(run.batches.map((b) => b.folder))
+  const taken = await takeBatches(remote, flow, discovered, known, ctx.control.shutdown)
+  for (const note of taken.notes.filter((n) => n.reason === 'INDEX_INVALID')) {
+    ctx.events.emit({ type: 'fault', flow: flow.name, code: 'INDEX_INVALID', runId: run.id })
+    ctx.logger.warn({ flow: flow.name, run: run.id, file: note.path }, `batch left in place: ${note.message}`)
+  }
+  return { files: taken.files, notes: taken.notes, batches: taken.batches }
 }
 
 function missingNotes(batch: RunBatch): RunNote[] {

@@ -42,14 +42,12 @@ function registerStartFlowRun(app: RouteApp, bridge: Bridge) {
       const { flow } = request.params
       if (request.query.dryRun) {
         const plan = await bridge.engine.dryRun(flow)
-        return reply
-          .code(200)
-          .send({
-            flow: plan.flow,
-            dryRun: true,
-            files: plan.files.map(toPlannedFileView),
-            batches: plan.batches,
-          })
+        return reply.code(200).send({
+          flow: plan.flow,
+          dryRun: true,
+          files: plan.files.map(toPlannedFileView),
+          batches: plan.batches,
+        })
       }
       const key = request.headers['idempotency-key']
       assertClientIdempotencyKey(key)

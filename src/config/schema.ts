@@ -447,7 +447,7 @@ const TargetFields = {
   fields: T.Optional(
     T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), FileFieldSchema, {
       description:
-        'Fields of the S-Drive file record from the file name, its folder (named groups, {segments}) and the run: field API name → value template or {value, type, values, maxLength}. Set in one batched update per run (200 records per call); checked against the org like the other names.',
+        'Fields of the S-Drive file record from the file name, its folder (named groups, {segments}), the index of its batch ({index.Column}) and the run: field API name → value template or {value, type, values, maxLength}. Set in one batched update per run (200 records per call); checked against the org like the other names.',
     }),
   ),
 }

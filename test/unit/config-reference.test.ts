@@ -96,6 +96,27 @@ t.test("README's product-catalogue flow is a valid flow of the minimal configura
   })
 })
 
+t.test(
+  "README's catalogue-batches flow (an index file) is a valid flow of the minimal configuration",
+  async (t) => {
+    const readme = read('README.md')
+    const minimal = /## A minimal configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
+    const flow = /## Catalogue batches with an index file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
+    if (!minimal || !flow) throw new Error('README.md lacks the minimal configuration or the index flow')
+    const config = parseConfig(`${minimal}${flow}`, 'yaml', {
+      BRIDGE_API_KEY: 'readme-key-0123456789abcdef',
+      SF_CLIENT_ID: 'client-id',
+      SF_CLIENT_SECRET: 'client-secret',
+      PARTNER_SFTP_PASSWORD: 'partner-password',
+    })
+    t.match(config.flows[1], {
+      name: 'catalogue-batches',
+      index: { required: true, fileColumn: 'File', names: ['index.csv', 'index.json', 'index.xml'] },
+      match: [{ type: 'index', key: { ProductCode: '{index.SKU}' } }],
+    })
+  },
+)
+
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces → hyphens, repeats numbered. */
 function anchors(markdown: string): Set<string> {
   const seen = new Map<string, number>()

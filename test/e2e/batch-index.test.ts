@@ -45,6 +45,7 @@ t.test('index files of inbound batches', async (t) => {
     flows: (e) => [
       catalogueFlow(e, 'catalogue', { required: true }),
       catalogueFlow(e, 'optional', { names: ['manifest.json'] }),
+      { ...catalogueFlow(e, 'kept', {}), after: { success: 'keep', errorDirectory: '/kept-errors' } },
     ],
   })
   t.teardown(() => h.close())
@@ -230,4 +231,24 @@ t.test('index files of inbound batches', async (t) => {
       t.same(await h.list('optional-done'), ['manifest.json', 'manifest.json.result.csv', 'widget-2.pdf'])
     },
   )
+
+  t.test('after.success keep: the result stays beside the index; neither is taken again', async (t) => {
+    await h.put('kept/drop/widget.pdf', 'kept photo')
+    await h.put('kept/drop/index.csv', 'File,SKU,Type,Lang,Title\nwidget.pdf,WIDGET-100,image,en,Kept\n')
+    const first = await h.runAndWait('kept')
+    t.equal(first.counts.done, 1)
+    t.match(first.batches, [
+      { resultPath: '/kept/drop/index.csv.result.csv', indexFinalPath: null, settled: true },
+    ])
+    t.same(await h.list('kept/drop'), ['index.csv', 'index.csv.result.csv', 'widget.pdf'])
+    const second = await h.runAndWait('kept')
+    t.equal(
+      second.counts.total,
+      0,
+      'the kept file is processed already, the index and result are no documents',
+    )
+    t.same(second.batches, [], 'a handled index (its result beside it) is not read again')
+    t.match(second.notes, [{ path: '/kept/drop/widget.pdf', reason: 'ALREADY_PROCESSED' }])
+    t.equal(file('index.csv.result.csv'), undefined)
+  })
 })

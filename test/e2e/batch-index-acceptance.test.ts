@@ -19,8 +19,8 @@ t.test('a 2,000-file catalogue batch with an index', async (t) => {
   const h: Harness = await startHarness({
     protocol: 'sftp',
     sandbox: { fileObjects: [FILE_OBJECT] },
-    endpoint: { maxConnections: 8 },
-    queue: { maxConcurrentTransfers: 16 },
+    endpoint: { maxConnections: 16 },
+    queue: { maxConcurrentTransfers: 32 },
     flows: (endpoint) => [
       {
         name: 'catalogue',

@@ -10,7 +10,7 @@ import { posix } from 'node:path'
 import { Readable } from 'node:stream'
 import type { InboundFlow } from '../../config/schema.js'
 import { type BatchResultLine, indexResultName, renderBatchResult } from '../../domain/batch-index.js'
-import { toBridgeError } from '../../domain/errors.js'
+import { isTransient, toBridgeError } from '../../domain/errors.js'
 import type { IndexRow } from '../../domain/index-file.js'
 import type { RemoteFiles } from '../../ports/remote-files.js'
 import type { ItemRecord, RunBatch, RunNote, RunRecord } from '../../ports/store.js'
@@ -37,11 +37,19 @@ export async function settleBatches(ctx: RunContext, flow: InboundFlow, runId: s
       await ctx.store.updateRun(runId, { batches })
     } catch (error) {
       if (ctx.control.signal.aborted) throw error
-      open = true
-      ctx.logger.warn(
-        { flow: flow.name, run: runId, folder: batch.folder, err: toBridgeError(error).message },
-        'could not write the result of a batch; will retry',
-      )
+      const e = toBridgeError(error, 'REMOTE_IO')
+      const log = { flow: flow.name, run: runId, folder: batch.folder, code: e.code, err: e.message }
+      if (isTransient(e)) {
+        open = true
+        ctx.logger.warn(log, 'could not write the result of a batch; will retry')
+        continue
+      }
+      // A refusal (no permission to write there) would keep the run open for ever: the batch is
+      // closed without its result file, the index stays where it is, and the fault is counted.
+      ctx.events.emit({ type: 'fault', flow: flow.name, code: e.code, runId })
+      ctx.logger.error(log, 'the result of a batch could not be written; its index stays in place')
+      batches[i] = { ...batch, settled: true }
+      await ctx.store.updateRun(runId, { batches })
     }
   }
   return open

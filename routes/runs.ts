@@ -47,6 +47,7 @@ function registerStartFlowRun(app: RouteApp, bridge: Bridge) {
           dryRun: true,
           files: plan.files.map(toPlannedFileView),
           ...(plan.atomicBatches ? { atomicBatches: plan.atomicBatches } : {}),
+          batches: plan.batches,
         })
       }
       const key = request.headers['idempotency-key']

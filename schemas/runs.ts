@@ -77,11 +77,36 @@ export const RunNote = T.Object(
     path: T.String(),
     reason: T.String({
       description:
-        'NOT_READY, ALREADY_PROCESSED, IN_PROGRESS_ELSEWHERE, NOT_A_REGULAR_FILE (a symlink or special file: never followed) or UNREADABLE_FILE_NAME (a name that cannot be read back: a line break, bytes that are not UTF-8, a path separator; the file stays where it is)',
+        'NOT_READY, ALREADY_PROCESSED, IN_PROGRESS_ELSEWHERE, NOT_A_REGULAR_FILE (a symlink or special file: never followed) or UNREADABLE_FILE_NAME (a name that cannot be read back: a line break, bytes that are not UTF-8, a path separator; the file stays where it is), WAITING_FOR_INDEX (index.required: the batch waits for its index), INDEX_INVALID (the index of the batch cannot be read: the batch stays) or FILE_MISSING (an index row whose file is not in the batch folder)',
     }),
     message: T.String(),
   },
   { $id: 'RunNote', title: 'RunNote', additionalProperties: false },
+)
+
+export const RunBatch = T.Object(
+  {
+    folder: T.String({ description: 'The batch folder: the directory its files sat in.' }),
+    indexPath: T.String({ description: 'Where its index file was found.' }),
+    indexFinalPath: Nullable(
+      T.String({ description: 'Where the index went once the batch settled (after.success move).' }),
+    ),
+    rows: T.Integer({ description: 'Data rows of the index.' }),
+    done: T.Integer(),
+    failed: T.Integer(),
+    skipped: T.Integer(),
+    notInIndex: T.Array(T.String(), {
+      description: 'Files of the folder the index does not name (NOT_IN_INDEX with index.required).',
+    }),
+    missing: T.Array(T.Object({ file: T.String(), row: T.Integer() }, { additionalProperties: false }), {
+      description: 'Index rows whose file is not in the folder (FILE_MISSING).',
+    }),
+    resultPath: Nullable(
+      T.String({ description: 'The <index>.result.csv: one line per index row and per unindexed file.' }),
+    ),
+    settled: T.Boolean({ description: 'The result is written and the index disposed of.' }),
+  },
+  { $id: 'RunBatch', title: 'RunBatch', additionalProperties: false },
 )
 
 export const RunCounts = T.Object(
@@ -137,6 +162,9 @@ export const RunDetail = T.Object(
     progress: T.Ref('RunProgress'),
     counts: T.Ref('RunCounts'),
     notes: T.Array(T.Ref('RunNote')),
+    batches: T.Array(T.Ref('RunBatch'), {
+      description: 'Inbound batch folders that came with an index file: one summary each.',
+    }),
     items: T.Array(T.Ref('RunItem')),
   },
   { $id: 'RunDetail', title: 'RunDetail', additionalProperties: false },
@@ -174,7 +202,8 @@ export const PlannedFile = T.Object(
     path: T.String(),
     size: T.Integer(),
     action: T.String({
-      description: 'upload, skip, replace, duplicate, resubmission, fail, wait or already-processed',
+      description:
+        'upload, skip, replace, duplicate, version, unchanged, resubmission, fail, wait, already-processed or missing (an index row whose file is not there)',
     }),
     targetObject: Nullable(T.String()),
     targetRecordId: Nullable(T.String()),
@@ -185,7 +214,7 @@ export const PlannedFile = T.Object(
   { $id: 'PlannedFile', title: 'PlannedFile', additionalProperties: false },
 )
 
-export const PlannedBatch = T.Object(
+export const PlannedAtomicBatch = T.Object(
   {
     folder: T.String({ description: 'The batch folder on the server.' }),
     files: T.Integer({ description: 'Files a run would take from it now.' }),
@@ -193,6 +222,23 @@ export const PlannedBatch = T.Object(
     outcome: T.Union([T.Literal('upload'), T.Literal('abort')], {
       description: 'abort: a file is planned to fail, so the whole folder would be undone.',
     }),
+  },
+  { $id: 'PlannedAtomicBatch', title: 'PlannedAtomicBatch', additionalProperties: false },
+)
+
+export const PlannedBatch = T.Object(
+  {
+    folder: T.String(),
+    index: Nullable(T.String({ description: 'The index file found; null: none there.' })),
+    code: Nullable(
+      T.String({
+        description:
+          'INDEX_INVALID (its index cannot be read) or WAITING_FOR_INDEX (index.required, none there): the batch stays; null: it would be taken.',
+      }),
+    ),
+    rows: T.Integer(),
+    notInIndex: T.Array(T.String(), { description: 'Files the index does not name (NOT_IN_INDEX).' }),
+    missing: T.Array(T.String(), { description: 'Files the index names that are not there (FILE_MISSING).' }),
   },
   { $id: 'PlannedBatch', title: 'PlannedBatch', additionalProperties: false },
 )
@@ -203,11 +249,14 @@ export const DryRunPlan = T.Object(
     dryRun: T.Boolean(),
     files: T.Array(T.Ref('PlannedFile')),
     atomicBatches: T.Optional(
-      T.Array(T.Ref('PlannedBatch'), {
+      T.Array(T.Ref('PlannedAtomicBatch'), {
         description:
           'Flows with batch.atomic only: the files of one folder go together; per folder what a run would do.',
       }),
     ),
+    batches: T.Array(T.Ref('PlannedBatch'), {
+      description: 'Batch folders with an index, or waiting for one (flows with an index setting).',
+    }),
   },
   { $id: 'DryRunPlan', title: 'DryRunPlan', additionalProperties: false },
 )

@@ -53,16 +53,53 @@ export function checkFileFields(flow: Record<string, unknown>, path: KeyPath, is
     [],
   )
   const target = isPlainObject(flow.target) ? flow.target : {}
-  checkFieldMap(target.fields, common, [...path, 'target', 'fields'], issues)
+  const indexed = isPlainObject(flow.index)
+  checkFieldMap(target.fields, common, indexed, [...path, 'target', 'fields'], issues)
   rules.forEach((rule, i) => {
     const own = isPlainObject(rule.target) ? rule.target : {}
-    checkFieldMap(own.fields, capturesOf[i] ?? [], [...path, 'match', i, 'target', 'fields'], issues)
+    checkFieldMap(own.fields, capturesOf[i] ?? [], indexed, [...path, 'match', i, 'target', 'fields'], issues)
+    if (rule.type === 'index') checkIndexRule(rule, indexed, [...path, 'match', i], issues)
   })
+}
+
+const INDEX_PREFIX = 'index.'
+const needsIndex = (placeholder: string) =>
+  `{${placeholder}} comes from a batch's index file, but the flow has no index setting (add index: {names: ['index.csv']})`
+
+/** An index rule needs the flow's index setting; its key templates use index columns and the file's name only. */
+function checkIndexRule(
+  rule: Record<string, unknown>,
+  indexed: boolean,
+  path: KeyPath,
+  issues: ConfigIssue[],
+) {
+  if (!indexed) {
+    issues.push(issue([...path, 'type'], "an index rule needs the flow's index setting (index: {…})"))
+  }
+  if (!isPlainObject(rule.key)) return
+  for (const [field, template] of Object.entries(rule.key)) {
+    if (typeof template !== 'string') continue
+    const names = parsePlaceholders(template).map((p) => p.name)
+    for (const name of names) {
+      if (name === 'file.name' || (name.startsWith(INDEX_PREFIX) && name.length > INDEX_PREFIX.length))
+        continue
+      issues.push(
+        issue(
+          [...path, 'key', field],
+          `unknown placeholder {${name}} (known: {index.<Column>}, {file.name})`,
+        ),
+      )
+    }
+    if (!names.some((n) => n.startsWith(INDEX_PREFIX))) {
+      issues.push(issue([...path, 'key', field], 'must use an index column, e.g. "{index.SKU}"'))
+    }
+  }
 }
 
 function checkFieldMap(
   fields: unknown,
   captures: readonly string[],
+  indexed: boolean,
   path: KeyPath,
   issues: ConfigIssue[],
 ): void {
@@ -73,6 +110,11 @@ function checkFieldMap(
     const at = isPlainObject(spec) ? [...path, name, 'value'] : [...path, name]
     if (typeof template === 'string') {
       for (const { name: placeholder } of parsePlaceholders(template)) {
+        if (placeholder.startsWith(INDEX_PREFIX) && placeholder.length > INDEX_PREFIX.length) {
+          // Which columns an index has is known only when it arrives: a row without one fails its file.
+          if (!indexed) issues.push(issue(at, needsIndex(placeholder)))
+          continue
+        }
         if (!known.includes(placeholder)) {
           issues.push(
             issue(

@@ -447,7 +447,7 @@ const TargetFields = {
   fields: T.Optional(
     T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), FileFieldSchema, {
       description:
-        'Fields of the S-Drive file record from the file name, its folder (named groups, {segments}) and the run: field API name → value template or {value, type, values, maxLength}. Set in one batched update per run (200 records per call); checked against the org like the other names.',
+        'Fields of the S-Drive file record from the file name, its folder (named groups, {segments}), the index of its batch ({index.Column}) and the run: field API name → value template or {value, type, values, maxLength}. Set in one batched update per run (200 records per call); checked against the org like the other names.',
     }),
   ),
 }
@@ -527,7 +527,61 @@ export const FolderRuleSchema = T.Object(
   { additionalProperties: false },
 )
 
-export const MatchRuleSchema = T.Union([FileNameRuleSchema, RecordIdRuleSchema, FolderRuleSchema])
+export const IndexRuleSchema = T.Object(
+  {
+    type: T.Literal('index', {
+      description: "The file's row in its batch folder's index file (the flow's index setting).",
+    }),
+    object: LookupObject,
+    key: T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), T.String({ minLength: 1 }), {
+      minProperties: 1,
+      description:
+        'Lookup field → value template from index columns, e.g. {ProductCode: "{index.SKU}"}; {Id: "{index.RecordId}"} takes a record id. A file without an index row (or without one of the columns) is left to the next rule.',
+    }),
+    target: T.Optional(PartialTargetConfigSchema),
+  },
+  { additionalProperties: false },
+)
+
+export const MatchRuleSchema = T.Union([
+  FileNameRuleSchema,
+  RecordIdRuleSchema,
+  FolderRuleSchema,
+  IndexRuleSchema,
+])
+
+/** Index (sidecar) files of inbound batches: one per batch folder, naming per file its record key and field values. */
+export const IndexConfigSchema = T.Object(
+  {
+    names: T.Array(T.String({ minLength: 1, pattern: '^[^/]+$' }), {
+      minItems: 1,
+      default: ['index.csv', 'index.json', 'index.xml'],
+      description:
+        'File names an index may have in a batch folder (the first found is used). .json and .xml are read as such, any other name as CSV with a header row. The index and its <name>.result.csv are never uploaded as documents.',
+    }),
+    required: T.Boolean({
+      default: false,
+      description:
+        "true: a batch folder's files are taken only once its index is there (and ready); files not in it fail with NOT_IN_INDEX. false: an index is used when present.",
+    }),
+    fileColumn: T.String({
+      minLength: 1,
+      default: 'File',
+      description:
+        'The column (CSV header, JSON key, XML child element or attribute; any case) holding the file name.',
+    }),
+    maxBytes: T.Integer({
+      minimum: 1,
+      default: 16_777_216,
+      description: 'Larger index files are refused (INDEX_INVALID) and their batch left in place.',
+    }),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Index files: columns are {index.Column} placeholders in index match rules and target.fields. The batch gets a summary (batches[] of its run) and a <index>.result.csv.',
+  },
+)
 
 export const ReadinessSchema = T.Union(
   [
@@ -664,13 +718,14 @@ export const InboundFlowSchema = T.Object(
         { additionalProperties: false, description: 'Whether a folder of files goes as one unit.' },
       ),
     ),
+    index: T.Optional(IndexConfigSchema),
     after: AfterSchema,
     schedule: T.Optional(ScheduleSchema),
     retry: RetryConfigSchema,
     maxFilesPerRun: T.Integer({
       minimum: 1,
       default: 10_000,
-      description: 'The rest waits for the next run.',
+      description: 'The rest waits for the next run (a batch folder with an index is never split).',
     }),
     review: T.Optional(ReviewConfigSchema),
   },
@@ -1124,6 +1179,8 @@ export type MatchRule = Static<typeof MatchRuleSchema>
 export type FileNameRule = Static<typeof FileNameRuleSchema>
 export type RecordIdRule = Static<typeof RecordIdRuleSchema>
 export type FolderRule = Static<typeof FolderRuleSchema>
+export type IndexRule = Static<typeof IndexRuleSchema>
+export type IndexConfig = Static<typeof IndexConfigSchema>
 export type Readiness = Static<typeof ReadinessSchema>
 export type RetryConfig = Static<typeof RetryConfigSchema>
 export type InboundFlow = Static<typeof InboundFlowSchema>
@@ -1133,7 +1190,8 @@ export type StatusFlow = Static<typeof StatusFlowSchema>
 export type SourceFlow = Pick<
   InboundFlow,
   'name' | 'source' | 'readiness' | 'after' | 'retry' | 'maxFilesPerRun'
->
+> &
+  Partial<Pick<InboundFlow, 'index'>>
 export type StatusField = Static<typeof StatusFieldSchema>
 export type StatusFormat = Static<typeof StatusFormatSchema>
 export type ReviewConfig = Static<typeof ReviewConfigSchema>

@@ -59,6 +59,13 @@ export const ErrorCodes = [
   'FILE_EXISTS',
   /** existing: version — the bytes are the current version's: no version made, the file skipped. */
   'UNCHANGED',
+  // index (sidecar) files of inbound batches
+  /** A batch folder's index cannot be read: the batch stays where it is. */
+  'INDEX_INVALID',
+  /** index.required: a file of the batch has no row in its index. */
+  'NOT_IN_INDEX',
+  /** An index row names a file that is not in its batch folder. */
+  'FILE_MISSING',
   // status files
   'STATUS_FILE_UNPARSEABLE',
   'STATUS_FILE_ENCODING',

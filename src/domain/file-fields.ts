@@ -27,7 +27,7 @@ export interface FileFieldContext {
   recordId: string
   /** ISO date of the run's day (YYYY-MM-DD). */
   date: string
-  /** Named groups and {segments} the matching rule captured. */
+  /** Named groups and {segments} the matching rule captured, and the file's index columns as index.<Column>. */
   captures: Readonly<Record<string, string>>
 }
 
@@ -66,6 +66,11 @@ export function fileFieldValues(fields: FileFieldsConfig, context: FileFieldCont
   for (const [name, field] of Object.entries(fields)) {
     const spec = specOf(field)
     const missing = templatePlaceholders(spec.template).find((p) => vars[p] === undefined)
+    if (missing?.startsWith('index.')) {
+      return invalid(
+        `field ${name}: ${context.fileName} has no {${missing}} (no row in its batch's index, or no such column)`,
+      )
+    }
     if (missing !== undefined) {
       return invalid(`field ${name}: the rule that matched ${context.fileName} has no {${missing}}`)
     }

@@ -30,6 +30,12 @@ const groupNames = (pattern: string) => Object.keys(new RegExp(`(?:${pattern})|`
 
 function ruleNeeds(rule: MatchRule, path: KeyPath): SchemaNeed[] {
   const needs: SchemaNeed[] = [{ object: rule.object, field: null, path: [...path, 'object'], label: '' }]
+  if (rule.type === 'index') {
+    for (const field of Object.keys(rule.key)) {
+      needs.push({ object: rule.object, field, path: [...path, 'key', field], label: `key field "${field}"` })
+    }
+    return needs
+  }
   // Only the lookup groups ({segments}) name fields of the rule's object; the others feed target.fields.
   const isLookup = (name: string) => rule.type === 'recordId' || !rule.lookup || rule.lookup.includes(name)
   if (rule.type === 'filename') {

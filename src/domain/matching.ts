@@ -4,14 +4,24 @@
  * object and field set; `resolveMatch` turns the answers into a record id
  * or a reason. No I/O here.
  */
-import type { FileNameRule, FolderRule, MatchRule, RecordIdRule, TargetConfig } from '../config/schema.js'
+import type {
+  FileNameRule,
+  FolderRule,
+  IndexRule,
+  MatchRule,
+  RecordIdRule,
+  TargetConfig,
+} from '../config/schema.js'
 import { BridgeError, type ErrorCode } from './errors.js'
 import { id15, looksLikeRecordId } from './record-ids.js'
+import { renderTemplate, templatePlaceholders } from './templates.js'
 
 export interface MatchCandidate {
   name: string
   /** Directory of the file relative to the flow's source directory, '' at its root. */
   relativeDir: string
+  /** The columns of the file's row in its batch's index file, if it has one. */
+  index?: Readonly<Record<string, string>>
 }
 
 /** Every named group and {segment} the rule captured, lookup keys or not: what target.fields may use. */
@@ -42,6 +52,7 @@ type CompiledRule =
   | { type: 'filename'; c: CompiledFileNameRule }
   | { type: 'recordId'; c: CompiledRecordIdRule }
   | { type: 'folder'; c: CompiledFolderRule }
+  | { type: 'index'; c: { rule: IndexRule } }
 
 export interface CompiledRules {
   rules: readonly CompiledRule[]
@@ -94,6 +105,8 @@ export function compileMatchRules(rules: readonly MatchRule[]): CompiledRules {
         const lookup = rule.lookup ? fields.filter((f) => rule.lookup?.includes(f)) : fields
         return { type: 'folder', c: { rule, segments, fields: lookup } }
       }
+      case 'index':
+        return { type: 'index', c: { rule } }
       default:
         throw new BridgeError('CONFIG_INVALID', `unknown match rule type ${(rule as { type: string }).type}`)
     }
@@ -113,8 +126,57 @@ function findRecordId(name: string, c: CompiledRecordIdRule): string | null {
   return null
 }
 
-/** First rule that recognises the file decides; the order in the config is the priority. */
+/** `index.<column>` → text: the placeholders a file's index row gives. */
+export function indexVariables(index: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(index ?? {}).map(([c, v]) => [`index.${c}`, v]))
+}
+
+/**
+ * First rule that recognises the file decides; the order in the config is the priority. The file's
+ * index columns are among the captures, as {index.Column}, whichever rule matched.
+ */
 export function extractMatchKey(file: MatchCandidate, compiled: CompiledRules): KeyOutcome {
+  const outcome = extractKey(file, compiled)
+  if (!outcome.ok || file.index === undefined) return outcome
+  return {
+    ok: true,
+    key: { ...outcome.key, captures: { ...indexVariables(file.index), ...outcome.key.captures } },
+  }
+}
+
+/** An index rule's key from the file's index row; null when the file has no row or the row lacks a column. */
+function indexKey(file: MatchCandidate, rule: IndexRule, ruleIndex: number): KeyOutcome | null {
+  if (file.index === undefined) return null
+  const vars: Record<string, string> = { ...indexVariables(file.index), 'file.name': file.name }
+  const fields: Record<string, string> = {}
+  for (const [field, template] of Object.entries(rule.key)) {
+    if (templatePlaceholders(template).some((p) => vars[p] === undefined)) return null
+    const value = renderTemplate(template, vars).trim()
+    if (value === '') {
+      return {
+        ok: false,
+        code: 'NO_MATCHING_RECORD',
+        message: `key ${field} is empty in the index row of ${file.name}`,
+      }
+    }
+    fields[field] = value
+  }
+  const names = Object.keys(fields)
+  if (names.length === 1 && names[0] === 'Id') {
+    const id = fields.Id as string
+    if (!looksLikeRecordId(id)) {
+      return {
+        ok: false,
+        code: 'NO_MATCHING_RECORD',
+        message: `"${id}" in the index row of ${file.name} is no record id`,
+      }
+    }
+    return { ok: true, key: { kind: 'id', ruleIndex, object: rule.object, id, captures: {} } }
+  }
+  return { ok: true, key: { kind: 'lookup', ruleIndex, object: rule.object, fields, captures: {} } }
+}
+
+function extractKey(file: MatchCandidate, compiled: CompiledRules): KeyOutcome {
   for (const [ruleIndex, r] of compiled.rules.entries()) {
     switch (r.type) {
       case 'filename': {
@@ -154,6 +216,11 @@ export function extractMatchKey(file: MatchCandidate, compiled: CompiledRules): 
         if (!matched) continue
         const fields = Object.fromEntries(r.c.fields.map((f) => [f, captures[f] as string]))
         return { ok: true, key: { kind: 'lookup', ruleIndex, object: r.c.rule.object, fields, captures } }
+      }
+      case 'index': {
+        const outcome = indexKey(file, r.c.rule, ruleIndex)
+        if (outcome === null) continue
+        return outcome
       }
     }
   }

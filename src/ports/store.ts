@@ -38,6 +38,28 @@ export interface RunRecord {
   request: Record<string, unknown> | null
   /** A job held for a delivery window does not start before this time. */
   notBefore: string | null
+  /** Inbound batch folders that came with an index file, one summary each. */
+  batches: RunBatch[]
+}
+
+/** One batch folder of an inbound run that came with an index (sidecar) file. */
+export interface RunBatch {
+  /** The batch folder: the directory its files sit in. */
+  folder: string
+  /** Where the index was found. */
+  indexPath: string
+  /** Where the index went once the batch settled (after.success move); null before, or deleted / kept. */
+  indexFinalPath: string | null
+  /** Data rows of the index. */
+  rows: number
+  /** Files of the folder the index does not name (NOT_IN_INDEX with index.required). */
+  notInIndex: string[]
+  /** Index rows whose file is not in the folder (FILE_MISSING). */
+  missing: { file: string; row: number }[]
+  /** The `<index>.result.csv` written once the batch's files were settled; null before. */
+  resultPath: string | null
+  /** The result is written and the index disposed of. */
+  settled: boolean
 }
 
 export interface RunNote {
@@ -48,6 +70,9 @@ export interface RunNote {
     | 'IN_PROGRESS_ELSEWHERE'
     | 'NOT_A_REGULAR_FILE'
     | 'UNREADABLE_FILE_NAME'
+    | 'WAITING_FOR_INDEX'
+    | 'INDEX_INVALID'
+    | 'FILE_MISSING'
   message: string
 }
 
@@ -165,7 +190,7 @@ export type ItemPatch = Partial<
 >
 
 export type RunPatch = Partial<
-  Pick<RunRecord, 'state' | 'startedAt' | 'finishedAt' | 'notes' | 'error' | 'notBefore'>
+  Pick<RunRecord, 'state' | 'startedAt' | 'finishedAt' | 'notes' | 'error' | 'notBefore' | 'batches'>
 >
 
 export interface RunCounts {

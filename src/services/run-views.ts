@@ -1,8 +1,9 @@
 /** Store records → API shapes (flat, named fields that read well in a Flow). */
 
+import { posix } from 'node:path'
 import type { PlannedFile } from '../flows/inbound/dry-run.js'
 import { statusDetailOf } from '../flows/status/detail.js'
-import type { ItemRecord, RunCounts, RunRecord } from '../ports/store.js'
+import type { ItemRecord, RunBatch, RunCounts, RunRecord } from '../ports/store.js'
 import type { RunProgress } from '../runs/run-progress.js'
 
 export function toRunSummaryView(run: RunRecord) {
@@ -83,7 +84,28 @@ export function toRunDetailView(
     progress: figures,
     counts,
     notes: run.notes,
+    batches: run.batches.map((batch) => toRunBatchView(batch, items)),
     items: items.map(toItemView),
+  }
+}
+
+/** A batch's summary, with what became of its files counted from the run's items. */
+export function toRunBatchView(batch: RunBatch, items: readonly ItemRecord[]) {
+  const counts = { done: 0, failed: 0, skipped: 0 }
+  for (const item of items) {
+    if (posix.dirname(item.path) !== batch.folder) continue
+    if (item.state === 'done' || item.state === 'failed' || item.state === 'skipped') counts[item.state]++
+  }
+  return {
+    folder: batch.folder,
+    indexPath: batch.indexPath,
+    indexFinalPath: batch.indexFinalPath,
+    rows: batch.rows,
+    ...counts,
+    notInIndex: batch.notInIndex,
+    missing: batch.missing,
+    resultPath: batch.resultPath,
+    settled: batch.settled,
   }
 }
 

@@ -97,6 +97,7 @@ export function storeContract(
       error: null,
       request: null,
       notBefore: null,
+      batches: [],
     })
     t.ok(Number.isFinite(Date.parse(run.createdAt)), 'createdAt is an ISO timestamp')
     t.same(await store.getRun(run.id), run)
@@ -180,6 +181,22 @@ export function storeContract(
     t.same(finished.error, { code: 'NO_MATCHING_RECORD', message: '1 of 3 files had no record' })
     t.equal(finished.startedAt, '2024-05-01T10:00:00.000Z', 'fields not in the patch are kept')
     t.same(await store.getRun(run.id), finished)
+    const batch = {
+      folder: '/inbox/catalogue',
+      indexPath: '/inbox/catalogue/index.csv',
+      indexFinalPath: null,
+      rows: 3,
+      notInIndex: ['stray.pdf'],
+      missing: [{ file: 'gone.pdf', row: 2 }],
+      resultPath: null,
+      settled: false,
+    }
+    const batched = await store.updateRun(run.id, { batches: [batch] })
+    t.same(batched.batches, [batch], 'batch summaries are kept with the run')
+    t.same(batched.notes, finished.notes, 'notes are not touched by a batches patch')
+    const settled = { ...batch, resultPath: '/done/catalogue/index.csv.result.csv', settled: true }
+    t.same((await store.updateRun(run.id, { batches: [settled] })).batches, [settled])
+    t.same((await store.getRun(run.id))?.batches, [settled])
     const cleared = await store.updateRun(run.id, { error: null })
     t.equal(cleared.error, null)
     t.same(await store.updateRun(run.id, {}), cleared, 'an empty patch changes nothing visible')
@@ -894,7 +911,7 @@ export function storeContract(
     for (const run of runs) {
       t.same(
         await store.getRun(run.id),
-        { ...run, request: null, notBefore: null },
+        { ...run, request: null, notBefore: null, batches: [] },
         `${run.id} kept as it was`,
       )
     }

@@ -112,6 +112,26 @@ t.test("README's atomic-batch lines make a valid catalogue flow", async (t) => {
   })
   t.match(config.flows[1], { name: 'product-catalogue', existing: 'version', batch: { atomic: true } })
 })
+t.test(
+  "README's catalogue-batches flow (an index file) is a valid flow of the minimal configuration",
+  async (t) => {
+    const readme = read('README.md')
+    const minimal = /## A minimal configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
+    const flow = /## Catalogue batches with an index file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
+    if (!minimal || !flow) throw new Error('README.md lacks the minimal configuration or the index flow')
+    const config = parseConfig(`${minimal}${flow}`, 'yaml', {
+      BRIDGE_API_KEY: 'readme-key-0123456789abcdef',
+      SF_CLIENT_ID: 'client-id',
+      SF_CLIENT_SECRET: 'client-secret',
+      PARTNER_SFTP_PASSWORD: 'partner-password',
+    })
+    t.match(config.flows[1], {
+      name: 'catalogue-batches',
+      index: { required: true, fileColumn: 'File', names: ['index.csv', 'index.json', 'index.xml'] },
+      match: [{ type: 'index', key: { ProductCode: '{index.SKU}' } }],
+    })
+  },
+)
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces → hyphens, repeats numbered. */
 function anchors(markdown: string): Set<string> {

@@ -292,7 +292,7 @@ t.test('unions report only the branch their discriminator picks', async (t) => {
     'salesforce.auth.type: required, must be one of "client_credentials", "jwt"',
   ])
   t.same(errorsAfter([['flows', 0, 'match', 0, 'type'], 'regex']), [
-    'flows[0].match[0].type: must be one of "filename", "recordId", "folder"',
+    'flows[0].match[0].type: must be one of "filename", "recordId", "folder", "index"',
   ])
   t.same(errorsAfter([['flows', 2, 'match', 0, 'template'], undefined]), [
     'flows[2].match[0].template: required',

@@ -16,6 +16,7 @@ const run: RunRecord = {
   error: null,
   request: null,
   notBefore: null,
+  batches: [],
 }
 
 const item = (id: string, state: ItemState, size: number) => ({ id, state, size }) as unknown as ItemRecord

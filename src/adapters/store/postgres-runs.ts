@@ -34,6 +34,7 @@ const runColumns: Record<keyof RunPatch, { column: string; cast: Cast }> = {
   notes: { column: 'notes', cast: 'jsonb' },
   error: { column: 'error', cast: 'jsonb' },
   notBefore: { column: 'not_before', cast: 'timestamptz' },
+  batches: { column: 'batches', cast: 'jsonb' },
 }
 
 export async function createRun(ctx: PgStoreContext, input: CreateRunInput): Promise<CreateRunResult> {

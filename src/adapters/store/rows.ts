@@ -28,6 +28,8 @@ export interface RunRow<J> {
   error: J
   request: J
   not_before: string | null
+  /** Absent on a database not yet migrated to 011. */
+  batches?: J
 }
 
 export interface ItemRow<J> {
@@ -90,6 +92,7 @@ export function toRunRecord<J>(row: RunRow<J>, json: JsonDecoder<J>): RunRecord 
     error: json<RunRecord['error']>(row.error),
     request: json<NonNullable<RunRecord['request']>>(row.request),
     notBefore: row.not_before,
+    batches: row.batches === undefined ? [] : (json<RunRecord['batches']>(row.batches) ?? []),
   }
 }
 

@@ -32,6 +32,7 @@ const runColumns: Record<keyof RunPatch, { column: string; json: boolean }> = {
   notes: { column: 'notes', json: true },
   error: { column: 'error', json: true },
   notBefore: { column: 'not_before', json: false },
+  batches: { column: 'batches', json: true },
 }
 
 function insertRun(ctx: SqliteStoreContext, input: CreateRunInput): RunRecord {

@@ -1,5 +1,5 @@
 /** The plan of a dry run: each file the flow would take, and what it would do with it. */
-import type { PlannedBatch } from '../../flows/inbound/dry-run.js'
+import type { PlannedAtomicBatch } from '../../flows/inbound/dry-run.js'
 import type { toPlannedFileView } from '../../services/run-views.js'
 import { formatBytes } from '../format.js'
 import { type Html, html } from '../html.js'
@@ -9,7 +9,7 @@ export function dryRunPage(
   flow: string,
   files: ReturnType<typeof toPlannedFileView>[],
   csrf: string,
-  atomicBatches?: PlannedBatch[],
+  atomicBatches?: PlannedAtomicBatch[],
 ): Html {
   return page(
     { title: `Dry run of ${flow}`, section: 'runs', csrf },
@@ -34,7 +34,7 @@ export function dryRunPage(
 }
 
 /** Atomic flows: each folder goes whole or not at all. */
-function batchTable(batches: PlannedBatch[]): Html {
+function batchTable(batches: PlannedAtomicBatch[]): Html {
   return html`<p>Atomic batches: the files of a folder go together; a folder with a failing file is undone whole.</p>
     <table class="grid">
       <thead><tr><th>Folder</th><th class="num">Files</th><th class="num">Failing</th><th>Outcome</th></tr></thead>

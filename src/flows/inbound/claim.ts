@@ -11,6 +11,7 @@ import type { AddItemsResult, NewItem, RunNote, RunRecord } from '../../ports/st
 import { moveItem } from '../../runs/items.js'
 import { ACTIVE_ITEM_STATES } from '../../runs/rounds.js'
 import { isErrorReport } from '../status/report.js'
+import { type BatchClaim, claimBatches } from './batch-claim.js'
 import type { RunContext, SourceFolderFlow } from './context.js'
 import { type Discovery, discoverFiles } from './discover.js'
 
@@ -20,19 +21,23 @@ export function withoutOwnReports(flow: SourceFolderFlow, discovered: Discovery)
   return {
     ready: discovered.ready.filter((f) => !ours(f.name)),
     notes: discovered.notes.filter((n) => !ours(n.path)),
+    indexes: discovered.indexes,
   }
 }
 
 /** Lists the source, claims what is ready (up to maxFilesPerRun) as the run's items and stores the notes. */
 export async function claimFiles(ctx: RunContext, flow: SourceFolderFlow, run: RunRecord): Promise<void> {
   const remote = ctx.remotes.get(flow.source.endpoint)
-  const discovered = await discoverFiles({ remote, flow, clock: ctx.clock, signal: ctx.control.shutdown })
-  const { ready, notes } = withoutOwnReports(flow, discovered)
+  const discovered = withoutOwnReports(
+    flow,
+    await discoverFiles({ remote, flow, clock: ctx.clock, signal: ctx.control.shutdown }),
+  )
+  const { files, notes, batches } = await filesToTake(ctx, flow, run, discovered)
   for (const note of notes.filter((n) => n.reason === 'UNREADABLE_FILE_NAME')) {
     ctx.events.emit({ type: 'fault', flow: flow.name, code: note.reason, runId: run.id })
     ctx.logger.warn({ flow: flow.name, run: run.id, file: note.path }, `file left in place: ${note.message}`)
   }
-  const newItems: NewItem[] = ready.slice(0, flow.maxFilesPerRun).map((file) => ({
+  const newItems: NewItem[] = files.map((file) => ({
     endpoint: flow.source.endpoint,
     path: file.path,
     name: file.name,
@@ -46,7 +51,24 @@ export async function claimFiles(ctx: RunContext, flow: SourceFolderFlow, run: R
     const note = await duplicateNote(ctx, run, d)
     if (note) notes.push(note)
   }
-  await ctx.store.updateRun(run.id, { notes })
+  await ctx.store.updateRun(run.id, {
+    notes,
+    ...(batches.length > 0 ? { batches: [...run.batches, ...batches] } : {}),
+  })
+}
+
+/** Up to maxFilesPerRun of the ready files; with an index setting, as whole batches (batch-claim.ts). */
+async function filesToTake(
+  ctx: RunContext,
+  flow: SourceFolderFlow,
+  run: RunRecord,
+  discovered: Discovery,
+): Promise<BatchClaim> {
+  if (flow.kind === 'inbound' && flow.index) {
+    const claim = await claimBatches(ctx, flow, run, discovered)
+    return { ...claim, notes: [...discovered.notes, ...claim.notes] }
+  }
+  return { files: discovered.ready.slice(0, flow.maxFilesPerRun), notes: discovered.notes, batches: [] }
 }
 
 type Duplicate = AddItemsResult['duplicates'][number]

@@ -4,6 +4,7 @@
  */
 import picomatch from 'picomatch'
 import type { SourceFlow } from '../../config/schema.js'
+import { indexResultName } from '../../domain/batch-index.js'
 import { isBridgeError } from '../../domain/errors.js'
 import { assertSafeEntryName, relativeTo, unreadableNameReason } from '../../domain/file-names.js'
 import {
@@ -21,11 +22,29 @@ import type { RunNote } from '../../ports/store.js'
 export interface DiscoveredFile extends ListedFile {
   /** Directory relative to the flow's source directory ('' at its root). */
   relativeDir: string
+  /** A batch folder's index file (the flow's index.names): read, never uploaded. */
+  isIndex?: true
 }
 
 export interface Discovery {
   ready: DiscoveredFile[]
   notes: RunNote[]
+  /** Ready index files of batch folders (flows with an index setting), not among ready. */
+  indexes: DiscoveredFile[]
+}
+
+/** The flow's index file names, and how each index's result file is named. */
+function indexNamesOf(flow: SourceFlow): readonly string[] {
+  return flow.index?.names ?? []
+}
+
+/**
+ * An index is handled once its result file is beside it and not older (after.success keep): the same
+ * index is not read again; a newer index in the folder is a new batch.
+ */
+function handledIndex(entry: RemoteEntry, byName: ReadonlyMap<string, RemoteEntry>): boolean {
+  const result = byName.get(indexResultName(entry.name))
+  return result !== undefined && result.modifiedAt >= entry.modifiedAt
 }
 
 const MAX_DEPTH = 32
@@ -98,12 +117,25 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovery
   const notes: RunNote[] = []
   const candidates: DiscoveredFile[] = []
   const now = clock.now()
+  const indexNames = indexNamesOf(flow)
+  const resultNames = new Set(indexNames.map(indexResultName))
 
   for (const [dir, entries] of tree) {
     if (skipDirs.has(dir)) continue
     const names = new Set(entries.map((e) => e.name))
+    const byName = new Map(entries.map((e) => [e.name, e]))
     const relativeDir = relativeTo(root, dir) ?? ''
     for (const entry of entries) {
+      if (entry.type === 'file' && resultNames.has(entry.name)) continue
+      if (entry.type === 'file' && indexNames.includes(entry.name)) {
+        // Taken whatever include and exclude say: the index belongs to the batch, not to the documents.
+        if (handledIndex(entry, byName)) continue
+        const file: DiscoveredFile = { ...listedOf(entry), relativeDir, isIndex: true }
+        const verdict = firstLook(file, readiness, names, now)
+        if (verdict.ready) candidates.push(file)
+        else notes.push({ path: file.path, reason: 'NOT_READY', message: verdict.reason })
+        continue
+      }
       if (entry.type === 'other') {
         const relPath = relativeDir === '' ? entry.name : `${relativeDir}/${entry.name}`
         if ((include(relPath) || include(entry.name)) && !exclude(relPath) && !exclude(entry.name)) {
@@ -133,13 +165,7 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovery
         notes.push({ path: entry.path, reason: 'UNREADABLE_FILE_NAME', message: unreadable })
         continue
       }
-      const file: DiscoveredFile = {
-        path: entry.path,
-        name: entry.name,
-        size: entry.size,
-        modifiedAt: entry.modifiedAt,
-        relativeDir,
-      }
+      const file: DiscoveredFile = { ...listedOf(entry), relativeDir }
       const verdict = firstLook(file, readiness, names, now)
       if (verdict.ready) candidates.push(file)
       else notes.push({ path: file.path, reason: 'NOT_READY', message: verdict.reason })
@@ -147,7 +173,7 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovery
   }
 
   if (candidates.length === 0 || !needsSecondLook(readiness) || readiness.mode !== 'stable') {
-    return { ready: candidates, notes }
+    return split(candidates, notes)
   }
 
   await clock.sleep(readiness.stableSeconds * 1000, signal)
@@ -162,5 +188,17 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovery
     if (verdict.ready) ready.push(file)
     else notes.push({ path: file.path, reason: 'NOT_READY', message: verdict.reason })
   }
-  return { ready, notes }
+  return split(ready, notes)
+}
+
+function listedOf(entry: RemoteEntry): ListedFile {
+  return { path: entry.path, name: entry.name, size: entry.size, modifiedAt: entry.modifiedAt }
+}
+
+function split(ready: DiscoveredFile[], notes: RunNote[]): Discovery {
+  return {
+    ready: ready.filter((f) => f.isIndex !== true),
+    indexes: ready.filter((f) => f.isIndex === true),
+    notes,
+  }
 }

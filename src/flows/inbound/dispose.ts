@@ -30,7 +30,13 @@ export function destinationDir(baseDir: string, item: ItemRecord, sourceRoot: st
   return rel === '' || rel.startsWith('..') ? baseDir : posix.join(baseDir, rel)
 }
 
-async function freeName(remote: RemoteFiles, dir: string, name: string, tag: string, signal?: AbortSignal) {
+export async function freeName(
+  remote: RemoteFiles,
+  dir: string,
+  name: string,
+  tag: string,
+  signal?: AbortSignal,
+) {
   const opts = signal ? { signal } : {}
   await remote.mkdirp(dir, opts)
   // The usual case is a free name: one stat, not a listing of a folder that grows with every file.

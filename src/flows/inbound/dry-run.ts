@@ -10,9 +10,10 @@ import { batchFolderOf } from '../../domain/batch-folder.js'
 import { sdriveFileName } from '../../domain/file-names.js'
 import { ledgerKey } from '../../domain/readiness.js'
 import type { SDriveFile } from '../../ports/sdrive.js'
-import type { ItemTarget } from '../../ports/store.js'
+import type { ItemTarget, RunNote } from '../../ports/store.js'
 import { correlateResubmissions } from '../review/resubmit.js'
 import { isAtomic } from './batch-gate.js'
+import { type IndexedFile, notInIndexOf, type PlannedBatch, planIndexedBatches } from './batch-plan.js'
 import { withoutOwnReports } from './claim.js'
 import type { SourceFolderFlow, SourceFolderServices } from './context.js'
 import { type DiscoveredFile, discoverFiles } from './discover.js'
@@ -30,6 +31,8 @@ export type PlannedAction =
   | 'apply'
   | 'version'
   | 'unchanged'
+  /** An index row whose file is not in its batch folder (FILE_MISSING). */
+  | 'missing'
 
 export interface PlannedFile {
   path: string
@@ -41,7 +44,7 @@ export interface PlannedFile {
 }
 
 /** A batch folder of an atomic flow (`batch: {atomic: true}`): its files go together or not at all. */
-export interface PlannedBatch {
+export interface PlannedAtomicBatch {
   folder: string
   /** Files a run would take from it now. */
   files: number
@@ -54,7 +57,9 @@ export interface DryRunPlan {
   flow: string
   files: PlannedFile[]
   /** Atomic flows only: the plan per batch folder. */
-  atomicBatches?: PlannedBatch[]
+  atomicBatches?: PlannedAtomicBatch[]
+  /** Batch folders with an index (or waiting for one): flows with an index setting. */
+  batches: PlannedBatch[]
 }
 
 type Services = Pick<SourceFolderServices, 'store' | 'remotes' | 'sf' | 'sdrive' | 'clock' | 'flowSchema'>
@@ -72,30 +77,39 @@ export async function dryRun(
     clock: services.clock,
     ...(signal ? { signal } : {}),
   })
-  const { ready, notes } = withoutOwnReports(flow, discovered)
-  const files: PlannedFile[] = notes.map((n) => ({
+  const own = withoutOwnReports(flow, discovered)
+  const { ready, notes, batches } =
+    flow.kind === 'inbound' && flow.index
+      ? await planIndexedBatches(remote, flow, own, signal)
+      : { ready: own.ready, notes: own.notes, batches: [] }
+  const files: PlannedFile[] = notes.map(notePlan)
+  const fresh = await withoutProcessed(services, flow, ready, files)
+  if (flow.kind === 'status') files.push(...fresh.map((f) => statusPlan(flow, f)))
+  else files.push(...(await inboundPlan(services, flow, fresh, batches, signal)))
+  files.sort((a, b) => a.path.localeCompare(b.path))
+  return isAtomic(flow)
+    ? { flow: flow.name, files, batches, atomicBatches: plannedAtomicBatches(files) }
+    : { flow: flow.name, files, batches }
+}
+
+/** A file seen but not taken: waits, or (a name that cannot be read back, a broken index, a missing file) fails. */
+function notePlan(n: RunNote): PlannedFile {
+  const failing: readonly string[] = ['UNREADABLE_FILE_NAME', 'INDEX_INVALID']
+  return {
     path: n.path,
     size: 0,
-    // A name that cannot be read back is never taken: shown as a failure, not as something to wait for.
-    action: n.reason === 'UNREADABLE_FILE_NAME' ? 'fail' : 'wait',
+    action: n.reason === 'FILE_MISSING' ? 'missing' : failing.includes(n.reason) ? 'fail' : 'wait',
     target: null,
     reason: n.message,
     code: n.reason,
-  }))
-  const fresh = await withoutProcessed(services, flow, ready, files)
-  if (flow.kind === 'status') files.push(...fresh.map((f) => statusPlan(flow, f)))
-  else files.push(...(await inboundPlan(services, flow, fresh, signal)))
-  files.sort((a, b) => a.path.localeCompare(b.path))
-  return isAtomic(flow)
-    ? { flow: flow.name, files, atomicBatches: plannedBatches(files) }
-    : { flow: flow.name, files }
+  }
 }
 
 /** Files not taken now (waiting, already processed) are in no batch of this run. */
-function plannedBatches(files: readonly PlannedFile[]): PlannedBatch[] {
-  const batches = new Map<string, PlannedBatch>()
+function plannedAtomicBatches(files: readonly PlannedFile[]): PlannedAtomicBatch[] {
+  const batches = new Map<string, PlannedAtomicBatch>()
   for (const file of files) {
-    if (file.action === 'wait' || file.action === 'already-processed') continue
+    if (file.action === 'wait' || file.action === 'already-processed' || file.action === 'missing') continue
     const folder = batchFolderOf(file.path)
     const batch = batches.get(folder) ?? { folder, files: 0, failing: 0, outcome: 'upload' }
     batch.files += 1
@@ -144,7 +158,8 @@ function statusPlan(flow: StatusFlow, f: DiscoveredFile): PlannedFile {
 async function inboundPlan(
   services: Services,
   flow: InboundFlow,
-  fresh: DiscoveredFile[],
+  fresh: IndexedFile[],
+  batches: readonly PlannedBatch[],
   signal: AbortSignal | undefined,
 ): Promise<PlannedFile[]> {
   const files: PlannedFile[] = []
@@ -159,7 +174,19 @@ async function inboundPlan(
       code: null,
     })
   }
-  const rest = fresh.filter((f) => !resubmissions.has(f))
+  const rest = fresh.filter((f) => {
+    if (resubmissions.has(f)) return false
+    if (!notInIndexOf(flow, batches, f)) return true
+    files.push({
+      path: f.path,
+      size: f.size,
+      action: 'fail',
+      target: null,
+      reason: `${f.name} has no row in its batch's index`,
+      code: 'NOT_IN_INDEX',
+    })
+    return false
+  })
   const matches = await matchFiles(rest, flow, services.sf, signal, services.clock.now())
   const existing = await existingNames(services, rest, matches, signal)
   const planned = rest.map((f) => matchPlan(flow, f, matches.get(f), existing))

@@ -9,6 +9,7 @@ import type { ItemRecord } from '../../ports/store.js'
 import { moveItem } from '../../runs/items.js'
 import { isDue } from '../../runs/rounds.js'
 import { correlateResubmissions } from '../review/resubmit.js'
+import { indexColumnsOf } from './batch-match.js'
 import { type RunContext, relativeDirOf } from './context.js'
 import { applyExistingPolicy } from './existing.js'
 import { type MatchResult, matchFiles } from './record-matcher.js'
@@ -18,13 +19,14 @@ export async function matchPending(ctx: RunContext, flow: InboundFlow, items: It
   const unmatched = items.filter((i) => i.state === 'pending' && i.target === null && isDue(i, now))
   if (unmatched.length === 0) return
   const answers = await targetResubmissions(ctx, flow, unmatched)
-  const rest = unmatched.filter((i) => !answers.has(i))
+  const answered = unmatched.filter((i) => !answers.has(i))
+  const indexed = await indexColumnsOf(ctx, flow, answered)
+  const rest = answered.filter((i) => !indexed.settled.has(i.id))
   if (rest.length === 0) return
-  const candidates = rest.map((item) => ({
-    item,
-    name: item.name,
-    relativeDir: relativeDirOf(flow, item.path),
-  }))
+  const candidates = rest.map((item) => {
+    const index = indexed.columns.get(item.id)
+    return { item, name: item.name, relativeDir: relativeDirOf(flow, item.path), ...(index ? { index } : {}) }
+  })
   const results = await matchFiles(candidates, flow, ctx.sf, ctx.control.shutdown, now)
   // The outcomes are written side by side: one commit for the whole run's files, not one each.
   const outcomes = await Promise.all(

@@ -18,6 +18,7 @@ import { isDue, nextWake } from '../../runs/rounds.js'
 import { statusDetailOf } from '../status/detail.js'
 import { appliedInPart, applyStatusFiles, finalizeStatusFile } from '../status/run.js'
 import { type BatchGate, createBatchGate } from './batch-gate.js'
+import { settleBatches } from './batch-settle.js'
 import type { RunContext, SourceFolderFlow } from './context.js'
 import { finalize, finalizeOne, reportFailures } from './dispose.js'
 import { applyFileFields, waitsForFields } from './fields.js'
@@ -46,8 +47,9 @@ export async function round(ctx: RunContext, flow: SourceFolderFlow, run: RunRec
   control.shutdown.throwIfAborted()
   await reportFailures(ctx, flow, gate.reportable(await store.listItems(run.id)))
   control.shutdown.throwIfAborted()
+  const batchesOpen = flow.kind === 'inbound' && flow.index ? await settleBatches(ctx, flow, run.id) : false
   control.progress.announce(flow.name, run.id, true)
-  return settleRound(ctx, flow, run)
+  return settleRound(ctx, flow, run, batchesOpen)
 }
 
 /** Finalizing files waiting for their tidy-up, each queued once per round. */
@@ -160,8 +162,15 @@ async function uploadBatch(
 }
 
 /** The run's final state once every item ended (stored through the driver), else when to look again. */
-async function settleRound(ctx: RunContext, flow: SourceFolderFlow, run: RunRecord): Promise<number | null> {
+async function settleRound(
+  ctx: RunContext,
+  flow: SourceFolderFlow,
+  run: RunRecord,
+  batchesOpen: boolean,
+): Promise<number | null> {
   let finalState = finalRunState(await ctx.store.runCounts(run.id))
+  // Every file ended but a batch's result is not written yet: tried again after the base delay.
+  if (finalState !== null && batchesOpen) return ctx.clock.now() + flow.retry.baseDelayMs
   if (
     finalState === 'succeeded' &&
     flow.kind === 'status' &&

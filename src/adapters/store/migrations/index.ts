@@ -13,6 +13,7 @@ import { sql as auditTrail } from './007-audit-trail.js'
 import { sql as outbox } from './008-outbox.js'
 import { sql as console } from './009-console.js'
 import { sql as fileDigests } from './010-file-digests.js'
+import { sql as batches } from './011-batches.js'
 
 export interface Migration {
   version: number
@@ -31,4 +32,5 @@ export const migrations: readonly Migration[] = [
   { version: 8, name: 'outbox', sql: outbox },
   { version: 9, name: 'console', sql: console },
   { version: 10, name: 'file-digests', sql: fileDigests },
+  { version: 11, name: 'batches', sql: batches },
 ]

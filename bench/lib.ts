@@ -301,7 +301,41 @@ export interface ServiceChild {
   close(): Promise<void>
 }
 
-/** The service as a child process (`node --import tsx src/server.ts`), so its RSS is its own. */
+let built: Promise<void> | null = null
+
+/**
+ * What the service child runs. By default what production runs (the Dockerfile's CMD): the
+ * compiled `dist/src/server.js` under NODE_ENV=production, built once per bench process with
+ * `npm run build` so the figures are never those of a stale dist. BENCH_SERVICE=tsx runs the
+ * sources under tsx instead (no build step, but tsx's loader adds ~60 MiB of RSS and its own CPU).
+ */
+export async function serviceEntry(): Promise<{
+  args: string[]
+  env: Record<string, string>
+  label: string
+}> {
+  if (process.env.BENCH_SERVICE === 'tsx')
+    return {
+      args: ['--import', 'tsx', 'src/server.ts'],
+      env: {},
+      label: 'node --import tsx src/server.ts',
+    }
+  built ??= (async () => {
+    if (process.env.BENCH_NO_BUILD === '1') return
+    log('building the service (npm run build) to bench what production runs')
+    const child = spawn('npm', ['run', 'build', '--silent'], { stdio: ['ignore', 'inherit', 'inherit'] })
+    const [code] = (await once(child, 'exit')) as [number]
+    if (code !== 0) throw new Error(`npm run build exited with ${code}`)
+  })()
+  await built
+  return {
+    args: ['dist/src/server.js'],
+    env: { NODE_ENV: 'production' },
+    label: 'node dist/src/server.js (compiled, NODE_ENV=production)',
+  }
+}
+
+/** The service as a child process (compiled by default, see serviceEntry), so its RSS is its own. */
 export async function spawnService(config: Record<string, unknown>, dir: string): Promise<ServiceChild> {
   const configPath = join(dir, `bridge-${Math.random().toString(36).slice(2)}.json`)
   await writeFile(configPath, JSON.stringify(config))
@@ -309,8 +343,9 @@ export async function spawnService(config: Record<string, unknown>, dir: string)
   const profile = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
     : []
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, BRIDGE_CONFIG: configPath, LOG_LEVEL: 'info' },
+  const entry = await serviceEntry()
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...entry.args], {
+    env: { ...process.env, ...entry.env, BRIDGE_CONFIG: configPath, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   let url = ''

@@ -22,6 +22,7 @@ import {
   printTable,
   type RemoteServer,
   type Row,
+  serviceEntry,
   spawnService,
   startRemote,
   writeBigFile,
@@ -55,7 +56,7 @@ export function defaultRepeatOptions(): RepeatOptions {
 
 export async function benchRepeatTransfer(options: RepeatOptions): Promise<{ rows: Row[]; notes: string[] }> {
   const rows: Row[] = []
-  const notes: string[] = []
+  const notes: string[] = [`service: ${(await serviceEntry()).label}`]
   const dir = await mkdtemp(join(tmpdir(), 'bridge-bench-repeat-'))
   const sandbox = await startSalesforceSandbox({ maxFileSizeBytes: 6 * 1024 * MB })
   const remotes: Partial<Record<Protocol, RemoteServer>> = {}

@@ -7,7 +7,11 @@
  *
  *   npx tsx bench/rest-rss.ts
  *
- * Environment: BENCH_REST_PASSES (3), BENCH_REST_SETTLE_MS (3000), BENCH_SERVICE=tsx (see lib.ts).
+ * The last start then moves one large file inbound over SFTP, the service's first transfer, and
+ * reports its peak RSS over its resting RSS (sampled every 25 ms).
+ *
+ * Environment: BENCH_REST_PASSES (3), BENCH_REST_SETTLE_MS (3000), BENCH_REST_MOVE_MB (2048; 0
+ * skips the transfer), BENCH_SERVICE=tsx (see lib.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -16,19 +20,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as delay } from 'node:timers/promises'
-import { startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
+import { type SalesforceSandbox, startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
 import {
   configFor,
   endpointConfig,
   isMain,
   log,
+  MB,
   median,
   printTable,
   type RemoteServer,
   type Row,
+  type ServiceChild,
   serviceEntry,
   spawnService,
   startRemote,
+  writeBigFile,
 } from './lib.js'
 
 const FILE_OBJECT = 'cg__AccountFile__c'
@@ -46,6 +53,7 @@ export function oneFlowPerKind(sftp: string, ftp: string): Record<string, unknow
       name: 'in',
       kind: 'inbound',
       source: { endpoint: sftp, directory: '/in' },
+      readiness: { mode: 'stable', stableSeconds: 0, minAgeSeconds: 1 },
       match: [{ type: 'filename', pattern: '^(?<AccountNumber>[A-Z]+-\\d+)_', object: 'Account' }],
       target: { fileObject: FILE_OBJECT, parentField: PARENT_FIELD },
       after: { success: 'delete', errorDirectory: '/errors' },
@@ -95,12 +103,27 @@ process.stdout.write(JSON.stringify({ url }) + '\\n')`
   }
 }
 
+/** Moves one file of sizeMb through the inbound flow of a service that has not transferred yet. */
+async function firstTransferGrowth(
+  svc: ServiceChild,
+  sandbox: SalesforceSandbox,
+  sftp: RemoteServer,
+  sizeMb: number,
+): Promise<{ resting: number; peak: number }> {
+  sandbox.insert('Account', { Name: 'Rest growth', AccountNumber: 'REST-1' })
+  await writeBigFile(join(sftp.root, 'in', 'REST-1_big.bin'), sizeMb)
+  const { result, resting, peak } = await svc.sampled(() => svc.runFlow('in', 250))
+  if (result.state !== 'succeeded') throw new Error(`the ${sizeMb} MiB transfer ended ${result.state}`)
+  return { resting: resting / MB, peak: peak / MB }
+}
+
 export async function benchRestRss(
   passes = Number(process.env.BENCH_REST_PASSES ?? 3),
   settleMs = Number(process.env.BENCH_REST_SETTLE_MS ?? 3000),
+  moveMb = Number(process.env.BENCH_REST_MOVE_MB ?? 2048),
 ): Promise<{ rows: Row[]; notes: string[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'bridge-bench-rest-'))
-  const sandbox = await startSalesforceSandbox()
+  const sandbox = await startSalesforceSandbox({ maxFileSizeBytes: 6 * 1024 * MB })
   const remotes: RemoteServer[] = []
   try {
     const sftp = await startRemote('sftp')
@@ -113,12 +136,16 @@ export async function benchRestRss(
     })
     const service: number[] = []
     const bare: number[] = []
+    let moved: { resting: number; peak: number } | null = null
     for (let pass = 1; pass <= passes; pass++) {
       const svc = await spawnService(config, dir)
       try {
         await svc.api('GET', '/v1/flows')
         await delay(settleMs)
         service.push(await rssMiB(svc.pid))
+        // The last start also moves one large file, its first transfer: the growth includes
+        // everything a first transfer loads and allocates.
+        if (pass === passes && moveMb > 0) moved = await firstTransferGrowth(svc, sandbox, sftp, moveMb)
       } finally {
         await svc.close()
       }
@@ -129,8 +156,17 @@ export async function benchRestRss(
     }
     const range = (v: number[]) =>
       `median ${median(v).toFixed(1)} MiB (min ${Math.min(...v).toFixed(1)}, max ${Math.max(...v).toFixed(1)})`
+    const rows: Row[] = []
+    if (moved)
+      rows.push([
+        `7 service peak RSS growth, first transfer after start: ${moveMb} MiB inbound SFTP (goal ≤ 32 MiB)`,
+        `+${(moved.peak - moved.resting).toFixed(1)} MiB (peak ${moved.peak.toFixed(1)} MiB)`,
+        `at rest ${moved.resting.toFixed(1)} MiB`,
+        (moved.peak / moved.resting).toFixed(2),
+      ])
     return {
       rows: [
+        ...rows,
         [
           '7 service RSS at rest, one flow per kind (inbound, outbound, status; goal ≤ 90 MiB)',
           range(service),

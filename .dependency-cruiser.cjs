@@ -61,7 +61,9 @@ module.exports = {
       severity: 'error',
       comment: 'Only src/adapters/ (and the sandbox emulators) import the SDKs of servers and databases.',
       from: { path: '^src/', pathNot: '^src/(adapters|sandbox)/' },
-      to: { path: 'node_modules/(ssh2|ssh2-sftp-client|basic-ftp|jsforce|pg|better-sqlite3)/' },
+      to: {
+        path: 'node_modules/(ssh2|ssh2-sftp-client|basic-ftp|jsforce|@jsforce/jsforce-node|pg|better-sqlite3)/',
+      },
     },
     {
       name: 'fastify-only-at-the-edge',

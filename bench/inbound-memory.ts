@@ -22,6 +22,7 @@ import { pipeline } from 'node:stream/promises'
 import SftpClient from 'ssh2-sftp-client'
 import { startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
 import { startSftpServer } from '../src/sandbox/sftp-server.js'
+import { serviceEntry } from './lib.js'
 
 const MB = 1024 * 1024
 const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 1024)
@@ -100,8 +101,9 @@ const config = {
 }
 const configPath = join(dir, 'bridge.json')
 await writeFile(configPath, JSON.stringify(config))
-const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-  env: { ...process.env, BRIDGE_CONFIG: configPath, LOG_LEVEL: 'info' },
+const entry = await serviceEntry()
+const child = spawn(process.execPath, entry.args, {
+  env: { ...process.env, ...entry.env, BRIDGE_CONFIG: configPath, LOG_LEVEL: 'info' },
   stdio: ['ignore', 'pipe', 'inherit'],
 })
 let url = ''

@@ -294,14 +294,50 @@ export interface ServiceChild {
   api(method: string, path: string, body?: unknown): Promise<any>
   /** Samples RSS every 25 ms while fn runs; returns fn's result, resting and peak RSS. */
   sampled<T>(fn: () => Promise<T>): Promise<{ result: T; resting: number; peak: number }>
-  /** Starts a flow run and waits until it settles; returns the run detail. */
-  runFlow(flow: string): Promise<any>
-  /** Submits an export and waits for the job; returns the job. */
-  exportRecords(flow: string, recordIds: string[]): Promise<any>
+  /** Starts a flow run and waits until it settles (polling every pollMs, default 20); returns the run detail. */
+  runFlow(flow: string, pollMs?: number): Promise<any>
+  /** Submits an export and waits for the job (polling every pollMs, default 20); returns the job. */
+  exportRecords(flow: string, recordIds: string[], pollMs?: number): Promise<any>
   close(): Promise<void>
 }
 
-/** The service as a child process (`node --import tsx src/server.ts`), so its RSS is its own. */
+let built: Promise<void> | null = null
+
+/**
+ * What the service child runs. By default what production runs (the Dockerfile's CMD): the
+ * compiled `dist/src/server.js` under NODE_ENV=production, built once per bench process with
+ * `npm run build` so the figures are never those of a stale dist. BENCH_SERVICE=tsx runs the
+ * sources under tsx instead (no build step, but tsx's loader adds ~60 MiB of RSS and its own CPU).
+ */
+export async function serviceEntry(): Promise<{
+  args: string[]
+  env: Record<string, string>
+  label: string
+}> {
+  if (process.env.BENCH_SERVICE === 'tsx')
+    return {
+      args: ['--import', 'tsx', 'src/server.ts'],
+      env: {},
+      label: 'node --import tsx src/server.ts',
+    }
+  built ??= (async () => {
+    if (process.env.BENCH_NO_BUILD === '1') return
+    log('building the service (npm run build) to bench what production runs')
+    const child = spawn('npm', ['run', 'build', '--silent'], { stdio: ['ignore', 'inherit', 'inherit'] })
+    const [code] = (await once(child, 'exit')) as [number]
+    if (code !== 0) throw new Error(`npm run build exited with ${code}`)
+  })()
+  await built
+  // BENCH_DIST=DIR (with BENCH_NO_BUILD=1): another compiled tree, e.g. an earlier commit's, for a before/after.
+  const dist = process.env.BENCH_DIST ?? 'dist'
+  return {
+    args: [`${dist}/src/server.js`],
+    env: { NODE_ENV: 'production' },
+    label: `node ${dist}/src/server.js (compiled, NODE_ENV=production)`,
+  }
+}
+
+/** The service as a child process (compiled by default, see serviceEntry), so its RSS is its own. */
 export async function spawnService(config: Record<string, unknown>, dir: string): Promise<ServiceChild> {
   const configPath = join(dir, `bridge-${Math.random().toString(36).slice(2)}.json`)
   await writeFile(configPath, JSON.stringify(config))
@@ -309,8 +345,11 @@ export async function spawnService(config: Record<string, unknown>, dir: string)
   const profile = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
     : []
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, BRIDGE_CONFIG: configPath, LOG_LEVEL: 'info' },
+  // BENCH_NODE_ARGS: more node flags for the service (e.g. --heap-prof, --max-semi-space-size=4).
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const entry = await serviceEntry()
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...extra, ...entry.args], {
+    env: { ...process.env, ...entry.env, BRIDGE_CONFIG: configPath, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   let url = ''
@@ -343,13 +382,19 @@ export async function spawnService(config: Record<string, unknown>, dir: string)
    * polling the detail itself would serialize every item of a 1,000-file run 20 times a second,
    * CPU the service then spends on the bench instead of the transfer.
    */
-  const poll = async (listPath: string, key: 'runs' | 'jobs', id: string, detailPath: string) => {
+  const poll = async (
+    listPath: string,
+    key: 'runs' | 'jobs',
+    id: string,
+    detailPath: string,
+    pollMs = 20,
+  ) => {
     for (;;) {
       const page = await api('GET', listPath)
       const summary = (page[key] as { id: string; state: string }[] | undefined)?.find((r) => r.id === id)
       if (summary && !['queued', 'running', 'waiting_for_window'].includes(summary.state))
         return api('GET', detailPath)
-      await new Promise((r) => setTimeout(r, 20))
+      await new Promise((r) => setTimeout(r, pollMs))
     }
   }
   return {
@@ -375,15 +420,15 @@ export async function spawnService(config: Record<string, unknown>, dir: string)
         clearInterval(sampler)
       }
     },
-    async runFlow(flow) {
+    async runFlow(flow, pollMs) {
       const { runId } = await api('POST', `/v1/flows/${flow}/runs`)
       if (!runId) throw new Error(`flow ${flow} did not start`)
-      return poll(`/v1/runs?flow=${flow}&limit=1`, 'runs', runId, `/v1/runs/${runId}`)
+      return poll(`/v1/runs?flow=${flow}&limit=1`, 'runs', runId, `/v1/runs/${runId}`, pollMs)
     },
-    async exportRecords(flow, recordIds) {
+    async exportRecords(flow, recordIds, pollMs) {
       const { jobId } = await api('POST', '/v1/exports', { flow, recordIds })
       if (!jobId) throw new Error(`export ${flow} was not accepted`)
-      return poll(`/v1/jobs?flow=${flow}&limit=1`, 'jobs', jobId, `/v1/jobs/${jobId}`)
+      return poll(`/v1/jobs?flow=${flow}&limit=1`, 'jobs', jobId, `/v1/jobs/${jobId}`, pollMs)
     },
     async close() {
       child.kill('SIGTERM')

@@ -8,12 +8,14 @@
  *   npm run bench:api-calls    the inbound API-call count alone
  *   npm run bench:retention    R1–R4: the store over a simulated year, with and without retention
  *   npm run bench:repeat       CPU per GiB of the same large file moved five times in one process
+ *   npm run bench:rest         7: RSS of the compiled service at rest, one flow per kind, against bare Fastify
  * The environment variables of bench/throughput.ts and bench/http.ts apply.
  */
 import { cpus, totalmem } from 'node:os'
 import { benchHttp } from './http.js'
 import { log, MB, printTable, type Row, seconds } from './lib.js'
 import { benchRepeatTransfer, defaultRepeatOptions } from './repeat-transfer.js'
+import { benchRestRss } from './rest-rss.js'
 import { benchRetention } from './retention.js'
 import { benchThroughput, defaultThroughputOptions } from './throughput.js'
 
@@ -26,7 +28,8 @@ const httpSeconds = Number(process.env.BENCH_HTTP_SECONDS ?? 20)
 const http = await benchHttp(httpSeconds)
 const retention = await benchRetention()
 const repeat = await benchRepeatTransfer(defaultRepeatOptions())
-const rows: Row[] = [...tp.rows, ...http.rows, ...retention.rows, ...repeat.rows].sort((a, b) =>
+const rest = await benchRestRss()
+const rows: Row[] = [...tp.rows, ...http.rows, ...retention.rows, ...repeat.rows, ...rest.rows].sort((a, b) =>
   a[0].localeCompare(b[0], 'en', { numeric: true }),
 )
 printTable(rows)
@@ -36,6 +39,7 @@ const notes = [
   ...http.notes,
   ...retention.notes,
   ...repeat.notes,
+  ...rest.notes,
   `medians of ${options.reps} repetitions for 1a/2a/4 (and 6 at c=${options.concurrency}, which is 1a); the large-file, RSS, c=1/c=2 and HTTP figures are one pass each`,
   'ratio = baseline time / service time for throughput (higher is better), calls / naive for 4, peak / resting RSS for 3, service req/s / bare req/s for 5',
   `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / MB / 1024).toFixed(0)} GiB RAM, Node ${process.version}`,

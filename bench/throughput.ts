@@ -41,6 +41,7 @@ import {
   type ServiceChild,
   sdriveClient,
   seconds,
+  serviceEntry,
   spawnService,
   sshdUnavailable,
   startRemote,
@@ -94,7 +95,7 @@ export function defaultThroughputOptions(): { options: ThroughputOptions; notes:
 
 export async function benchThroughput(options: ThroughputOptions): Promise<{ rows: Row[]; notes: string[] }> {
   const rows: Row[] = []
-  const notes: string[] = []
+  const notes: string[] = [`service: ${(await serviceEntry()).label}`]
   const dir = await mkdtemp(join(tmpdir(), 'bridge-bench-tp-'))
   const sandbox = await startSalesforceSandbox({ maxFileSizeBytes: 6 * 1024 * MB })
   const accounts = (prefix: string, n: number) =>

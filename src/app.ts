@@ -3,7 +3,6 @@
  * in that order. It creates nothing that listens; src/server.ts does.
  */
 import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import auditRoutes from '../routes/audit.js'
@@ -21,6 +20,7 @@ import runRoutes from '../routes/runs.js'
 import { sharedSchemas } from '../schemas/index.js'
 import type { Bridge } from './bridge.js'
 import auth from './plugins/auth.js'
+import docsUi from './plugins/docs-ui.js'
 import errors from './plugins/errors.js'
 import requestId from './plugins/request-id.js'
 
@@ -66,7 +66,7 @@ export default fp(
       },
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
     })
-    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
+    await app.register(docsUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
 
     app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger())
     await app.register(healthRoutes, { bridge, isShuttingDown: options.isShuttingDown ?? (() => false) })

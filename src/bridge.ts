@@ -11,9 +11,6 @@ import { createRemoteFiles } from './adapters/remote/index.js'
 import { createSalesforceApi } from './adapters/salesforce/index.js'
 import { type CronScheduler, nextTickOf, startCronScheduler } from './adapters/scheduler/cron-scheduler.js'
 import { createSDrive } from './adapters/sdrive/index.js'
-import { createPostgresStore } from './adapters/store/postgres.js'
-import { createPostgresRunLeases } from './adapters/store/postgres-leases.js'
-import { createPostgresSlots } from './adapters/store/postgres-slots.js'
 import { createSqliteStore } from './adapters/store/sqlite.js'
 import { openSqlite } from './adapters/store/sqlite-connection.js'
 import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
@@ -99,24 +96,35 @@ function createEventStream(logger: Logger, metrics: PrometheusMetrics): RunEvent
   return events
 }
 
+type PostgresBackend = typeof import('./adapters/store/postgres-backend.js')
+
+/** The PostgreSQL adapters, loaded only when the store is PostgreSQL (pg weighs ~10 MiB of RSS). */
+async function loadPostgres(config: LoadedConfig): Promise<PostgresBackend | null> {
+  return config.store.postgresUrl ? import('./adapters/store/postgres-backend.js') : null
+}
+
 /** The state store and run leases, migrated: SQLite by default, PostgreSQL for replicas. */
 async function openStateStore(
   config: LoadedConfig,
   overrides: BridgeOverrides,
+  postgres: PostgresBackend | null,
 ): Promise<{ store: Store; runLeases: RunLeaseStore }> {
-  const pg = config.store.postgresUrl
-    ? { url: config.store.postgresUrl, schema: config.store.postgresSchema }
-    : null
+  const pg =
+    postgres && config.store.postgresUrl
+      ? { url: config.store.postgresUrl, schema: config.store.postgresSchema }
+      : null
   // Store and run leases share one SQLite connection, so lease claims join the store's group commit.
   const sqlite = pg || overrides.store ? undefined : openSqlite({ path: config.store.sqlitePath })
   const store =
     overrides.store ??
-    (pg ? createPostgresStore(pg) : createSqliteStore({ path: config.store.sqlitePath, connection: sqlite }))
+    (pg && postgres
+      ? postgres.createPostgresStore(pg)
+      : createSqliteStore({ path: config.store.sqlitePath, connection: sqlite }))
   await store.migrate()
   const runLeases =
     overrides.runLeases ??
-    (pg
-      ? createPostgresRunLeases(pg)
+    (pg && postgres
+      ? postgres.createPostgresRunLeases(pg)
       : createSqliteRunLeases({ path: config.store.sqlitePath, connection: sqlite }))
   // The store and the leases hold their own shares of the connection now.
   sqlite?.close()
@@ -134,15 +142,17 @@ function createRemotePool(
   endpoints: ReadonlyMap<string, EndpointConfig>,
   overrides: BridgeOverrides,
   logger: Logger,
+  postgres: PostgresBackend | null,
 ): RemotePool {
   // With replicas, an endpoint's maxConnections is shared by all of them (PostgreSQL advisory locks).
-  const slots = config.store.postgresUrl
-    ? createPostgresSlots({
-        url: config.store.postgresUrl,
-        schema: config.store.postgresSchema,
-        poolSize: [...endpoints.values()].reduce((sum, e) => sum + e.maxConnections, 0) + 1,
-      })
-    : null
+  const slots =
+    postgres && config.store.postgresUrl
+      ? postgres.createPostgresSlots({
+          url: config.store.postgresUrl,
+          schema: config.store.postgresSchema,
+          poolSize: [...endpoints.values()].reduce((sum, e) => sum + e.maxConnections, 0) + 1,
+        })
+      : null
   const remoteFactory =
     overrides.remoteFactory ??
     ((endpoint: EndpointConfig, log: Logger) =>
@@ -235,14 +245,15 @@ export async function createBridge(
   const clock = overrides.clock ?? createSystemClock()
   const metrics = createPrometheusMetrics({ clock, flows: config.flows.map((f) => f.name) })
   const events = createEventStream(logger, metrics)
-  const { store, runLeases } = await openStateStore(config, overrides)
+  const postgres = await loadPostgres(config)
+  const { store, runLeases } = await openStateStore(config, overrides, postgres)
   const leases = createLeaseKeeper({
     leases: runLeases,
     leaseMs: config.store.leaseMs,
     logger: logger.child({ component: 'leases' }),
   })
   const endpoints = new Map(Object.values(config.endpoints).map((e) => [e.name, e]))
-  const pool = createRemotePool(config, endpoints, overrides, logger)
+  const pool = createRemotePool(config, endpoints, overrides, logger, postgres)
   const recording = openSupportRecording(config, logger)
   const record = recording ? { record: recording.sink } : {}
   const sf = createSalesforceApi(config.salesforce, {

@@ -4,7 +4,7 @@
  * retries with full-jitter backoff.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { HttpMethods } from 'jsforce'
+import type { HttpMethods } from '@jsforce/jsforce-node'
 import { type BackoffOptions, backoffDelay } from '../../domain/backoff.js'
 import { BridgeError, isBridgeError } from '../../domain/errors.js'
 import type { SalesforceCallOptions } from '../../ports/salesforce.js'

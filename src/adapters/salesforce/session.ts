@@ -3,8 +3,7 @@
  * demand, concurrent callers share one mint, and a 401 re-mints once per
  * logical call.
  */
-import { Connection, type Schema } from 'jsforce'
-import type { SessionRefreshFunc } from 'jsforce/lib/session-refresh-delegate.js'
+import { Connection, type ConnectionConfig, type Schema } from '@jsforce/jsforce-node'
 import type { Logger } from 'pino'
 import type { SalesforceConfig } from '../../config/schema.js'
 import { BridgeError, toBridgeError } from '../../domain/errors.js'
@@ -15,6 +14,9 @@ import { requestToken } from './auth.js'
 import { type CallContext, callContext } from './context.js'
 import { parseLimitInfo } from './limit-info.js'
 import { BridgeTransport } from './transport.js'
+
+/** jsforce's refresh callback, named through the public ConnectionConfig (its own module is not public). */
+type SessionRefreshFunc<S extends Schema> = NonNullable<ConnectionConfig<S>['refreshFn']>
 
 /** What the adapter reports: requests sent (tokens included) and the last Sforce-Limit-Info reading. */
 export interface ApiCounters {

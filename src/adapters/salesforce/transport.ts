@@ -3,14 +3,25 @@
  * itself (hiding them from our policy), cannot be aborted per call and only
  * exposes the limit header to Connection.request; this one takes the abort
  * signal from the call context, never retries, and reports every response.
+ *
+ * It implements the shape of `Connection['_transport']` instead of extending
+ * jsforce's Transport class: that class is not exported by the package's
+ * public entry point (only deep imports reach it), and Connection and its
+ * HttpApi only ever call httpRequest on it.
  */
 import { PassThrough } from 'node:stream'
-import type { HttpRequest, HttpRequestOptions, HttpResponse } from 'jsforce'
-import { Transport } from 'jsforce/lib/transport.js'
-import { StreamPromise } from 'jsforce/lib/util/promise.js'
+import type {
+  Connection,
+  HttpRequest,
+  HttpRequestOptions,
+  HttpResponse,
+  StreamPromise,
+} from '@jsforce/jsforce-node'
 import { BridgeError } from '../../domain/errors.js'
 import type { ExchangeSink } from '../../ports/exchange-log.js'
 import { callContext } from './context.js'
+
+type JsforceTransport = Connection['_transport']
 
 export interface TransportHooks {
   onRequest(request: { method: string; url: string }): void
@@ -28,17 +39,24 @@ function bodyOf(text: string): unknown {
   }
 }
 
-export class BridgeTransport extends Transport {
+export class BridgeTransport implements JsforceTransport {
   readonly #hooks: TransportHooks
 
   constructor(hooks: TransportHooks) {
-    super()
     this.#hooks = hooks
   }
 
-  override httpRequest(request: HttpRequest, _options?: HttpRequestOptions): StreamPromise<HttpResponse> {
-    // HttpApi pipes through the stream only for raw/streamed reads, which this adapter does not use.
-    return StreamPromise.create(() => ({ stream: new PassThrough(), promise: this.#send(request) }))
+  httpRequest(request: HttpRequest, _options?: HttpRequestOptions): StreamPromise<HttpResponse> {
+    // HttpApi awaits the promise and pipes from stream() only for raw/streamed reads, which this
+    // adapter does not use. The package's entry point names StreamPromise in its types but does not
+    // export the class at run time, so the promise gets its stream() here.
+    const stream = new PassThrough()
+    return Object.assign(this.#send(request), { stream: () => stream })
+  }
+
+  /** Only jsforce's own httpRequest calls this; ours above never does. */
+  getRequestStreamCreator(): never {
+    throw new BridgeError('INTERNAL', 'the Salesforce transport has no request stream creator')
   }
 
   async #send(request: HttpRequest): Promise<HttpResponse> {

@@ -19,9 +19,13 @@ await rm(home, { recursive: true, force: true })
 const remoteRoot = join(home, 'partner-sftp')
 await mkdir(join(remoteRoot, 'inbox'), { recursive: true })
 
-// Product_File__c: a customer-made S-Drive file object (parent field Parent__c) for Product2.
-const sandbox = await startSalesforceSandbox({ fileObjects: ['Product_File__c'] })
+// Product_File__c, Campaign_File__c, Quote_File__c: customer-made S-Drive file objects (parent field Parent__c).
+const sandbox = await startSalesforceSandbox({
+  fileObjects: ['Product_File__c', 'Campaign_File__c', 'Quote_File__c'],
+})
 sandbox.insert('Product2', { Name: 'Widget 100', ProductCode: 'WIDGET-100' })
+sandbox.insert('Campaign', { Name: 'Spring 2027', Status: 'Planned' })
+const quote = sandbox.insert('Quote', { Name: 'Globex widgets', QuoteNumber: '00000042', Status: 'Draft' })
 const acme = sandbox.insert('Account', { Name: 'Acme Corp', AccountNumber: 'ACME-001' })
 const globex = sandbox.insert('Account', { Name: 'Globex', AccountNumber: 'GLOBEX-7' })
 const deal = toId18(
@@ -46,12 +50,33 @@ samples.push(
   catalogue('WIDGET-100_spec-sheet_en.pdf', 'spec sheet, first edition'),
   catalogue('WIDGET-100_brochure_de.pdf', 'Broschüre'),
 )
+/** A distributor's batch folder: two product images, a campaign brochure, a quote's price list, and its index. */
+const batch = (name: string) =>
+  [`catalogue-batches/spring-2027/${name}`, name, true] as [string, string, boolean]
+samples.push(
+  batch('widget-front.jpg'),
+  batch('widget-side.jpg'),
+  batch('spring-brochure.pdf'),
+  batch('globex-price-list.pdf'),
+  batch('not-listed.jpg'),
+)
+const batchIndex = [
+  'File,SKU,Campaign,QuoteId,Type,Caption',
+  'widget-front.jpg,WIDGET-100,,,image,Widget from the front',
+  'widget-side.jpg,WIDGET-100,,,image,Widget from the side',
+  'spring-brochure.pdf,,Spring 2027,,brochure,Spring campaign brochure',
+  `globex-price-list.pdf,,,${quote},price-list,Prices for Globex`,
+  'widget-back.jpg,WIDGET-100,,,image,Widget from the back',
+].join('\n')
 for (const [path, text, old] of samples) {
   const full = join(remoteRoot, path)
   await mkdir(dirname(full), { recursive: true })
   await writeFile(full, `%PDF-1.4\n% demo document: ${text}\n`)
   if (old) await utimes(full, hourAgo, hourAgo)
 }
+const indexPath = join(remoteRoot, 'catalogue-batches', 'spring-2027', 'index.csv')
+await writeFile(indexPath, `${batchIndex}\n`)
+await utimes(indexPath, hourAgo, hourAgo)
 
 const apiKey = `demo-${randomBytes(16).toString('hex')}`
 const config = {
@@ -121,6 +146,46 @@ const config = {
         success: 'move',
         processedDirectory: '/catalogue-processed',
         errorDirectory: '/catalogue-errors',
+      },
+    },
+    {
+      name: 'catalogue-batches',
+      kind: 'inbound',
+      description: 'Distributor batch folders with an index.csv → Product2, Campaign and Quote files',
+      source: {
+        endpoint: 'partner-sftp',
+        directory: '/catalogue-batches',
+        recursive: true,
+        include: ['**/*.jpg', '**/*.pdf'],
+      },
+      readiness: { mode: 'stable', stableSeconds: 1, minAgeSeconds: 30 },
+      index: { required: true, fileColumn: 'File' },
+      // One index names products, a campaign and a quote: an empty key cell leaves the row to the next rule.
+      match: [
+        { type: 'index', object: 'Product2', key: { ProductCode: '{index.SKU}' } },
+        {
+          type: 'index',
+          object: 'Campaign',
+          key: { Name: '{index.Campaign}' },
+          target: { fileObject: 'Campaign_File__c', parentField: 'Parent__c' },
+        },
+        {
+          type: 'index',
+          object: 'Quote',
+          key: { Id: '{index.QuoteId}' },
+          target: { fileObject: 'Quote_File__c', parentField: 'Parent__c' },
+        },
+      ],
+      target: {
+        fileObject: 'Product_File__c',
+        parentField: 'Parent__c',
+        fields: { Tags__c: '{index.Type}', Description__c: '{index.Caption}' },
+      },
+      existing: 'version',
+      after: {
+        success: 'move',
+        processedDirectory: '/catalogue-batches-processed',
+        errorDirectory: '/catalogue-batches-errors',
       },
     },
   ],
@@ -249,6 +314,24 @@ for (const f of sandbox.records('Product_File__c').filter((r) => r.WIP__c === fa
   out(
     `  ${f.File_Name__c}: latest ${f.Is_Latest_Version__c}, Tags__c "${f.Tags__c}", Description__c "${f.Description__c}"`,
   )
+}
+out()
+out("Catalogue batch with an index (index.csv names each file's record and fields):")
+{
+  const { runId } = await api('POST', '/v1/flows/catalogue-batches/runs')
+  await followProgress(runId)
+  const r = await api('GET', `/v1/runs/${runId}`)
+  for (const item of r.items) {
+    const where = item.targetObject ? `${item.targetObject} ${item.targetRecordId}` : item.errorCode
+    out(`  ${item.name} → ${item.state} (${where})`)
+  }
+  for (const b of r.batches ?? []) {
+    out(`  batch ${b.folder}: ${b.rows} index rows, done ${b.done}, failed ${b.failed}`)
+    out(
+      `    not in the index: ${b.notInIndex.join(', ') || 'none'}; rows without a file: ${b.missing.map((m: { file: string }) => m.file).join(', ') || 'none'}`,
+    )
+    out(`    result file on the server: ${b.resultPath}`)
+  }
 }
 out()
 out('Try:')

@@ -536,7 +536,7 @@ export const IndexRuleSchema = T.Object(
     key: T.Record(T.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), T.String({ minLength: 1 }), {
       minProperties: 1,
       description:
-        'Lookup field → value template from index columns, e.g. {ProductCode: "{index.SKU}"}; {Id: "{index.RecordId}"} takes a record id. A file without an index row (or without one of the columns) is left to the next rule.',
+        'Lookup field → value template from index columns, e.g. {ProductCode: "{index.SKU}"}; {Id: "{index.RecordId}"} takes a record id. A file without an index row, without one of the columns or with an empty key cell is left to the next rule (so one index can name products, campaigns and quotes in columns of their own); an empty key cell no later rule takes fails with NO_MATCHING_RECORD.',
     }),
     target: T.Optional(PartialTargetConfigSchema),
   },

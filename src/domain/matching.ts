@@ -145,7 +145,16 @@ export function extractMatchKey(file: MatchCandidate, compiled: CompiledRules): 
 }
 
 /** An index rule's key from the file's index row; null when the file has no row or the row lacks a column. */
-function indexKey(file: MatchCandidate, rule: IndexRule, ruleIndex: number): KeyOutcome | null {
+/** An index key with an empty cell: the file is left to the next rule, this is its failure if none takes it. */
+interface EmptyIndexKey {
+  empty: KeyOutcome
+}
+
+function indexKey(
+  file: MatchCandidate,
+  rule: IndexRule,
+  ruleIndex: number,
+): KeyOutcome | EmptyIndexKey | null {
   if (file.index === undefined) return null
   const vars: Record<string, string> = { ...indexVariables(file.index), 'file.name': file.name }
   const fields: Record<string, string> = {}
@@ -154,9 +163,11 @@ function indexKey(file: MatchCandidate, rule: IndexRule, ruleIndex: number): Key
     const value = renderTemplate(template, vars).trim()
     if (value === '') {
       return {
-        ok: false,
-        code: 'NO_MATCHING_RECORD',
-        message: `key ${field} is empty in the index row of ${file.name}`,
+        empty: {
+          ok: false,
+          code: 'NO_MATCHING_RECORD',
+          message: `key ${field} is empty in the index row of ${file.name}`,
+        },
       }
     }
     fields[field] = value
@@ -177,6 +188,9 @@ function indexKey(file: MatchCandidate, rule: IndexRule, ruleIndex: number): Key
 }
 
 function extractKey(file: MatchCandidate, compiled: CompiledRules): KeyOutcome {
+  // An index row with an empty key cell is left to the next rule, so one index can name products,
+  // campaigns and quotes in columns of their own; it fails only if no later rule takes the file.
+  let emptyIndexKey: KeyOutcome | null = null
   for (const [ruleIndex, r] of compiled.rules.entries()) {
     switch (r.type) {
       case 'filename': {
@@ -220,10 +234,13 @@ function extractKey(file: MatchCandidate, compiled: CompiledRules): KeyOutcome {
       case 'index': {
         const outcome = indexKey(file, r.c.rule, ruleIndex)
         if (outcome === null) continue
-        return outcome
+        if (!('empty' in outcome)) return outcome
+        emptyIndexKey ??= outcome.empty
+        continue
       }
     }
   }
+  if (emptyIndexKey !== null) return emptyIndexKey
   return {
     ok: false,
     code: 'NO_MATCH_RULE',

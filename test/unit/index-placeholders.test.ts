@@ -139,3 +139,37 @@ t.test('file fields from index columns; a missing column fails the file with wha
       "field Language__c: front.jpg has no {index.Region} (no row in its batch's index, or no such column)",
   })
 })
+
+t.test(
+  'an empty key cell leaves the file to the next index rule: one index for products, campaigns and quotes',
+  async (t) => {
+    const rules = compileMatchRules(
+      flow([
+        { type: 'index', object: 'Product2', key: { ProductCode: '{index.SKU}' } },
+        { type: 'index', object: 'Campaign', key: { Name: '{index.Campaign}' } },
+        { type: 'index', object: 'Quote', key: { Id: '{index.QuoteId}' } },
+      ]).match,
+    )
+    const row = (cells: Record<string, string>) => ({ SKU: '', Campaign: '', QuoteId: '', ...cells })
+    t.match(extractMatchKey({ name: 'a.jpg', relativeDir: '', index: row({ SKU: 'W-100' }) }, rules), {
+      ok: true,
+      key: { ruleIndex: 0, object: 'Product2', fields: { ProductCode: 'W-100' } },
+    })
+    t.match(
+      extractMatchKey({ name: 'b.pdf', relativeDir: '', index: row({ Campaign: 'Spring 2027' }) }, rules),
+      {
+        ok: true,
+        key: { ruleIndex: 1, object: 'Campaign', fields: { Name: 'Spring 2027' } },
+      },
+    )
+    t.match(
+      extractMatchKey({ name: 'c.pdf', relativeDir: '', index: row({ QuoteId: '0Q0000000000001' }) }, rules),
+      { ok: true, key: { ruleIndex: 2, kind: 'id', object: 'Quote', id: '0Q0000000000001' } },
+    )
+    t.match(extractMatchKey({ name: 'd.pdf', relativeDir: '', index: row({}) }, rules), {
+      ok: false,
+      code: 'NO_MATCHING_RECORD',
+      message: /key ProductCode is empty in the index row of d\.pdf/,
+    })
+  },
+)

@@ -431,7 +431,7 @@ t.test('CLI: check-endpoint', async (t) => {
   t.match(unknown.stderr(), /endpoint "nope" is not configured.*configured: partner/)
 })
 
-// Real daemons, as test/contract/remote-files.test.ts runs them; skipped (with a comment) without root.
+// Real daemons, as test/contract/remote-files-sftp and -vsftpd.test.ts run them; skipped (with a comment) without root.
 
 t.test('OpenSSH sshd', { skip: skipUnlessDaemon(sshdPath) }, async (t) => {
   // ChrootDirectory wants root-owned components that are not group/world-writable; /tmp is not.

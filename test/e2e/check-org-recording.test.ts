@@ -13,6 +13,7 @@ import t, { type Test } from 'tap'
 import { startFaultProxy } from '../support/fault-proxy.js'
 import { API_KEY, REMOTE_PASSWORD, seedRecords, standardFlow, startHarness } from '../support/harness.js'
 import { PROBE_REMOTE_PASSWORD, PROBE_SECRET, startProbeOrg } from '../support/org-probe.js'
+import { childEnv, compiled } from '../support/service-build.js'
 
 const repoRoot = join(import.meta.dirname, '..', '..')
 
@@ -21,9 +22,9 @@ function runCliChild(args: string[], env: Record<string, string>) {
 }
 
 function startCliChild(args: string[], env: Record<string, string>) {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), ...args], {
+  const proc = spawn(process.execPath, [compiled('src/cli.ts'), ...args], {
     cwd: repoRoot,
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+    env: childEnv({ ...env, LOG_LEVEL: 'warn' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''

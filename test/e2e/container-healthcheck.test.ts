@@ -9,6 +9,7 @@ import { createServer } from 'node:net'
 import t from 'tap'
 import { healthUrlOf } from '../../src/healthcheck.js'
 import { childSetup, exitCodeOf } from '../support/child-service.js'
+import { childEnv, compiled } from '../support/service-build.js'
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -19,8 +20,8 @@ async function freePort(): Promise<number> {
 }
 
 async function runHealthcheck(configPath: string, env: Record<string, string>) {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/healthcheck.ts'], {
-    env: { ...process.env, ...env, BRIDGE_CONFIG: configPath },
+  const proc = spawn(process.execPath, [compiled('src/healthcheck.ts')], {
+    env: childEnv({ ...env, BRIDGE_CONFIG: configPath }),
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''

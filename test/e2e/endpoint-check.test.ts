@@ -34,6 +34,7 @@ import {
 import { API_KEY, standardFlow, startHarness } from '../support/harness.js'
 import { startSshd } from '../support/real-server-configs.js'
 import { endpointConfig, sandboxSftpEndpoint } from '../support/remote-files-contract.js'
+import { compiled } from '../support/service-build.js'
 
 const silent = pino({ level: 'silent' })
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -382,15 +383,11 @@ t.test('CLI: check-config', async (t) => {
   t.match(usage.stderr(), /unknown command "frobnicate"[\s\S]*usage:/)
 
   // The entry point itself, as the bin runs it.
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), 'check-config', fixturePath],
-    {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH, ...fixtureEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
+  const child = spawn(process.execPath, [compiled('src/cli.ts'), 'check-config', fixturePath], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH, ...fixtureEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString()
@@ -434,7 +431,7 @@ t.test('CLI: check-endpoint', async (t) => {
   t.match(unknown.stderr(), /endpoint "nope" is not configured.*configured: partner/)
 })
 
-// Real daemons, as test/contract/remote-files.test.ts runs them; skipped (with a comment) without root.
+// Real daemons, as test/contract/remote-files-sftp and -vsftpd.test.ts run them; skipped (with a comment) without root.
 
 t.test('OpenSSH sshd', { skip: skipUnlessDaemon(sshdPath) }, async (t) => {
   // ChrootDirectory wants root-owned components that are not group/world-writable; /tmp is not.

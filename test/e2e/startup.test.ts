@@ -5,13 +5,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { childEnv, compiled } from '../support/service-build.js'
 
 async function runServer(config: string, env: Record<string, string> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'bridge-startup-'))
   const path = join(dir, 'bridge.yaml')
   await writeFile(path, config)
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, ...env, BRIDGE_CONFIG: path },
+  const proc = spawn(process.execPath, [compiled('src/server.ts')], {
+    env: childEnv({ ...env, BRIDGE_CONFIG: path }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''

@@ -28,6 +28,7 @@ import {
   waitForRunOver,
 } from '../support/child-service.js'
 import { API_KEY, sdriveFiles, wipRecords } from '../support/harness.js'
+import { childEnv, compiled } from '../support/service-build.js'
 
 t.setTimeout(20 * 60_000)
 
@@ -45,8 +46,8 @@ interface Replica {
 
 /** A replica process whose log is read line by line: each real fault of a file's transfer is counted. */
 async function startReplica(setup: ChildSetup): Promise<Replica> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, ...setup.env, BRIDGE_CONFIG: setup.configPath, LOG_LEVEL: 'info' },
+  const proc = spawn(process.execPath, [compiled('src/server.ts')], {
+    env: childEnv({ ...setup.env, BRIDGE_CONFIG: setup.configPath, LOG_LEVEL: 'info' }),
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const faults = new Map<string, number>()

@@ -19,6 +19,7 @@ import {
   type RemoteServerHandle,
   startRemoteServer,
 } from './harness.js'
+import { childEnv, compiled } from './service-build.js'
 
 export interface ChildService {
   proc: ChildProcess
@@ -38,8 +39,8 @@ export interface ChildSetup {
 }
 
 export async function startChild(configPath: string, env: Record<string, string>): Promise<ChildService> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, ...env, BRIDGE_CONFIG: configPath, LOG_LEVEL: 'info' },
+  const proc = spawn(process.execPath, [compiled('src/server.ts')], {
+    env: childEnv({ ...env, BRIDGE_CONFIG: configPath, LOG_LEVEL: 'info' }),
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream })

@@ -14,6 +14,7 @@ import {
   parseOutboundMessage,
   screenOutboundMessage,
 } from '../../src/domain/outbound-message.js'
+import { childEnv, compiled } from '../support/service-build.js'
 
 const ORG = '00D5g000004ABCDEAZ'
 const ENVELOPE_OPEN =
@@ -170,12 +171,18 @@ function prefixesTimesElements(k: number): string {
   return `${ENVELOPE_OPEN}><soapenv:Body>${open}${'<a/>'.repeat(2_400 * k)}${close}</soapenv:Body></soapenv:Envelope>`
 }
 
+/** Ms of CPU the process spent: a parse is synchronous, and unlike wall time this does not grow while the process waits for a core. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
+}
+
 function fastestParseMs(xml: string, runs: number): number {
   let best = Number.POSITIVE_INFINITY
   for (let r = 0; r < runs; r++) {
-    const started = performance.now()
+    const started = cpuMs()
     t.throws(() => parseOutboundMessage(xml), { code: 'VALIDATION_FAILED' })
-    best = Math.min(best, performance.now() - started)
+    best = Math.min(best, cpuMs() - started)
   }
   return best
 }
@@ -202,8 +209,8 @@ t.test('time is linear in the input, not prefixes × elements', async (t) => {
 async function parseInCappedProcess(xml: string, heapMb: number) {
   const child = spawn(
     process.execPath,
-    [`--max-old-space-size=${heapMb}`, '--import', 'tsx', 'test/support/parse-outbound-message.ts'],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
+    [`--max-old-space-size=${heapMb}`, compiled('test/support/parse-outbound-message.ts')],
+    { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() },
   )
   child.stdin.end(xml)
   let out = ''

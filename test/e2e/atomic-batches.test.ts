@@ -47,6 +47,7 @@ t.test('atomic batches', async (t) => {
       flowAt(e, 'atomic', { batch: { atomic: true } }),
       flowAt(e, 'versioned', { batch: { atomic: true }, existing: 'version' }),
       flowAt(e, 'plain', {}),
+      flowAt(e, 'indexed', { batch: { atomic: true }, index: { required: true } }),
       flowAt(e, 'fielded', {
         batch: { atomic: true },
         match: [
@@ -80,6 +81,33 @@ t.test('atomic batches', async (t) => {
   const named = (name: string) => sdriveFiles(h.sandbox).filter((f) => f.cg__File_Name__c === name)
   const items = async (runId: string): Promise<Item[]> => (await h.api('GET', `/v1/runs/${runId}`)).json.items
   const byName = (list: Item[]) => new Map(list.map((i) => [i.path.slice(i.path.lastIndexOf('/') + 1), i]))
+
+  t.test("an undone folder's index and its result follow it to the error directory", async (t) => {
+    for (const n of ['a', 'b']) await h.put(`indexed/fall/ACME-001_fall-${n}.pdf`, `fall ${n}`)
+    await h.put('indexed/fall/index.csv', 'File\nACME-001_fall-a.pdf\nACME-001_fall-b.pdf\n')
+    h.sandbox.corruptUploads(['ACME-001_fall-b.pdf'])
+    t.teardown(() => h.sandbox.clearFaults())
+    const run = await h.runAndWait('indexed')
+    t.same([run.counts.done, run.counts.failed], [0, 2])
+    t.same(await h.list('indexed/fall'), [], 'nothing is left in the source folder')
+    t.same(await h.list('indexed-done'), [], 'nothing of the undone folder went to the processed folder')
+    t.same(
+      await h.list('indexed-errors/fall'),
+      [
+        ...['a', 'b'].flatMap((n) => [`ACME-001_fall-${n}.pdf`, `ACME-001_fall-${n}.pdf.error.json`]),
+        `_batch-${run.id}.error.json`,
+        'index.csv',
+        'index.csv.result.csv',
+      ].sort(),
+    )
+    const result = await h.read('indexed-errors/fall/index.csv.result.csv')
+    t.match(result, /ACME-001_fall-a\.pdf,1,failed,BATCH_ROLLED_BACK/)
+    t.match(result, /ACME-001_fall-b\.pdf,2,failed,CHECKSUM_MISMATCH/)
+    const details = await h.api('GET', `/v1/runs/${run.id}`)
+    t.match(details.json.batches, [
+      { folder: '/indexed/fall', indexFinalPath: '/indexed-errors/fall/index.csv' },
+    ])
+  })
 
   t.test('one corrupt file undoes its folder, and only its folder', async (t) => {
     for (const n of ['a', 'b', 'c']) await h.put(`atomic/spring/ACME-001_${n}.pdf`, `spring ${n}`)

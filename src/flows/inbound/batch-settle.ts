@@ -3,7 +3,9 @@
  * settled (done, skipped, or failed and reported), a `<index>.result.csv`
  * (one line per index row and per file the index does not name) is
  * written and the index disposed of as the flow disposes of its files: with
- * after.success move both go to the processed folder. Safe to repeat after
+ * after.success move both go to the processed folder; an atomic folder that
+ * was undone (batch.atomic) took its files to the error folder, and its index
+ * and result follow them there, whatever after.success says. Safe to repeat after
  * a crash: the result is rewritten, a moved index is not moved again.
  */
 import { posix } from 'node:path'
@@ -15,6 +17,7 @@ import type { IndexRow } from '../../domain/index-file.js'
 import type { RemoteFiles } from '../../ports/remote-files.js'
 import type { ItemRecord, RunBatch, RunNote, RunRecord } from '../../ports/store.js'
 import { batchOf, readIndex } from './batch-claim.js'
+import { isAtomic } from './batch-gate.js'
 import type { RunContext } from './context.js'
 import { failureUnreported, freeName } from './dispose.js'
 
@@ -75,7 +78,9 @@ async function settleBatch(
   const parsed = inPlace && flow.index ? await readIndex(remote, batch.indexPath, flow.index, signal) : null
   const rows = parsed?.ok ? parsed.rows : []
   const csv = renderBatchResult(resultLines(batch, rows, items, run.notes))
-  if (!inPlace || flow.after.success !== 'move') {
+  // An atomic folder that was undone went to the error directory as a whole: its index follows it.
+  const undone = isAtomic(flow) && items.some((i) => i.state === 'failed')
+  if (!inPlace || (!undone && flow.after.success !== 'move')) {
     // Kept or deleted (or gone already): the result stays in the batch folder, where discovery skips it.
     const resultPath = posix.join(batch.folder, indexResultName(posix.basename(batch.indexPath)))
     await write(remote, resultPath, csv, signal)
@@ -83,8 +88,8 @@ async function settleBatch(
     return { ...batch, resultPath, settled: true }
   }
   const rel = posix.relative(flow.source.directory, batch.folder)
-  const processed = flow.after.processedDirectory as string
-  const dir = rel === '' || rel.startsWith('..') ? processed : posix.join(processed, rel)
+  const base = undone ? flow.after.errorDirectory : (flow.after.processedDirectory as string)
+  const dir = rel === '' || rel.startsWith('..') ? base : posix.join(base, rel)
   const indexFinalPath = await freeName(remote, dir, posix.basename(batch.indexPath), run.id, signal)
   const resultPath = `${indexFinalPath.slice(0, indexFinalPath.lastIndexOf('/') + 1)}${indexResultName(posix.basename(indexFinalPath))}`
   // The result first: a crash before the move leaves the index in place, and the next try writes it again.

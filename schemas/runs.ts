@@ -84,6 +84,14 @@ export const RunNote = T.Object(
   { $id: 'RunNote', title: 'RunNote', additionalProperties: false },
 )
 
+export const MissingIndexRow = T.Object(
+  {
+    file: T.String({ description: 'The file the index row names.' }),
+    row: T.Integer({ description: '1-based data row of the index.' }),
+  },
+  { $id: 'MissingIndexRow', title: 'MissingIndexRow', additionalProperties: false },
+)
+
 export const RunBatch = T.Object(
   {
     folder: T.String({ description: 'The batch folder: the directory its files sat in.' }),
@@ -98,7 +106,7 @@ export const RunBatch = T.Object(
     notInIndex: T.Array(T.String(), {
       description: 'Files of the folder the index does not name (NOT_IN_INDEX with index.required).',
     }),
-    missing: T.Array(T.Object({ file: T.String(), row: T.Integer() }, { additionalProperties: false }), {
+    missing: T.Array(T.Ref('MissingIndexRow'), {
       description: 'Index rows whose file is not in the folder (FILE_MISSING).',
     }),
     resultPath: Nullable(

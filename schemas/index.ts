@@ -35,12 +35,12 @@ import { RejectionList, RejectionRequestBody, RejectionView, ResubmissionView } 
 import {
   DryRunPlan,
   ItemState,
+  MissingIndexRow,
   PlannedAtomicBatch,
   PlannedBatch,
   PlannedFile,
   RetryAccepted,
   RunAccepted,
-  MissingIndexRow,
   RunBatch,
   RunCounts,
   RunDetail,

@@ -1,5 +1,6 @@
 /**
- * Interop with real servers: the inbound flow and the outbound export end to
+ * The interop suite with real servers, run by one file per daemon
+ * (test/interop/real-servers-*.test.ts) so that tap runs them side by side: the inbound flow and the outbound export end to
  * end (Salesforce/S-Drive sandbox ↔ bridge ↔ daemon) against OpenSSH sshd
  * (SFTP, key and password login), vsftpd (FTP, explicit FTPS) and pure-ftpd
  * (FTP, explicit FTPS), with odd names and a 200 MiB file; then a server
@@ -36,7 +37,7 @@ import { sdriveFileName } from '../../src/domain/file-names.js'
 import { generateSshKeyPair } from '../../src/sandbox/sftp-server.js'
 import { caPem } from '../../src/sandbox/tls/index.js'
 import type { RunDetailView as RunDetail } from '../../src/services/run-views.js'
-import { pureFtpdPath, skipUnlessDaemon, sshdPath, vsftpdPath } from '../support/daemons.js'
+import { pureFtpdPath, skipUnlessDaemon, sshdPath, vsftpdPath } from './daemons.js'
 import {
   API_KEY,
   type ExternalRemoteServer,
@@ -46,7 +47,7 @@ import {
   seedRecords,
   standardFlow,
   startHarness,
-} from '../support/harness.js'
+} from './harness.js'
 import {
   ensureTestUser,
   localAccount,
@@ -54,11 +55,11 @@ import {
   startPureFtpd,
   startSshd,
   startVsftpd,
-} from '../support/real-server-configs.js'
-import { endpointConfig as adapterEndpoint, failureCode } from '../support/remote-files-contract.js'
-import { seedSDriveFiles } from '../support/sdrive-seed.js'
+} from './real-server-configs.js'
+import { endpointConfig as adapterEndpoint, failureCode } from './remote-files-contract.js'
+import { seedSDriveFiles } from './sdrive-seed.js'
 
-// Two 200 MiB legs per server, six servers: far past the default per-file timeout.
+// Two 200 MiB legs per server, two servers per daemon: past the default per-file timeout.
 t.setTimeout(30 * 60_000)
 
 // The FTP daemons act as the test account; what the test makes as root must stay writable for it.
@@ -69,13 +70,19 @@ const KEY_PASSPHRASE = 'interop key passphrase'
 const clientKey = generateSshKeyPair({ passphrase: KEY_PASSPHRASE, cipher: 'aes256-ctr', rounds: 4 })
 const silent = pino({ level: 'silent' })
 const versions = new Map<string, string>()
-/** The system account sshd and vsftpd log in, and that owns what pure-ftpd's virtual user writes. */
-const testUser = localAccount('sdrivebridgeinterop')
+/**
+ * The system account sshd and vsftpd log in, and that owns what pure-ftpd's virtual user writes.
+ * One per daemon kind: the files run in parallel and each sets a fresh password.
+ */
+let testUser = localAccount('sdrivebridgeinterop')
 let owner = { uid: -1, gid: -1 }
 
 type Variant = 'plain' | 'no-rename' | 'two-connections'
 
+export type DaemonKind = 'sshd' | 'vsftpd' | 'pure-ftpd'
+
 interface RealServer {
+  kind: DaemonKind
   name: string
   daemon: string
   protocol: Protocol
@@ -92,6 +99,7 @@ const baseEndpoint = {
 
 function sshd(login: 'key' | 'password'): RealServer {
   return {
+    kind: 'sshd',
     name: `OpenSSH sshd, SFTP, ${login} login`,
     daemon: sshdPath,
     protocol: 'sftp',
@@ -151,6 +159,7 @@ function ftpEndpoint(tls: boolean, daemon: RunningDaemon) {
 
 function vsftpd(tls: boolean): RealServer {
   return {
+    kind: 'vsftpd',
     name: `vsftpd, ${tls ? 'explicit FTPS' : 'FTP'}`,
     daemon: vsftpdPath,
     protocol: tls ? 'ftps' : 'ftp',
@@ -177,6 +186,7 @@ function vsftpd(tls: boolean): RealServer {
 
 function pureFtpd(tls: boolean): RealServer {
   return {
+    kind: 'pure-ftpd',
     name: `pure-ftpd, ${tls ? 'explicit FTPS' : 'FTP'}`,
     daemon: pureFtpdPath,
     protocol: tls ? 'ftps' : 'ftp',
@@ -197,8 +207,16 @@ function pureFtpd(tls: boolean): RealServer {
   }
 }
 
-const servers = [sshd('key'), sshd('password'), vsftpd(false), vsftpd(true), pureFtpd(false), pureFtpd(true)]
-const ftpDaemons = [vsftpd(false), pureFtpd(false)]
+const allServers = [
+  sshd('key'),
+  sshd('password'),
+  vsftpd(false),
+  vsftpd(true),
+  pureFtpd(false),
+  pureFtpd(true),
+]
+const allFtpDaemons = [vsftpd(false), pureFtpd(false)]
+const symlinkServers = [sshd('password'), vsftpd(false), pureFtpd(false)]
 
 /** A 200 MiB file of random bytes, written in 1 MiB chunks (never whole in memory), with its SHA-256. */
 async function bigFile(t: Test): Promise<{ path: string; sha256: string }> {
@@ -419,150 +437,6 @@ async function greetings(port: number, count: number): Promise<string[]> {
   }
 }
 
-t.before(() => {
-  if (process.getuid?.() === 0) owner = ensureTestUser(testUser)
-})
-
-for (const server of servers) {
-  t.test(server.name, { skip: skipUnlessDaemon(server.daemon) }, async (t) => {
-    const big = await bigFile(t)
-
-    t.test('inbound: odd names and a 200 MiB file', async (t) => {
-      const h = await startFor(server, 'plain', (e) => [standardFlow(e)], t)
-      await runInbound(t, h, big)
-      noSecretsLogged(t, h)
-    })
-
-    t.test('outbound export: odd names and a 200 MiB file', async (t) => {
-      const h = await startFor(server, 'plain', (e) => [outboundFlow(e)], t)
-      await runOutbound(t, h, big)
-      noSecretsLogged(t, h)
-    })
-  })
-}
-
-for (const server of ftpDaemons) {
-  t.test(
-    `${server.name} refusing rename, endpoint supportsRename: false`,
-    { skip: skipUnlessDaemon(server.daemon) },
-    async (t) => {
-      const h = await startFor(
-        server,
-        'no-rename',
-        (e) => [
-          outboundFlow(e),
-          standardFlow(e),
-          standardFlow(e, {
-            name: 'delete-after',
-            source: { endpoint: e, directory: '/drop', include: ['**/*.pdf'] },
-            after: { success: 'delete', errorDirectory: '/errors' },
-          }),
-        ],
-        t,
-        { supportsRename: false },
-      )
-      const probe = createRemoteFiles(
-        adapterEndpoint({
-          ...baseEndpoint,
-          name: 'probe',
-          port: h.remote.port,
-          protocol: 'ftp',
-          username: testUser.name,
-          password: testUser.password,
-          supportsRename: true,
-        }),
-        silent,
-      )
-      t.teardown(() => probe.close())
-      await h.put('probe.txt', 'x')
-      // vsftpd answers 550 Permission denied (REMOTE_PERMISSION_DENIED); pure-ftpd 550 Rename/move failure.
-      const refusal = await failureCode(probe.rename('/probe.txt', '/probe-renamed.txt'))
-      t.comment(`a rename on this server fails with ${refusal}`)
-      t.match(refusal, /^REMOTE_(PERMISSION_DENIED|NOT_FOUND)$/, 'the server really refuses RNFR/RNTO')
-      t.same(await h.list(''), ['probe.txt'], 'and nothing was renamed')
-      await rm(join(h.remoteRoot, 'probe.txt'))
-      await probe.close()
-
-      t.test('outbound writes directly under the final name', async (t) => {
-        await runOutbound(t, h, null)
-      })
-
-      t.test('inbound with after.success "move": uploaded, then failed with a clear code', async (t) => {
-        seedRecords(h.sandbox)
-        await h.put('inbox/ACME-001_contract.pdf', 'acme contract')
-        const run = await h.runAndWait('partner-docs')
-        t.equal(run.state, 'failed', 'the run reports the failure')
-        const [item] = run.items
-        t.equal(item?.state, 'failed')
-        t.equal(item?.errorCode, 'REMOTE_PERMISSION_DENIED', 'code: REMOTE_PERMISSION_DENIED')
-        t.match(
-          item?.errorMessage,
-          /uploaded to S-Drive as \w+, but the source could not be disposed of: .*without rename support/,
-          'the message says the document is in S-Drive and what is left to do',
-        )
-        t.same(
-          sdriveFiles(h.sandbox).map((f) => f.cg__File_Name__c),
-          ['ACME-001_contract.pdf'],
-          'the document is in S-Drive',
-        )
-        t.same(await h.list('inbox'), ['ACME-001_contract.pdf'], 'the source stays where it was')
-        const again = await h.runAndWait('partner-docs')
-        t.equal(again.counts.total, 0, 'a later run does not take it again')
-        t.equal(sdriveFiles(h.sandbox).length, 1, 'no duplicate')
-      })
-
-      t.test('inbound with after.success "delete" needs no rename', async (t) => {
-        await h.put("drop/O'BRIEN-1_deal über 2024.pdf", 'obrien deal')
-        const run = await h.runAndWait('delete-after')
-        t.equal(run.state, 'succeeded')
-        t.equal(run.counts.done, 1)
-        t.same(await h.list('drop'), [], 'the source is deleted')
-        t.ok(
-          sdriveFiles(h.sandbox).some((f) => f.cg__File_Name__c === "O'BRIEN-1_deal über 2024.pdf"),
-          'and in S-Drive',
-        )
-      })
-    },
-  )
-
-  t.test(
-    `${server.name} allowing 2 connections per client, endpoint maxConnections: 2`,
-    { skip: skipUnlessDaemon(server.daemon) },
-    async (t) => {
-      const h = await startFor(server, 'two-connections', (e) => [standardFlow(e), outboundFlow(e)], t, {
-        maxConnections: 2,
-      })
-      const codes = (await greetings(h.remote.port, 3)).map((line) => line.slice(0, 3)).sort()
-      t.same(codes, ['220', '220', '421'], 'of three clients at once one is refused: the limit is real')
-      // The server forgets the refused and closed clients once their processes end.
-      for (let attempt = 0; attempt < 100; attempt++) {
-        const lines = await greetings(h.remote.port, 2)
-        if (lines.every((line) => line.startsWith('220'))) break
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200))
-
-      const ids = seedRecords(h.sandbox)
-      for (let i = 0; i < 12; i++) await h.put(`inbox/ACME-001_part ${i} ü.pdf`, `part ${i}`)
-      const started = await h.api('POST', '/v1/flows/partner-docs/runs')
-      t.equal(started.status, 202)
-      // The export runs at the same time as the inbound run, over the same endpoint.
-      const exported = await runOutbound(t, h, null)
-      const run = await h.waitForRun(started.json.runId)
-      t.equal(run.state, 'succeeded', 'inbound succeeded beside the export')
-      t.equal(run.counts.done, 12)
-      t.equal(
-        sdriveFiles(h.sandbox).filter((f) => String(f.cg__Account__c).slice(0, 15) === ids.acme.slice(0, 15))
-          .length,
-        12,
-      )
-      t.equal((await readdir(join(h.remoteRoot, 'processed'))).length, 12, 'every source moved')
-      t.ok(exported.jobId, 'and the export delivered')
-      t.notMatch(h.logs.join(''), /421 (There are )?too many/i, 'the bridge never went past the limit')
-    },
-  )
-}
-
 /** How the bridge recorded each path of a run: an item's state and code, or a note's reason. */
 function outcomes(run: RunDetail): Map<string, string> {
   const seen = new Map<string, string>()
@@ -572,59 +446,211 @@ function outcomes(run: RunDetail): Map<string, string> {
   return seen
 }
 
-// All three daemons chroot the session to the served directory (ChrootDirectory, chroot_local_user,
-// --chrooteveryone): an absolute link out of it dangles there, a relative one within it resolves.
-for (const server of [sshd('password'), vsftpd(false), pureFtpd(false)]) {
-  t.test(`${server.name}: symlinks in the inbox`, { skip: skipUnlessDaemon(server.daemon) }, async (t) => {
-    const h = await startFor(server, 'plain', (e) => [standardFlow(e)], t)
-    seedRecords(h.sandbox)
-    const outside = await mkdtemp(join(tmpdir(), 'interop-outside-'))
-    t.teardown(() => rm(outside, { recursive: true, force: true }))
-    const secret = join(outside, 'ACME-001_secret.txt')
-    await writeFile(secret, 'not for partners')
-    const old = (Date.now() - 3600_000) / 1000
-    await utimes(secret, old, old)
-    await h.put('data/ACME-001_real.txt', 'inside the served directory')
-    await h.put('inbox/ACME-001_contract.pdf', 'acme contract')
-    await symlink(secret, join(h.remoteRoot, 'inbox', 'ACME-001_leak.txt'))
-    await symlink('../data/ACME-001_real.txt', join(h.remoteRoot, 'inbox', 'ACME-001_alias.txt'))
+/** Registers the interop tests of one daemon kind on the root tap test. */
+export function realServersSuite(kind: DaemonKind): void {
+  testUser = localAccount(`sdbinterop${kind.replace('-', '')}`)
+  const servers = allServers.filter((s) => s.kind === kind)
+  const ftpDaemons = allFtpDaemons.filter((s) => s.kind === kind)
+  const symlinks = symlinkServers.filter((s) => s.kind === kind)
+  t.before(() => {
+    if (process.getuid?.() === 0) owner = ensureTestUser(testUser)
+  })
 
-    const plan = await h.api('POST', '/v1/flows/partner-docs/runs?dryRun=true')
-    t.equal(plan.status, 200, 'the dry run answers')
-    const run = await h.runAndWait('partner-docs')
-    explain(t, h, run)
-    const seen = outcomes(run)
-    for (const [path, outcome] of seen) t.comment(`${path}: ${outcome}`)
+  for (const server of servers) {
+    t.test(server.name, { skip: skipUnlessDaemon(server.daemon) }, async (t) => {
+      const big = await bigFile(t)
 
-    t.equal(run.state, 'succeeded', 'the run ends normally')
-    t.equal(seen.get('/inbox/ACME-001_contract.pdf'), 'item done', 'the regular file is delivered')
-    for (const link of ['/inbox/ACME-001_leak.txt', '/inbox/ACME-001_alias.txt']) {
-      // Each daemon lists a link as a link, not as the file it points at: reported, not taken.
-      t.equal(seen.get(link), 'note NOT_A_REGULAR_FILE', `${link}: reported, never followed`)
-    }
-    t.same(
-      sdriveFiles(h.sandbox).map((f) => f.cg__File_Name__c),
-      ['ACME-001_contract.pdf'],
-      'nothing a link points at reached S-Drive',
+      t.test('inbound: odd names and a 200 MiB file', async (t) => {
+        const h = await startFor(server, 'plain', (e) => [standardFlow(e)], t)
+        await runInbound(t, h, big)
+        noSecretsLogged(t, h)
+      })
+
+      t.test('outbound export: odd names and a 200 MiB file', async (t) => {
+        const h = await startFor(server, 'plain', (e) => [outboundFlow(e)], t)
+        await runOutbound(t, h, big)
+        noSecretsLogged(t, h)
+      })
+    })
+  }
+
+  for (const server of ftpDaemons) {
+    t.test(
+      `${server.name} refusing rename, endpoint supportsRename: false`,
+      { skip: skipUnlessDaemon(server.daemon) },
+      async (t) => {
+        const h = await startFor(
+          server,
+          'no-rename',
+          (e) => [
+            outboundFlow(e),
+            standardFlow(e),
+            standardFlow(e, {
+              name: 'delete-after',
+              source: { endpoint: e, directory: '/drop', include: ['**/*.pdf'] },
+              after: { success: 'delete', errorDirectory: '/errors' },
+            }),
+          ],
+          t,
+          { supportsRename: false },
+        )
+        const probe = createRemoteFiles(
+          adapterEndpoint({
+            ...baseEndpoint,
+            name: 'probe',
+            port: h.remote.port,
+            protocol: 'ftp',
+            username: testUser.name,
+            password: testUser.password,
+            supportsRename: true,
+          }),
+          silent,
+        )
+        t.teardown(() => probe.close())
+        await h.put('probe.txt', 'x')
+        // vsftpd answers 550 Permission denied (REMOTE_PERMISSION_DENIED); pure-ftpd 550 Rename/move failure.
+        const refusal = await failureCode(probe.rename('/probe.txt', '/probe-renamed.txt'))
+        t.comment(`a rename on this server fails with ${refusal}`)
+        t.match(refusal, /^REMOTE_(PERMISSION_DENIED|NOT_FOUND)$/, 'the server really refuses RNFR/RNTO')
+        t.same(await h.list(''), ['probe.txt'], 'and nothing was renamed')
+        await rm(join(h.remoteRoot, 'probe.txt'))
+        await probe.close()
+
+        t.test('outbound writes directly under the final name', async (t) => {
+          await runOutbound(t, h, null)
+        })
+
+        t.test('inbound with after.success "move": uploaded, then failed with a clear code', async (t) => {
+          seedRecords(h.sandbox)
+          await h.put('inbox/ACME-001_contract.pdf', 'acme contract')
+          const run = await h.runAndWait('partner-docs')
+          t.equal(run.state, 'failed', 'the run reports the failure')
+          const [item] = run.items
+          t.equal(item?.state, 'failed')
+          t.equal(item?.errorCode, 'REMOTE_PERMISSION_DENIED', 'code: REMOTE_PERMISSION_DENIED')
+          t.match(
+            item?.errorMessage,
+            /uploaded to S-Drive as \w+, but the source could not be disposed of: .*without rename support/,
+            'the message says the document is in S-Drive and what is left to do',
+          )
+          t.same(
+            sdriveFiles(h.sandbox).map((f) => f.cg__File_Name__c),
+            ['ACME-001_contract.pdf'],
+            'the document is in S-Drive',
+          )
+          t.same(await h.list('inbox'), ['ACME-001_contract.pdf'], 'the source stays where it was')
+          const again = await h.runAndWait('partner-docs')
+          t.equal(again.counts.total, 0, 'a later run does not take it again')
+          t.equal(sdriveFiles(h.sandbox).length, 1, 'no duplicate')
+        })
+
+        t.test('inbound with after.success "delete" needs no rename', async (t) => {
+          await h.put("drop/O'BRIEN-1_deal über 2024.pdf", 'obrien deal')
+          const run = await h.runAndWait('delete-after')
+          t.equal(run.state, 'succeeded')
+          t.equal(run.counts.done, 1)
+          t.same(await h.list('drop'), [], 'the source is deleted')
+          t.ok(
+            sdriveFiles(h.sandbox).some((f) => f.cg__File_Name__c === "O'BRIEN-1_deal über 2024.pdf"),
+            'and in S-Drive',
+          )
+        })
+      },
     )
-    t.equal(await readFile(secret, 'utf8'), 'not for partners', 'the file outside is untouched')
-    t.equal(
-      await readFile(join(h.remoteRoot, 'data', 'ACME-001_real.txt'), 'utf8'),
-      'inside the served directory',
+
+    t.test(
+      `${server.name} allowing 2 connections per client, endpoint maxConnections: 2`,
+      { skip: skipUnlessDaemon(server.daemon) },
+      async (t) => {
+        const h = await startFor(server, 'two-connections', (e) => [standardFlow(e), outboundFlow(e)], t, {
+          maxConnections: 2,
+        })
+        const codes = (await greetings(h.remote.port, 3)).map((line) => line.slice(0, 3)).sort()
+        t.same(codes, ['220', '220', '421'], 'of three clients at once one is refused: the limit is real')
+        // The server forgets the refused and closed clients once their processes end.
+        for (let attempt = 0; attempt < 100; attempt++) {
+          const lines = await greetings(h.remote.port, 2)
+          if (lines.every((line) => line.startsWith('220'))) break
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200))
+
+        const ids = seedRecords(h.sandbox)
+        for (let i = 0; i < 12; i++) await h.put(`inbox/ACME-001_part ${i} ü.pdf`, `part ${i}`)
+        const started = await h.api('POST', '/v1/flows/partner-docs/runs')
+        t.equal(started.status, 202)
+        // The export runs at the same time as the inbound run, over the same endpoint.
+        const exported = await runOutbound(t, h, null)
+        const run = await h.waitForRun(started.json.runId)
+        t.equal(run.state, 'succeeded', 'inbound succeeded beside the export')
+        t.equal(run.counts.done, 12)
+        t.equal(
+          sdriveFiles(h.sandbox).filter(
+            (f) => String(f.cg__Account__c).slice(0, 15) === ids.acme.slice(0, 15),
+          ).length,
+          12,
+        )
+        t.equal((await readdir(join(h.remoteRoot, 'processed'))).length, 12, 'every source moved')
+        t.ok(exported.jobId, 'and the export delivered')
+        t.notMatch(h.logs.join(''), /421 (There are )?too many/i, 'the bridge never went past the limit')
+      },
     )
-    t.same(
-      await h.list('inbox'),
-      ['ACME-001_alias.txt', 'ACME-001_leak.txt'],
-      'the links stay where they are',
-    )
-    t.same(await h.list('errors'), [], 'and are not moved to the error folder')
+  }
+
+  // All three daemons chroot the session to the served directory (ChrootDirectory, chroot_local_user,
+  // --chrooteveryone): an absolute link out of it dangles there, a relative one within it resolves.
+  for (const server of symlinks) {
+    t.test(`${server.name}: symlinks in the inbox`, { skip: skipUnlessDaemon(server.daemon) }, async (t) => {
+      const h = await startFor(server, 'plain', (e) => [standardFlow(e)], t)
+      seedRecords(h.sandbox)
+      const outside = await mkdtemp(join(tmpdir(), 'interop-outside-'))
+      t.teardown(() => rm(outside, { recursive: true, force: true }))
+      const secret = join(outside, 'ACME-001_secret.txt')
+      await writeFile(secret, 'not for partners')
+      const old = (Date.now() - 3600_000) / 1000
+      await utimes(secret, old, old)
+      await h.put('data/ACME-001_real.txt', 'inside the served directory')
+      await h.put('inbox/ACME-001_contract.pdf', 'acme contract')
+      await symlink(secret, join(h.remoteRoot, 'inbox', 'ACME-001_leak.txt'))
+      await symlink('../data/ACME-001_real.txt', join(h.remoteRoot, 'inbox', 'ACME-001_alias.txt'))
+
+      const plan = await h.api('POST', '/v1/flows/partner-docs/runs?dryRun=true')
+      t.equal(plan.status, 200, 'the dry run answers')
+      const run = await h.runAndWait('partner-docs')
+      explain(t, h, run)
+      const seen = outcomes(run)
+      for (const [path, outcome] of seen) t.comment(`${path}: ${outcome}`)
+
+      t.equal(run.state, 'succeeded', 'the run ends normally')
+      t.equal(seen.get('/inbox/ACME-001_contract.pdf'), 'item done', 'the regular file is delivered')
+      for (const link of ['/inbox/ACME-001_leak.txt', '/inbox/ACME-001_alias.txt']) {
+        // Each daemon lists a link as a link, not as the file it points at: reported, not taken.
+        t.equal(seen.get(link), 'note NOT_A_REGULAR_FILE', `${link}: reported, never followed`)
+      }
+      t.same(
+        sdriveFiles(h.sandbox).map((f) => f.cg__File_Name__c),
+        ['ACME-001_contract.pdf'],
+        'nothing a link points at reached S-Drive',
+      )
+      t.equal(await readFile(secret, 'utf8'), 'not for partners', 'the file outside is untouched')
+      t.equal(
+        await readFile(join(h.remoteRoot, 'data', 'ACME-001_real.txt'), 'utf8'),
+        'inside the served directory',
+      )
+      t.same(
+        await h.list('inbox'),
+        ['ACME-001_alias.txt', 'ACME-001_leak.txt'],
+        'the links stay where they are',
+      )
+      t.same(await h.list('errors'), [], 'and are not moved to the error folder')
+    })
+  }
+
+  t.test('the daemons report their versions', async (t) => {
+    if (versions.size === 0) t.comment('no daemon ran here')
+    for (const [daemon, version] of versions) t.comment(`${daemon}: ${version}`)
+    if (versions.has('OpenSSH sshd')) t.match(versions.get('OpenSSH sshd'), /^SSH-2\.0-OpenSSH_\d/)
+    if (versions.has('vsftpd')) t.match(versions.get('vsftpd'), /vsFTPd \d+\.\d+/)
+    if (versions.has('pure-ftpd')) t.match(versions.get('pure-ftpd'), /^pure-ftpd v\d+\.\d+/)
   })
 }
-
-t.test('the daemons report their versions', async (t) => {
-  if (versions.size === 0) t.comment('no daemon ran here')
-  for (const [daemon, version] of versions) t.comment(`${daemon}: ${version}`)
-  if (versions.has('OpenSSH sshd')) t.match(versions.get('OpenSSH sshd'), /^SSH-2\.0-OpenSSH_\d/)
-  if (versions.has('vsftpd')) t.match(versions.get('vsftpd'), /vsFTPd \d+\.\d+/)
-  if (versions.has('pure-ftpd')) t.match(versions.get('pure-ftpd'), /^pure-ftpd v\d+\.\d+/)
-})

@@ -1,7 +1,7 @@
 /** The audit trail for auditors: every file outcome, oldest first, paged by cursor. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type as T } from '@sinclair/typebox'
-import { ListFileOutcomesQuery } from '../schemas/audit.js'
+import { FILE_OUTCOMES_PAGE_LIMIT, ListFileOutcomesQuery } from '../schemas/audit.js'
 import { ErrorRef } from '../schemas/common.js'
 import type { Bridge } from '../src/bridge.js'
 import { toFileOutcomeView } from '../src/services/audit-views.js'
@@ -25,7 +25,7 @@ const audit: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridg
     async (request) => {
       const { since, cursor, limit } = request.query
       const page = await bridge.store.listFileOutcomes({
-        limit,
+        limit: limit ?? FILE_OUTCOMES_PAGE_LIMIT,
         ...(since ? { since } : {}),
         ...(cursor ? { cursor } : {}),
       })

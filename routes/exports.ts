@@ -2,11 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type as T } from '@sinclair/typebox'
 import { ErrorRef } from '../schemas/common.js'
 import { ExportHeaders, JobParams } from '../schemas/exports.js'
-import { ListRunsQuery } from '../schemas/runs.js'
+import { ListRunsQuery, RUNS_PAGE_LIMIT } from '../schemas/runs.js'
 import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'
 import { assertClientIdempotencyKey } from '../src/domain/idempotency-keys.js'
+import { type KeyValueEntry, keyValueMap } from '../src/domain/key-values.js'
 import { toJobDetailView, toJobSummaryView } from '../src/services/run-views.js'
+import { acceptMapFormOf } from './key-value-body.js'
 import type { RouteApp } from './route-app.js'
 
 const outboundFlows = (bridge: Bridge) =>
@@ -23,6 +25,7 @@ function registerCreateExport(app: RouteApp, bridge: Bridge) {
   app.post(
     '/v1/exports',
     {
+      preValidation: acceptMapFormOf('metadata'),
       schema: {
         operationId: 'createExport',
         summary: 'Export the S-Drive files of records (or given files) to the flow’s FTP/SFTP destination',
@@ -47,7 +50,7 @@ function registerCreateExport(app: RouteApp, bridge: Bridge) {
         flow: string
         recordIds?: string[]
         fileIds?: string[]
-        metadata?: Record<string, string>
+        metadata?: KeyValueEntry[]
       }
       const key = request.headers['idempotency-key']
       assertClientIdempotencyKey(key)
@@ -56,7 +59,7 @@ function registerCreateExport(app: RouteApp, bridge: Bridge) {
         {
           ...(body.recordIds ? { recordIds: body.recordIds } : {}),
           ...(body.fileIds ? { fileIds: body.fileIds } : {}),
-          ...(body.metadata ? { metadata: body.metadata } : {}),
+          ...(body.metadata ? { metadata: keyValueMap(body.metadata, 'body.metadata') } : {}),
         },
         { trigger: 'api', ...(key ? { idempotencyKey: key } : {}) },
       )
@@ -105,7 +108,7 @@ function registerListJobs(app: RouteApp, bridge: Bridge) {
     async (request) => {
       const { flow, state, cursor, limit } = request.query
       const page = await bridge.store.listRuns({
-        limit,
+        limit: limit ?? RUNS_PAGE_LIMIT,
         flows: outboundFlows(bridge),
         ...(flow ? { flow } : {}),
         ...(state ? { state } : {}),

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type as T } from '@sinclair/typebox'
 import { ErrorRef } from '../schemas/common.js'
-import { ListNotificationsQuery } from '../schemas/notifications.js'
+import { ListNotificationsQuery, NOTIFICATIONS_PAGE_LIMIT } from '../schemas/notifications.js'
 import type { Bridge } from '../src/bridge.js'
 
 const notifications: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
@@ -22,7 +22,7 @@ const notifications: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app,
     async (request) => {
       const { state, channel, cursor, limit } = request.query
       return bridge.notifications.list({
-        limit,
+        limit: limit ?? NOTIFICATIONS_PAGE_LIMIT,
         ...(state ? { state } : {}),
         ...(channel ? { channel } : {}),
         ...(cursor ? { cursor } : {}),

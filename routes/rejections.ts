@@ -4,7 +4,9 @@ import { ErrorRef, FlowParams } from '../schemas/common.js'
 import { RejectionParams } from '../schemas/reviews.js'
 import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'
+import { type KeyValueEntry, keyValueMap } from '../src/domain/key-values.js'
 import type { ReviewRecord } from '../src/ports/store.js'
+import { acceptMapFormOf } from './key-value-body.js'
 
 function toRejectionView(review: ReviewRecord) {
   return {
@@ -31,6 +33,7 @@ const rejections: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { 
   app.post(
     '/v1/flows/:flow/rejections',
     {
+      preValidation: acceptMapFormOf('notify'),
       schema: {
         operationId: 'createRejection',
         summary: 'Send an S-Drive file back to the partner for correction',
@@ -54,13 +57,13 @@ const rejections: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { 
         fileId: string
         reasonCode: string
         reason: string
-        notify?: Record<string, string>
+        notify?: KeyValueEntry[]
       }
       const { review, created } = await bridge.reviews.reject(request.params.flow, {
         fileId: body.fileId,
         reasonCode: body.reasonCode,
         reason: body.reason,
-        ...(body.notify ? { notify: body.notify } : {}),
+        ...(body.notify ? { notify: keyValueMap(body.notify, 'body.notify') } : {}),
       })
       return reply.code(created ? 202 : 200).send(toRejectionView(review))
     },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type as T } from '@sinclair/typebox'
 import { ErrorRef, FlowParams } from '../schemas/common.js'
-import { ListRunsQuery, RunParams, StartRunHeaders, StartRunQuery } from '../schemas/runs.js'
+import { ListRunsQuery, RUNS_PAGE_LIMIT, RunParams, StartRunHeaders, StartRunQuery } from '../schemas/runs.js'
 import type { Bridge } from '../src/bridge.js'
 import { BridgeError } from '../src/domain/errors.js'
 import { assertClientIdempotencyKey } from '../src/domain/idempotency-keys.js'
@@ -110,7 +110,7 @@ function registerListRuns(app: RouteApp, bridge: Bridge) {
     async (request) => {
       const { flow, state, cursor, limit } = request.query
       const page = await bridge.store.listRuns({
-        limit,
+        limit: limit ?? RUNS_PAGE_LIMIT,
         ...(flow ? { flow } : {}),
         ...(state ? { state } : {}),
         ...(cursor ? { cursor } : {}),

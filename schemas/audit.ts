@@ -52,12 +52,14 @@ export const FileOutcomeList = T.Object(
   { $id: 'FileOutcomeList', title: 'FileOutcomeList', additionalProperties: false },
 )
 
+export const FILE_OUTCOMES_PAGE_LIMIT = 100
+
 export const ListFileOutcomesQuery = T.Object(
   {
     since: T.Optional(
       T.String({ format: 'date-time', description: 'Only outcomes stored at or after this time.' }),
     ),
-    limit: T.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    limit: T.Optional(T.Integer({ minimum: 1, maximum: 1000, default: FILE_OUTCOMES_PAGE_LIMIT })),
     cursor: T.Optional(T.String({ maxLength: 200, description: 'The nextCursor of the page before.' })),
   },
   { additionalProperties: false },

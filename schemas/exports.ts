@@ -15,8 +15,9 @@ export const ExportRequestBody = T.Object(
     ),
     fileIds: T.Optional(T.Array(RecordId, { maxItems: 2000, description: 'Specific S-Drive file records.' })),
     metadata: T.Optional(
-      T.Record(T.String({ pattern: '^[A-Za-z0-9_]{1,64}$' }), T.String({ maxLength: 1000 }), {
-        description: 'Free key/value pairs, usable in templates as {metadata.key}.',
+      T.Array(T.Ref('KeyValue'), {
+        description:
+          'Free key/value pairs, usable in templates as {metadata.key}; each key at most once. The map form {"key": "value"} is still accepted.',
       }),
     ),
   },

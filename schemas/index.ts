@@ -1,6 +1,6 @@
 /** Every named schema, registered once with fastify.addSchema so OpenAPI shows components. */
 import { FileOutcome, FileOutcomeList } from './audit.js'
-import { ErrorInfo, ErrorResponse } from './common.js'
+import { ErrorDetail, ErrorInfo, ErrorResponse, KeyValue } from './common.js'
 import {
   EndpointCertificate,
   EndpointCheckTimings,
@@ -22,7 +22,14 @@ import {
   JobSummary,
 } from './exports.js'
 import { FlowDetail, FlowList, FlowSummary } from './flows.js'
-import { ConfigProblem, Health, MisconfiguredFlow, Readiness } from './health.js'
+import {
+  ApiLimitPause,
+  ConfigProblem,
+  Health,
+  MisconfiguredFlow,
+  Readiness,
+  ReadinessChecks,
+} from './health.js'
 import { NotificationFile, NotificationList, NotificationView, OutboxStateSchema } from './notifications.js'
 import {
   OrgCheckItem,
@@ -55,7 +62,9 @@ import {
 } from './runs.js'
 
 export const sharedSchemas = [
+  ErrorDetail,
   ErrorResponse,
+  KeyValue,
   ErrorInfo,
   RunState,
   ItemState,
@@ -86,6 +95,8 @@ export const sharedSchemas = [
   Health,
   ConfigProblem,
   MisconfiguredFlow,
+  ReadinessChecks,
+  ApiLimitPause,
   Readiness,
   ExportRequestBody,
   ExportAccepted,

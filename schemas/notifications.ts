@@ -56,11 +56,13 @@ export const NotificationList = T.Object(
   { $id: 'NotificationList', title: 'NotificationList', additionalProperties: false },
 )
 
+export const NOTIFICATIONS_PAGE_LIMIT = 100
+
 export const ListNotificationsQuery = T.Object(
   {
     state: T.Optional(StringEnum<OutboxState>(OutboxStates)),
     channel: T.Optional(T.String({ minLength: 1, maxLength: 100 })),
-    limit: T.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    limit: T.Optional(T.Integer({ minimum: 1, maximum: 1000, default: NOTIFICATIONS_PAGE_LIMIT })),
     cursor: T.Optional(T.String({ maxLength: 200, description: 'The nextCursor of the page before.' })),
   },
   { additionalProperties: false },

@@ -1,5 +1,5 @@
 import { Type as T } from '@sinclair/typebox'
-import { StringEnum } from './common.js'
+import { NullableRef, StringEnum } from './common.js'
 
 const Nullable = <S extends ReturnType<typeof T.String>>(s: S) => T.Union([s, T.Null()])
 
@@ -21,8 +21,9 @@ export const RejectionRequestBody = T.Object(
       description: 'What the partner must correct, for people.',
     }),
     notify: T.Optional(
-      T.Record(T.String({ pattern: '^[A-Za-z0-9_]{1,64}$' }), T.String({ maxLength: 1000 }), {
-        description: 'Free key/value pairs kept with the rejection (who to tell, a case number).',
+      T.Array(T.Ref('KeyValue'), {
+        description:
+          'Free key/value pairs kept with the rejection (who to tell, a case number); each key at most once. The map form {"key": "value"} is still accepted.',
       }),
     ),
   },
@@ -62,7 +63,7 @@ export const RejectionView = T.Object(
     ),
     resubmissions: T.Array(T.Ref('Resubmission')),
     statusUrl: T.String(),
-    error: T.Union([T.Ref('ErrorInfo'), T.Null()]),
+    error: NullableRef('ErrorInfo'),
     createdAt: T.String({ format: 'date-time' }),
     updatedAt: T.String({ format: 'date-time' }),
   },

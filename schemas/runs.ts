@@ -5,7 +5,7 @@ import {
   RunStates,
   type RunState as RunStateT,
 } from '../src/ports/store.js'
-import { StringEnum } from './common.js'
+import { NullableRef, StringEnum } from './common.js'
 
 export const RunState = StringEnum<RunStateT>(RunStates, { $id: 'RunState', title: 'RunState' })
 export const ItemState = StringEnum<ItemStateT>(ItemStates, { $id: 'ItemState', title: 'ItemState' })
@@ -36,7 +36,7 @@ export const RunItem = T.Object(
     ),
     errorCode: Nullable(T.String()),
     errorMessage: Nullable(T.String()),
-    statusFile: T.Union([T.Ref('StatusFileOutcome'), T.Null()], {
+    statusFile: NullableRef('StatusFileOutcome', {
       description: 'Status flows: what the file did to its records.',
     }),
   },
@@ -227,7 +227,7 @@ export const PlannedAtomicBatch = T.Object(
     folder: T.String({ description: 'The batch folder on the server.' }),
     files: T.Integer({ description: 'Files a run would take from it now.' }),
     failing: T.Integer({ description: 'Of these, planned to fail.' }),
-    outcome: T.Union([T.Literal('upload'), T.Literal('abort')], {
+    outcome: StringEnum(['upload', 'abort'] as const, {
       description: 'abort: a file is planned to fail, so the whole folder would be undone.',
     }),
   },
@@ -292,12 +292,15 @@ export const StartRunHeaders = T.Object({
   ),
 })
 
+/** Optional in the document (Flow makes every required input mandatory); validation fills it in. */
+export const RUNS_PAGE_LIMIT = 50
+
 export const ListRunsQuery = T.Object(
   {
     flow: T.Optional(T.String({ maxLength: 64 })),
     state: T.Optional(StringEnum<RunStateT>(RunStates)),
     cursor: T.Optional(T.String({ maxLength: 200 })),
-    limit: T.Integer({ minimum: 1, maximum: 200, default: 50 }),
+    limit: T.Optional(T.Integer({ minimum: 1, maximum: 200, default: RUNS_PAGE_LIMIT })),
   },
   { additionalProperties: false },
 )

@@ -208,3 +208,109 @@ t.test('External Services: operationIds are present, unique and read as Flow act
   }
   t.equal(new Set(ids).size, ids.length, 'operationIds are unique')
 })
+
+/** Flow Builder (issue 16): what External Services imports but Flow cannot use. */
+
+t.test('Flow Builder: no anyOf or oneOf anywhere', async (t) => {
+  const found = schemas.filter(({ schema }) => 'anyOf' in schema || 'oneOf' in schema).map(({ at }) => at)
+  t.same(found, [], 'a nullable named component is allOf + nullable; a string choice is one enum')
+})
+
+t.test('Flow Builder: no enum holding null', async (t) => {
+  const found = schemas
+    .filter(({ schema }) => Array.isArray(schema.enum) && (schema.enum as unknown[]).includes(null))
+    .map(({ at }) => at)
+  t.same(found, [])
+})
+
+/** Request body schemas, with every component they reach through $ref. */
+function requestSchemas(): Array<{ at: string; schema: Json }> {
+  const found: Array<{ at: string; schema: Json }> = []
+  const seen = new Set<string>()
+  const visit = (schema: unknown, at: string): void => {
+    if (!isObject(schema)) return
+    if (typeof schema.$ref === 'string') {
+      const name = schema.$ref.replace('#/components/schemas/', '')
+      if (!seen.has(name)) {
+        seen.add(name)
+        visit(componentSchemas[name], `#/components/schemas/${name}`)
+      }
+      return
+    }
+    found.push({ at, schema })
+    for (const [name, sub] of Object.entries((schema.properties ?? {}) as Json))
+      visit(sub, `${at}/properties/${name}`)
+    if (schema.items !== undefined) visit(schema.items, `${at}/items`)
+    for (const sub of (schema.allOf ?? []) as unknown[]) visit(sub, `${at}/allOf`)
+    if (isObject(schema.additionalProperties))
+      visit(schema.additionalProperties, `${at}/additionalProperties`)
+  }
+  for (const o of operations) {
+    const body = o.op.requestBody
+    if (!isObject(body) || !isObject(body.content)) continue
+    for (const [type, media] of Object.entries(body.content)) {
+      if (isObject(media)) visit(media.schema, `${label(o)} requestBody/${type}`)
+    }
+  }
+  return found
+}
+
+t.test('Flow Builder: no map-typed request property (metadata and notify are key/value lists)', async (t) => {
+  const inputs = requestSchemas()
+  t.ok(inputs.length > 10, `${inputs.length} request schemas checked`)
+  const maps = inputs
+    .filter(
+      ({ schema }) =>
+        isObject(schema.additionalProperties) ||
+        schema.additionalProperties === true ||
+        (schema.type === 'object' && !isObject(schema.properties) && !('allOf' in schema)),
+    )
+    .map(({ at }) => at)
+  t.same(maps, [], 'no additionalProperties map and no property-less object in a request')
+  for (const [request, field] of [
+    ['ExportRequest', 'metadata'],
+    ['RejectionRequest', 'notify'],
+  ] as const) {
+    const property = (componentSchemas[request]?.properties as Json | undefined)?.[field]
+    t.match(
+      property,
+      { type: 'array', items: { $ref: '#/components/schemas/KeyValue' } },
+      `${request}.${field}`,
+    )
+  }
+  t.same(Object.keys((componentSchemas.KeyValue?.properties ?? {}) as Json), ['key', 'value'])
+})
+
+t.test('Flow Builder: the error object and the readiness checks are named components', async (t) => {
+  const error = (componentSchemas.ErrorResponse?.properties as Json | undefined)?.error
+  t.same(error, { $ref: '#/components/schemas/ErrorDetail' })
+  t.match(componentSchemas.ErrorDetail, { type: 'object', required: ['code', 'message'] })
+  const readiness = componentSchemas.Readiness?.properties as Json | undefined
+  t.same(readiness?.checks, { $ref: '#/components/schemas/ReadinessChecks' })
+  t.same(readiness?.apiLimitPause, { $ref: '#/components/schemas/ApiLimitPause' })
+  for (const status of ['200', '503']) {
+    const responses = ((paths['/readyz'] as Json).get as Json).responses as Record<string, Json>
+    const media = responses[status]!.content as Json
+    t.same((media['application/json'] as Json).schema, { $ref: '#/components/schemas/Readiness' })
+  }
+  for (const o of operations) {
+    for (const [status, response] of Object.entries((o.op.responses ?? {}) as Record<string, Json>)) {
+      if (!/^[45]/.test(status) || o.path === '/readyz') continue
+      const media = (response.content as Json | undefined)?.['application/json'] as Json | undefined
+      t.same(media?.schema, { $ref: '#/components/schemas/ErrorResponse' }, `${label(o)} ${status}`)
+    }
+  }
+})
+
+t.test('Flow Builder: limit is optional everywhere, and so is every parameter with a default', async (t) => {
+  let limits = 0
+  for (const o of operations) {
+    for (const p of (o.op.parameters ?? []) as Json[]) {
+      if (p.name === 'limit') limits++
+      if (p.name === 'limit' || (isObject(p.schema) && 'default' in p.schema)) {
+        t.not(p.required, true, `${label(o)}: ${String(p.name)} is optional`)
+      }
+    }
+  }
+  t.ok(limits >= 4, `${limits} limit parameters`)
+})

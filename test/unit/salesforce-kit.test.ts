@@ -11,6 +11,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ApexErrorListener, ApexParserFactory } from '@apexdevtools/apex-parser'
 import { Ajv } from 'ajv'
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import t from 'tap'
@@ -108,7 +109,7 @@ t.test('the Apex class calls only paths and methods of openapi.json', async (t) 
 t.test('statuses the class handles are declared answers of the operation', async (t) => {
   const op = operation()
   const handled = unique(all(apex, /status\s*==\s*(\d{3})/g).map((m) => m[1]!))
-  t.same(handled, ['202'], 'the class tells 202 from everything else')
+  t.same(handled, ['202', '429'], 'the class tells 202 from a full queue (retried) and everything else')
   for (const status of handled) t.ok(isObject((op.responses as Json)[status]), `${status} declared`)
 })
 
@@ -189,9 +190,32 @@ t.test('callout limits: Queueable with callouts, 30 s timeout, ≤ 100 requests 
   t.match(apex, /class\s+\w+\s+implements\s+Queueable,\s*Database\.AllowsCallouts/)
   t.match(apex, /@InvocableMethod\([^)]*label='Export S-Drive files to FTP'[^)]*callout=true/)
   t.match(apex, /System\.enqueueJob\(/)
-  t.match(apex, /TIMEOUT_MS\s*=\s*30000;/)
+  t.match(apex, /TIMEOUT_MS\s*=\s*10000;/, 'one callout waits at most 10 s')
   t.match(apex, /\.setTimeout\(TIMEOUT_MS\)/)
+  t.match(apex, /CALLOUT_BUDGET_MS\s*=\s*60000;/, 'a job spends at most 60 s of the 120 s a transaction has')
+  t.match(apex, /System\.currentTimeMillis\(\) - started >= CALLOUT_BUDGET_MS/)
   t.match(apex, /MAX_REQUESTS_PER_JOB\s*=\s*100;/)
+})
+
+t.test('retries: a Transaction Finalizer re-enqueues with backoff, up to MAX_ATTEMPTS', async (t) => {
+  t.match(apex, /class\s+RetryFinalizer\s+implements\s+Finalizer/)
+  t.match(apex, /System\.attachFinalizer\(finalizer\)/)
+  t.match(apex, /MAX_ATTEMPTS\s*=\s*5;/)
+  t.match(apex, /System\.enqueueJob\(new CalloutJob\(retry, attempt \+ 1\), lastRetryDelayMinutes\)/)
+  t.match(apex, /attempt < MAX_ATTEMPTS/)
+  t.match(
+    apex,
+    /upsert [\w.()]+ SDrive_Export_Request__c\.Idempotency_Key__c;/,
+    'the request record is keyed by its key',
+  )
+  for (const name of [
+    'aFullQueue429IsRetriedByTheFinalizerWithBackoff',
+    'theLastAttemptGivesUpAndRecordsFailed',
+    'anUnreachableBridgeCostsOneCalloutAndEveryRequestIsRetried',
+    'backoffDoublesUpToTenMinutes',
+  ]) {
+    t.match(apexTest, new RegExp(`@IsTest\\s+static void ${name}\\(\\)`), `Apex test ${name}`)
+  }
 })
 
 t.test('the Apex test mocks answers that the API can give, and asserts what the class sends', async (t) => {
@@ -199,7 +223,11 @@ t.test('the Apex test mocks answers that the API can give, and asserts what the 
   const ajv = new Ajv({ strict: false, allErrors: true })
   ajv.addSchema({ components }, 'openapi.json')
   const mocks = all(apexTest, /new BridgeMock\(\s*(\d{3}),\s*'((?:[^'\\]|\\.)*)'\s*\)/g)
-  t.same(unique(mocks.map((m) => m[1]!)).sort(), ['202', '400', '409'], '202, 409 and 400 are tested')
+  t.same(
+    unique(mocks.map((m) => m[1]!)).sort(),
+    ['202', '400', '409', '429'],
+    '202, 409, 400 and 429 are tested',
+  )
   for (const [, status, body] of mocks) {
     const response = (op.responses as Json)[status!]
     t.ok(isObject(response), `${status} is declared`)
@@ -236,6 +264,8 @@ const parser = new XMLParser({
       'fieldPermissions',
       'objectPermissions',
       'userPermissions',
+      'inputAssignments',
+      'filters',
     ].includes(name),
 })
 const METADATA_NS = 'http://soap.sforce.com/2006/04/metadata'
@@ -244,6 +274,9 @@ const TYPES: Record<string, { folder: string; root: string }> = {
   '.externalCredential-meta.xml': { folder: 'externalCredentials', root: 'ExternalCredential' },
   '.namedCredential-meta.xml': { folder: 'namedCredentials', root: 'NamedCredential' },
   '.permissionset-meta.xml': { folder: 'permissionsets', root: 'PermissionSet' },
+  '.object-meta.xml': { folder: 'objects', root: 'CustomObject' },
+  '.field-meta.xml': { folder: 'fields', root: 'CustomField' },
+  '.flow-meta.xml': { folder: 'flows', root: 'Flow' },
 }
 
 function filesUnder(dir: string): string[] {
@@ -281,7 +314,12 @@ t.test('every metadata file is well-formed XML of the type its name says', async
     const suffix = Object.keys(TYPES).find((s) => file.endsWith(s))
     t.ok(suffix, `${where} is a known metadata type`)
     if (suffix === undefined) continue
-    t.equal(basename(dirname(file)), TYPES[suffix]!.folder, `${where} is in its type's folder`)
+    const folder = TYPES[suffix]!.folder
+    const parent = basename(dirname(file))
+    // Objects live in objects/<Object>/, their fields in objects/<Object>/fields/.
+    const inFolder =
+      suffix === '.object-meta.xml' ? basename(dirname(dirname(file))) === folder : parent === folder
+    t.ok(inFolder, `${where} is in its type's folder`)
     const root = parser.parse(text)[TYPES[suffix]!.root] as Json | undefined
     t.ok(isObject(root), `${where} has root <${TYPES[suffix]!.root}>`)
     t.equal(root?.['@_xmlns'], METADATA_NS, `${where} is in the metadata namespace`)
@@ -430,4 +468,119 @@ t.test('the integration permission set grants exactly what docs/connecting-your-
     'API access, nothing else',
   )
   t.notOk(ps.root.classAccesses, 'no Apex class: the bridge calls S-Drive, not the kit')
+})
+
+// ---- Apex syntax (a real parser) ----
+
+/** Syntax errors of one Apex class or trigger, as line:column message. */
+function apexSyntaxErrors(source: string, kind: 'class' | 'trigger'): string[] {
+  const errors: string[] = []
+  class Collect extends ApexErrorListener {
+    apexSyntaxError(line: number, column: number, message: string): void {
+      errors.push(`${line}:${column} ${message}`)
+    }
+  }
+  const { parser } = ApexParserFactory.createLexerAndParser(source, new Collect())
+  if (kind === 'trigger') parser.triggerUnit()
+  else parser.compilationUnit()
+  return errors
+}
+
+t.test('every Apex class and trigger of the kit parses (@apexdevtools/apex-parser)', async (t) => {
+  const apexSources = filesUnder(source).filter((f) => f.endsWith('.cls') || f.endsWith('.trigger'))
+  t.ok(apexSources.length >= 2, `${apexSources.length} Apex files`)
+  for (const file of apexSources) {
+    const kind = file.endsWith('.trigger') ? 'trigger' : 'class'
+    t.same(apexSyntaxErrors(read(file), kind), [], `${relative(kit, file)} has no syntax error`)
+    t.ok(statSync(`${file}-meta.xml`).isFile(), `${relative(kit, file)} has its -meta.xml`)
+  }
+})
+
+t.test('the parser check fails a broken class and a broken trigger', async (t) => {
+  const broken = apexText(mainFile).replace(
+    'public static List<Result> exportFiles(',
+    'public static List<Result> exportFiles((',
+  )
+  t.not(broken, apexText(mainFile))
+  t.ok(apexSyntaxErrors(broken, 'class').length > 0, 'an extra parenthesis is a syntax error')
+  t.ok(apexSyntaxErrors('public class Half { void f() { Integer x = ; } }', 'class').length > 0)
+  t.same(apexSyntaxErrors('trigger T on Opportunity (after update) { System.debug(1); }', 'trigger'), [])
+  t.ok(apexSyntaxErrors('trigger T on Opportunity (after update) { System.debug(1) }', 'trigger').length > 0)
+})
+
+// ---- the request object, the Platform Event and the example Flow ----
+
+const fieldsOf = (object: string): string[] =>
+  readdirSync(join(source, 'objects', object, 'fields')).map((f) => f.replace('.field-meta.xml', ''))
+
+t.test(
+  'SDrive_Export_Request__c has every field the class writes and the permission set grants',
+  async (t) => {
+    const fields = fieldsOf('SDrive_Export_Request__c')
+    const written = unique(
+      all(apex, /\b(\w+__c)\s*=/g)
+        .map((m) => m[1]!)
+        .filter((f) => f !== 'SDrive_Export_Request__c'),
+    )
+    t.ok(written.length >= 10, `${written.length} fields written`)
+    for (const field of written) t.ok(fields.includes(field), `${field} exists`)
+    const status = parser.parse(
+      read(join(source, 'objects', 'SDrive_Export_Request__c', 'fields', 'Status__c.field-meta.xml')),
+    ).CustomField as Json
+    const values = ((((status.valueSet as Json).valueSetDefinition as Json).value ?? []) as Json[]).map((v) =>
+      String(v.fullName),
+    )
+    const constants = all(apex, /STATUS_\w+ = '(\w+)'/g).map((m) => m[1]!)
+    t.same(
+      [...values].sort(),
+      [...constants].sort(),
+      'the picklist holds exactly the statuses the class writes',
+    )
+    const key = parser.parse(
+      read(
+        join(source, 'objects', 'SDrive_Export_Request__c', 'fields', 'Idempotency_Key__c.field-meta.xml'),
+      ),
+    ).CustomField as Json
+    t.match(key, { externalId: 'true', unique: 'true' }, 'one row per Idempotency-Key (upsert)')
+    const object = parser.parse(
+      read(join(source, 'objects', 'SDrive_Export_Request__c', 'SDrive_Export_Request__c.object-meta.xml')),
+    ).CustomObject as Json
+    t.equal(object.enableReports, 'true', 'an admin can report on it')
+
+    const user = component('.permissionset-meta.xml', USER_PERMISSION_SET).root
+    const granted = ((user.fieldPermissions ?? []) as Json[]).map((f) => String(f.field))
+    for (const field of fields)
+      t.ok(granted.includes(`SDrive_Export_Request__c.${field}`), `${field} granted`)
+    t.match(
+      ((user.objectPermissions ?? []) as Json[]).find((o) => o.object === 'SDrive_Export_Request__c'),
+      { allowRead: 'true', allowCreate: 'true', allowEdit: 'true' },
+    )
+    t.match(
+      ((user.objectPermissions ?? []) as Json[]).find((o) => o.object === 'SDrive_Export__e'),
+      {
+        allowCreate: 'true',
+      },
+    )
+  },
+)
+
+t.test('SDrive_Export__e is what the pubsub trigger reads, and the example Flow publishes it', async (t) => {
+  const event = parser.parse(
+    read(join(source, 'objects', 'SDrive_Export__e', 'SDrive_Export__e.object-meta.xml')),
+  ).CustomObject as Json
+  t.equal(event.eventType, 'HighVolume')
+  t.equal(event.publishBehavior, 'PublishAfterCommit', 'published only when the record change commits')
+  const fields = fieldsOf('SDrive_Export__e')
+  t.ok(fields.includes('Record_Id__c'), "recordIdField: 'Record_Id__c'")
+  t.ok(fields.includes('File_Id__c'), "fileIdField: 'File_Id__c'")
+  const flow = parser.parse(read(join(source, 'flows', 'SDrive_Export_On_Closed_Won.flow-meta.xml')))
+    .Flow as Json
+  const start = flow.start as Json
+  t.match(start, { triggerType: 'RecordAfterSave', object: 'Opportunity' }, 'a record-triggered Flow')
+  const create = flow.recordCreates as Json
+  t.equal(create.object, 'SDrive_Export__e', 'it publishes the event')
+  const assigned = (create.inputAssignments as Json[]).map((a) => String(a.field))
+  t.ok(assigned.includes('Record_Id__c'))
+  for (const field of assigned) t.ok(fields.includes(field), `${field} is a field of the event`)
+  t.equal(flow.apiVersion, '63.0')
 })

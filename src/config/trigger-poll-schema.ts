@@ -50,7 +50,10 @@ export const PollTriggerSchema = T.Object(
     }),
     fileIdField: T.Optional(FieldPath('A field holding one S-Drive file id to export (fileIds of the job).')),
     metadataFields: T.Optional(
-      T.Array(FieldPath('A field copied into the job metadata under its API name.'), { uniqueItems: true }),
+      T.Array(T.String({ pattern: fieldPathPattern }), {
+        uniqueItems: true,
+        description: 'Fields (Field or Parent.Field) copied into the job metadata under their names.',
+      }),
     ),
   },
   {

@@ -143,16 +143,26 @@ export interface PolledRequest {
   metadata?: Record<string, string>
 }
 
+/** A field of a query result: `Parent.Field` is nested in the answer ({Parent: {Field}}). */
+function valueAt(record: Record<string, unknown>, path: string): unknown {
+  let value: unknown = record
+  for (const part of path.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined
+    value = (value as Record<string, unknown>)[part]
+  }
+  return value
+}
+
 /** What the job is asked to export, as POST /v1/exports would be given it; null if the record names no record. */
 export function pollRequestOf(record: Record<string, unknown>, spec: PollSpec): PolledRequest | null {
-  const recordId = record[spec.recordIdField]
+  const recordId = valueAt(record, spec.recordIdField)
   if (typeof recordId !== 'string' || recordId === '') return null
   const request: PolledRequest = { recordIds: [recordId] }
-  const fileId = spec.fileIdField ? record[spec.fileIdField] : undefined
+  const fileId = spec.fileIdField ? valueAt(record, spec.fileIdField) : undefined
   if (typeof fileId === 'string' && fileId !== '') request.fileIds = [fileId]
   const metadata: Record<string, string> = {}
   for (const field of spec.metadataFields ?? []) {
-    const value = record[field]
+    const value = valueAt(record, field)
     if (value !== null && value !== undefined) metadata[field] = String(value)
   }
   if (Object.keys(metadata).length > 0) request.metadata = metadata

@@ -10,8 +10,8 @@ import { type ChildService, exitCodeOf } from '../support/child-service.js'
 import { assertOneJobEach, claimed, jobsByRecord, pgQuery, pollSetup } from '../support/poll.js'
 import { stopReplicas } from '../support/replicas.js'
 
-/** Two batches: the kill comes in the first, the second is polled after the restart. */
-const RECORDS = 300
+/** Two batches: the kill comes in the first (200), the second is polled after the restart. */
+const RECORDS = 220
 
 t.setTimeout(10 * 60_000)
 

@@ -3,7 +3,7 @@
  * 16 item 2: two service processes on one PostgreSQL schema poll the
  * Salesforce sandbox at once; 500 records in the requested state become 500
  * export jobs, each record claimed (its field set to the claim value) and
- * none twice. Crash windows: poll-trigger-crash.test.ts.
+ * none twice. Crash windows: poll-trigger-crash-*.test.ts.
  */
 import t from 'tap'
 import { assertOneJobEach, pollSetup } from '../support/poll.js'

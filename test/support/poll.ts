@@ -5,8 +5,8 @@
  */
 import pg from 'pg'
 import type { Test } from 'tap'
-import { type ChildSetup, childSetup } from './child-service.js'
-import { freshSchema, pgUrl } from './replicas.js'
+import { type ChildService, type ChildSetup, childSetup, exitCodeOf } from './child-service.js'
+import { freshSchema, pgUrl, stopReplicas } from './replicas.js'
 
 export const FLOW = 'polled'
 
@@ -117,4 +117,33 @@ export async function assertOneJobEach(
     [FLOW],
   )
   t.match(sample[0]?.request.metadata?.Name, /^Polled \d+$/, 'metadataFields reach the job')
+}
+
+/** Two batches: the kill comes in the first (200), the second is polled after the restart. */
+const CRASH_RECORDS = 220
+
+/**
+ * The service SIGKILLs itself (test hook BRIDGE_TEST_POLL_KILL_AT) at `step`
+ * of its first batch and is started again: every record still gets one job.
+ */
+export function crashAndRestart(t: Test, step: 'intents-written' | 'claimed' | 'jobs-created'): void {
+  t.test(`SIGKILL at "${step}" of a tick, restart: still one job per record`, async (t) => {
+    const { setup, schema } = await pollSetup(t, CRASH_RECORDS)
+    setup.env.BRIDGE_TEST_POLL_KILL_AT = step
+    const first = await setup.start()
+    t.teardown(() => stopReplicas([first]))
+    await exitCodeOf(first.proc)
+    t.equal(first.proc.signalCode, 'SIGKILL', 'the service died in the window')
+    const open = await pgQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".poll_claims`)
+    t.equal(open[0]?.n, 200, 'the first batch is left open (intents written, job not recorded as made)')
+    const jobsBefore = (await jobsByRecord(schema)).size
+    t.equal(jobsBefore, step === 'jobs-created' ? 200 : 0, 'jobs made before the kill')
+    t.equal(claimed(setup).length, step === 'intents-written' ? 0 : 200, 'claims written before the kill')
+
+    delete setup.env.BRIDGE_TEST_POLL_KILL_AT
+    const second: ChildService = await setup.start()
+    t.teardown(() => stopReplicas([second]))
+    await assertOneJobEach(t, setup, schema, CRASH_RECORDS)
+    await stopReplicas([second])
+  })
 }

@@ -14,6 +14,7 @@ import { createSDrive } from './adapters/sdrive/index.js'
 import { createSqliteStore } from './adapters/store/sqlite.js'
 import { openSqlite } from './adapters/store/sqlite-connection.js'
 import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
+import { createSqlitePollClaims } from './adapters/store/sqlite-poll-claims.js'
 import type { LoadedConfig } from './config/load.js'
 import type { EndpointConfig, Flow } from './config/schema.js'
 import { configSecrets } from './config/secrets.js'
@@ -22,9 +23,11 @@ import type { TransferServices } from './flows/flow-services.js'
 import type { SourceFolderFlow } from './flows/inbound/context.js'
 import { createInboundEngine, type InboundEngine } from './flows/inbound/engine.js'
 import { createExportEngine, type ExportEngine } from './flows/outbound/engine.js'
+import { createPollTrigger, type PollStep, type PollTrigger } from './flows/outbound/poll-trigger.js'
 import { createReviewEngine, type ReviewEngine } from './flows/review/engine.js'
 import { createNotificationService, type NotificationService } from './notify/service.js'
 import type { Clock } from './ports/clock.js'
+import type { PollClaimStore } from './ports/poll-claims.js'
 import type { RemoteFiles, RemoteRegistry } from './ports/remote-files.js'
 import type { RunLeaseStore } from './ports/run-leases.js'
 import type { SalesforceApi } from './ports/salesforce.js'
@@ -80,6 +83,8 @@ export interface BridgeOverrides {
   /** Run leases on the same database as `store` (given together with it). */
   runLeases?: RunLeaseStore
   remoteFactory?: (endpoint: EndpointConfig, logger: Logger) => RemoteFiles
+  /** Told at each step of a poll tick (crash-window tests stop the process there). */
+  onPollStep?: (step: PollStep, flow: string) => void
 }
 
 /** The run event stream, with metrics, lifecycle logs and the audit trail subscribed. */
@@ -108,7 +113,7 @@ async function openStateStore(
   config: LoadedConfig,
   overrides: BridgeOverrides,
   postgres: PostgresBackend | null,
-): Promise<{ store: Store; runLeases: RunLeaseStore }> {
+): Promise<{ store: Store; runLeases: RunLeaseStore; pollClaims: PollClaimStore }> {
   const pg =
     postgres && config.store.postgresUrl
       ? { url: config.store.postgresUrl, schema: config.store.postgresSchema }
@@ -126,9 +131,13 @@ async function openStateStore(
     (pg && postgres
       ? postgres.createPostgresRunLeases(pg)
       : createSqliteRunLeases({ path: config.store.sqlitePath, connection: sqlite }))
+  const pollClaims =
+    pg && postgres
+      ? postgres.createPostgresPollClaims(pg)
+      : createSqlitePollClaims({ path: config.store.sqlitePath, ...(sqlite ? { connection: sqlite } : {}) })
   // The store and the leases hold their own shares of the connection now.
   sqlite?.close()
-  return { store, runLeases }
+  return { store, runLeases, pollClaims }
 }
 
 interface RemotePool {
@@ -246,7 +255,7 @@ export async function createBridge(
   const metrics = createPrometheusMetrics({ clock, flows: config.flows.map((f) => f.name) })
   const events = createEventStream(logger, metrics)
   const postgres = await loadPostgres(config)
-  const { store, runLeases } = await openStateStore(config, overrides, postgres)
+  const { store, runLeases, pollClaims } = await openStateStore(config, overrides, postgres)
   const leases = createLeaseKeeper({
     leases: runLeases,
     leaseMs: config.store.leaseMs,
@@ -299,10 +308,21 @@ export async function createBridge(
     exportFlows: config.flows.filter((f) => f.kind === 'outbound').map((f) => f.name),
     onPruned: metrics.retentionPruned,
   })
+  const poll = createPollTrigger({
+    flows: flowsOfKind(config, ['outbound']).values(),
+    sf,
+    claims: pollClaims,
+    submissions: engines.exports,
+    maxQueuedItems: config.queue.maxQueuedItems,
+    owner: leases.owner,
+    leaseMs: config.store.leaseMs,
+    logger: logger.child({ component: 'poll' }),
+    ...(overrides.onPollStep ? { onStep: overrides.onPollStep } : {}),
+  })
   const parts = { config, flows: flowsOfKind(config, ['inbound', 'status']), endpoints, store, sf, sdrive }
   const services = { metrics, events, logger, retention, flowSchema, notifications, clock }
   const bridge = { ...parts, remotes, queue, ...engines, ...services, nextTick: nextTickFor(config, clock) }
-  return withLifecycle(bridge, { clock, leases, pool, recording })
+  return withLifecycle(bridge, { clock, leases, pool, recording, poll, pollClaims })
 }
 
 /** When a flow's schedule (inbound, status) or delivery window (outbound) fires next; null if it has none. */
@@ -332,7 +352,14 @@ function openSupportRecording(config: LoadedConfig, logger: Logger): ExchangeRec
 /** start() and close() of the bridge: what runs in the background, and the order things close in. */
 function withLifecycle(
   bridge: Omit<Bridge, 'start' | 'close' | 'flowSchemaChecked'>,
-  own: { clock: Clock; leases: LeaseKeeper; pool: RemotePool; recording: ExchangeRecording | null },
+  own: {
+    clock: Clock
+    leases: LeaseKeeper
+    pool: RemotePool
+    recording: ExchangeRecording | null
+    poll: PollTrigger
+    pollClaims: PollClaimStore
+  },
 ): Bridge {
   const { config, store, engine, exports, reviews, retention, metrics, flowSchema, logger, notifications } =
     bridge
@@ -360,6 +387,7 @@ function withLifecycle(
       if (options.schedules !== false) {
         scheduler = startCronScheduler([...bridge.flows.values()], engine, logger)
         exports.startWindows()
+        own.poll.start()
         // Background maintenance, like the schedules: not in tests that drive the bridge by hand.
         retention.start()
       }
@@ -369,6 +397,9 @@ function withLifecycle(
       closed = true
       clearInterval(depthTimer)
       scheduler?.stop()
+      // Before the engines, so nothing submits to a closing engine; a tick cut between claim and
+      // job leaves its intents, finished by the next poller.
+      const polled = await Promise.allSettled([own.poll.close()])
       // Each cleanup runs even if an earlier one fails; the first failure is reported.
       // Engines first (they drain and may still use connections and the store), then the rest.
       const engines = await Promise.allSettled([
@@ -382,8 +413,12 @@ function withLifecycle(
       const remotes = await own.pool.close()
       bridge.sf.close()
       await own.recording?.close()
-      const storeClosed = await Promise.allSettled([own.leases.close(), store.close()])
-      const failure = [...engines, ...notified, ...remotes, ...storeClosed].find(
+      const storeClosed = await Promise.allSettled([
+        own.leases.close(),
+        own.pollClaims.close(),
+        store.close(),
+      ])
+      const failure = [...polled, ...engines, ...notified, ...remotes, ...storeClosed].find(
         (r) => r.status === 'rejected',
       )
       if (failure && failure.status === 'rejected') throw failure.reason

@@ -67,6 +67,21 @@ export async function startServer(
   }
 }
 
+/**
+ * BRIDGE_TEST_POLL_KILL_AT=<step>: the process kills itself (SIGKILL, no
+ * cleanup) when a poll tick reaches that step, so the e2e tests reach the
+ * crash windows between claim and job deterministically. Unset in production.
+ */
+function testHooks(env: NodeJS.ProcessEnv): BridgeOverrides {
+  const killAt = env.BRIDGE_TEST_POLL_KILL_AT
+  if (!killAt) return {}
+  return {
+    onPollStep: (step) => {
+      if (step === killAt) process.kill(process.pid, 'SIGKILL')
+    },
+  }
+}
+
 async function main(): Promise<void> {
   const logger = createLogger()
   const path = process.env.BRIDGE_CONFIG ?? './bridge.yaml'
@@ -80,7 +95,7 @@ async function main(): Promise<void> {
     }
     throw error
   }
-  const server = await startServer(config, logger)
+  const server = await startServer(config, logger, testHooks(process.env))
   logger.info({ url: server.url, flows: config.flows.map((f) => f.name) }, 'sdrive-ftp-bridge listening')
 
   let signals = 0

@@ -10,6 +10,7 @@ import { isNotificationEvent, NotificationEvents, parseDuration } from '../domai
 import { parsePlaceholders } from '../domain/placeholders.js'
 import { checkFileFields, checkLookupList } from './file-field-checks.js'
 import { type ConfigIssue, isPlainObject, issue, type KeyPath } from './key-path.js'
+import { checkPollTrigger } from './trigger-poll-schema.js'
 
 const fieldName = /^[A-Za-z][A-Za-z0-9_]*$/
 const hostKeyFingerprint = /^SHA256:[A-Za-z0-9+/]{43}=?$/
@@ -402,6 +403,7 @@ function checkOutboundFlow(
     }
   }
   // outboundMessages.secret's length (16+) is the schema's minLength; repeating it here would report it twice.
+  checkPollTrigger(flow, path, issues)
 }
 
 /** A record field reference: Field or Parent.Field, up to SOQL's five relationship hops. */

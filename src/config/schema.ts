@@ -4,6 +4,7 @@
  */
 import { type Static, Type as T } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { PollTriggerProperties } from './trigger-poll-schema.js'
 
 const Seconds = (description: string, def: number) => T.Number({ minimum: 0, default: def, description })
 const Millis = (description: string, def: number) => T.Integer({ minimum: 1, default: def, description })
@@ -907,6 +908,12 @@ export const OutboundFlowSchema = T.Object(
       ),
     ),
     retry: RetryConfigSchema,
+    trigger: T.Optional(
+      T.Object(
+        { ...PollTriggerProperties },
+        { additionalProperties: false, description: 'What starts export jobs besides the API and callouts.' },
+      ),
+    ),
   },
   { additionalProperties: false },
 )

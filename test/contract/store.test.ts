@@ -488,6 +488,8 @@ t.test('postgres specifics', async (t) => {
         'items',
         'ledger',
         'outbox',
+        'poll_claims',
+        'poll_leases',
         'reviews',
         'run_leases',
         'runs',

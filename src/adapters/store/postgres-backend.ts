@@ -5,4 +5,5 @@
  */
 export { createPostgresStore } from './postgres.js'
 export { createPostgresRunLeases } from './postgres-leases.js'
+export { createPostgresPollClaims } from './postgres-poll-claims.js'
 export { createPostgresSlots } from './postgres-slots.js'

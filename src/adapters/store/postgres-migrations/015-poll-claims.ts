@@ -1,0 +1,21 @@
+/**
+ * The polling trigger: one poller per flow at a time (poll_leases), and the
+ * records being claimed in Salesforce whose jobs may not exist yet
+ * (poll_claims; a row lives from just before the claim until the job is
+ * stored, so a crash in between is finished by the next poller).
+ */
+export const sql = `
+CREATE TABLE poll_leases (
+  flow       text COLLATE "C" PRIMARY KEY,
+  owner      text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE TABLE poll_claims (
+  flow       text COLLATE "C" NOT NULL,
+  record_id  text COLLATE "C" NOT NULL,
+  stamp      text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (flow, record_id)
+);
+CREATE INDEX poll_claims_by_age ON poll_claims (flow, created_at);
+`

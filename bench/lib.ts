@@ -4,7 +4,7 @@
  * the service as a child process with its RSS sampled, the raw-transfer
  * baseline worker, test data and the result table.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises'
@@ -52,6 +52,27 @@ export interface RemoteServer {
   close(): Promise<void>
 }
 
+/**
+ * BENCH_SCALE (default 1): every count, size and duration of the bench is multiplied by it, with a
+ * floor so that each figure still runs (BENCH_SCALE=0.01 smoke-runs the whole bench in a few
+ * minutes; its figures then say nothing about the goals).
+ */
+export function benchScale(): number {
+  const scale = Number(process.env.BENCH_SCALE ?? 1)
+  if (!(scale > 0)) throw new Error(`BENCH_SCALE must be a number above 0, got ${process.env.BENCH_SCALE}`)
+  return scale
+}
+
+/** n × BENCH_SCALE, rounded, at least `floor`. */
+export function scaled(n: number, floor = 1): number {
+  return Math.max(floor, Math.round(n * benchScale()))
+}
+
+/** Passes per figure (BENCH_REPS, default 3): every figure is the median of this many. */
+export function benchReps(): number {
+  return Number(process.env.BENCH_REPS ?? 3)
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
@@ -89,7 +110,9 @@ export function vsftpdUnavailable(): string | null {
  */
 async function startBenchVsftpd(): Promise<RemoteServer> {
   const root = await mkdtemp(join(tmpdir(), 'bench-vsftpd-root-'))
-  const account = localAccount('sdrivebridgebench')
+  // An account of this bench process: another bench running beside it (another checkout, the
+  // bench's tap test) would set a shared account's password to its own while this one logs in.
+  const account = localAccount(`sdrivebench${process.pid}`)
   ensureTestUser(account)
   const daemon = await startVsftpd({ root, tls: false })
   return {
@@ -105,6 +128,9 @@ async function startBenchVsftpd(): Promise<RemoteServer> {
     async close() {
       await daemon.close()
       await rm(root, { recursive: true, force: true })
+      try {
+        execFileSync('userdel', [account.name], { stdio: 'ignore' })
+      } catch {}
     },
   }
 }

@@ -29,6 +29,7 @@ import {
   benchReps,
   configFor,
   endpointConfig,
+  helperScript,
   isMain,
   KiB,
   log,
@@ -46,7 +47,7 @@ const FILE_OBJECT = 'cg__AccountFile__c'
 const PARENT_FIELD = 'cg__Account__c'
 
 async function startBare(): Promise<{ url: string; close(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bare-server.ts'], {
+  const child = spawn(process.execPath, helperScript('bench/bare-server.ts'), {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const lines = createInterface({ input: child.stdout })

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { homedir, tmpdir, userInfo } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -463,6 +463,17 @@ export async function spawnService(config: Record<string, unknown>, dir: string)
   }
 }
 
+/**
+ * Node arguments to run one of the bench's helper scripts: compiled when BENCH_DIST holds it (tap's
+ * build of the service and these helpers, for the bench's smoke test: tsx's loader costs each
+ * child ~2 s of CPU on a busy machine), else the source under tsx. The figures do not depend on
+ * it: the helpers start their clocks after their start-up.
+ */
+export function helperScript(source: string): string[] {
+  const compiled = process.env.BENCH_DIST ? join(process.env.BENCH_DIST, source.replace(/\.ts$/, '.js')) : ''
+  return compiled && existsSync(compiled) ? [compiled] : ['--import', 'tsx', source]
+}
+
 /** One raw transfer for the baseline worker (bench/raw-worker.ts). */
 export type RawTask =
   | {
@@ -484,7 +495,7 @@ export async function runRawWorker(
 ): Promise<number> {
   const jobPath = join(dir, `raw-${Math.random().toString(36).slice(2)}.json`)
   await writeFile(jobPath, JSON.stringify({ connection, tasks, concurrency }))
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/raw-worker.ts', jobPath], {
+  const child = spawn(process.execPath, [...helperScript('bench/raw-worker.ts'), jobPath], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   let out = ''

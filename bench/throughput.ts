@@ -294,7 +294,7 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
   try {
     // Warm up: token, pools, JIT.
     for (const p of PROTOCOLS) {
-      await smallInbound(svc, p, options.concurrency, 20)
+      await smallInbound(svc, p, options.concurrency, Math.min(20, options.files))
       log(`warm-up ${p} done`)
     }
 

@@ -15,6 +15,9 @@ import { GOAL_FIGURES } from '../../bench/goals.js'
 import { record } from '../../bench/suite.js'
 import { childEnv, repoRoot, SERVICE_BUILD_DIR } from '../support/service-build.js'
 
+// Five service starts and ~10 helper processes: minutes, not seconds, when 8 suites share 2 cores.
+t.setTimeout(600_000)
+
 t.test('the bench prints every figure of the goal table at a tiny scale', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'bench-smoke-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))

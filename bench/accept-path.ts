@@ -3,7 +3,7 @@
  * connections) for a flow whose delivery window is months away, so each request is the accept
  * path alone (authenticated, validated, admitted, stored durably, logged once):
  *   G6  against a bare Fastify route answering 202 (bench/bare-server.ts), idle service;
- *   G7  the same load while 1,000 earlier exports (one 100 KiB file each, to vsftpd) are being
+ *   G7  the same load while 1,000 earlier exports (one 1 MiB file each, to vsftpd) are being
  *       delivered by the same process, against the idle figure of G6.
  * Each pass runs bare, idle, busy in that order; every figure is the median of BENCH_REPS passes.
  *
@@ -11,7 +11,7 @@
  *
  * Environment: BENCH_SCALE (see lib.ts), BENCH_HTTP_SECONDS (10 × scale, per target and pass;
  * the busy load stops early once every delivery is done), BENCH_BUSY_EXPORTS (1,000 × scale),
- * BENCH_REPS (3).
+ * BENCH_BUSY_FILE_KB (1024), BENCH_REPS (3).
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -42,7 +42,11 @@ import {
 } from './lib.js'
 
 const CONNECTIONS = 10
-const FILE_SIZE = 100 * KiB
+/**
+ * 1 MiB per export (BENCH_BUSY_FILE_KB): with 100 KiB the service delivered 1,000 exports within
+ * 2.2 s of their submission, so most of the load ran after the deliveries, not beside them.
+ */
+const FILE_SIZE = Number(process.env.BENCH_BUSY_FILE_KB ?? 1024) * KiB
 const FILE_OBJECT = 'cg__AccountFile__c'
 const PARENT_FIELD = 'cg__Account__c'
 
@@ -78,7 +82,10 @@ function load(
       { url, method: 'POST', headers, body, connections: CONNECTIONS, duration: seconds },
       (error, result) => (error ? reject(error) : resolve(result)),
     )
-    until?.then(() => instance.stop())
+    until?.then(
+      () => instance.stop(),
+      () => instance.stop(),
+    )
   })
 }
 
@@ -136,6 +143,26 @@ function serviceConfig(sandbox: SalesforceSandbox, dir: string, remote: RemoteSe
   })
 }
 
+/**
+ * Submissions of the earlier exports in flight (BENCH_BUSY_SUBMITTERS, 1). With 16 the service
+ * stopped answering (ECONNREFUSED) during the submissions in two runs at load 18: not yet
+ * explained, so the default stays one at a time.
+ */
+const SUBMITTERS = Number(process.env.BENCH_BUSY_SUBMITTERS ?? 1)
+
+/** The earlier exports, submitted before the measured load. */
+async function submitAll(svc: ServiceChild, records: string[]): Promise<void> {
+  let next = 0
+  const submitter = async () => {
+    while (next < records.length) {
+      const id = records[next++]
+      const answer = await svc.api('POST', '/v1/exports', { flow: 'deliver', recordIds: [id] })
+      if (!answer.jobId) throw new Error(`export not accepted: ${JSON.stringify(answer)}`)
+    }
+  }
+  await Promise.all(Array.from({ length: SUBMITTERS }, submitter))
+}
+
 interface Passes {
   bare: Result[]
   idle: Result[]
@@ -159,22 +186,19 @@ async function runPasses(
     for (let rep = 1; rep <= reps; rep++) {
       p.bare.push(await load(`${bare.url}/bare`, { 'content-type': 'application/json' }, '{}', seconds))
       p.idle.push(await load(`${svc.url}/v1/exports`, json, accept, seconds))
-      const jobs: string[] = []
-      for (const id of records) {
-        const answer = await svc.api('POST', '/v1/exports', { flow: 'deliver', recordIds: [id] })
-        if (!answer.jobId) throw new Error(`export not accepted: ${JSON.stringify(answer)}`)
-        jobs.push(answer.jobId)
-      }
+      await submitAll(svc, records)
       let done = false
+      // Its failure is reported by `await finished` below, after the load's own outcome.
       const finished = deliveriesDone(svc, 'deliver').then(() => {
         done = true
       })
+      finished.catch(() => {})
       const t0 = Date.now()
       p.busy.push(await load(`${svc.url}/v1/exports`, json, accept, seconds, finished))
       p.overlap.push((Date.now() - t0) / 1000)
       const left = done
         ? 0
-        : (await svc.api('GET', '/v1/jobs?flow=deliver&state=queued&limit=1000')).jobs.length
+        : (await svc.api('GET', '/v1/jobs?flow=deliver&state=queued&limit=100')).jobs.length
       p.leftAtEnd.push(left)
       await finished
       log(
@@ -238,7 +262,7 @@ export async function benchAcceptPath(
     return {
       goals: goalRows(passes, exports),
       notes: [
-        `G6/G7: autocannon ${seconds} s per target and pass, ${CONNECTIONS} connections, in the bench process; each pass: bare route, idle service, then ${exports} exports of one 100 KiB file each (FTP, ${remote.label}) submitted and the same load run while they are delivered (stopped when the last is done: ${passes.overlap.map((s) => s.toFixed(1)).join(' / ')} s; deliveries still queued at its end ${passes.leftAtEnd.join(' / ')})`,
+        `G6/G7: autocannon ${seconds} s per target and pass, ${CONNECTIONS} connections, in the bench process; each pass: bare route, idle service, then ${exports} exports of one ${FILE_SIZE / KiB} KiB file each (FTP, ${remote.label}) submitted and the same load run while they are delivered (stopped when the last is done: ${passes.overlap.map((s) => s.toFixed(1)).join(' / ')} s; deliveries still queued at its end ${passes.leftAtEnd.join(' / ')})`,
         'G7 ratio = busy p99 / idle p99 of the same service (1 ms floor): how much the deliveries slow an accepted request',
       ],
     }

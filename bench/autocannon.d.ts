@@ -21,12 +21,17 @@ declare module 'autocannon' {
     p50: number
     p99: number
   }
-  interface Result {
+  export interface Result {
     requests: Histogram & { total: number }
     latency: Histogram
     non2xx: number
     errors: number
   }
+  interface Instance {
+    /** Ends the load before its duration; the callback then gets the result so far. */
+    stop(): void
+  }
   function autocannon(options: Options): Promise<Result>
+  function autocannon(options: Options, done: (error: Error | null, result: Result) => void): Instance
   export default autocannon
 }

@@ -20,7 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import autocannon from 'autocannon'
+import autocannon, { type Result } from 'autocannon'
 import { startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
 import {
   API_KEY,
@@ -81,8 +81,6 @@ async function startBare(): Promise<{ url: string; close(): Promise<void> }> {
     },
   }
 }
-
-type Result = Awaited<ReturnType<typeof autocannon>>
 
 const show = (r: Result) =>
   `${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms` +

@@ -4,9 +4,9 @@
  * the service as a child process with its RSS sampled, the raw-transfer
  * baseline worker, test data and the result table.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { homedir, tmpdir, userInfo } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -52,6 +52,30 @@ export interface RemoteServer {
   close(): Promise<void>
 }
 
+/**
+ * BENCH_SCALE (default 1): every count, size and duration of the bench is multiplied by it, with a
+ * floor so that each figure still runs (BENCH_SCALE=0.01 smoke-runs the whole bench in a few
+ * minutes; its figures then say nothing about the goals).
+ */
+export function benchScale(): number {
+  const scale = Number(process.env.BENCH_SCALE ?? 1)
+  if (!(scale > 0))
+    throw new Error(
+      `BENCH_SCALE must be a number above 0, got ${process.env.BENCH_SCALE} (figure 6 is skipped with BENCH_SWEEP=0 now)`,
+    )
+  return scale
+}
+
+/** n × BENCH_SCALE, rounded, at least `floor`. */
+export function scaled(n: number, floor = 1): number {
+  return Math.max(floor, Math.round(n * benchScale()))
+}
+
+/** Passes per figure (BENCH_REPS, default 3): every figure is the median of this many. */
+export function benchReps(): number {
+  return Number(process.env.BENCH_REPS ?? 3)
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
@@ -89,7 +113,9 @@ export function vsftpdUnavailable(): string | null {
  */
 async function startBenchVsftpd(): Promise<RemoteServer> {
   const root = await mkdtemp(join(tmpdir(), 'bench-vsftpd-root-'))
-  const account = localAccount('sdrivebridgebench')
+  // An account of this bench process: another bench running beside it (another checkout, the
+  // bench's tap test) would set a shared account's password to its own while this one logs in.
+  const account = localAccount(`sdrivebench${process.pid}`)
   ensureTestUser(account)
   const daemon = await startVsftpd({ root, tls: false })
   return {
@@ -105,6 +131,9 @@ async function startBenchVsftpd(): Promise<RemoteServer> {
     async close() {
       await daemon.close()
       await rm(root, { recursive: true, force: true })
+      try {
+        execFileSync('userdel', [account.name], { stdio: 'ignore' })
+      } catch {}
     },
   }
 }
@@ -437,6 +466,17 @@ export async function spawnService(config: Record<string, unknown>, dir: string)
   }
 }
 
+/**
+ * Node arguments to run one of the bench's helper scripts: compiled when BENCH_DIST holds it (tap's
+ * build of the service and these helpers, for the bench's smoke test: tsx's loader costs each
+ * child ~2 s of CPU on a busy machine), else the source under tsx. The figures do not depend on
+ * it: the helpers start their clocks after their start-up.
+ */
+export function helperScript(source: string): string[] {
+  const compiled = process.env.BENCH_DIST ? join(process.env.BENCH_DIST, source.replace(/\.ts$/, '.js')) : ''
+  return compiled && existsSync(compiled) ? [compiled] : ['--import', 'tsx', source]
+}
+
 /** One raw transfer for the baseline worker (bench/raw-worker.ts). */
 export type RawTask =
   | {
@@ -458,7 +498,7 @@ export async function runRawWorker(
 ): Promise<number> {
   const jobPath = join(dir, `raw-${Math.random().toString(36).slice(2)}.json`)
   await writeFile(jobPath, JSON.stringify({ connection, tasks, concurrency }))
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/raw-worker.ts', jobPath], {
+  const child = spawn(process.execPath, [...helperScript('bench/raw-worker.ts'), jobPath], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   let out = ''

@@ -5,15 +5,21 @@
  *
  *   npx tsx bench/repeat-transfer.ts
  *
- * Environment: BENCH_REPEAT_MB (file size, default 1024), BENCH_REPEAT_PASSES (5),
- * BENCH_REPEAT_PROTOCOLS (sftp,ftp), BENCH_REPEAT_DIRECTIONS (in,out).
+ * G5 of issue 17: BENCH_REPEAT_PROCESSES service processes (BENCH_REPS, 3), each moving the file
+ * BENCH_REPEAT_PASSES times (5); the figure is the median over the processes of pass 5 / pass 1.
+ *
+ * Environment: BENCH_REPEAT_MB (file size, default 1024 × BENCH_SCALE), BENCH_REPEAT_PASSES (5),
+ * BENCH_REPEAT_PROCESSES (3), BENCH_REPEAT_PROTOCOLS (sftp; sftp,ftp for both),
+ * BENCH_REPEAT_DIRECTIONS (in; in,out for both, outbound moving the first inbound pass's file).
  */
 import { createHash } from 'node:crypto'
 import { link, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
+import { type SalesforceSandbox, startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
+import { type GoalRow, printGoalTable, showSpread, spread } from './goals.js'
 import {
+  benchReps,
   configFor,
   endpointConfig,
   isMain,
@@ -23,8 +29,8 @@ import {
   printTable,
   type RemoteServer,
   type Row,
+  scaled,
   seconds,
-  serviceEntry,
   spawnService,
   startRemote,
   writeBigFile,
@@ -73,22 +79,125 @@ function canarySecondsPerGiB(): number {
 export interface RepeatOptions {
   sizeMb: number
   passes: number
+  /** Service processes per figure, each moving the file `passes` times: the figure is their median. */
+  processes: number
   protocols: Protocol[]
   directions: ('in' | 'out')[]
 }
 
 export function defaultRepeatOptions(): RepeatOptions {
   return {
-    sizeMb: Number(process.env.BENCH_REPEAT_MB ?? 1024),
+    sizeMb: Number(process.env.BENCH_REPEAT_MB ?? scaled(1024)),
     passes: Number(process.env.BENCH_REPEAT_PASSES ?? 5),
-    protocols: (process.env.BENCH_REPEAT_PROTOCOLS ?? 'sftp,ftp').split(',') as Protocol[],
-    directions: (process.env.BENCH_REPEAT_DIRECTIONS ?? 'in,out').split(',') as ('in' | 'out')[],
+    processes: Number(process.env.BENCH_REPEAT_PROCESSES ?? benchReps()),
+    protocols: (process.env.BENCH_REPEAT_PROTOCOLS ?? 'sftp').split(',') as Protocol[],
+    directions: (process.env.BENCH_REPEAT_DIRECTIONS ?? 'in').split(',') as ('in' | 'out')[],
   }
 }
 
-export async function benchRepeatTransfer(options: RepeatOptions): Promise<{ rows: Row[]; notes: string[] }> {
+type Direction = 'in' | 'out'
+interface PassFigures {
+  perPass: number[]
+  canaries: number[]
+}
+
+function serviceConfig(sandbox: SalesforceSandbox, dir: string, p: Protocol, remote: RemoteServer) {
+  return configFor(sandbox, dir, {
+    endpoints: { [p]: endpointConfig(remote.connection, 1) },
+    flows: [
+      {
+        name: 'in',
+        kind: 'inbound',
+        source: { endpoint: p, directory: '/in' },
+        readiness: { mode: 'stable', stableSeconds: 0, minAgeSeconds: 1 },
+        match: [{ type: 'filename', pattern: '^(?<AccountNumber>REP-[a-z]+-\\d+-\\d+)_', object: 'Account' }],
+        target: { fileObject: FILE_OBJECT, parentField: PARENT_FIELD },
+        after: { success: 'delete', errorDirectory: '/errors' },
+      },
+      {
+        name: 'out',
+        kind: 'outbound',
+        source: { object: 'Account', fileObject: FILE_OBJECT, parentField: PARENT_FIELD },
+        destination: { endpoint: p, directory: '/out', existing: 'overwrite' },
+      },
+    ],
+  })
+}
+
+/** One service process: the file moved `passes` times per direction; CPU s/GiB of each pass. */
+async function oneProcess(
+  options: RepeatOptions,
+  sandbox: SalesforceSandbox,
+  dir: string,
+  p: Protocol,
+  remote: RemoteServer,
+  k: number,
+  master: string,
+): Promise<Map<Direction, PassFigures>> {
+  // One account per inbound pass, so the outbound passes export exactly one large file.
+  const numbers = Array.from({ length: options.passes }, (_, i) => `REP-${p}-${k}-${i + 1}`)
+  const accounts = numbers.map((n) => sandbox.insert('Account', { Name: `Repeat ${n}`, AccountNumber: n }))
+  const svc = await spawnService(serviceConfig(sandbox, dir, p, remote), dir)
+  const gib = options.sizeMb / 1024
+  const figures = new Map<Direction, PassFigures>()
+  try {
+    for (const direction of options.directions) {
+      const f: PassFigures = { perPass: [], canaries: [] }
+      figures.set(direction, f)
+      for (let pass = 1; pass <= options.passes; pass++) {
+        if (direction === 'in') {
+          const path = join(remote.root, 'in', `${numbers[pass - 1]}_big.bin`)
+          await mkdir(join(remote.root, 'in'), { recursive: true })
+          await link(master, path).catch(() => writeBigFile(path, options.sizeMb))
+        }
+        const cpu0 = await cpuOf(svc.pid)
+        const t0 = process.hrtime.bigint()
+        const job =
+          direction === 'in'
+            ? await svc.runFlow('in', POLL_MS)
+            : await svc.exportRecords('out', [accounts[0] as string], POLL_MS)
+        const wall = seconds(t0)
+        const cpu1 = await cpuOf(svc.pid)
+        if (direction === 'out') await rm(join(remote.root, 'out'), { recursive: true, force: true })
+        if (job.state !== 'succeeded') throw new Error(`${direction} ${p} pass ${pass} ended ${job.state}`)
+        const files = job.counts?.done ?? 1
+        const user = cpu1.user - cpu0.user
+        const system = cpu1.system - cpu0.system
+        f.perPass.push((user + system) / (gib * files))
+        f.canaries.push(canarySecondsPerGiB())
+        const rss =
+          Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${svc.pid}/status`, 'utf8'))?.[1]) / 1024
+        log(
+          `G5 ${direction} ${p} process ${k} pass ${pass}: ${files} file(s), ${f.perPass.at(-1)?.toFixed(2)} CPU s/GiB (user ${user.toFixed(2)} s, system ${system.toFixed(2)} s), ${wall.toFixed(1)} s wall, RSS ${rss.toFixed(0)} MiB, load ${loadavg()[0]?.toFixed(1)}, canary ${f.canaries.at(-1)?.toFixed(2)} s/GiB`,
+        )
+      }
+    }
+  } finally {
+    await svc.close()
+  }
+  return figures
+}
+
+function goalRow(options: RepeatOptions, p: Protocol, direction: Direction, runs: PassFigures[]): GoalRow {
+  const last = spread(runs.map((r) => r.perPass.at(-1) as number))
+  const first = spread(runs.map((r) => r.perPass[0] as number))
+  const ratios = spread(runs.map((r) => (r.perPass.at(-1) as number) / (r.perPass[0] as number)))
+  return {
+    figure: `G5 CPU per GiB, ${direction}bound ${p.toUpperCase()} ${options.sizeMb} MiB, pass ${options.passes} vs pass 1 in one process (${runs.length} processes)`,
+    measured: `pass ${options.passes}: ${showSpread(last, 2, ' s/GiB')}`,
+    baseline: `pass 1: ${showSpread(first, 2, ' s/GiB')}`,
+    ratio: showSpread(ratios, 2),
+    goal: 'within 10 % (≤ 1.10)',
+    met: ratios.median <= 1.1,
+  }
+}
+
+export async function benchRepeatTransfer(
+  options: RepeatOptions,
+): Promise<{ goals: GoalRow[]; rows: Row[]; notes: string[] }> {
+  const goals: GoalRow[] = []
   const rows: Row[] = []
-  const notes: string[] = [`service: ${(await serviceEntry()).label}`]
+  const notes: string[] = []
   const dir = await mkdtemp(join(tmpdir(), 'bridge-bench-repeat-'))
   const sandbox = await startSalesforceSandbox({ maxFileSizeBytes: 6 * 1024 * MB })
   const remotes: Partial<Record<Protocol, RemoteServer>> = {}
@@ -96,95 +205,39 @@ export async function benchRepeatTransfer(options: RepeatOptions): Promise<{ row
     for (const p of options.protocols) {
       const remote = await startRemote(p)
       remotes[p] = remote
-      notes.push(`${p.toUpperCase()} server: ${remote.label}`)
-      // One account per inbound pass, so the outbound passes export exactly one large file.
-      const accounts = Array.from({ length: options.passes }, (_, i) =>
-        sandbox.insert('Account', { Name: `Repeat ${p} ${i + 1}`, AccountNumber: `REP-${p}${i + 1}` }),
-      )
-      const svc = await spawnService(
-        configFor(sandbox, dir, {
-          endpoints: { [p]: endpointConfig(remote.connection, 1) },
-          flows: [
-            {
-              name: 'in',
-              kind: 'inbound',
-              source: { endpoint: p, directory: '/in' },
-              readiness: { mode: 'stable', stableSeconds: 0, minAgeSeconds: 1 },
-              match: [{ type: 'filename', pattern: '^(?<AccountNumber>REP-[a-z]+\\d+)_', object: 'Account' }],
-              target: { fileObject: FILE_OBJECT, parentField: PARENT_FIELD },
-              after: { success: 'delete', errorDirectory: '/errors' },
-            },
-            {
-              name: 'out',
-              kind: 'outbound',
-              source: { object: 'Account', fileObject: FILE_OBJECT, parentField: PARENT_FIELD },
-              destination: { endpoint: p, directory: '/out', existing: 'overwrite' },
-            },
-          ],
-        }),
-        dir,
-      )
+      notes.push(`G5: ${p.toUpperCase()} server ${remote.label}`)
       const master = join(dir, `master-${p}.bin`)
       await writeBigFile(master, options.sizeMb)
-      const gib = options.sizeMb / 1024
-      for (const direction of options.directions) {
-        const perPass: number[] = []
-        const canaries: number[] = []
-        for (let pass = 1; pass <= options.passes; pass++) {
-          let cpu0 = { user: 0, system: 0 }
-          let t0 = process.hrtime.bigint()
-          let job: any
-          if (direction === 'in') {
-            await mkdir(join(remote.root, 'in'), { recursive: true })
-            await link(master, join(remote.root, 'in', `REP-${p}${pass}_big.bin`)).catch(async () => {
-              await writeBigFile(join(remote.root, 'in', `REP-${p}${pass}_big.bin`), options.sizeMb)
-            })
-            cpu0 = await cpuOf(svc.pid)
-            t0 = process.hrtime.bigint()
-            job = await svc.runFlow('in', POLL_MS)
-          } else {
-            cpu0 = await cpuOf(svc.pid)
-            t0 = process.hrtime.bigint()
-            job = await svc.exportRecords('out', [accounts[0] as string], POLL_MS)
-            await rm(join(remote.root, 'out'), { recursive: true, force: true })
-          }
-          const wall = seconds(t0)
-          const cpu1 = await cpuOf(svc.pid)
-          const user = cpu1.user - cpu0.user
-          const system = cpu1.system - cpu0.system
-          const cpu = user + system
-          if (job.state !== 'succeeded') throw new Error(`${direction} ${p} pass ${pass} ended ${job.state}`)
-          const files = job.counts?.done ?? 1
-          perPass.push(cpu / (gib * files))
-          const canary = canarySecondsPerGiB()
-          canaries.push(canary)
-          const rss =
-            Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${svc.pid}/status`, 'utf8'))?.[1]) / 1024
-          log(
-            `${direction} ${p} pass ${pass}: ${files} file(s), ${(cpu / (gib * files)).toFixed(2)} CPU s/GiB (user ${user.toFixed(2)} s, system ${system.toFixed(2)} s), ${wall.toFixed(1)} s wall, RSS ${rss.toFixed(0)} MiB, load ${loadavg()[0]?.toFixed(1)}, canary ${canary.toFixed(2)} s/GiB`,
-          )
-        }
-        const first = perPass[0] as number
-        const last = perPass[perPass.length - 1] as number
-        rows.push([
-          `CPU per GiB, ${direction}bound ${p.toUpperCase()} ${options.sizeMb} MiB, pass ${options.passes} vs pass 1`,
-          perPass.map((s) => s.toFixed(2)).join(' / '),
-          `pass 1: ${first.toFixed(2)} s/GiB; canary per pass ${canaries.map((c) => c.toFixed(2)).join(' / ')}`,
-          `${(last / first).toFixed(2)} (canary ${((canaries.at(-1) as number) / (canaries[0] as number)).toFixed(2)})`,
-        ])
+      const runs = new Map<Direction, PassFigures[]>()
+      for (let k = 1; k <= options.processes; k++)
+        for (const [direction, f] of await oneProcess(options, sandbox, dir, p, remote, k, master))
+          runs.set(direction, [...(runs.get(direction) ?? []), f])
+      for (const [direction, figures] of runs) {
+        goals.push(goalRow(options, p, direction, figures))
+        figures.forEach((f, i) => {
+          rows.push([
+            `5 CPU per GiB, ${direction}bound ${p.toUpperCase()} ${options.sizeMb} MiB, process ${i + 1}, each pass`,
+            f.perPass.map((s) => s.toFixed(2)).join(' / '),
+            `canary ${f.canaries.map((c) => c.toFixed(2)).join(' / ')}`,
+            ((f.perPass.at(-1) as number) / (f.perPass[0] as number)).toFixed(2),
+          ])
+        })
       }
-      await svc.close()
     }
   } finally {
     for (const remote of Object.values(remotes)) await remote?.close()
     await sandbox.close()
     await rm(dir, { recursive: true, force: true })
   }
-  return { rows, notes }
+  notes.push(
+    'G5: CPU = user + system of the service process (/proc/<pid>/stat) per pass; the canary (SHA-256 + MD5 of 128 MiB in the bench process after each pass) tells a slow machine from a slow service',
+  )
+  return { goals, rows, notes }
 }
 
 if (isMain(import.meta.url)) {
-  const { rows, notes } = await benchRepeatTransfer(defaultRepeatOptions())
+  const { goals, rows, notes } = await benchRepeatTransfer(defaultRepeatOptions())
+  printGoalTable(goals)
   printTable(rows)
   for (const n of notes) process.stdout.write(`- ${n}\n`)
 }

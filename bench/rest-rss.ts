@@ -7,11 +7,11 @@
  *
  *   npx tsx bench/rest-rss.ts
  *
- * The last start then moves one large file inbound over SFTP, the service's first transfer, and
- * reports its peak RSS over its resting RSS (sampled every 25 ms).
+ * Every start then moves one large file inbound over SFTP, the service's first transfer, and
+ * reports its peak RSS over its resting RSS (sampled every 25 ms): G4 of issue 17.
  *
- * Environment: BENCH_REST_PASSES (3), BENCH_REST_SETTLE_MS (3000), BENCH_REST_MOVE_MB (2048; 0
- * skips the transfer), BENCH_SERVICE=tsx (see lib.ts).
+ * Environment: BENCH_REST_PASSES (BENCH_REPS, 3), BENCH_REST_SETTLE_MS (3000), BENCH_REST_MOVE_MB
+ * (2048 × BENCH_SCALE; 0 skips the transfer), BENCH_SERVICE=tsx (see lib.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -21,17 +21,17 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as delay } from 'node:timers/promises'
 import { type SalesforceSandbox, startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
+import { type GoalRow, printGoalTable, showSpread, spread } from './goals.js'
 import {
+  benchReps,
   configFor,
   endpointConfig,
   isMain,
   log,
   MB,
-  median,
-  printTable,
   type RemoteServer,
-  type Row,
   type ServiceChild,
+  scaled,
   serviceEntry,
   spawnService,
   startRemote,
@@ -109,19 +109,20 @@ async function firstTransferGrowth(
   sandbox: SalesforceSandbox,
   sftp: RemoteServer,
   sizeMb: number,
+  pass: number,
 ): Promise<{ resting: number; peak: number }> {
-  sandbox.insert('Account', { Name: 'Rest growth', AccountNumber: 'REST-1' })
-  await writeBigFile(join(sftp.root, 'in', 'REST-1_big.bin'), sizeMb)
+  sandbox.insert('Account', { Name: `Rest growth ${pass}`, AccountNumber: `REST-${pass}` })
+  await writeBigFile(join(sftp.root, 'in', `REST-${pass}_big.bin`), sizeMb)
   const { result, resting, peak } = await svc.sampled(() => svc.runFlow('in', 250))
   if (result.state !== 'succeeded') throw new Error(`the ${sizeMb} MiB transfer ended ${result.state}`)
   return { resting: resting / MB, peak: peak / MB }
 }
 
 export async function benchRestRss(
-  passes = Number(process.env.BENCH_REST_PASSES ?? 3),
+  passes = Number(process.env.BENCH_REST_PASSES ?? benchReps()),
   settleMs = Number(process.env.BENCH_REST_SETTLE_MS ?? 3000),
-  moveMb = Number(process.env.BENCH_REST_MOVE_MB ?? 2048),
-): Promise<{ rows: Row[]; notes: string[] }> {
+  moveMb = Number(process.env.BENCH_REST_MOVE_MB ?? scaled(2048)),
+): Promise<{ goals: GoalRow[]; notes: string[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'bridge-bench-rest-'))
   const sandbox = await startSalesforceSandbox({ maxFileSizeBytes: 6 * 1024 * MB })
   const remotes: RemoteServer[] = []
@@ -136,46 +137,65 @@ export async function benchRestRss(
     })
     const service: number[] = []
     const bare: number[] = []
-    let moved: { resting: number; peak: number } | null = null
+    const growth: number[] = []
+    const restingBeforeMove: number[] = []
     for (let pass = 1; pass <= passes; pass++) {
       const svc = await spawnService(config, dir)
       try {
         await svc.api('GET', '/v1/flows')
         await delay(settleMs)
         service.push(await rssMiB(svc.pid))
-        // The last start also moves one large file, its first transfer: the growth includes
-        // everything a first transfer loads and allocates.
-        if (pass === passes && moveMb > 0) moved = await firstTransferGrowth(svc, sandbox, sftp, moveMb)
+        // Each start then moves one large file, its first transfer: the growth includes everything
+        // a first transfer loads and allocates.
+        if (moveMb > 0) {
+          const moved = await firstTransferGrowth(svc, sandbox, sftp, moveMb, pass)
+          growth.push(moved.peak - moved.resting)
+          restingBeforeMove.push(moved.resting)
+        }
       } finally {
         await svc.close()
       }
       bare.push(await bareFastifyRss(settleMs))
       log(
-        `rest pass ${pass}: service ${service.at(-1)?.toFixed(1)} MiB, bare Fastify ${bare.at(-1)?.toFixed(1)} MiB`,
+        `G4 pass ${pass}: service ${service.at(-1)?.toFixed(1)} MiB, bare Fastify ${bare.at(-1)?.toFixed(1)} MiB, first-transfer growth +${growth.at(-1)?.toFixed(1) ?? '-'} MiB`,
       )
     }
-    const range = (v: number[]) =>
-      `median ${median(v).toFixed(1)} MiB (min ${Math.min(...v).toFixed(1)}, max ${Math.max(...v).toFixed(1)})`
-    const rows: Row[] = []
-    if (moved)
-      rows.push([
-        `7 service peak RSS growth, first transfer after start: ${moveMb} MiB inbound SFTP (goal ≤ 32 MiB)`,
-        `+${(moved.peak - moved.resting).toFixed(1)} MiB (peak ${moved.peak.toFixed(1)} MiB)`,
-        `at rest ${moved.resting.toFixed(1)} MiB`,
-        (moved.peak / moved.resting).toFixed(2),
-      ])
+    const rest = spread(service)
+    const bareRest = spread(bare)
+    const goals: GoalRow[] = [
+      {
+        figure: 'G4 RSS at rest, compiled service, one flow per kind (inbound, outbound, status)',
+        measured: showSpread(rest, 1, ' MiB'),
+        baseline: `bare Fastify ${showSpread(bareRest, 1, ' MiB')}`,
+        ratio: (rest.median / bareRest.median).toFixed(2),
+        goal: '≤ 90 MiB',
+        met: rest.median <= 90,
+      },
+    ]
+    if (growth.length > 0) {
+      const g = spread(growth)
+      const r = spread(restingBeforeMove)
+      goals.push({
+        figure: `G4 peak growth, first transfer after start: ${moveMb} MiB inbound SFTP`,
+        measured: showSpread(g, 1, ' MiB'),
+        baseline: `at rest ${showSpread(r, 1, ' MiB')}`,
+        ratio: ((g.median + r.median) / r.median).toFixed(2),
+        goal: '≤ 32 MiB',
+        met: g.median <= 32,
+      })
+    } else
+      goals.push({
+        figure: 'G4 peak growth, first transfer after start',
+        measured: 'not measured (BENCH_REST_MOVE_MB=0)',
+        baseline: '',
+        ratio: '',
+        goal: '≤ 32 MiB',
+        met: null,
+      })
     return {
-      rows: [
-        ...rows,
-        [
-          '7 service RSS at rest, one flow per kind (inbound, outbound, status; goal ≤ 90 MiB)',
-          range(service),
-          `bare Fastify ${range(bare)}`,
-          (median(service) / median(bare)).toFixed(2),
-        ],
-      ],
+      goals,
       notes: [
-        `7: service = ${(await serviceEntry()).label}; RSS read ${settleMs} ms after its first answer, ${passes} starts each; ratio = service / bare Fastify (lower is better)`,
+        `G4: service = ${(await serviceEntry()).label}; RSS read ${settleMs} ms after its first answer, ${passes} starts each; ratio = service / bare Fastify (lower is better), and peak / rest for the growth`,
       ],
     }
   } finally {
@@ -186,7 +206,7 @@ export async function benchRestRss(
 }
 
 if (isMain(import.meta.url)) {
-  const { rows, notes } = await benchRestRss()
-  printTable(rows)
+  const { goals, notes } = await benchRestRss()
+  printGoalTable(goals)
   for (const n of notes) process.stdout.write(`- ${n}\n`)
 }

@@ -1,19 +1,21 @@
 /**
- * Figures 1, 2, 3, 4 and 6 of issue 6, from one set of runs:
- *   1  inbound  SFTP/FTP → service → sandbox S-Drive/S3: 1,000 × 100 KiB and one 2 GiB file
- *   2  outbound sandbox S3 → service → SFTP/FTP: the same shapes
- *   3  peak RSS of the service (child process) during 1b and 2b, at 256 MiB and at 2 GiB
- *   4  Salesforce API calls per file (sandbox count) for the 1,000-file runs, both directions
- *   6  inbound 1,000 × 100 KiB at 1, 2 and 4 concurrent transfers per endpoint
- * Every service figure has a baseline measured in the same run by bench/raw-worker.ts
- * (the raw clients moving the same bytes at the same concurrency).
+ * The transfer figures of issue 17's goal table, from one service process:
+ *   G1  inbound and outbound 1,000 × 100 KiB, SFTP and FTP, c=4
+ *   G2  inbound and outbound one 2 GiB file, SFTP and FTP
+ * and the extra figures kept from issue 6:
+ *   3   peak RSS of the service over its resting RSS during each G2 pass
+ *   4   Salesforce API calls per file for the G1 runs, both directions
+ *   6   inbound 1,000 × 100 KiB at 1 and 2 concurrent transfers per endpoint (c=4 is G1)
+ * Every figure is the median of BENCH_REPS passes (3), each pass the baseline
+ * (bench/raw-worker.ts: the raw clients moving the same bytes at the same
+ * concurrency) then the service.
  *
  *   npx tsx bench/throughput.ts
- *   BENCH_BIG_MB=512 BENCH_REPS=1 npx tsx bench/throughput.ts
+ *   BENCH_SCALE=0.05 npx tsx bench/throughput.ts
  *
- * Environment: BENCH_BIG_MB (large file; default 2048, scaled down to 256 for
- * the in-process SFTP server; 0 skips figures 1b, 2b and 3), BENCH_FILES (1000), BENCH_REPS (3, for 1a/2a/4),
- * BENCH_SCALE=0 (skip figure 6), BENCH_SFTP_SERVER=inprocess,
+ * Environment: BENCH_SCALE (see lib.ts), BENCH_FILES (1000 × scale), BENCH_BIG_MB
+ * (2048 × scale; 256 × scale for the in-process SFTP server; 0 skips G2 and 3),
+ * BENCH_REPS (3), BENCH_SWEEP=0 (skip figure 6), BENCH_SFTP_SERVER=inprocess,
  * BENCH_FTP_SERVER=inprocess (the JavaScript servers instead of OpenSSH / vsftpd),
  * BENCH_CPU_PROF=DIR (V8 CPU profiles of the service processes).
  */
@@ -22,10 +24,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { UploadTicket } from '../src/ports/sdrive.js'
 import { startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
+import { type GoalRow, printGoalTable, throughputRow } from './goals.js'
 import {
+  benchReps,
   configFor,
   endpointConfig,
-  fmtMBs,
   isMain,
   KiB,
   log,
@@ -39,9 +42,9 @@ import {
   ratio,
   runRawWorker,
   type ServiceChild,
+  scaled,
   sdriveClient,
   seconds,
-  serviceEntry,
   spawnService,
   sshdUnavailable,
   startRemote,
@@ -61,7 +64,8 @@ export interface ThroughputOptions {
   reps: number
   /** Large file size per protocol, MiB. */
   bigMb: Record<Protocol, number>
-  scale: boolean
+  /** Figure 6: the same inbound runs at c=1 and c=2. */
+  sweep: boolean
   concurrency: number
 }
 
@@ -70,32 +74,39 @@ export function defaultThroughputOptions(): { options: ThroughputOptions; notes:
   const noSshd = sshdUnavailable()
   const env = process.env.BENCH_BIG_MB ? Number(process.env.BENCH_BIG_MB) : undefined
   // The in-process JS SFTP server moves ~18 MB/s on this machine: 2 GiB would take minutes per pass.
-  const sftpBig = env ?? (noSshd ? 256 : 2048)
+  const sftpBig = env ?? scaled(noSshd ? 256 : 2048)
   if (noSshd && env === undefined)
     notes.push(
-      `SFTP large file scaled to ${sftpBig} MiB: OpenSSH sshd cannot run here (${noSshd}), and the in-process JS SFTP server is too slow for 2 GiB inside the 10-minute budget`,
+      `SFTP large file scaled to ${sftpBig} MiB: OpenSSH sshd cannot run here (${noSshd}), and the in-process JS SFTP server is too slow for 2 GiB`,
     )
   const noVsftpd = vsftpdUnavailable()
   if (noVsftpd)
     notes.push(
-      `FTP served by the in-process ftp-srv: vsftpd cannot run here (${noVsftpd}); ftp-srv answers each transfer ~40 ms late, so FTP small-file figures measure it more than the service, and 1a/2a are one pass each unless BENCH_REPS is set`,
+      `FTP served by the in-process ftp-srv: vsftpd cannot run here (${noVsftpd}); ftp-srv answers each transfer ~40 ms late, so FTP small-file figures measure it more than the service`,
     )
   return {
     options: {
-      files: Number(process.env.BENCH_FILES ?? 1000),
-      // ftp-srv's ~22 files/s per connection would take the run past 10 minutes at 3 repetitions.
-      reps: Number(process.env.BENCH_REPS ?? (noVsftpd ? 1 : 3)),
-      bigMb: { sftp: sftpBig, ftp: env ?? 2048 },
-      scale: process.env.BENCH_SCALE !== '0',
+      files: Number(process.env.BENCH_FILES ?? scaled(1000, 8)),
+      reps: benchReps(),
+      bigMb: { sftp: sftpBig, ftp: env ?? scaled(2048) },
+      sweep: process.env.BENCH_SWEEP !== '0',
       concurrency: 4,
     },
     notes,
   }
 }
 
-export async function benchThroughput(options: ThroughputOptions): Promise<{ rows: Row[]; notes: string[] }> {
+export interface ThroughputResult {
+  goals: GoalRow[]
+  /** Figures 3, 4 and 6 of issue 6, in its four-column layout. */
+  extras: Row[]
+  notes: string[]
+}
+
+export async function benchThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
+  const goals: GoalRow[] = []
   const rows: Row[] = []
-  const notes: string[] = [`service: ${(await serviceEntry()).label}`]
+  const notes: string[] = []
   const dir = await mkdtemp(join(tmpdir(), 'bridge-bench-tp-'))
   const sandbox = await startSalesforceSandbox({ maxFileSizeBytes: 6 * 1024 * MB })
   const accounts = (prefix: string, n: number) =>
@@ -105,7 +116,7 @@ export async function benchThroughput(options: ThroughputOptions): Promise<{ row
   const acct = accounts('ACCT', RECORDS) // inbound targets of the service
   const base = accounts('BASE', RECORDS) // inbound targets of the baseline
   const out = accounts('OUT', RECORDS) // outbound sources (seeded once)
-  const big = accounts('BIG', 8) // one large file each, from the service's inbound runs
+  const big = accounts('BIG', options.reps * PROTOCOLS.length) // one large file each, from the service's inbound runs
   void acct
   const sdrive = sdriveClient(sandbox, dir)
   const remotes = {} as Record<Protocol, RemoteServer>
@@ -219,6 +230,58 @@ export async function benchThroughput(options: ThroughputOptions): Promise<{ row
     return { baseS, svcS, calls }
   }
 
+  const growth = (x: { resting: number; peak: number }) => (x.peak - x.resting) / MB
+  let bigIdx = 0
+  /** G2 for one protocol: BENCH_REPS passes of one large file in, then out; figure 3 beside it. */
+  const largeFile = async (svc: ServiceChild, p: Protocol, sizeMb: number): Promise<GoalRow[]> => {
+    const P = p.toUpperCase()
+    const size = sizeMb * MB
+    const inb = { svc: [] as number[], base: [] as number[], growth: [] as number[] }
+    const outb = { svc: [] as number[], base: [] as number[], growth: [] as number[] }
+    for (let rep = 0; rep < options.reps; rep++) {
+      const account = big[bigIdx] as string
+      const name = `BIG-${bigIdx++}_big.bin`
+      await writeBigFile(join(remotes[p].root, 'in', name), sizeMb)
+      const [ticket] = await ticketsFor([name], size, base)
+      inb.base.push(
+        await runRawWorker(
+          remotes[p].connection,
+          inboundTasks([name], size, [ticket as UploadTicket]),
+          1,
+          dir,
+        ),
+      )
+      const t0 = process.hrtime.bigint()
+      const inRun = await svc.sampled(() => svc.runFlow(`in-${p}`))
+      inb.svc.push(seconds(t0))
+      inb.growth.push(growth(inRun))
+      if (inRun.result.state !== 'succeeded' || inRun.result.counts?.done !== 1)
+        throw new Error(`large in-${p} run ended ${inRun.result.state}`)
+      await clearOut(p)
+      outb.base.push(await runRawWorker(remotes[p].connection, await outboundTasks([account]), 1, dir))
+      const t1 = process.hrtime.bigint()
+      const outRun = await svc.sampled(() => svc.exportRecords(`out-${p}`, [account]))
+      outb.svc.push(seconds(t1))
+      outb.growth.push(growth(outRun))
+      if (outRun.result.state !== 'succeeded' || outRun.result.counts?.done !== 1)
+        throw new Error(`large out-${p} job ended ${outRun.result.state}`)
+      await clearOut(p)
+      log(
+        `G2 ${P} ${sizeMb} MiB rep ${rep + 1}: in ${inb.svc.at(-1)?.toFixed(2)} s (baseline ${inb.base.at(-1)?.toFixed(2)} s), out ${outb.svc.at(-1)?.toFixed(2)} s (baseline ${outb.base.at(-1)?.toFixed(2)} s)`,
+      )
+    }
+    rows.push([
+      `3 service peak RSS growth, ${P} ${sizeMb} MiB in / out (median of ${options.reps})`,
+      `+${median(inb.growth).toFixed(0)} / +${median(outb.growth).toFixed(0)} MiB`,
+      `max +${Math.max(...inb.growth).toFixed(0)} / +${Math.max(...outb.growth).toFixed(0)} MiB`,
+      '',
+    ])
+    return [
+      throughputRow(`G2 inbound ${P} 1 × ${sizeMb} MiB`, size, 1, inb.svc, inb.base, 0.9),
+      throughputRow(`G2 outbound ${P} 1 × ${sizeMb} MiB`, size, 1, outb.svc, outb.base, 0.9),
+    ]
+  }
+
   log('starting the service')
   const svc = await spawnService(serviceConfig(options.concurrency), dir)
   log(`service pid ${svc.pid} at ${svc.url}`)
@@ -231,7 +294,7 @@ export async function benchThroughput(options: ThroughputOptions): Promise<{ row
   try {
     // Warm up: token, pools, JIT.
     for (const p of PROTOCOLS) {
-      await smallInbound(svc, p, options.concurrency, 20)
+      await smallInbound(svc, p, options.concurrency, Math.min(20, options.files))
       log(`warm-up ${p} done`)
     }
 
@@ -265,12 +328,16 @@ export async function benchThroughput(options: ThroughputOptions): Promise<{ row
       const svcS = median(inb.map((x) => x.svcS))
       const baseS = median(inb.map((x) => x.baseS))
       scaleAtDefault[p] = { svcS, baseS }
-      rows.push([
-        `1a inbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`,
-        `${fmtMBs(bytes, svcS)}, ${(options.files / svcS).toFixed(0)} files/s`,
-        `${fmtMBs(bytes, baseS)}, ${(options.files / baseS).toFixed(0)} files/s`,
-        ratio(baseS, svcS),
-      ])
+      goals.push(
+        throughputRow(
+          `G1 inbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`,
+          bytes,
+          options.files,
+          inb.map((x) => x.svcS),
+          inb.map((x) => x.baseS),
+          0.85,
+        ),
+      )
       const inCalls = median(inb.map((x) => x.calls))
       rows.push([
         `4 SF API calls/file, inbound ${P} ${options.files} files / ${RECORDS} records`,
@@ -296,14 +363,16 @@ export async function benchThroughput(options: ThroughputOptions): Promise<{ row
         log(`2a ${P} rep ${rep + 1}: service ${s.toFixed(2)} s, baseline ${baseS.toFixed(2)} s`)
       }
       await clearOut(p)
-      const oS = median(outb.map((x) => x.svcS))
-      const oB = median(outb.map((x) => x.baseS))
-      rows.push([
-        `2a outbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`,
-        `${fmtMBs(bytes, oS)}, ${(options.files / oS).toFixed(0)} files/s`,
-        `${fmtMBs(bytes, oB)}, ${(options.files / oB).toFixed(0)} files/s`,
-        ratio(oB, oS),
-      ])
+      goals.push(
+        throughputRow(
+          `G1 outbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`,
+          bytes,
+          options.files,
+          outb.map((x) => x.svcS),
+          outb.map((x) => x.baseS),
+          0.85,
+        ),
+      )
       const outCalls = median(outb.map((x) => x.calls))
       rows.push([
         `4 SF API calls/file, export ${P} ${options.files} files / ${RECORDS} records`,
@@ -313,68 +382,16 @@ export async function benchThroughput(options: ThroughputOptions): Promise<{ row
       ])
     }
 
-    // Figures 1b, 2b, 3: one large file, at 256 MiB and at the large size; RSS of the service child.
-    let bigIdx = 0
+    // G2 and figure 3: one large file, BENCH_REPS passes per protocol; RSS of the service child.
     for (const p of PROTOCOLS) {
-      const P = p.toUpperCase()
-      const sizes =
-        options.bigMb[p] > 0 ? [...new Set([Math.min(256, options.bigMb[p]), options.bigMb[p]])] : []
-      for (const sizeMb of sizes) {
-        const size = sizeMb * MB
-        const account = big[bigIdx] as string
-        const accountNumber = `BIG-${bigIdx++}`
-        const name = `${accountNumber}_big.bin`
-        await writeBigFile(join(remotes[p].root, 'in', name), sizeMb)
-        const [ticket] = await ticketsFor([name], size, base)
-        const baseS = await runRawWorker(
-          remotes[p].connection,
-          inboundTasks([name], size, [ticket as UploadTicket]),
-          1,
-          dir,
-        )
-        const t0 = process.hrtime.bigint()
-        const inRun = await svc.sampled(() => svc.runFlow(`in-${p}`))
-        const svcS = seconds(t0)
-        if (inRun.result.state !== 'succeeded' || inRun.result.counts?.done !== 1)
-          throw new Error(`large in-${p} run ended ${inRun.result.state}`)
-        log(`1b ${P} ${sizeMb} MiB: service ${svcS.toFixed(2)} s, baseline ${baseS.toFixed(2)} s`)
-        rows.push([
-          `1b inbound ${P} 1 × ${sizeMb} MiB`,
-          fmtMBs(size, svcS),
-          fmtMBs(size, baseS),
-          ratio(baseS, svcS),
-        ])
-
-        await clearOut(p)
-        const tasks = await outboundTasks([account])
-        const oBase = await runRawWorker(remotes[p].connection, tasks, 1, dir)
-        const t1 = process.hrtime.bigint()
-        const outRun = await svc.sampled(() => svc.exportRecords(`out-${p}`, [account]))
-        const oS = seconds(t1)
-        if (outRun.result.state !== 'succeeded' || outRun.result.counts?.done !== 1)
-          throw new Error(`large out-${p} job ended ${outRun.result.state}`)
-        await clearOut(p)
-        log(`2b ${P} ${sizeMb} MiB: service ${oS.toFixed(2)} s, baseline ${oBase.toFixed(2)} s`)
-        rows.push([
-          `2b outbound ${P} 1 × ${sizeMb} MiB`,
-          fmtMBs(size, oS),
-          fmtMBs(size, oBase),
-          ratio(oBase, oS),
-        ])
-        const growth = (x: { resting: number; peak: number }) => (x.peak - x.resting) / MB
-        rows.push([
-          `3 service peak RSS, ${P} ${sizeMb} MiB in / out`,
-          `${(inRun.peak / MB).toFixed(0)} / ${(outRun.peak / MB).toFixed(0)} MiB (+${growth(inRun).toFixed(0)} / +${growth(outRun).toFixed(0)})`,
-          `at rest ${(inRun.resting / MB).toFixed(0)} / ${(outRun.resting / MB).toFixed(0)} MiB`,
-          `${(inRun.peak / inRun.resting).toFixed(2)} / ${(outRun.peak / outRun.resting).toFixed(2)}`,
-        ])
-      }
+      const sizeMb = options.bigMb[p]
+      if (sizeMb > 0) goals.push(...(await largeFile(svc, p, sizeMb)))
     }
     await svc.close()
     cleanups.shift()
 
     // Figure 6: inbound 1,000 × 100 KiB at 1, 2, 4 concurrent transfers per endpoint.
-    if (options.scale) {
+    if (options.sweep) {
       const scaleRow = (p: Protocol, c: number, svcS: number, baseS: number, how: string): Row => [
         `6 inbound ${p.toUpperCase()} ${options.files} × 100 KiB, c=${c} (${how})`,
         `${(options.files / svcS).toFixed(0)} files/s`,
@@ -402,14 +419,15 @@ export async function benchThroughput(options: ThroughputOptions): Promise<{ row
   } finally {
     for (const c of cleanups) await c().catch(() => {})
   }
-  return { rows, notes }
+  return { goals, extras: rows, notes }
 }
 
 if (isMain(import.meta.url)) {
   const t0 = process.hrtime.bigint()
   const { options, notes: pre } = defaultThroughputOptions()
-  const { rows, notes } = await benchThroughput(options)
-  printTable(rows)
+  const { goals, extras, notes } = await benchThroughput(options)
+  printGoalTable(goals)
+  printTable(extras)
   for (const n of [...pre, ...notes]) process.stdout.write(`- ${n}\n`)
   process.stdout.write(`total ${seconds(t0).toFixed(0)} s\n`)
 }

@@ -10,7 +10,13 @@ export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 export const SERVICE_BUILD_DIR = join(repoRoot, '.tap', 'service')
 
 /** Scripts under test/support that tests run as children, compiled with the service. */
-export const CHILD_SCRIPTS = ['test/support/status-parse-peak.ts', 'test/support/parse-outbound-message.ts']
+export const CHILD_SCRIPTS = [
+  'test/support/status-parse-peak.ts',
+  'test/support/parse-outbound-message.ts',
+  // The bench's baseline helpers, for test/bench/goal-table.test.ts.
+  'bench/raw-worker.ts',
+  'bench/bare-server.ts',
+]
 
 /** The compiled module of `source` (a .ts path relative to the repository root). */
 export function compiled(source: string): string {

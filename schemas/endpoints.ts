@@ -14,6 +14,15 @@ export const EndpointParams = T.Object({
   }),
 })
 
+export const EndpointAnnouncedHostKey = T.Object(
+  {
+    fingerprint: T.String(),
+    keyType: T.String(),
+    pinned: T.Boolean({ description: 'false: a warning says so (a rotation may be coming).' }),
+  },
+  { $id: 'EndpointAnnouncedHostKey', title: 'EndpointAnnouncedHostKey', additionalProperties: false },
+)
+
 export const EndpointHostKey = T.Object(
   {
     fingerprint: T.String({
@@ -27,17 +36,9 @@ export const EndpointHostKey = T.Object(
     pins: T.Array(T.String(), { description: 'Every configured hostKeySha256 pin.' }),
     matchedPin: NullableString('The pin the presented key matched; null when none did.'),
     matchesPin: NullableBoolean('null when nothing is pinned.'),
-    announced: T.Array(
-      T.Object(
-        {
-          fingerprint: T.String(),
-          keyType: T.String(),
-          pinned: T.Boolean({ description: 'false: a warning says so (a rotation may be coming).' }),
-        },
-        { additionalProperties: false },
-      ),
-      { description: 'Host keys the server announced after login (OpenSSH hostkeys-00), each proven by it.' },
-    ),
+    announced: T.Array(T.Ref('EndpointAnnouncedHostKey'), {
+      description: 'Host keys the server announced after login (OpenSSH hostkeys-00), each proven by it.',
+    }),
   },
   { $id: 'EndpointHostKey', title: 'EndpointHostKey', additionalProperties: false },
 )

@@ -2,6 +2,7 @@
 import { FileOutcome, FileOutcomeList } from './audit.js'
 import { ErrorInfo, ErrorResponse } from './common.js'
 import {
+  EndpointAnnouncedHostKey,
   EndpointCertificate,
   EndpointCheckTimings,
   EndpointClock,
@@ -94,6 +95,7 @@ export const sharedSchemas = [
   JobDetail,
   JobList,
   JobActionResult,
+  EndpointAnnouncedHostKey,
   EndpointHostKey,
   EndpointCertificate,
   EndpointTls,

@@ -14,6 +14,15 @@ export const EndpointParams = T.Object({
   }),
 })
 
+export const EndpointAnnouncedHostKey = T.Object(
+  {
+    fingerprint: T.String(),
+    keyType: T.String(),
+    pinned: T.Boolean({ description: 'false: a warning says so (a rotation may be coming).' }),
+  },
+  { $id: 'EndpointAnnouncedHostKey', title: 'EndpointAnnouncedHostKey', additionalProperties: false },
+)
+
 export const EndpointHostKey = T.Object(
   {
     fingerprint: T.String({
@@ -21,8 +30,15 @@ export const EndpointHostKey = T.Object(
     }),
     keyType: T.String({ description: 'ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256, …' }),
     algorithm: NullableString('Negotiated host key algorithm; null when the check stopped at the key.'),
-    pinned: NullableString('The configured hostKeySha256; null when none is configured.'),
+    pinned: NullableString(
+      'The pin the presented key matched; when none did, the configured pins, comma-separated; null when none is configured.',
+    ),
+    pins: T.Array(T.String(), { description: 'Every configured hostKeySha256 pin.' }),
+    matchedPin: NullableString('The pin the presented key matched; null when none did.'),
     matchesPin: NullableBoolean('null when nothing is pinned.'),
+    announced: T.Array(T.Ref('EndpointAnnouncedHostKey'), {
+      description: 'Host keys the server announced after login (OpenSSH hostkeys-00), each proven by it.',
+    }),
   },
   { $id: 'EndpointHostKey', title: 'EndpointHostKey', additionalProperties: false },
 )
@@ -126,6 +142,7 @@ export const EndpointReport = T.Object(
     serverIdentification: NullableString('SSH identification line or FTP welcome message.'),
     loginBanner: NullableString('SSH user-authentication banner.'),
     hostKey: T.Optional(T.Ref('EndpointHostKey')),
+    proxy: T.Optional(NullableString('The proxy the check went through, without credentials.')),
     tls: T.Optional(T.Ref('EndpointTls')),
     features: T.Optional(T.Ref('EndpointFeatures')),
     directories: T.Array(T.Ref('EndpointDirectory')),

@@ -2,6 +2,7 @@
 import { FileOutcome, FileOutcomeList } from './audit.js'
 import { ErrorDetail, ErrorInfo, ErrorResponse, KeyValue } from './common.js'
 import {
+  EndpointAnnouncedHostKey,
   EndpointCertificate,
   EndpointCheckTimings,
   EndpointClock,
@@ -105,6 +106,7 @@ export const sharedSchemas = [
   JobDetail,
   JobList,
   JobActionResult,
+  EndpointAnnouncedHostKey,
   EndpointHostKey,
   EndpointCertificate,
   EndpointTls,

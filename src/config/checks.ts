@@ -107,25 +107,36 @@ function checkRuleAfter(after: unknown, events: unknown[], path: KeyPath, issues
   }
 }
 
+/** hostKeySha256: one pin or a list of them (rotation), each as ssh-keygen -l prints it. */
+function checkHostKeyPins(endpoint: Record<string, unknown>, path: KeyPath, issues: ConfigIssue[]): void {
+  const pins = endpoint.hostKeySha256
+  const list = typeof pins === 'string' ? (pins === '' ? [] : [pins]) : Array.isArray(pins) ? pins : []
+  if (list.length === 0 && endpoint.insecureSkipHostKeyCheck !== true) {
+    issues.push(
+      issue(
+        [...path, 'hostKeySha256'],
+        'required for sftp endpoints unless insecureSkipHostKeyCheck is true',
+      ),
+    )
+    return
+  }
+  list.forEach((pin, index) => {
+    if (typeof pin === 'string' && hostKeyFingerprint.test(pin)) return
+    const at = typeof pins === 'string' ? [...path, 'hostKeySha256'] : [...path, 'hostKeySha256', index]
+    issues.push(issue(at, 'must look like "SHA256:<43 base64 characters>" (ssh-keygen -l)'))
+  })
+}
+
 function checkEndpoint(endpoint: Record<string, unknown>, path: KeyPath, issues: ConfigIssue[]): void {
   const present = (key: string) => typeof endpoint[key] === 'string' && endpoint[key] !== ''
   if (endpoint.protocol === 'sftp') {
-    if (!present('hostKeySha256') && endpoint.insecureSkipHostKeyCheck !== true) {
-      issues.push(
-        issue(
-          [...path, 'hostKeySha256'],
-          'required for sftp endpoints unless insecureSkipHostKeyCheck is true',
-        ),
-      )
-    } else if (present('hostKeySha256') && !hostKeyFingerprint.test(endpoint.hostKeySha256 as string)) {
-      issues.push(
-        issue([...path, 'hostKeySha256'], 'must look like "SHA256:<43 base64 characters>" (ssh-keygen -l)'),
-      )
-    }
+    checkHostKeyPins(endpoint, path, issues)
     if (!present('password') && !present('privateKey')) {
       issues.push(issue(path, 'password or privateKey is required'))
     }
   } else if (typeof endpoint.protocol === 'string') {
+    if (endpoint.algorithms !== undefined)
+      issues.push(issue([...path, 'algorithms'], 'SSH algorithms are for sftp endpoints only'))
     if (!present('password'))
       issues.push(issue([...path, 'password'], `required for ${endpoint.protocol} endpoints`))
     if (endpoint.privateKey !== undefined)

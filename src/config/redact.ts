@@ -18,8 +18,8 @@ const secretKeys: ReadonlySet<string> = new Set([
   'secret',
 ])
 
-/** Keys whose value is a connection URL that may carry a password. */
-const urlKeys: ReadonlySet<string> = new Set(['postgresUrl'])
+/** Keys whose value is a connection URL that may carry a password (proxy.url: http://user:pass@host). */
+const urlKeys: ReadonlySet<string> = new Set(['postgresUrl', 'url'])
 
 export function redactConfig<T>(config: T): T {
   return redact(config, false) as T

@@ -4,6 +4,12 @@
  */
 import { type Static, Type as T } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import {
+  HostKeyPinsSchema,
+  HttpProxyConfigSchema,
+  ProxyConfigSchema,
+  SshAlgorithmsSchema,
+} from './proxy-schema.js'
 import { PollTriggerProperties } from './trigger-poll-schema.js'
 
 const Seconds = (description: string, def: number) => T.Number({ minimum: 0, default: def, description })
@@ -217,6 +223,7 @@ export const SalesforceConfigSchema = T.Object(
       default: 4,
       description: 'Retries of 5xx / network errors, with backoff.',
     }),
+    proxy: T.Optional(HttpProxyConfigSchema),
     apiLimitProbeIntervalMs: Millis(
       'While the org is at its API limit, every Salesforce call waits and one probe call (GET …/limits) per interval checks whether the limit has lifted.',
       60_000,
@@ -242,6 +249,7 @@ export const SDriveConfigSchema = T.Object(
     }),
     linkLifetimeSeconds: T.Integer({ minimum: 1, default: 300, description: 'Lifetime of download links.' }),
     uploadTimeoutMs: Millis('An S3 upload making no progress this long is aborted.', 120_000),
+    proxy: T.Optional(HttpProxyConfigSchema),
     replaceMode: T.Union([T.Literal('delete'), T.Literal('softDelete')], {
       default: 'softDelete',
       description:
@@ -284,12 +292,9 @@ export const EndpointConfigSchema = T.Object(
       T.String({ description: 'SFTP key authentication: PEM/OpenSSH private key text.' }),
     ),
     passphrase: T.Optional(T.String({ description: 'Of the private key.' })),
-    hostKeySha256: T.Optional(
-      T.String({
-        description:
-          'Pinned SFTP host key: "SHA256:<base64>" as ssh-keygen -lf prints it. Required for sftp unless insecureSkipHostKeyCheck is true.',
-      }),
-    ),
+    hostKeySha256: T.Optional(HostKeyPinsSchema),
+    algorithms: T.Optional(SshAlgorithmsSchema),
+    proxy: T.Optional(ProxyConfigSchema),
     insecureSkipHostKeyCheck: T.Boolean({
       default: false,
       description: 'Explicit opt-out of host key pinning (logged as a warning).',

@@ -38,6 +38,8 @@ export const ErrorCodes = [
   'REMOTE_IO',
   'CONNECTION_LOST',
   'TIMEOUT',
+  /** The proxy in front of a server (or of Salesforce/S3) refused its credentials: not retried. */
+  'PROXY_AUTH_FAILED',
   // salesforce / s-drive / s3
   'SALESFORCE_AUTH_FAILED',
   'SESSION_EXPIRED',

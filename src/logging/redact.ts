@@ -94,6 +94,11 @@ export function redactUrlQuery(url: string): string {
   return changed ? `${path}?${pairs.join('&')}${fragment}` : url
 }
 
+/** scheme://user:password@host… → scheme://user:[redacted]@host… (a proxy URL written with its login). */
+export function redactUserInfo(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^:@/?#]*):[^@/?#]*@/, `$1:${CENSOR}@`)
+}
+
 function isWalkable(value: unknown): value is object {
   if (value === null || typeof value !== 'object') return false
   // Dates, Buffers, URLs… serialize through toJSON to a string or a byte list, not to their keys.
@@ -102,7 +107,7 @@ function isWalkable(value: unknown): value is object {
 
 function redactValue(key: string, value: unknown, depth: number, seen: WeakSet<object>): unknown {
   if (redactedKeys.has(key.toLowerCase())) return CENSOR
-  if (typeof value === 'string') return URL_KEYS.has(key) ? redactUrlQuery(value) : value
+  if (typeof value === 'string') return URL_KEYS.has(key) ? redactUrlQuery(redactUserInfo(value)) : value
   // A URL object serializes to its href, query and all.
   if (value instanceof URL) return redactUrlQuery(value.href)
   if (!isWalkable(value)) return value

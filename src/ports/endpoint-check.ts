@@ -17,10 +17,16 @@ export interface HostKeyReport {
   keyType: string
   /** The negotiated host key algorithm (rsa-sha2-512, …); null when the handshake stopped at the key. */
   algorithm: string | null
-  /** The configured pin, normalised to "SHA256:<base64>"; null when none is configured. */
+  /** The pin that matched; else the configured pins, comma-separated; null when none is configured. */
   pinned: string | null
+  /** Every configured pin, normalised to "SHA256:<base64>". */
+  pins: string[]
+  /** The pin the presented key matched; null when none did (or none is configured). */
+  matchedPin: string | null
   /** null when nothing is pinned. */
   matchesPin: boolean | null
+  /** Every host key the server announced after login (OpenSSH hostkeys-00), and whether it is pinned. */
+  announced: { fingerprint: string; keyType: string; pinned: boolean }[]
 }
 
 export interface CertificateReport {
@@ -119,6 +125,8 @@ export interface EndpointReport {
   /** SSH user-authentication banner, when the server sent one. */
   loginBanner: string | null
   hostKey?: HostKeyReport
+  /** The proxy the check went through ("socks5://host:port"), credentials left out. */
+  proxy?: string | null
   tls?: TlsReport
   features?: FeatureSummary
   directories: DirectoryReport[]

@@ -103,7 +103,10 @@ t.test('SFTP: host key, extensions, directories, clock', async (t) => {
     keyType: 'ssh-ed25519',
     algorithm: 'ssh-ed25519',
     pinned: server.hostKeySha256,
+    pins: [server.hostKeySha256],
+    matchedPin: server.hostKeySha256,
     matchesPin: true,
+    announced: [],
   })
   t.equal(report.features?.posixRename, false, 'the in-process server offers no posix-rename')
   t.equal(report.features?.mlsd, false)
@@ -154,7 +157,10 @@ t.test('SFTP: a host key that does not match the pin stops the check before the 
     keyType: 'ssh-ed25519',
     algorithm: null,
     pinned: wrongPin,
+    pins: [wrongPin],
+    matchedPin: null,
     matchesPin: false,
+    announced: [],
   })
   t.equal(logins, 0, 'no authentication was attempted')
 

@@ -42,6 +42,8 @@ export interface HarnessOptions {
   endpoint?: Record<string, unknown>
   /** Overrides of the `salesforce` section (timeoutMs, maxRetries, …). */
   salesforce?: Record<string, unknown>
+  /** Overrides of the `sdrive` section (proxy, …). */
+  sdrive?: Record<string, unknown>
   /** Additions to the `server` section (recordSalesforce, …). */
   server?: Record<string, unknown>
   sqlitePath?: string
@@ -158,7 +160,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       apiLimitProbeIntervalMs: 100,
       ...(options.salesforce ?? {}),
     },
-    sdrive: { s3UploadUrl: sandbox.s3UploadUrl, uploadTimeoutMs: 10_000 },
+    sdrive: { s3UploadUrl: sandbox.s3UploadUrl, uploadTimeoutMs: 10_000, ...(options.sdrive ?? {}) },
     endpoints: {
       partner: {
         ...(external?.endpoint ?? endpointConfig(options.protocol, remote)),

@@ -109,6 +109,12 @@ export interface SshdOptions {
   authorizedKey: string
   /** Also let `user` log in with its system password (no PAM: checked against /etc/shadow). */
   passwordAuthentication?: boolean
+  /** Host keys (private key text); default one fresh ed25519 key. */
+  hostKeys?: string[]
+  /** Listen here (restarting a daemon on the port it had); default a free port. */
+  port?: number
+  /** More sshd_config lines (KexAlgorithms …, Ciphers …). */
+  extra?: string[]
 }
 
 export interface RunningSshd extends RunningDaemon {
@@ -117,20 +123,29 @@ export interface RunningSshd extends RunningDaemon {
   hostKeyPath: string
 }
 
+/** "SHA256:<base64>" of a private host key's public half, as ssh-keygen -l prints it. */
+export function hostKeyFingerprint(privateKey: string): string {
+  const parsed = ssh2.utils.parseKey(privateKey)
+  if (parsed instanceof Error) throw parsed
+  return fingerprintOf(parsed.getPublicSSH())
+}
+
 export async function startSshd(options: SshdOptions): Promise<RunningSshd> {
   const dir = await mkdtemp(join(tmpdir(), 'sshd-'))
-  const hostKey = generateSshKeyPair()
-  await writeFile(join(dir, 'host_key'), hostKey.private, { mode: 0o600 })
+  const hostKeys = options.hostKeys ?? [generateSshKeyPair().private]
+  const hostKeyFiles = hostKeys.map((_, index) => join(dir, index === 0 ? 'host_key' : `host_key_${index}`))
+  for (const [index, key] of hostKeys.entries())
+    await writeFile(hostKeyFiles[index] as string, key, { mode: 0o600 })
   // sshd reads authorized_keys as the user logging in.
   await chmod(dir, 0o755)
   await writeFile(join(dir, 'authorized_keys'), `${options.authorizedKey}\n`, { mode: 0o644 })
   // sshd refuses to start without its privilege separation directory.
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
-  const port = await freePort()
+  const port = options.port ?? (await freePort())
   const passwords = options.passwordAuthentication ? 'yes' : 'no'
   const config = [
     `ListenAddress 127.0.0.1:${port}`,
-    `HostKey ${join(dir, 'host_key')}`,
+    ...hostKeyFiles.map((file) => `HostKey ${file}`),
     `PidFile ${join(dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
     'StrictModes no',
@@ -142,6 +157,7 @@ export async function startSshd(options: SshdOptions): Promise<RunningSshd> {
     'Subsystem sftp internal-sftp',
     'ForceCommand internal-sftp',
     `ChrootDirectory ${options.root}`,
+    ...(options.extra ?? []),
   ]
   await writeFile(join(dir, 'sshd_config'), `${config.join('\n')}\n`)
   const child = spawnDaemon(sshdPath, ['-D', '-e', '-f', join(dir, 'sshd_config')], 'stderr')
@@ -153,13 +169,11 @@ export async function startSshd(options: SshdOptions): Promise<RunningSshd> {
     })
     child.once('exit', (code) => reject(new Error(`sshd exited with ${code}: ${log}`)))
   })
-  const parsed = ssh2.utils.parseKey(hostKey.public)
-  if (parsed instanceof Error) throw parsed
   return {
     host: '127.0.0.1',
     port,
     version: await greeting(port),
-    hostKeySha256: fingerprintOf(parsed.getPublicSSH()),
+    hostKeySha256: hostKeyFingerprint(hostKeys[0] as string),
     hostKeyPath: join(dir, 'host_key'),
     close: async () => {
       await stopDaemon(child)

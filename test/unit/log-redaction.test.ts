@@ -1,6 +1,7 @@
 /** Log redaction: by key at any depth, in arrays, in errors; credential query parameters in URLs. */
 import { Writable } from 'node:stream'
 import t from 'tap'
+import { describeProxy, proxyTarget } from '../../src/domain/proxy.js'
 import { createLogger } from '../../src/logging/logger.js'
 import { CENSOR, redactDeep, redactUrlQuery } from '../../src/logging/redact.js'
 
@@ -96,3 +97,25 @@ t.test('the logger censors a secret 8 levels deep, in arrays, in errors and in b
   t.same(line.req, { method: 'GET', url: `/v1/outbound-messages/f?${CENSOR}` }, 'no headers, no query')
   t.equal(line.endpoint.options.passphrase, CENSOR)
 })
+
+t.test(
+  'proxy credentials: the password key, a password in a proxy URL, a PROXY_AUTH_FAILED message',
+  async (t) => {
+    const { logger, lines } = capture()
+    const secret = 'proxy-hunter2'
+    const proxy = { url: `http://bridge:${secret}@proxy.corp:3128`, username: 'bridge', password: secret }
+    const refused = proxyTarget(proxy)
+    logger.info({ endpoint: { name: 'bank', proxy }, salesforce: { proxy } }, 'probe')
+    logger.warn({ proxy: describeProxy(refused) }, 'through the proxy')
+    const text = lines.join('')
+    t.notOk(text.includes(secret), 'the proxy password appears nowhere')
+    const line = JSON.parse(lines[0] as string) as Record<string, any>
+    t.equal(line.endpoint.proxy.password, CENSOR)
+    t.equal(line.endpoint.proxy.url, `http://bridge:${CENSOR}@proxy.corp:3128`, 'the URL keeps user and host')
+    t.equal(
+      JSON.parse(lines[1] as string).proxy,
+      'http://proxy.corp:3128',
+      'a proxy is described without its login',
+    )
+  },
+)

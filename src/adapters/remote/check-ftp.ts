@@ -4,6 +4,7 @@ import { Readable } from 'node:stream'
 import type { ConnectionOptions, TLSSocket } from 'node:tls'
 import { FTPError, Client as FtpClient } from 'basic-ftp'
 import { BridgeError } from '../../domain/errors.js'
+import { describeProxy, proxyTarget } from '../../domain/proxy.js'
 import type {
   ClockReport,
   DirectoryReport,
@@ -25,6 +26,7 @@ import {
   withDeadline,
 } from './check-support.js'
 import { ftpError } from './ftp.js'
+import { connectThroughProxy } from './ftp-proxy.js'
 import { parseListDate } from './list-dates.js'
 
 /** The lines between "211-…" and "211 End" of a FEAT reply. */
@@ -140,10 +142,12 @@ export async function checkFtp(context: CheckContext): Promise<void> {
       (async () => {
         // The certificate is looked at before the login, so an untrusted one is still reported.
         const inspecting = { ...secureOptions, rejectUnauthorized: false }
-        const welcome =
-          secure === 'implicit'
+        const welcome = endpoint.proxy
+          ? await connectThroughProxy(client, { endpoint, secure, port: report.port }, inspecting, undefined)
+          : secure === 'implicit'
             ? await client.connectImplicitTLS(endpoint.host, report.port, inspecting)
             : await client.connect(endpoint.host, report.port)
+        if (endpoint.proxy) report.proxy = describeProxy(proxyTarget(endpoint.proxy))
         report.connected = true
         report.serverIdentification = welcome.message.trim()
         if (secure === true) await client.useTLS(inspecting)

@@ -1,8 +1,8 @@
 /** The SFTP half of the endpoint check (see check.ts). */
-import { createHash, timingSafeEqual } from 'node:crypto'
 import ssh2, { type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2'
 import type { EndpointConfig } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
+import { describeProxy, proxyTarget } from '../../domain/proxy.js'
 import type { DirectoryReport, FeatureSummary } from '../../ports/endpoint-check.js'
 import {
   type CheckContext,
@@ -21,7 +21,8 @@ import {
   withDeadline,
 } from './check-support.js'
 import { connectionLost, timeoutError, transportError } from './failures.js'
-import { fingerprintOf, parseHostKeyPin } from './sftp.js'
+import { fingerprintOf, parseHostKeyPins } from './sftp.js'
+import { matchesAnyPin, pinText, proxiedSocket, sshAlgorithmsOf } from './sftp-connect.js'
 
 const S_IFMT = 0o170000
 const S_IFDIR = 0o040000
@@ -80,9 +81,73 @@ function sftpLoginFailure(endpoint: EndpointConfig, error: unknown): BridgeError
   return transportError(error) ?? connectionLost(`connecting to ${endpoint.name}: ${message}`, error)
 }
 
+/** Fills report.hostKey for the presented key; the refusal when it is not pinned (before any credentials). */
+function verifyHostKey(context: CheckContext, pins: Buffer[], key: Buffer): BridgeError | undefined {
+  const { endpoint, report } = context
+  const fingerprint = fingerprintOf(key)
+  const pinTexts = pins.map(pinText)
+  const matchesPin = pins.length > 0 ? matchesAnyPin(key, pins) : null
+  const matchedPin = matchesPin ? fingerprint : null
+  report.hostKey = {
+    fingerprint,
+    keyType: keyTypeOf(key),
+    algorithm: null,
+    pinned: matchedPin ?? (pinTexts.length > 0 ? pinTexts.join(', ') : null),
+    pins: pinTexts,
+    matchedPin,
+    matchesPin,
+    announced: [],
+  }
+  if (matchesPin === false) {
+    return new BridgeError(
+      'HOST_KEY_MISMATCH',
+      `host key of ${endpoint.name} is ${fingerprint}, expected ${pinTexts.length === 1 ? pinTexts[0] : `one of ${pinTexts.join(', ')}`}; not logging in`,
+    )
+  }
+  if (matchesPin === null && !endpoint.insecureSkipHostKeyCheck) {
+    return new BridgeError(
+      'CONFIG_INVALID',
+      `endpoint ${endpoint.name} has no hostKeySha256; not logging in to a host key nobody checked. ` +
+        `Pin ${fingerprint} if it is the server's, or set insecureSkipHostKeyCheck.`,
+    )
+  }
+  if (matchesPin === null) {
+    report.warnings.push('the host key is not pinned (insecureSkipHostKeyCheck): any server is trusted')
+  } else if (pins.length > 1) {
+    report.warnings.push(
+      `host key ${fingerprint} matched pin ${pinTexts.indexOf(fingerprint) + 1} of ${pins.length}; ` +
+        'remove the pins the partner no longer uses once the rotation is done',
+    )
+  }
+  return undefined
+}
+
+/**
+ * The host keys the server announced after login (OpenSSH's hostkeys-00
+ * extension, each proven by the server's signature): a key the partner has
+ * added but nobody pinned yet is the sign of a rotation coming.
+ */
+function reportAnnouncedKeys(context: CheckContext, pins: Buffer[], keys: ssh2.ParsedKey[]): void {
+  const { report } = context
+  for (const key of keys) {
+    const blob = key.getPublicSSH()
+    const fingerprint = fingerprintOf(blob)
+    const pinned = pins.length > 0 && matchesAnyPin(blob, pins)
+    report.hostKey?.announced.push({ fingerprint, keyType: key.type, pinned })
+    if (!pinned && fingerprint !== report.hostKey?.fingerprint) {
+      report.warnings.push(
+        `the server also offers host key ${fingerprint} (${key.type}), which is not pinned: ` +
+          'add it to hostKeySha256 if the partner is rotating to it',
+      )
+    } else if (!pinned) {
+      report.warnings.push(`the presented host key ${fingerprint} (${key.type}) is not pinned`)
+    }
+  }
+}
+
 export async function checkSftp(context: CheckContext): Promise<void> {
   const { endpoint, report, now } = context
-  const pin = endpoint.hostKeySha256 ? parseHostKeyPin(endpoint.hostKeySha256) : undefined
+  const pins = parseHostKeyPins(endpoint.hostKeySha256)
   const client = new ssh2.Client()
   let refusal: BridgeError | undefined
   client.on('handshake', (negotiated) => {
@@ -91,6 +156,7 @@ export async function checkSftp(context: CheckContext): Promise<void> {
   client.on('banner', (message: string) => {
     report.loginBanner = message.trim() || null
   })
+  client.on('hostkeys', (keys) => reportAnnouncedKeys(context, pins, keys))
   const started = now()
   const config: ConnectConfig = {
     host: endpoint.host,
@@ -100,28 +166,12 @@ export async function checkSftp(context: CheckContext): Promise<void> {
     privateKey: endpoint.privateKey,
     passphrase: endpoint.passphrase,
     readyTimeout: endpoint.connectTimeoutMs,
+    ...(endpoint.algorithms ? { algorithms: sshAlgorithmsOf(endpoint) } : {}),
     hostVerifier: (key: Buffer) => {
       report.connected = true
       report.timings.connectMs = now() - started
       report.serverIdentification = remoteIdentification(client)
-      const matchesPin = pin ? timingSafeEqual(createHash('sha256').update(key).digest(), pin) : null
-      const fingerprint = fingerprintOf(key)
-      const pinned = pin ? `SHA256:${pin.toString('base64').replace(/=+$/, '')}` : null
-      report.hostKey = { fingerprint, keyType: keyTypeOf(key), algorithm: null, pinned, matchesPin }
-      if (matchesPin === false) {
-        refusal = new BridgeError(
-          'HOST_KEY_MISMATCH',
-          `host key of ${endpoint.name} is ${fingerprint}, expected ${pinned}; not logging in`,
-        )
-      } else if (matchesPin === null && !endpoint.insecureSkipHostKeyCheck) {
-        refusal = new BridgeError(
-          'CONFIG_INVALID',
-          `endpoint ${endpoint.name} has no hostKeySha256; not logging in to a host key nobody checked. ` +
-            `Pin ${fingerprint} if it is the server's, or set insecureSkipHostKeyCheck.`,
-        )
-      } else if (matchesPin === null) {
-        report.warnings.push('the host key is not pinned (insecureSkipHostKeyCheck): any server is trusted')
-      }
+      refusal = verifyHostKey(context, pins, key)
       return refusal === undefined
     },
   }
@@ -133,7 +183,13 @@ export async function checkSftp(context: CheckContext): Promise<void> {
   })
   try {
     try {
+      const sock = await proxiedSocket(endpoint, report.port, undefined)
+      if (sock) {
+        config.sock = sock
+        report.proxy = endpoint.proxy ? describeProxy(proxyTarget(endpoint.proxy)) : null
+      }
       client.connect(config)
+      config.sock?.resume()
       await withDeadline(ready, endpoint.connectTimeoutMs, `connecting to ${endpoint.name}`, () =>
         client.destroy(),
       )

@@ -6,6 +6,7 @@ import type { EndpointConfig } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
 import { cancelledError, timeoutError } from './failures.js'
 import { ftpError } from './ftp-errors.js'
+import { accessThroughProxy } from './ftp-proxy.js'
 import { parseListKeepingLineBreaks } from './list-lines.js'
 
 export interface FtpConnectSettings {
@@ -94,14 +95,16 @@ export async function connectFtp(
   )
   try {
     if (signal?.aborted) throw cancelledError(signal)
-    await client.access({
-      host: endpoint.host,
-      port: settings.port,
-      user: endpoint.username,
-      password: endpoint.password ?? '',
-      secure,
-      secureOptions: { ...settings.secureOptions },
-    })
+    if (endpoint.proxy) await accessThroughProxy(client, settings, signal)
+    else
+      await client.access({
+        host: endpoint.host,
+        port: settings.port,
+        user: endpoint.username,
+        password: endpoint.password ?? '',
+        secure,
+        secureOptions: { ...settings.secureOptions },
+      })
     logger.debug('ftp connection opened')
     return client
   } catch (error) {

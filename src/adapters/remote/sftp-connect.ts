@@ -1,18 +1,22 @@
 /** Opening an SFTP connection: the SSH session, host key pinning, login, and what failed when it did not. */
 import { createHash, timingSafeEqual } from 'node:crypto'
+import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import type { ConnectConfig } from 'ssh2'
 import SftpClient from 'ssh2-sftp-client'
+import { hostKeyPins } from '../../config/proxy-schema.js'
 import type { EndpointConfig } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
+import { proxyTarget } from '../../domain/proxy.js'
+import { openTunnel } from '../proxy/tunnel.js'
 import { cancelledError, connectionLost, timeoutError, transportError } from './failures.js'
 import { type SftpConnection, sshClientOf } from './sftp-channel.js'
 
 export interface SftpConnectSettings {
   endpoint: EndpointConfig
   logger: Logger
-  /** The pinned host key's SHA-256 (hostKeySha256), if any. */
-  pin: Buffer | undefined
+  /** The pinned host keys' SHA-256 digests (hostKeySha256); empty when none is pinned. */
+  pins: Buffer[]
 }
 
 /** "SHA256:<base64>" as ssh-keygen -l prints it, or bare base64 with or without padding. */
@@ -24,6 +28,44 @@ export function parseHostKeyPin(pin: string): Buffer {
   return digest
 }
 
+/** hostKeySha256 as configured (one pin or a list) → their digests. */
+export function parseHostKeyPins(pins: string | readonly string[] | undefined): Buffer[] {
+  return hostKeyPins(pins).map(parseHostKeyPin)
+}
+
+/** Whether the key is one of the pins; every pin is compared, so the time taken says nothing of which. */
+export function matchesAnyPin(hostKey: Buffer, pins: readonly Buffer[]): boolean {
+  const digest = createHash('sha256').update(hostKey).digest()
+  return pins.reduce((matched, pin) => timingSafeEqual(digest, pin) || matched, false)
+}
+
+/** "SHA256:<base64>" of a pin digest, as ssh-keygen -l prints it. */
+export function pinText(pin: Buffer): string {
+  return `SHA256:${pin.toString('base64').replace(/=+$/, '')}`
+}
+
+/** The per-endpoint SSH algorithm lists in ssh2's shape; undefined keeps ssh2's modern defaults. */
+export function sshAlgorithmsOf(endpoint: EndpointConfig): ConnectConfig['algorithms'] {
+  const algorithms = endpoint.algorithms
+  if (!algorithms) return undefined
+  return {
+    ...(algorithms.kex ? { kex: [...algorithms.kex] } : {}),
+    ...(algorithms.cipher ? { cipher: [...algorithms.cipher] } : {}),
+    ...(algorithms.serverHostKey ? { serverHostKey: [...algorithms.serverHostKey] } : {}),
+    ...(algorithms.hmac ? { hmac: [...algorithms.hmac] } : {}),
+  } as ConnectConfig['algorithms']
+}
+
+/** A tunnel through the endpoint's proxy, for ssh2's `sock`; undefined when it has none. */
+export async function proxiedSocket(
+  endpoint: EndpointConfig,
+  port: number,
+  signal: AbortSignal | undefined,
+): Promise<Socket | undefined> {
+  if (!endpoint.proxy) return undefined
+  return openTunnel({ proxy: proxyTarget(endpoint.proxy), host: endpoint.host, port, signal })
+}
+
 export function fingerprintOf(hostKey: Buffer): string {
   return `SHA256:${createHash('sha256').update(hostKey).digest('base64').replace(/=+$/, '')}`
 }
@@ -32,7 +74,7 @@ export async function connectSftp(
   settings: SftpConnectSettings,
   signal: AbortSignal | undefined,
 ): Promise<SftpConnection> {
-  const { endpoint, logger, pin } = settings
+  const { endpoint, logger, pins } = settings
   let connection: SftpConnection | undefined
   const markDead = () => {
     if (connection) connection.alive = false
@@ -55,11 +97,10 @@ export async function connectSftp(
     readyTimeout: endpoint.connectTimeoutMs,
     keepaliveInterval: endpoint.keepaliveIntervalMs,
     keepaliveCountMax: 3,
+    ...(endpoint.algorithms ? { algorithms: sshAlgorithmsOf(endpoint) } : {}),
     hostVerifier: (key: Buffer) => {
       presented = fingerprintOf(key)
-      const accepted = pin
-        ? timingSafeEqual(createHash('sha256').update(key).digest(), pin)
-        : endpoint.insecureSkipHostKeyCheck
+      const accepted = pins.length > 0 ? matchesAnyPin(key, pins) : endpoint.insecureSkipHostKeyCheck
       hostKeyRejected = !accepted
       return accepted
     },
@@ -79,7 +120,11 @@ export async function connectSftp(
       () => stop(timeoutError(`connecting to ${endpoint.name}`, endpoint.connectTimeoutMs)),
       endpoint.connectTimeoutMs,
     )
-    const sftp = await client.connect(config)
+    const sock = await proxiedSocket(endpoint, endpoint.port ?? 22, signal)
+    if (sock) config.sock = sock
+    const connecting = client.connect(config)
+    sock?.resume()
+    const sftp = await connecting
     // Requests are small packets sent one after another (OPEN, READ, CLOSE, the next OPEN):
     // with Nagle's algorithm one of them waits for the server's delayed ACK, 40 ms on Linux,
     // which was the 95th percentile of a 100 KiB file's read.
@@ -103,13 +148,15 @@ function connectFailure(
   presented: string | undefined,
   error: unknown,
 ): BridgeError {
-  const { endpoint, pin } = settings
+  const { endpoint, pins } = settings
   if (stopped) return stopped
-  if (hostKeyRejected && pin) {
+  if (error instanceof BridgeError) return error
+  if (hostKeyRejected && pins.length > 0) {
+    const expected = pins.map(pinText)
     return new BridgeError(
       'HOST_KEY_MISMATCH',
-      `host key of ${endpoint.name} is ${presented}, expected ${endpoint.hostKeySha256}`,
-      { details: { presented, expected: endpoint.hostKeySha256 } },
+      `host key of ${endpoint.name} is ${presented}, expected ${expected.length === 1 ? expected[0] : `one of ${expected.join(', ')}`}`,
+      { details: { presented, expected: expected.length === 1 ? expected[0] : expected } },
     )
   }
   if (hostKeyRejected) {

@@ -20,14 +20,14 @@ import { call, entryFromAttrs, type SftpConnection, sftpError, sshClientOf } fro
 import {
   closeSftpConnection,
   connectSftp,
-  parseHostKeyPin,
+  parseHostKeyPins,
   type SftpConnectSettings,
 } from './sftp-connect.js'
 import { deletePath, makeDirectories, renamePath, statOrNull } from './sftp-paths.js'
 import { readFile } from './sftp-read.js'
 import { writeFile } from './sftp-write.js'
 
-export { fingerprintOf, parseHostKeyPin } from './sftp-connect.js'
+export { fingerprintOf, parseHostKeyPin, parseHostKeyPins } from './sftp-connect.js'
 
 interface SftpOperations {
   endpoint: EndpointConfig
@@ -64,11 +64,11 @@ export function createSftpRemoteFiles(
   options: RemoteFilesOptions = {},
 ): RemoteFiles {
   const logger = baseLogger.child({ endpoint: endpoint.name, protocol: 'sftp' })
-  const pin = endpoint.hostKeySha256 ? parseHostKeyPin(endpoint.hostKeySha256) : undefined
-  if (!pin && endpoint.insecureSkipHostKeyCheck) {
+  const pins = parseHostKeyPins(endpoint.hostKeySha256)
+  if (pins.length === 0 && endpoint.insecureSkipHostKeyCheck) {
     logger.warn('host key verification is disabled for this endpoint (insecureSkipHostKeyCheck)')
   }
-  const settings: SftpConnectSettings = { endpoint, logger, pin }
+  const settings: SftpConnectSettings = { endpoint, logger, pins }
   const pool = createConnectionPool<SftpConnection>({
     name: endpoint.name,
     maxConnections: endpoint.maxConnections,

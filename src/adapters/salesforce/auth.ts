@@ -6,6 +6,7 @@ import { sign } from 'node:crypto'
 import type { SalesforceConfig } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
 import type { ExchangeSink } from '../../ports/exchange-log.js'
+import { proxyAuthFailure, proxyDispatcher } from '../proxy/http-agents.js'
 
 export interface TokenResponse {
   accessToken: string
@@ -105,15 +106,19 @@ export async function requestToken(
     })
   let res: Response
   try {
+    const dispatcher = proxyDispatcher(url, config.proxy)
     res = await fetch(url, {
+      ...(dispatcher ? { dispatcher } : {}),
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: form,
       signal,
-    })
+    } as RequestInit)
   } catch (error) {
     recordAnswer(null, undefined, describeNetworkError(error))
     if (signal.aborted) throw error
+    const refused = proxyAuthFailure(error)
+    if (refused) throw refused
     throw new BridgeError(
       'SALESFORCE_UNAVAILABLE',
       `Token endpoint unreachable: ${describeNetworkError(error)}`,

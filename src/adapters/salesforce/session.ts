@@ -3,12 +3,14 @@
  * demand, concurrent callers share one mint, and a 401 re-mints once per
  * logical call.
  */
+
 import { Connection, type ConnectionConfig, type Schema } from '@jsforce/jsforce-node'
 import type { Logger } from 'pino'
 import type { SalesforceConfig } from '../../config/schema.js'
 import { BridgeError, toBridgeError } from '../../domain/errors.js'
 import type { ExchangeSink } from '../../ports/exchange-log.js'
 import type { ApiUsage } from '../../ports/salesforce.js'
+import { proxyDispatcher } from '../proxy/http-agents.js'
 import { raceAbort } from './abort.js'
 import { requestToken } from './auth.js'
 import { type CallContext, callContext } from './context.js'
@@ -50,6 +52,7 @@ export function openSession(
   record?: ExchangeSink,
 ): SalesforceSession {
   const transport = new BridgeTransport({
+    dispatcherFor: (url) => proxyDispatcher(url, config.proxy),
     ...(record ? { record } : {}),
     onRequest: () => {
       counters.calls++

@@ -17,8 +17,10 @@ import type {
   HttpResponse,
   StreamPromise,
 } from '@jsforce/jsforce-node'
+import type { Dispatcher } from 'undici'
 import { BridgeError } from '../../domain/errors.js'
 import type { ExchangeSink } from '../../ports/exchange-log.js'
+import { proxyAuthFailure } from '../proxy/http-agents.js'
 import { callContext } from './context.js'
 
 type JsforceTransport = Connection['_transport']
@@ -28,6 +30,8 @@ export interface TransportHooks {
   onResponse(response: { method: string; url: string; status: number; headers: Record<string, string> }): void
   /** Support recording: the whole exchange, raw (the sink redacts). */
   record?: ExchangeSink
+  /** The fetch dispatcher through a proxy for this URL; undefined goes direct. */
+  dispatcherFor?: (url: string) => Dispatcher | undefined
 }
 
 function bodyOf(text: string): unknown {
@@ -74,7 +78,9 @@ export class BridgeTransport implements JsforceTransport {
     const started = Date.now()
     let res: Response
     try {
+      const dispatcher = this.#hooks.dispatcherFor?.(request.url)
       res = await fetch(request.url, {
+        ...(dispatcher ? { dispatcher } : {}),
         method: request.method,
         headers: request.headers ?? {},
         // A Buffer may sit on a SharedArrayBuffer, which the DOM's BodyInit (in the program since the
@@ -82,10 +88,10 @@ export class BridgeTransport implements JsforceTransport {
         body: Buffer.isBuffer(body) ? new Uint8Array(body) : (body ?? undefined),
         redirect: 'manual',
         signal: ctx?.signal ?? null,
-      })
+      } as RequestInit)
     } catch (error) {
       this.#record(request, started, null, {}, undefined, error)
-      throw error
+      throw proxyAuthFailure(error) ?? error
     }
     const headers: Record<string, string> = {}
     res.headers.forEach((value, name) => {

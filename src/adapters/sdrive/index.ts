@@ -8,6 +8,7 @@ import { isBridgeError } from '../../domain/errors.js'
 import type { ExchangeSink } from '../../ports/exchange-log.js'
 import type { SalesforceApi } from '../../ports/salesforce.js'
 import type { SDrive } from '../../ports/sdrive.js'
+import { proxyAgent } from '../proxy/http-agents.js'
 import type { SDriveContext } from './context.js'
 import { downloadUrls } from './download-links.js'
 import { filesByIds, findRecords, rootFolders } from './find-files.js'
@@ -31,6 +32,11 @@ export interface SDriveDeps {
 export function createSDrive(sf: SalesforceApi, config: SDriveConfig, deps: SDriveDeps): SDrive {
   const ctx: SDriveContext = { sf, config, log: deps.logger.child({ component: 'sdrive' }) }
   const recorded = s3Recorder(deps.record)
+  // sdrive.proxy, else HTTPS_PROXY / HTTP_PROXY unless NO_PROXY names the host.
+  const agentFor = (url: string) => {
+    const agent = proxyAgent(url, config.proxy)
+    return agent ? { agent } : {}
+  }
   return {
     // The upload protocol: POST WIP records → S3 form POST → PUT complete (or cancel).
     startUpload: (target, files, options) => startUpload(ctx, target, files, options),
@@ -47,6 +53,7 @@ export function createSDrive(sf: SalesforceApi, config: SDriveConfig, deps: SDri
           body,
           sizeBytes,
           idleTimeoutMs: config.uploadTimeoutMs,
+          ...agentFor(config.s3UploadUrl),
           ...(options?.signal ? { signal: options.signal } : {}),
         }),
       ),
@@ -76,8 +83,19 @@ export function createSDrive(sf: SalesforceApi, config: SDriveConfig, deps: SDri
     // Downloads.
     downloadUrls: (files, options) => downloadUrls(ctx, files, options),
     openDownload: (url, options) =>
-      recorded('GET', url, undefined, openS3Download(url, config.uploadTimeoutMs, options?.signal)),
-    checkUploadUrl: (options) => checkUploadUrl(config.s3UploadUrl, config.uploadTimeoutMs, options?.signal),
+      recorded(
+        'GET',
+        url,
+        undefined,
+        openS3Download(url, config.uploadTimeoutMs, options?.signal, agentFor(url).agent),
+      ),
+    checkUploadUrl: (options) =>
+      checkUploadUrl(
+        config.s3UploadUrl,
+        config.uploadTimeoutMs,
+        options?.signal,
+        agentFor(config.s3UploadUrl).agent,
+      ),
 
     // Earlier versions, per the replace policy.
     markSuperseded: (fileObject, ids, options) => markSuperseded(ctx, fileObject, ids, options),

@@ -14,13 +14,14 @@ export function checkUploadUrl(
   url: string,
   timeoutMs: number,
   signal?: AbortSignal,
+  agent?: http.Agent,
 ): Promise<UploadUrlAnswer> {
   return new Promise((resolve) => {
     const client = url.startsWith('https:') ? https : http
     const deadline = AbortSignal.timeout(timeoutMs)
     const req = client.get(
       url,
-      { signal: signal ? AbortSignal.any([signal, deadline]) : deadline },
+      { signal: signal ? AbortSignal.any([signal, deadline]) : deadline, ...(agent ? { agent } : {}) },
       (res) => {
         let text = ''
         res.setEncoding('utf8')

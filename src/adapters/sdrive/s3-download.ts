@@ -26,6 +26,7 @@ export function openS3Download(
   url: string,
   idleTimeoutMs: number,
   signal?: AbortSignal,
+  agent?: http.Agent,
 ): Promise<S3Download> {
   return new Promise<S3Download>((resolve, reject) => {
     if (signal?.aborted) {
@@ -33,7 +34,7 @@ export function openS3Download(
       return
     }
     const client = url.startsWith('https:') ? https : http
-    const req = client.get(url, (res) => {
+    const req = client.get(url, agent ? { agent } : {}, (res) => {
       const status = res.statusCode ?? 0
       if (status < 200 || status >= 300) {
         const chunks: Buffer[] = []

@@ -20,6 +20,8 @@ export interface S3UploadRequest {
   /** No bytes sent or received for this long → TIMEOUT. */
   idleTimeoutMs: number
   signal?: AbortSignal
+  /** Set when a proxy applies (adapters/proxy/http-agents.ts). */
+  agent?: http.Agent
 }
 
 /** S3 error answers are small XML documents; more than this is not read. */
@@ -30,6 +32,7 @@ function xmlTag(xml: string, tag: string): string | undefined {
 }
 
 function networkFailure(error: unknown): BridgeError {
+  if (error instanceof BridgeError && error.code === 'PROXY_AUTH_FAILED') return error
   const code = (error as { code?: unknown })?.code
   const message = error instanceof Error ? error.message : String(error)
   return new BridgeError('S3_UPLOAD_FAILED', `S3 upload failed: ${message}`, {
@@ -186,6 +189,7 @@ export function uploadToS3(req: S3UploadRequest): Promise<S3UploadResult> {
   return new Promise((resolve, reject) => {
     const outgoing = client.request(url, {
       method: 'POST',
+      ...(req.agent ? { agent: req.agent } : {}),
       headers: {
         'content-type': `multipart/form-data; boundary=${frame.boundary}`,
         'content-length': String(frame.contentLength),

@@ -1,4 +1,5 @@
 /** Every named schema, registered once with fastify.addSchema so OpenAPI shows components. */
+import { ReloadChanges, ReloadResult } from './admin.js'
 import { FileOutcome, FileOutcomeList } from './audit.js'
 import { ErrorInfo, ErrorResponse } from './common.js'
 import {
@@ -57,6 +58,8 @@ import {
 export const sharedSchemas = [
   ErrorResponse,
   ErrorInfo,
+  ReloadChanges,
+  ReloadResult,
   RunState,
   ItemState,
   StatusRowOutcome,

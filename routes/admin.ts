@@ -9,7 +9,7 @@ const admin: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridg
     '/v1/admin/reload',
     {
       schema: {
-        operationId: 'reloadConfiguration',
+        operationId: 'startConfigurationReload',
         summary: 'Re-read the configuration file: flows and endpoints apply without a restart',
         description:
           'What SIGHUP does: the file is read (with ${VAR} expansion) and validated as at start-up. ' +

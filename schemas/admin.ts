@@ -1,5 +1,17 @@
 import { Type as T } from '@sinclair/typebox'
 
+/** One flow or endpoint a reload changed: its name and the key paths that differ. */
+export const ReloadChange = T.Object(
+  {
+    name: T.String(),
+    keys: T.Array(T.String(), {
+      description:
+        'Key paths whose values differ, e.g. password or source.directory (values are never shown).',
+    }),
+  },
+  { $id: 'ReloadChange', title: 'ReloadChange', additionalProperties: false },
+)
+
 /** Flows or endpoints a reload added, removed or changed, by name; never a value. */
 export const ReloadChanges = T.Object(
   {
@@ -8,21 +20,9 @@ export const ReloadChanges = T.Object(
       description:
         'Names no longer in the file: work in flight finishes; queued runs and jobs of a removed flow fail with FLOW_REMOVED.',
     }),
-    changed: T.Array(
-      T.Object(
-        {
-          name: T.String(),
-          keys: T.Array(T.String(), {
-            description:
-              'Key paths whose values differ, e.g. password or source.directory (values are never shown).',
-          }),
-        },
-        { additionalProperties: false },
-      ),
-      {
-        description: 'Changed ones apply from their next run; a changed endpoint gets a new connection pool.',
-      },
-    ),
+    changed: T.Array(T.Ref('ReloadChange'), {
+      description: 'Changed ones apply from their next run; a changed endpoint gets a new connection pool.',
+    }),
     unchanged: T.Integer({ description: 'How many are the same as before.' }),
   },
   { $id: 'ReloadChanges', title: 'ReloadChanges', additionalProperties: false },

@@ -1,5 +1,5 @@
 /** Every named schema, registered once with fastify.addSchema so OpenAPI shows components. */
-import { ReloadChanges, ReloadResult } from './admin.js'
+import { ReloadChange, ReloadChanges, ReloadResult } from './admin.js'
 import { FileOutcome, FileOutcomeList } from './audit.js'
 import { ErrorInfo, ErrorResponse } from './common.js'
 import {
@@ -58,6 +58,7 @@ import {
 export const sharedSchemas = [
   ErrorResponse,
   ErrorInfo,
+  ReloadChange,
   ReloadChanges,
   ReloadResult,
   RunState,

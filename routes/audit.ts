@@ -7,8 +7,6 @@ import type { Bridge } from '../src/bridge.js'
 import { toFileOutcomeView } from '../src/services/audit-views.js'
 
 const audit: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
-  const kindOf = new Map(bridge.config.flows.map((f) => [f.name, f.kind]))
-
   app.get(
     '/v1/audit',
     {
@@ -29,6 +27,8 @@ const audit: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridg
         ...(since ? { since } : {}),
         ...(cursor ? { cursor } : {}),
       })
+      // Per request: a configuration reload may have changed the flows since start-up.
+      const kindOf = new Map(bridge.config.flows.map((f) => [f.name, f.kind]))
       return {
         items: page.items.map((item) => toFileOutcomeView(item, kindOf.get(item.flow) ?? null)),
         nextCursor: page.nextCursor,

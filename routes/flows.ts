@@ -6,8 +6,6 @@ import { redactConfig } from '../src/config/load.js'
 import { BridgeError } from '../src/domain/errors.js'
 
 const flows: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridge }) => {
-  const redacted = redactConfig(bridge.config)
-
   app.get(
     '/v1/flows',
     {
@@ -42,6 +40,8 @@ const flows: FastifyPluginAsyncTypebox<{ bridge: Bridge }> = async (app, { bridg
       },
     },
     async (request) => {
+      // Per request: a configuration reload may have changed the flows since start-up.
+      const redacted = redactConfig(bridge.config)
       const flow = redacted.flows.find((f) => f.name === request.params.flow)
       if (!flow) throw new BridgeError('NOT_FOUND', `flow "${request.params.flow}" is not configured`)
       const endpointName = flow.kind === 'outbound' ? flow.destination.endpoint : flow.source.endpoint

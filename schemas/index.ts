@@ -1,4 +1,5 @@
 /** Every named schema, registered once with fastify.addSchema so OpenAPI shows components. */
+import { ReloadChange, ReloadChanges, ReloadResult } from './admin.js'
 import { FileOutcome, FileOutcomeList } from './audit.js'
 import { ErrorDetail, ErrorInfo, ErrorResponse, KeyValue } from './common.js'
 import {
@@ -67,6 +68,9 @@ export const sharedSchemas = [
   ErrorResponse,
   KeyValue,
   ErrorInfo,
+  ReloadChange,
+  ReloadChanges,
+  ReloadResult,
   RunState,
   ItemState,
   StatusRowOutcome,

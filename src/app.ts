@@ -5,6 +5,7 @@
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import adminRoutes from '../routes/admin.js'
 import auditRoutes from '../routes/audit.js'
 import consoleRoutes from '../routes/console/index.js'
 import endpointRoutes from '../routes/endpoints.js'
@@ -79,6 +80,7 @@ export default fp(
     await app.register(rejectionRoutes, { bridge })
     await app.register(auditRoutes, { bridge })
     await app.register(orgCheckRoutes, { bridge })
+    await app.register(adminRoutes, { bridge })
     await app.register(notificationRoutes, { bridge })
     // Its own scope: cookies, form bodies, sessions, CSP and HTML errors stay out of the API.
     if (bridge.config.server.console.enabled) await app.register(consoleRoutes, { bridge })

@@ -15,10 +15,10 @@ import { createSqliteStore } from './adapters/store/sqlite.js'
 import { openSqlite } from './adapters/store/sqlite-connection.js'
 import { createSqliteRunLeases } from './adapters/store/sqlite-leases.js'
 import { createSqlitePollClaims } from './adapters/store/sqlite-poll-claims.js'
+import { reloadActions } from './bridge-reload.js'
 import type { LoadedConfig } from './config/load.js'
-import type { EndpointConfig, Flow } from './config/schema.js'
+import type { EndpointConfig } from './config/schema.js'
 import { configSecrets } from './config/secrets.js'
-import { BridgeError } from './domain/errors.js'
 import type { TransferServices } from './flows/flow-services.js'
 import type { SourceFolderFlow } from './flows/inbound/context.js'
 import { createInboundEngine, type InboundEngine } from './flows/inbound/engine.js'
@@ -39,7 +39,10 @@ import { createLeaseKeeper, type LeaseKeeper } from './runs/lease-keeper.js'
 import { subscribeAuditLog } from './runs/subscribers/audit-log.js'
 import { subscribeLogs } from './runs/subscribers/logs.js'
 import { subscribeMetrics } from './runs/subscribers/metrics.js'
+import { type ConfigReloader, createConfigReloader, type ReloadResult } from './services/config-reload.js'
 import { createFlowSchemaChecker, type FlowSchemaChecker } from './services/flow-schema.js'
+import { createLiveConfig, type LiveConfig } from './services/live-config.js'
+import { createReloadableRemotes, type ReloadableRemotes } from './services/remote-registry.js'
 import { createRetentionService, type RetentionService } from './services/retention.js'
 
 export interface Bridge {
@@ -75,6 +78,12 @@ export interface Bridge {
   start(options?: { schedules?: boolean }): Promise<void>
   /** Drains for up to graceMs (work in flight may finish), then closes everything. */
   close(options?: { graceMs?: number }): Promise<void>
+  /**
+   * Reads the configuration file again and puts its flows and endpoints in
+   * force (src/services/config-reload.ts); CONFIG_INVALID leaves the running
+   * configuration as it was.
+   */
+  reload(trigger: 'api' | 'signal'): Promise<ReloadResult>
 }
 
 export interface BridgeOverrides {
@@ -85,6 +94,8 @@ export interface BridgeOverrides {
   remoteFactory?: (endpoint: EndpointConfig, logger: Logger) => RemoteFiles
   /** Told at each step of a poll tick (crash-window tests stop the process there). */
   onPollStep?: (step: PollStep, flow: string) => void
+  /** Reads and validates the configuration file again, for reloads; absent: reload is refused. */
+  configSource?: () => Promise<LoadedConfig>
 }
 
 /** The run event stream, with metrics, lifecycle logs and the audit trail subscribed. */
@@ -140,19 +151,14 @@ async function openStateStore(
   return { store, runLeases, pollClaims }
 }
 
-interface RemotePool {
-  remotes: RemoteRegistry
-  close(): Promise<PromiseSettledResult<void>[]>
-}
-
-/** One RemoteFiles per endpoint, made on first use; with replicas their connection caps are shared. */
+/** One pool per endpoint, made on first use; with replicas their connection caps are shared. */
 function createRemotePool(
   config: LoadedConfig,
   endpoints: ReadonlyMap<string, EndpointConfig>,
   overrides: BridgeOverrides,
   logger: Logger,
   postgres: PostgresBackend | null,
-): RemotePool {
+): ReloadableRemotes {
   // With replicas, an endpoint's maxConnections is shared by all of them (PostgreSQL advisory locks).
   const slots =
     postgres && config.store.postgresUrl
@@ -172,49 +178,31 @@ function createRemotePool(
           ? { slots: { acquire: (signal) => slots.acquire(endpoint.name, endpoint.maxConnections, signal) } }
           : {},
       ))
-  const cache = new Map<string, RemoteFiles>()
-  const remotes: RemoteRegistry = {
-    get(name): RemoteFiles {
-      const cached = cache.get(name)
-      if (cached) return cached
-      const endpoint = endpoints.get(name)
-      if (!endpoint) throw new BridgeError('NOT_FOUND', `endpoint "${name}" is not configured`)
-      const remote = remoteFactory(endpoint, logger.child({ endpoint: name }))
-      cache.set(name, remote)
-      return remote
-    },
-  }
+  const pools = createReloadableRemotes(endpoints, remoteFactory, logger)
   return {
-    remotes,
-    close: () =>
-      Promise.allSettled([...[...cache.values()].map((r) => r.close()), slots?.close() ?? Promise.resolve()]),
+    ...pools,
+    close: async () => [...(await pools.close()), ...(await Promise.allSettled([slots?.close()]))],
   }
 }
 
 /** What every flow kind's engine is built from. */
 interface EngineParts extends TransferServices {
   config: LoadedConfig
+  live: LiveConfig
   leases: LeaseKeeper
   flowSchema: FlowSchemaChecker
 }
 
-function flowsOfKind<K extends Flow['kind']>(config: LoadedConfig, kinds: readonly K[]) {
-  return new Map(
-    config.flows
-      .filter((f): f is Extract<Flow, { kind: K }> => (kinds as readonly string[]).includes(f.kind))
-      .map((f) => [f.name, f]),
-  )
-}
-
 function createEngines(parts: EngineParts): Pick<Bridge, 'engine' | 'exports' | 'reviews'> {
-  const { config, logger, ...shared } = parts
+  const { config, live, logger, ...shared } = parts
   const { flowSchema, queue, leases, ...services } = shared
   const limits = { maxQueuedItems: config.queue.maxQueuedItems, maxActiveRuns: config.queue.maxActiveRuns }
+  // The live maps: a reload changes what they hold, and the engines look flows up in them per run.
   return {
     engine: createInboundEngine({
       ...shared,
       ...limits,
-      flows: flowsOfKind(config, ['inbound', 'status']),
+      flows: live.sourceFlows,
       logger: logger.child({ component: 'engine' }),
     }),
     exports: createExportEngine({
@@ -222,12 +210,12 @@ function createEngines(parts: EngineParts): Pick<Bridge, 'engine' | 'exports' | 
       ...limits,
       queue,
       leases,
-      flows: flowsOfKind(config, ['outbound']),
+      flows: live.outboundFlows,
       logger: logger.child({ component: 'exports' }),
     }),
     reviews: createReviewEngine({
       ...services,
-      flows: flowsOfKind(config, ['inbound']),
+      flows: live.inboundFlows,
       logger: logger.child({ component: 'reviews' }),
     }),
   }
@@ -252,6 +240,7 @@ export async function createBridge(
   overrides: BridgeOverrides = {},
 ): Promise<Bridge> {
   const clock = overrides.clock ?? createSystemClock()
+  const live = createLiveConfig(config)
   const metrics = createPrometheusMetrics({ clock, flows: config.flows.map((f) => f.name) })
   const events = createEventStream(logger, metrics)
   const postgres = await loadPostgres(config)
@@ -261,7 +250,7 @@ export async function createBridge(
     leaseMs: config.store.leaseMs,
     logger: logger.child({ component: 'leases' }),
   })
-  const endpoints = new Map(Object.values(config.endpoints).map((e) => [e.name, e]))
+  const endpoints = live.endpoints
   const pool = createRemotePool(config, endpoints, overrides, logger, postgres)
   const recording = openSupportRecording(config, logger)
   const record = recording ? { record: recording.sink } : {}
@@ -278,7 +267,7 @@ export async function createBridge(
     endpointConcurrency: (name) => endpoints.get(name)?.maxConnections ?? 1,
   })
   const flowSchema = createFlowSchemaChecker({
-    flows: config.flows,
+    flows: live.flowList,
     sf,
     logger: logger.child({ component: 'flow-schema' }),
     now: () => clock.now(),
@@ -286,30 +275,19 @@ export async function createBridge(
   const remotes = pool.remotes
   const notifications = createNotificationService({ config, store, sf, clock, events, logger })
   const engines = createEngines({
-    outbox: notifications.outbox,
-    config,
-    endpoints,
-    store,
-    remotes,
-    sf,
-    sdrive,
-    queue,
-    clock,
-    events,
-    leases,
-    flowSchema,
-    logger,
+    ...{ outbox: notifications.outbox, config, live, endpoints, store, remotes, sf, sdrive, queue },
+    ...{ clock, events, leases, flowSchema, logger },
   })
   const retention = createRetentionService({
     store,
     clock,
     logger: logger.child({ component: 'retention' }),
     config: config.store.retention,
-    exportFlows: config.flows.filter((f) => f.kind === 'outbound').map((f) => f.name),
+    exportFlows: live.outboundNames,
     onPruned: metrics.retentionPruned,
   })
   const poll = createPollTrigger({
-    flows: flowsOfKind(config, ['outbound']).values(),
+    flows: live.outboundFlows.values(),
     sf,
     claims: pollClaims,
     submissions: engines.exports,
@@ -319,16 +297,67 @@ export async function createBridge(
     logger: logger.child({ component: 'poll' }),
     ...(overrides.onPollStep ? { onStep: overrides.onPollStep } : {}),
   })
-  const parts = { config, flows: flowsOfKind(config, ['inbound', 'status']), endpoints, store, sf, sdrive }
+  const parts = { config, flows: live.sourceFlows, endpoints, store, sf, sdrive }
   const services = { metrics, events, logger, retention, flowSchema, notifications, clock }
-  const bridge = { ...parts, remotes, queue, ...engines, ...services, nextTick: nextTickFor(config, clock) }
-  return withLifecycle(bridge, { clock, leases, pool, recording, poll, pollClaims })
+  const bridge = { ...parts, remotes, queue, ...engines, ...services, nextTick: nextTickFor(live, clock) }
+  const timers = createTimers(bridge, logger)
+  const reload = createConfigReloader({
+    live,
+    load: overrides.configSource ?? null,
+    applied: reloadActions({ live, remotes: pool, queue, store, leases, clock, logger, ...timers }),
+    clock,
+    logger: logger.child({ component: 'reload' }),
+  })
+  return withLiveConfig(
+    withLifecycle(bridge, { clock, leases, pool, recording, timers, poll, pollClaims }),
+    live,
+    reload,
+  )
+}
+
+/** bridge.config is the configuration in force (reloaded flows and endpoints), read at each use. */
+function withLiveConfig(bridge: Omit<Bridge, 'reload'>, live: LiveConfig, reloader: ConfigReloader): Bridge {
+  const withReload: Bridge = { ...bridge, reload: (trigger) => reloader.reload(trigger) }
+  Object.defineProperty(withReload, 'config', { get: () => live.current, enumerable: true })
+  return withReload
+}
+
+interface BridgeTimers {
+  /** Starts cron schedules and delivery windows (start-up, unless a test drives runs by hand). */
+  startTimers(): void
+  /** The flows in force now get their schedules and windows; nothing if they never started. */
+  restartTimers(): void
+  recheckFlows(): void
+  stopTimers(): void
+}
+
+function createTimers(
+  bridge: Pick<Bridge, 'flows' | 'engine' | 'exports' | 'flowSchema'>,
+  logger: Logger,
+): BridgeTimers {
+  let scheduler: CronScheduler | null = null
+  return {
+    startTimers() {
+      scheduler = startCronScheduler([...bridge.flows.values()], bridge.engine, logger)
+      bridge.exports.startWindows()
+    },
+    restartTimers() {
+      if (!scheduler) return
+      scheduler.replace([...bridge.flows.values()])
+      bridge.exports.startWindows()
+    },
+    recheckFlows: () => void bridge.flowSchema.checkAll(),
+    stopTimers() {
+      scheduler?.stop()
+      scheduler = null
+    },
+  }
 }
 
 /** When a flow's schedule (inbound, status) or delivery window (outbound) fires next; null if it has none. */
-function nextTickFor(config: LoadedConfig, clock: Clock): (flow: string) => string | null {
+function nextTickFor(live: LiveConfig, clock: Clock): (flow: string) => string | null {
   return (name) => {
-    const flow = config.flows.find((f) => f.name === name)
+    const flow = live.flowList.find((f) => f.name === name)
     const schedule = flow?.kind === 'outbound' ? flow.window : flow?.schedule
     return schedule ? nextTickOf(schedule, new Date(clock.now())) : null
   }
@@ -351,20 +380,19 @@ function openSupportRecording(config: LoadedConfig, logger: Logger): ExchangeRec
 
 /** start() and close() of the bridge: what runs in the background, and the order things close in. */
 function withLifecycle(
-  bridge: Omit<Bridge, 'start' | 'close' | 'flowSchemaChecked'>,
+  bridge: Omit<Bridge, 'start' | 'close' | 'flowSchemaChecked' | 'reload'>,
   own: {
     clock: Clock
     leases: LeaseKeeper
-    pool: RemotePool
+    pool: ReloadableRemotes
     recording: ExchangeRecording | null
+    timers: BridgeTimers
     poll: PollTrigger
     pollClaims: PollClaimStore
   },
-): Bridge {
-  const { config, store, engine, exports, reviews, retention, metrics, flowSchema, logger, notifications } =
-    bridge
+): Omit<Bridge, 'reload'> {
+  const { config, store, engine, exports, reviews, retention, metrics, flowSchema, notifications } = bridge
   let schemaChecked: Promise<void> = Promise.resolve()
-  let scheduler: CronScheduler | null = null
   let closed = false
   // The number admission compares with queue.maxQueuedItems (a 429 beyond it), not the in-memory
   // transfer queue, which holds nothing while jobs wait (for a retry or the API limit).
@@ -385,8 +413,7 @@ function withLifecycle(
       // Messages left pending by a previous process (a crash, a restart) go out now.
       notifications.start()
       if (options.schedules !== false) {
-        scheduler = startCronScheduler([...bridge.flows.values()], engine, logger)
-        exports.startWindows()
+        own.timers.startTimers()
         own.poll.start()
         // Background maintenance, like the schedules: not in tests that drive the bridge by hand.
         retention.start()
@@ -396,7 +423,7 @@ function withLifecycle(
       if (closed) return
       closed = true
       clearInterval(depthTimer)
-      scheduler?.stop()
+      own.timers.stopTimers()
       // Before the engines, so nothing submits to a closing engine; a tick cut between claim and
       // job leaves its intents, finished by the next poller.
       const polled = await Promise.allSettled([own.poll.close()])

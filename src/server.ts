@@ -1,7 +1,8 @@
 /**
  * The only place that starts things: load the configuration, build the
  * bridge, listen, resume unfinished runs, and shut down cleanly on SIGTERM
- * (readiness turns false first; a second signal forces the exit).
+ * (readiness turns false first; a second signal forces the exit). SIGHUP
+ * reloads the configuration file (src/services/config-reload.ts).
  */
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
@@ -95,7 +96,10 @@ async function main(): Promise<void> {
     }
     throw error
   }
-  const server = await startServer(config, logger, testHooks(process.env))
+  const server = await startServer(config, logger, {
+    ...testHooks(process.env),
+    configSource: () => loadConfig(path, process.env),
+  })
   logger.info({ url: server.url, flows: config.flows.map((f) => f.name) }, 'sdrive-ftp-bridge listening')
 
   let signals = 0
@@ -116,6 +120,21 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
+  process.on('SIGHUP', () => reloadOnSignal(server.bridge, logger))
+}
+
+/** SIGHUP: the same reload as POST /v1/admin/reload; a refused file is logged by key path. */
+function reloadOnSignal(bridge: Bridge, logger: Logger): void {
+  bridge.reload('signal').catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      logger.error({ code: error.code, issues: error.issues }, 'configuration reload refused: invalid file')
+      return
+    }
+    logger.error(
+      { err: error instanceof Error ? error.message : String(error) },
+      'configuration reload failed',
+    )
+  })
 }
 
 const isMain =

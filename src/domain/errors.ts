@@ -13,6 +13,8 @@ export const ErrorCodes = [
   'CONFIG_INVALID',
   /** The flow's configuration names an object, field or access the org does not have: every file would fail. */
   'FLOW_MISCONFIGURED',
+  /** A configuration reload removed the flow before its queued run or job started: it will not run. */
+  'FLOW_REMOVED',
   'IDEMPOTENCY_KEY_RESERVED',
   /** A console form or fetch without the session's CSRF token (or the sign-in form's). */
   'CSRF_INVALID',

@@ -31,3 +31,21 @@ export interface FlowServices {
 export interface TransferServices extends FlowServices {
   queue: TransferQueue
 }
+
+/**
+ * Runs one run's work with the endpoints and pools in force when it
+ * started: a reload that changes an endpoint meanwhile applies from the
+ * next run, and the old pool closes only after this one let go of it.
+ */
+export async function withRunServices<S extends FlowServices, T>(
+  services: S,
+  work: (services: S) => Promise<T>,
+): Promise<T> {
+  const pinned = services.remotes.pin?.()
+  if (!pinned) return work(services)
+  try {
+    return await work({ ...services, remotes: pinned.remotes, endpoints: pinned.endpoints })
+  } finally {
+    pinned.release()
+  }
+}

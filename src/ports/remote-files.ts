@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import type { EndpointConfig } from '../config/schema.js'
 
 /** One directory entry on a remote file server. Paths are absolute POSIX paths. */
 export interface RemoteEntry {
@@ -72,4 +73,16 @@ export interface RemoteFiles {
 /** The remote file servers the engines talk to, looked up by endpoint name. */
 export interface RemoteRegistry {
   get(endpoint: string): RemoteFiles
+  /**
+   * The endpoints and pools in force now, held for one run until release():
+   * a configuration reload retires a changed endpoint's pool only once the
+   * runs holding it have ended. Absent: the registry never changes.
+   */
+  pin?(): PinnedRemotes
+}
+
+export interface PinnedRemotes {
+  remotes: RemoteRegistry
+  endpoints: ReadonlyMap<string, EndpointConfig>
+  release(): void
 }

@@ -21,6 +21,8 @@ export interface TransferQueue {
   /** Resolves once nothing is running or waiting. */
   onIdle(): Promise<void>
   clear(): void
+  /** Reads the endpoint's concurrency again (a reload changed its maxConnections). */
+  resize(endpoint: string): void
 }
 
 export function createTransferQueue(options: TransferQueueOptions): TransferQueue {
@@ -58,6 +60,10 @@ export function createTransferQueue(options: TransferQueueOptions): TransferQueu
     hasRoom: (extra = 1) => depth + extra <= options.maxWaiting,
     async onIdle() {
       await Promise.all([global.onIdle(), ...[...perEndpoint.values()].map((q) => q.onIdle())])
+    },
+    resize(endpoint) {
+      const q = perEndpoint.get(endpoint)
+      if (q) q.concurrency = Math.max(1, options.endpointConcurrency(endpoint))
     },
     clear() {
       global.clear()

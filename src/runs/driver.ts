@@ -190,7 +190,6 @@ export function createRunDriver<Hint = never>(options: RunDriverOptions<Hint>): 
     perFlow: new Map(),
   }
   const { tasks } = state
-  const flowNames = [...options.flows.keys()]
   let claimTimer: NodeJS.Timeout | undefined
   let claiming: Promise<void> | null = null
   let started = false
@@ -212,7 +211,8 @@ export function createRunDriver<Hint = never>(options: RunDriverOptions<Hint>): 
   async function claim(ids?: readonly string[], hint?: Hint): Promise<void> {
     const room = (options.maxActiveRuns ?? 50) - tasks.size
     if (closing || room <= 0) return
-    const claimed = await leases.claim(flowNames, ['queued', 'running'], {
+    // Read at every claim: a configuration reload may have added or removed flows.
+    const claimed = await leases.claim([...options.flows.keys()], ['queued', 'running'], {
       ...(ids ? { ids } : {}),
       limit: room,
     })

@@ -34,45 +34,68 @@ export function nextTickOf(schedule: { cron: string; timezone: string }, from: D
 export interface CronScheduler {
   /** Next fire time per scheduled flow. */
   nextRuns(): Record<string, string | null>
+  /**
+   * The schedules of these flows from now on (a configuration reload): a
+   * flow whose schedule is unchanged keeps its timer, so no tick is missed.
+   */
+  replace(flows: readonly ScheduledFlow[]): void
   stop(): void
 }
 
+type ScheduledFlow = { name: string; schedule?: { cron: string; timezone: string } | undefined }
+
+function scheduleJob(
+  flow: ScheduledFlow & { schedule: { cron: string; timezone: string } },
+  engine: ScheduledRunStarter,
+  logger: Logger,
+): Cron {
+  return new Cron(flow.schedule.cron, { timezone: flow.schedule.timezone, protect: true }, async () => {
+    const tick = scheduledTick(Date.now())
+    try {
+      if (await engine.hasActiveRun(flow.name)) {
+        logger.info({ flow: flow.name }, 'scheduled run skipped: the previous run is still active')
+        return
+      }
+      // One run per tick across replicas: every replica's timer fires, the idempotency key lets one create it.
+      await engine.startRun(flow.name, {
+        trigger: 'schedule',
+        idempotencyKey: scheduleTickKey(flow.name, tick),
+      })
+    } catch (error) {
+      const e = toBridgeError(error)
+      logger.warn({ flow: flow.name, code: e.code, err: e.message }, 'scheduled run could not start')
+    }
+  })
+}
+
 export function startCronScheduler(
-  flows: readonly { name: string; schedule?: { cron: string; timezone: string } | undefined }[],
+  flows: readonly ScheduledFlow[],
   engine: ScheduledRunStarter,
   logger: Logger,
 ): CronScheduler {
-  const jobs = new Map<string, Cron>()
-  for (const flow of flows) {
-    if (!flow.schedule) continue
-    const job = new Cron(
-      flow.schedule.cron,
-      { timezone: flow.schedule.timezone, protect: true },
-      async () => {
-        const tick = scheduledTick(Date.now())
-        try {
-          if (await engine.hasActiveRun(flow.name)) {
-            logger.info({ flow: flow.name }, 'scheduled run skipped: the previous run is still active')
-            return
-          }
-          // One run per tick across replicas: every replica's timer fires, the idempotency key lets one create it.
-          await engine.startRun(flow.name, {
-            trigger: 'schedule',
-            idempotencyKey: scheduleTickKey(flow.name, tick),
-          })
-        } catch (error) {
-          const e = toBridgeError(error)
-          logger.warn({ flow: flow.name, code: e.code, err: e.message }, 'scheduled run could not start')
-        }
-      },
+  const jobs = new Map<string, { job: Cron; schedule: string }>()
+  const replace = (next: readonly ScheduledFlow[]) => {
+    const wanted = new Map(
+      next.flatMap((f) => (f.schedule ? [[f.name, { ...f, schedule: f.schedule }] as const] : [])),
     )
-    jobs.set(flow.name, job)
+    for (const [name, { job, schedule }] of jobs) {
+      const flow = wanted.get(name)
+      if (flow && JSON.stringify(flow.schedule) === schedule) continue
+      job.stop()
+      jobs.delete(name)
+    }
+    for (const [name, flow] of wanted) {
+      if (jobs.has(name)) continue
+      jobs.set(name, { job: scheduleJob(flow, engine, logger), schedule: JSON.stringify(flow.schedule) })
+    }
   }
+  replace(flows)
   return {
     nextRuns: () =>
-      Object.fromEntries([...jobs].map(([name, job]) => [name, job.nextRun()?.toISOString() ?? null])),
+      Object.fromEntries([...jobs].map(([name, { job }]) => [name, job.nextRun()?.toISOString() ?? null])),
+    replace,
     stop() {
-      for (const job of jobs.values()) job.stop()
+      for (const { job } of jobs.values()) job.stop()
       jobs.clear()
     },
   }

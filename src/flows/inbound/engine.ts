@@ -5,12 +5,13 @@
  */
 import { type BatchLimits, DEFAULT_BATCH_LIMITS } from '../../domain/batching.js'
 import { BridgeError } from '../../domain/errors.js'
+import { MapView } from '../../domain/map-view.js'
 import type { RunRecord, RunTrigger } from '../../ports/store.js'
 import { createRunDriver } from '../../runs/driver.js'
 import type { RunKind } from '../../runs/events.js'
 import type { LeaseKeeper } from '../../runs/lease-keeper.js'
 import type { FlowSchemaChecker } from '../../services/flow-schema.js'
-import type { TransferServices } from '../flow-services.js'
+import { type TransferServices, withRunServices } from '../flow-services.js'
 import { CANCELLED_BY_OPERATOR, letGoOfCancelledFiles } from './cancel.js'
 import type { SourceFolderFlow, SourceFolderServices } from './context.js'
 import { type DriveHint, driveRun } from './drive.js'
@@ -70,8 +71,9 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
       throw new BridgeError('NOT_FOUND', `flow "${name}" is not configured`, { details: { flow: name } })
     return flow
   }
-  const kinds = new Map<string, RunKind>(
-    [...deps.flows].map(([name, flow]) => [name, flow.kind === 'status' ? 'status' : 'inbound']),
+  // A view, not a copy: a configuration reload that adds or removes flows in deps.flows shows here too.
+  const kinds = new MapView<string, SourceFolderFlow, RunKind>(deps.flows, (flow) =>
+    flow.kind === 'status' ? 'status' : 'inbound',
   )
   const driver = createRunDriver<DriveHint>({
     ...(deps.outbox ? { outboxFor: deps.outbox.forRun } : {}),
@@ -84,7 +86,10 @@ export function createInboundEngine(deps: InboundEngineDeps): InboundEngine {
     ...(deps.maxActiveRuns === undefined ? {} : { maxActiveRuns: deps.maxActiveRuns }),
     ...(deps.claimIntervalMs === undefined ? {} : { claimIntervalMs: deps.claimIntervalMs }),
     async drive(runs, control, hint) {
-      for (const run of runs) await driveRun({ ...services, control }, flowOf(run.flow), run, hint)
+      for (const run of runs) {
+        const flow = flowOf(run.flow)
+        await withRunServices(services, (pinned) => driveRun({ ...pinned, control }, flow, run, hint))
+      }
     },
   })
 

@@ -25,14 +25,18 @@ export interface Admission {
   queuedWork(): Promise<number>
 }
 
-export function createAdmission(store: Store, maxQueuedItems: number, outboundFlows: string[]): Admission {
+export function createAdmission(
+  store: Store,
+  maxQueuedItems: number,
+  outboundFlows: () => readonly string[],
+): Admission {
   /** Requests inside submit() whose job is not in the store yet (or only just). */
   let admitting = 0
 
   async function queuedWork(): Promise<number> {
     const [items, unfinished] = await Promise.all([
       store.activeItemCount(),
-      store.countRuns(['queued', 'running'], outboundFlows),
+      store.countRuns(['queued', 'running'], [...outboundFlows()]),
     ])
     return items + unfinished
   }

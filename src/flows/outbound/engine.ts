@@ -8,10 +8,12 @@
 import type { Cron } from 'croner'
 import type { OutboundFlow } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
+import { MapView } from '../../domain/map-view.js'
 import type { RunRecord } from '../../ports/store.js'
 import { createRunDriver } from '../../runs/driver.js'
 import { moveItem } from '../../runs/items.js'
 import type { LeaseKeeper } from '../../runs/lease-keeper.js'
+import { withRunServices } from '../flow-services.js'
 import type { OutboundDeps } from './deps.js'
 import { CANCELLED_BY_REQUEST, createOutboundDrive, resetInterruptedItems, skipActiveItems } from './drive.js'
 import { createSubmissions, outboundFlowOf, type Submissions } from './submit.js'
@@ -50,7 +52,8 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
   const { store, clock, logger } = deps
   const driver = createRunDriver<Batch>({
     ...(deps.outbox ? { outboxFor: deps.outbox.forRun } : {}),
-    flows: new Map([...deps.flows.keys()].map((name) => [name, 'outbound' as const])),
+    // A view, not a copy: a configuration reload that adds or removes flows in deps.flows shows here too.
+    flows: new MapView(deps.flows, () => 'outbound' as const),
     store,
     clock,
     leases: deps.leases,
@@ -58,7 +61,8 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     logger,
     ...(deps.maxActiveRuns !== undefined ? { maxActiveRuns: deps.maxActiveRuns } : {}),
     ...(deps.claimIntervalMs !== undefined ? { claimIntervalMs: deps.claimIntervalMs } : {}),
-    drive: createOutboundDrive(deps),
+    drive: (jobs, control, hint) =>
+      withRunServices(deps, (pinned) => createOutboundDrive(pinned)(jobs, control, hint)),
     beforeResume: (run) => resetInterruptedItems(store, run),
   })
   const submissions = createSubmissions({ ...deps, claim: (ids) => driver.claim(ids) })
@@ -116,6 +120,8 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
     recover: () => driver.start(),
 
     startWindows() {
+      // Again after a reload: the windows of the flows configured now, none twice.
+      for (const w of windows) w.stop()
       windows = startWindowTimers(deps.flows.values(), (flow) => engine.releaseWindow(flow), logger)
     },
 

@@ -48,7 +48,7 @@ export function createSubmissions(
   },
 ): Submissions {
   const store: Store = deps.store
-  const admission = createAdmission(store, deps.maxQueuedItems, [...deps.flows.keys()])
+  const admission = createAdmission(store, deps.maxQueuedItems, () => [...deps.flows.keys()])
   const nextWindow = createNextWindow(deps.clock)
   const checkRecordObjects = createRecordObjectCheck(deps.sf, deps.logger)
 

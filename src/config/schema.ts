@@ -4,6 +4,7 @@
  */
 import { type Static, Type as T } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { InboundPgpSchema, OutboundPgpSchema } from './pgp-schema.js'
 
 const Seconds = (description: string, def: number) => T.Number({ minimum: 0, default: def, description })
 const Millis = (description: string, def: number) => T.Integer({ minimum: 1, default: def, description })
@@ -728,6 +729,7 @@ export const InboundFlowSchema = T.Object(
       description: 'The rest waits for the next run (a batch folder with an index is never split).',
     }),
     review: T.Optional(ReviewConfigSchema),
+    pgp: T.Optional(InboundPgpSchema),
   },
   { additionalProperties: false },
 )
@@ -907,6 +909,7 @@ export const OutboundFlowSchema = T.Object(
       ),
     ),
     retry: RetryConfigSchema,
+    pgp: T.Optional(OutboundPgpSchema),
   },
   { additionalProperties: false },
 )
@@ -1191,7 +1194,7 @@ export type SourceFlow = Pick<
   InboundFlow,
   'name' | 'source' | 'readiness' | 'after' | 'retry' | 'maxFilesPerRun'
 > &
-  Partial<Pick<InboundFlow, 'index'>>
+  Partial<Pick<InboundFlow, 'index' | 'pgp'>>
 export type StatusField = Static<typeof StatusFieldSchema>
 export type StatusFormat = Static<typeof StatusFormatSchema>
 export type ReviewConfig = Static<typeof ReviewConfigSchema>

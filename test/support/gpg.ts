@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import * as openpgp from 'openpgp'
 
 const run = promisify(execFile)
 export const gpgPath = '/usr/bin/gpg'
@@ -30,10 +31,10 @@ export interface GpgKey {
 export interface Keyring {
   home: string
   gpg(args: string[], options?: { input?: string }): Promise<{ stdout: string; stderr: string }>
-  /** A fresh ed25519/cv25519 key; `fakedTime` + `expire` make one already expired. */
+  /** A fresh ed25519/cv25519 key, in the keyring; `createdAt` + `expireSeconds` make one already expired. */
   generate(
     name: string,
-    options?: { passphrase?: string; expire?: string; fakedTime?: string },
+    options?: { passphrase?: string; createdAt?: Date; expireSeconds?: number },
   ): Promise<GpgKey>
   importKey(armored: string): Promise<void>
   close(): Promise<void>
@@ -51,30 +52,35 @@ export async function openKeyring(): Promise<Keyring> {
     home,
     gpg,
     async generate(name, options = {}) {
-      const uid = `${name} <${name.toLowerCase().replace(/\W+/g, '-')}@example.test>`
+      const email = `${name.toLowerCase().replace(/\W+/g, '-')}@example.test`
       const passphrase = options.passphrase ?? `${name}-passphrase`
-      const time = options.fakedTime ? ['--faked-system-time', options.fakedTime] : []
-      await gpg([
-        ...time,
-        '--passphrase',
+      // openpgp makes the key in milliseconds; gpg's own key generation waits on its agent for ~20 s on
+      // a busy machine. gpg then holds it like any key it made (imported, secret part included).
+      const made = await openpgp.generateKey({
+        type: 'ecc',
+        userIDs: [{ name, email }],
         passphrase,
-        '--quick-gen-key',
-        uid,
-        'future-default',
-        'default',
-        options.expire ?? 'never',
-      ])
-      const listed = await gpg(['--with-colons', '--list-keys', uid])
-      const fingerprint = /^fpr:+([0-9A-F]+):/m.exec(listed.stdout)?.[1] as string
-      const publicKey = (await gpg(['--armor', '--export', fingerprint])).stdout
-      const privateKey = (
-        await gpg(['--passphrase', passphrase, '--armor', '--export-secret-keys', fingerprint])
-      ).stdout
-      return { uid, passphrase, fingerprint, publicKey, privateKey }
+        format: 'armored',
+        ...(options.createdAt ? { date: options.createdAt } : {}),
+        ...(options.expireSeconds ? { keyExpirationTime: options.expireSeconds } : {}),
+      })
+      await gpg(['--passphrase', passphrase, '--import'], { input: made.privateKey })
+      const key = await openpgp.readKey({ armoredKey: made.publicKey })
+      return {
+        uid: `${name} <${email}>`,
+        passphrase,
+        fingerprint: key.getFingerprint().toUpperCase(),
+        publicKey: made.publicKey,
+        privateKey: made.privateKey,
+      }
     },
     async importKey(armored) {
       await gpg(['--import'], { input: armored })
     },
-    close: () => rm(home, { recursive: true, force: true }),
+    async close() {
+      // gpg started an agent for this home; it must not outlive the test.
+      await run('/usr/bin/gpgconf', ['--homedir', home, '--kill', 'gpg-agent']).catch(() => undefined)
+      await rm(home, { recursive: true, force: true })
+    },
   }
 }

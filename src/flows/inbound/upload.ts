@@ -484,11 +484,12 @@ async function requestTickets(
   try {
     tickets = await ctx.sdrive.startUpload(
       target,
-      items.map((item) => {
+      items.map((item, i) => {
         const description = descriptionOf(ctx, item, itemTarget)
         return {
           fileName: sdriveNameOf(item),
-          sizeBytes: item.size,
+          // The size of what is uploaded: a decrypted file's is its plaintext's, not the stored one's.
+          sizeBytes: (pending[i] as ItemRecord).size,
           contentType: contentTypeOf(item.name),
           ...(description === undefined ? {} : { description }),
         }

@@ -7,8 +7,12 @@
 import * as openpgp from 'openpgp'
 import { BridgeError } from '../../domain/errors.js'
 
-function invalid(message: string, cause?: unknown): BridgeError {
-  return new BridgeError('PGP_KEY_INVALID', message, cause === undefined ? {} : { cause })
+/** `field` names the setting at fault when it is not the key itself (a wrong passphrase). */
+function invalid(message: string, cause?: unknown, field: 'passphrase' | 'key' = 'key'): BridgeError {
+  return new BridgeError('PGP_KEY_INVALID', message, {
+    details: { field },
+    ...(cause === undefined ? {} : { cause }),
+  })
 }
 
 function reason(error: unknown): string {
@@ -70,12 +74,20 @@ export async function readPrivateKey(
   await assertPrimaryValid(key, now)
   if (key.isDecrypted()) return key
   if (passphrase === undefined || passphrase === '') {
-    throw invalid(`private key ${key.getFingerprint().toUpperCase()} is protected and no passphrase is set`)
+    throw invalid(
+      `private key ${key.getFingerprint().toUpperCase()} is protected and no passphrase is set`,
+      undefined,
+      'passphrase',
+    )
   }
   try {
     return await openpgp.decryptKey({ privateKey: key, passphrase })
   } catch (error) {
-    throw invalid(`the passphrase does not open private key ${key.getFingerprint().toUpperCase()}`, error)
+    throw invalid(
+      `the passphrase does not open private key ${key.getFingerprint().toUpperCase()}`,
+      error,
+      'passphrase',
+    )
   }
 }
 

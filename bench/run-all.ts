@@ -9,11 +9,13 @@
  *   npm run bench:retention    R1–R4: the store over a simulated year, with and without retention
  *   npm run bench:repeat       CPU per GiB of the same large file moved five times in one process
  *   npm run bench:rest         7: RSS of the compiled service at rest, one flow per kind, against bare Fastify
+ *   npm run bench:pgp          PGP encrypt/decrypt throughput against gpg and peak RSS growth (BENCH_PGP_MIB, default 2048)
  * The environment variables of bench/throughput.ts and bench/http.ts apply.
  */
 import { cpus, totalmem } from 'node:os'
 import { benchHttp } from './http.js'
 import { log, MB, printTable, type Row, seconds } from './lib.js'
+import { benchPgp } from './pgp.js'
 import { benchRepeatTransfer, defaultRepeatOptions } from './repeat-transfer.js'
 import { benchRestRss } from './rest-rss.js'
 import { benchRetention } from './retention.js'
@@ -29,15 +31,22 @@ const http = await benchHttp(httpSeconds)
 const retention = await benchRetention()
 const repeat = await benchRepeatTransfer(defaultRepeatOptions())
 const rest = await benchRestRss()
-const rows: Row[] = [...tp.rows, ...http.rows, ...retention.rows, ...repeat.rows, ...rest.rows].sort((a, b) =>
-  a[0].localeCompare(b[0], 'en', { numeric: true }),
-)
+const pgp = await benchPgp()
+const rows: Row[] = [
+  ...tp.rows,
+  ...http.rows,
+  ...retention.rows,
+  ...repeat.rows,
+  ...rest.rows,
+  ...pgp.rows,
+].sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }))
 printTable(rows)
 const notes = [
   ...pre,
   ...tp.notes,
   ...http.notes,
   ...retention.notes,
+  ...pgp.notes,
   ...repeat.notes,
   ...rest.notes,
   `medians of ${options.reps} repetitions for 1a/2a/4 (and 6 at c=${options.concurrency}, which is 1a); the large-file, RSS, c=1/c=2 and HTTP figures are one pass each`,

@@ -122,7 +122,7 @@ export async function benchPgp(
     return {
       rows,
       notes: [
-        `PGP: ${mib} MiB of random bytes; gpg run with --compress-algo none on the same keys and files.`,
+        `PGP: ${mib} MiB of random bytes; gpg run with --compress-algo none on the same keys and files; RSS ${(base / MB).toFixed(0)} MiB before the service's stages, peak ${(peak / MB).toFixed(0)} MiB during them (sampled every 50 ms).`,
       ],
     }
   } finally {

@@ -11,13 +11,15 @@
  *
  * Parts alone: npm run bench:throughput (G1, G2, 3, 4, 6), bench:batch (G3), bench:rest (G4),
  * bench:repeat (G5), bench:accept (G6, G7); G8 comes from .ci/run (bench/suite.ts).
+ * bench:pgp (PGP against gpg, issue 15) runs last, as an extra figure.
  * Issue 6's HTTP figures (bench:http) and the retention bench (bench:retention) run alone.
  */
 import { cpus, loadavg, totalmem } from 'node:os'
 import { benchAcceptPath } from './accept-path.js'
 import { benchBatch } from './batch.js'
 import { type GoalRow, missingFigures, printGoalTable } from './goals.js'
-import { benchReps, benchScale, log, MB, printTable, type Row, seconds, serviceEntry } from './lib.js'
+import { benchReps, benchScale, log, MB, printTable, type Row, scaled, seconds, serviceEntry } from './lib.js'
+import { benchPgp } from './pgp.js'
 import { benchRepeatTransfer, defaultRepeatOptions } from './repeat-transfer.js'
 import { benchRestRss } from './rest-rss.js'
 import { benchSuite } from './suite.js'
@@ -57,6 +59,9 @@ await part('G4 (rest)', () => benchRestRss())
 await part('G5 (repeat)', () => benchRepeatTransfer(defaultRepeatOptions()))
 await part('G6, G7 (accept path)', () => benchAcceptPath())
 await part('G8 (suite)', () => benchSuite())
+// 2 GiB at full scale (BENCH_PGP_MIB overrides), scaled down with everything else in a smoke run.
+const pgpMib = Number(process.env.BENCH_PGP_MIB ?? scaled(2048, 4))
+await part('PGP (issue 15)', async () => ({ goals: [], ...(await benchPgp(pgpMib)) }))
 
 const order = (g: GoalRow) => g.figure.slice(0, 2)
 printGoalTable(goals.sort((a, b) => order(a).localeCompare(order(b))))

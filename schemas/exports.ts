@@ -69,7 +69,13 @@ export const JobFile = T.Object(
     size: T.Integer(),
     state: T.Ref('ItemState'),
     attempts: T.Integer(),
-    sha256: Nullable(T.String()),
+    sha256: Nullable(T.String({ description: 'SHA-256 (hex) of the bytes delivered.' })),
+    plaintextSha256: Nullable(
+      T.String({
+        description:
+          'SHA-256 (hex) of the file as S-Drive holds it; differs from sha256 when the flow encrypts (pgp).',
+      }),
+    ),
     bytesTransferred: T.Integer(),
     errorCode: Nullable(T.String()),
     errorMessage: Nullable(T.String()),

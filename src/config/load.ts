@@ -11,6 +11,7 @@ import { BridgeError } from '../domain/errors.js'
 import { checkConfig } from './checks.js'
 import { type Env, substituteEnv } from './env.js'
 import { type ConfigIssue, isPlainObject } from './key-path.js'
+import { checkPgpKeys } from './pgp-checks.js'
 import type { BridgeConfig, EndpointConfig } from './schema.js'
 import { validateConfigSchema } from './validate.js'
 
@@ -67,7 +68,11 @@ export async function loadConfig(path: string, env: Env = process.env): Promise<
   } catch (error) {
     throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(error as Error).message}` }])
   }
-  return parseConfig(text, extname(path).toLowerCase() === '.json' ? 'json' : 'yaml', env)
+  const config = parseConfig(text, extname(path).toLowerCase() === '.json' ? 'json' : 'yaml', env)
+  // Reading keys is asynchronous, so it is not part of parseConfig; every file loaded passes it.
+  const keyIssues = await checkPgpKeys(config)
+  if (keyIssues.length > 0) throw new ConfigError(keyIssues)
+  return config
 }
 
 function parseJson(text: string): unknown {

@@ -4,6 +4,7 @@
  */
 import { type Static, Type as T } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { InboundPgpSchema, OutboundPgpSchema } from './pgp-schema.js'
 import {
   HostKeyPinsSchema,
   HttpProxyConfigSchema,
@@ -734,6 +735,7 @@ export const InboundFlowSchema = T.Object(
       description: 'The rest waits for the next run (a batch folder with an index is never split).',
     }),
     review: T.Optional(ReviewConfigSchema),
+    pgp: T.Optional(InboundPgpSchema),
   },
   { additionalProperties: false },
 )
@@ -919,6 +921,7 @@ export const OutboundFlowSchema = T.Object(
         { additionalProperties: false, description: 'What starts export jobs besides the API and callouts.' },
       ),
     ),
+    pgp: T.Optional(OutboundPgpSchema),
   },
   { additionalProperties: false },
 )
@@ -1203,7 +1206,7 @@ export type SourceFlow = Pick<
   InboundFlow,
   'name' | 'source' | 'readiness' | 'after' | 'retry' | 'maxFilesPerRun'
 > &
-  Partial<Pick<InboundFlow, 'index'>>
+  Partial<Pick<InboundFlow, 'index' | 'pgp'>>
 export type StatusField = Static<typeof StatusFieldSchema>
 export type StatusFormat = Static<typeof StatusFormatSchema>
 export type ReviewConfig = Static<typeof ReviewConfigSchema>

@@ -61,6 +61,12 @@ export const ErrorCodes = [
   'CHECKSUM_MISMATCH',
   'FILE_CHANGED',
   'FILE_EXISTS',
+  /** An inbound PGP file does not decrypt with the flow's key (or is not an OpenPGP message): not retried. */
+  'PGP_DECRYPT_FAILED',
+  /** An inbound PGP file is unsigned, or signed by none of the flow's requireSignatureFrom keys: not retried. */
+  'PGP_SIGNATURE_INVALID',
+  /** A PGP key of the configuration cannot be used (not a key, expired, passphrase does not open it). */
+  'PGP_KEY_INVALID',
   /** existing: version — the bytes are the current version's: no version made, the file skipped. */
   'UNCHANGED',
   // index (sidecar) files of inbound batches

@@ -15,6 +15,11 @@ export interface ManifestRow {
   remotePath: string
   size: number
   sha256: string
+  /**
+   * SHA-256 of the file as S-Drive holds it, for flows that encrypt: `sha256` is then of the
+   * encrypted bytes delivered. Absent (and no column) otherwise, where the two are the same.
+   */
+  plaintextSha256?: string
   /** ISO 8601. */
   deliveredAt: string
   /** The configured record fields by name; null where the record has no value. */
@@ -35,7 +40,13 @@ const FIXED_COLUMNS = [
 ] as const
 
 /** Renders the manifest; `recordFields` fixes the extra columns and their order. */
-export function renderManifest(format: ManifestFormat, rows: ManifestRow[], recordFields: string[]): string {
+export function renderManifest(
+  format: ManifestFormat,
+  rows: ManifestRow[],
+  recordFields: string[],
+  options: { plaintextDigest?: boolean } = {},
+): string {
+  const plain = options.plaintextDigest === true
   if (format === 'json') {
     const files = rows.map((row) => ({
       recordId: row.recordId,
@@ -44,13 +55,15 @@ export function renderManifest(format: ManifestFormat, rows: ManifestRow[], reco
       remotePath: row.remotePath,
       size: row.size,
       sha256: row.sha256,
+      ...(plain ? { plaintextSha256: row.plaintextSha256 ?? '' } : {}),
       deliveredAt: row.deliveredAt,
       correlationId: row.correlationId,
       fields: Object.fromEntries(recordFields.map((field) => [field, row.fields[field] ?? null])),
     }))
     return `${JSON.stringify({ files }, null, 2)}\n`
   }
-  const header = csvLine([...FIXED_COLUMNS, ...recordFields])
+  const fixed = plain ? [...FIXED_COLUMNS, 'plaintextSha256'] : FIXED_COLUMNS
+  const header = csvLine([...fixed, ...recordFields])
   const body = rows.map((row) =>
     csvLine([
       row.recordId,
@@ -61,6 +74,7 @@ export function renderManifest(format: ManifestFormat, rows: ManifestRow[], reco
       row.sha256,
       row.deliveredAt,
       row.correlationId,
+      ...(plain ? [row.plaintextSha256 ?? ''] : []),
       // RFC 4180 has no null: an empty cell stands for a missing value.
       ...recordFields.map((field) => row.fields[field] ?? ''),
     ]),

@@ -92,6 +92,8 @@ export interface ItemTarget {
   folderApplied?: boolean
   /** Outbound: the S-Drive file being delivered. */
   fileId?: string
+  /** Outbound: SHA-256 of the S-Drive file's bytes; the item's sha256 is of the bytes delivered (encrypted, they differ). */
+  plaintextSha256?: string
   /** The name to give the file in S-Drive instead of its own (a resubmission keeps the original's). */
   sdriveName?: string
   /** The review this file answers (a resubmission), and whether the review was updated for it. */

@@ -139,6 +139,7 @@ export function toJobFileView(item: ItemRecord) {
     state: item.state,
     attempts: item.attempts,
     sha256: item.sha256,
+    plaintextSha256: item.target?.plaintextSha256 ?? item.sha256,
     bytesTransferred: item.bytesTransferred,
     errorCode: item.error?.code ?? null,
     errorMessage: item.error?.message ?? null,

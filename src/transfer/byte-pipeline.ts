@@ -1,19 +1,20 @@
 /**
  * The byte path: a source stream through a list of stages to whoever
- * consumes it (an S3 upload, a remote write). Each stage is one Transform and
+ * consumes it (an S3 upload, a remote write). Each stage is one Transform (or Duplex) and
  * node's pipeline() joins them, so a failure anywhere (the source, a stage,
  * the abort signal, the consumer destroying what it reads) destroys the whole
  * chain and reaches both ends. Nothing here knows where the bytes come from
  * or go: a new transform of the bytes is one more stage in a direction's list
  * (byte-stages.ts).
  */
-import type { Readable, Transform } from 'node:stream'
+import type { Duplex, Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BridgeError } from '../domain/errors.js'
 
 /** A stage opened for one transfer. */
 export interface OpenByteStage<Result> {
-  readonly transform: Transform
+  /** Usually a Transform; a Duplex where the work is done by a library with streams of its own (PGP). */
+  readonly transform: Duplex
   /** What the stage found (digests, a count); read once every byte went through. */
   result?(): Result
 }
@@ -61,7 +62,7 @@ export function composeBytePath<const S extends ByteStages>(request: BytePathReq
   done.catch(() => undefined)
   let results: ByteStageResults<S> | undefined
   return {
-    stream: transforms[transforms.length - 1] as Transform,
+    stream: transforms[transforms.length - 1] as Readable,
     done,
     results() {
       if (!finished) {

@@ -5,8 +5,9 @@
  * size check are of; both directions keep it last, hashing what leaves the
  * bridge.
  */
-import type { ByteStage } from './byte-pipeline.js'
+import type { ByteStage, ByteStages } from './byte-pipeline.js'
 import { type HashingResult, hashingStage } from './hashing-stream.js'
+import type { EncryptionResult } from './pgp/encrypt-stage.js'
 
 export interface InboundStageOptions {
   /** The size listed on the remote server, which is also the S3 upload's declared length. */
@@ -32,4 +33,16 @@ export function inboundByteStages(
  */
 export function outboundByteStages(size: number): readonly [ByteStage<'hashing', HashingResult>] {
   return [hashingStage({ expectedSize: size })]
+}
+
+/**
+ * S-Drive → encryption → recipient's server. The first hashing stage
+ * ('plaintext') sees what S-Drive holds and checks its size; the last
+ * ('hashing') sees what is delivered, whose size is only known at the end.
+ */
+export function encryptedOutboundByteStages(
+  size: number,
+  encryption: ByteStage<'pgp', EncryptionResult>,
+): ByteStages {
+  return [{ ...hashingStage({ expectedSize: size }), name: 'plaintext' }, encryption, hashingStage()]
 }

@@ -16,8 +16,10 @@ import { BridgeError } from '../domain/errors.js'
 import { assertSafeEntryName, collisionSafeName } from '../domain/file-names.js'
 import { MAX_SEGMENT_BYTES, sanitizeRemoteSegment, truncateUtf8 } from '../domain/remote-names.js'
 import type { RemoteFiles, RemoteOpOptions } from '../ports/remote-files.js'
-import { composeBytePath } from './byte-pipeline.js'
-import { outboundByteStages } from './byte-stages.js'
+import { type ByteStage, composeBytePath } from './byte-pipeline.js'
+import { encryptedOutboundByteStages, outboundByteStages } from './byte-stages.js'
+import type { HashingResult } from './hashing-stream.js'
+import type { EncryptionResult } from './pgp/encrypt-stage.js'
 
 export type ExistingFilePolicy = 'overwrite' | 'rename' | 'skip' | 'fail'
 
@@ -29,6 +31,8 @@ export interface WriteSettings {
   /** The endpoint's flag: false for servers that cannot rename. */
   supportsRename: boolean
   signal?: AbortSignal | undefined
+  /** Encrypts the bytes on the way (PGP): what arrives is then larger than `size`, known only at the end. */
+  encryption?: ByteStage<'pgp', EncryptionResult> | undefined
 }
 
 export interface DeliveryRequest extends WriteSettings {
@@ -59,6 +63,8 @@ export interface DeliveryResult {
   bytes: number
   /** Hex SHA-256 of the uploaded bytes ('' when skipped: nothing was read). */
   sha256: string
+  /** Hex SHA-256 of the source's bytes: `sha256` unless the bytes were encrypted on the way. */
+  plaintextSha256: string
 }
 
 /** How often a `rename` policy picks another name when its choice was taken during the upload. */
@@ -80,7 +86,7 @@ export async function deliverFile(remote: RemoteFiles, request: DeliveryRequest)
       switch (existing) {
         case 'skip':
           source.destroy()
-          return { outcome: 'skipped', path: posix.join(directory, fileName), bytes: 0, sha256: '' }
+          return skippedAt(posix.join(directory, fileName))
         case 'fail':
           throw new BridgeError('FILE_EXISTS', `${posix.join(directory, fileName)} already exists`, {
             details: { path: posix.join(directory, fileName) },
@@ -103,7 +109,7 @@ export async function deliverFile(remote: RemoteFiles, request: DeliveryRequest)
         const raced = error instanceof BridgeError && error.code === 'FILE_EXISTS'
         if (raced && existing === 'skip') {
           await removeQuietly(remote, written.path)
-          return { outcome: 'skipped', path: finalPath, bytes: 0, sha256: '' }
+          return skippedAt(finalPath)
         }
         if (raced && existing === 'rename' && attempt < RENAME_ATTEMPTS) {
           const now = await namesIn(remote, directory, request).catch(() => undefined)
@@ -112,7 +118,7 @@ export async function deliverFile(remote: RemoteFiles, request: DeliveryRequest)
             continue
           }
         }
-        if (!raced && (await renamedAfterAll(remote, written.path, finalPath, request.size))) {
+        if (!raced && (await renamedAfterAll(remote, written.path, finalPath, written.bytes))) {
           return delivered(finalPath, written)
         }
         await removeQuietly(remote, written.path)
@@ -172,10 +178,16 @@ interface Written {
   temporary: boolean
   bytes: number
   sha256: string
+  plaintextSha256: string
 }
 
 function delivered(path: string, written: Written): DeliveryResult {
-  return { outcome: 'delivered', path, bytes: written.bytes, sha256: written.sha256 }
+  const { bytes, sha256, plaintextSha256 } = written
+  return { outcome: 'delivered', path, bytes, sha256, plaintextSha256 }
+}
+
+function skippedAt(path: string): DeliveryResult {
+  return { outcome: 'skipped', path, bytes: 0, sha256: '', plaintextSha256: '' }
 }
 
 async function namesIn(remote: RemoteFiles, directory: string, request: WriteSettings): Promise<Set<string>> {
@@ -203,20 +215,37 @@ async function upload(
     temporary ? temporaryName(finalName, settings.tempSuffix, tag) : finalName,
   )
   const opts = settings.signal ? { signal: settings.signal } : {}
-  const bytePath = composeBytePath({ source, stages: outboundByteStages(size), signal: settings.signal })
+  const stages = settings.encryption
+    ? encryptedOutboundByteStages(size, settings.encryption)
+    : outboundByteStages(size)
+  const bytePath = composeBytePath({ source, stages, signal: settings.signal })
   try {
     const { bytes } = await remote.write(path, bytePath.stream, opts)
     const entry = await remote.stat(path, { ...opts, modifiedAt: false })
-    if (bytes !== size || entry?.size !== size) {
+    // Encrypted, the path's own count of what left it is the size to expect; it is checked once the path ended.
+    const expected = settings.encryption ? entry?.size : size
+    if (bytes !== expected || entry?.size !== bytes) {
       throw new BridgeError(
         'SIZE_MISMATCH',
-        `${path}: expected ${size} bytes, sent ${bytes}, the server reports ${entry?.size ?? 'no file'}`,
-        { transient: true, details: { path, expected: size, sent: bytes, remote: entry?.size ?? null } },
+        `${path}: expected ${expected} bytes, sent ${bytes}, the server reports ${entry?.size ?? 'no file'}`,
+        { transient: true, details: { path, expected, sent: bytes, remote: entry?.size ?? null } },
       )
     }
     // The server took every byte, so the path has run to its end: only now are the digests whole.
     await bytePath.done
-    return { path, temporary, bytes, sha256: bytePath.results().hashing.sha256 }
+    const results = bytePath.results() as Record<string, HashingResult | undefined>
+    const delivered = results.hashing as HashingResult
+    if (delivered.bytes !== bytes) {
+      throw new BridgeError(
+        'SIZE_MISMATCH',
+        `${path}: the byte path sent ${delivered.bytes} bytes, the server took ${bytes}`,
+        {
+          transient: true,
+        },
+      )
+    }
+    const sha256 = delivered.sha256
+    return { path, temporary, bytes, sha256, plaintextSha256: results.plaintext?.sha256 ?? sha256 }
   } catch (error) {
     bytePath.stream.destroy()
     await removeQuietly(remote, path)

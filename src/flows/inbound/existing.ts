@@ -9,6 +9,7 @@ import { sdriveFileName } from '../../domain/file-names.js'
 import type { SDriveFile } from '../../ports/sdrive.js'
 import type { ItemRecord, ItemTarget } from '../../ports/store.js'
 import { moveItem } from '../../runs/items.js'
+import { withoutPgpSuffix } from '../../transfer/pgp/decrypt.js'
 import type { RunContext } from './context.js'
 
 export async function applyExistingPolicy(
@@ -23,33 +24,37 @@ export async function applyExistingPolicy(
     groups.set(key, [...(groups.get(key) ?? []), item])
   }
   for (const group of groups.values()) {
-    if (flow.existing === 'version') await versionGroup(ctx, group)
+    if (flow.existing === 'version') await versionGroup(ctx, flow, group)
     else await applyToGroup(ctx, flow, group)
   }
 }
 
-const sameFileAs = (item: ItemRecord) => (f: SDriveFile) =>
+/** The name the file has in S-Drive: a PGP flow's files arrive decrypted, without their .pgp suffix. */
+const nameInSDrive = (flow: InboundFlow, item: ItemRecord) =>
+  sdriveFileName(flow.pgp ? withoutPgpSuffix(item.name) : item.name)
+
+const sameFileAs = (flow: InboundFlow, item: ItemRecord) => (f: SDriveFile) =>
   f.parentId.slice(0, 15) === (item.target as ItemTarget).recordId.slice(0, 15) &&
-  f.fileName === sdriveFileName(item.name)
+  f.fileName === nameInSDrive(flow, item)
 
 /**
  * The version policy: a file whose name is on the record becomes a new version of the current
  * one, which is marked not latest once the new one is confirmed. When the bridge uploaded the
  * current version itself it knows its SHA-256, so identical bytes can be told apart after upload.
  */
-async function versionGroup(ctx: RunContext, group: ItemRecord[]): Promise<void> {
+async function versionGroup(ctx: RunContext, flow: InboundFlow, group: ItemRecord[]): Promise<void> {
   const { fileObject, parentField } = (group[0] as ItemRecord).target as ItemTarget
   const latest = await ctx.sdrive.findLatestFiles(
     fileObject,
     parentField,
     [...new Set(group.map((i) => (i.target as ItemTarget).recordId))],
-    [...new Set(group.map((i) => sdriveFileName(i.name)))],
+    [...new Set(group.map((i) => nameInSDrive(flow, i)))],
     { signal: ctx.control.shutdown },
   )
   const digests = await ctx.store.uploadDigests(latest.map((f) => f.id))
   await Promise.all(
     group.map((item) => {
-      const current = latest.filter(sameFileAs(item))
+      const current = latest.filter(sameFileAs(flow, item))
       if (current.length === 0) return null
       const ids = current.map((f) => f.id)
       const sha256 = current.length === 1 ? digests.get(ids[0] as string) : undefined
@@ -73,12 +78,12 @@ async function applyToGroup(ctx: RunContext, flow: InboundFlow, group: ItemRecor
     fileObject,
     parentField,
     [...new Set(group.map((i) => (i.target as ItemTarget).recordId))],
-    [...new Set(group.map((i) => sdriveFileName(i.name)))],
+    [...new Set(group.map((i) => nameInSDrive(flow, i)))],
     { signal: ctx.control.shutdown },
   )
   for (const item of group) {
     const target = item.target as ItemTarget
-    const same = existing.filter(sameFileAs(item))
+    const same = existing.filter(sameFileAs(flow, item))
     if (same.length === 0 || flow.existing === 'duplicate') continue
     if (flow.existing === 'skip') {
       // Already in S-Drive: nothing to upload, the source is tidied like a success.

@@ -5,9 +5,11 @@
  * policy is applied to those matched.
  */
 import type { InboundFlow } from '../../config/schema.js'
-import type { ItemRecord } from '../../ports/store.js'
+import { sdriveFileName } from '../../domain/file-names.js'
+import type { ItemRecord, ItemTarget } from '../../ports/store.js'
 import { moveItem } from '../../runs/items.js'
 import { isDue } from '../../runs/rounds.js'
+import { withoutPgpSuffix } from '../../transfer/pgp/decrypt.js'
 import { correlateResubmissions } from '../review/resubmit.js'
 import { indexColumnsOf } from './batch-match.js'
 import { type RunContext, relativeDirOf } from './context.js'
@@ -71,7 +73,8 @@ async function storeMatch(
   item: ItemRecord,
   result: MatchResult,
 ): Promise<ItemRecord | null> {
-  if (result.ok) return ctx.store.updateItem(item.id, { target: result.target, error: null })
+  if (result.ok)
+    return ctx.store.updateItem(item.id, { target: decryptedTarget(flow, item, result.target), error: null })
   ctx.events.emit({ type: 'fault', flow: flow.name, code: result.code, runId: item.runId, itemId: item.id })
   if (result.transient) {
     // Matching is tried again later: after the flow's longest backoff when the org is at its API
@@ -85,4 +88,10 @@ async function storeMatch(
     await moveItem(ctx.store, item, 'failed', { error: { code: result.code, message: result.message } })
   }
   return null
+}
+
+/** A PGP flow's file goes to S-Drive decrypted, named without its .pgp/.gpg/.asc (a resubmission keeps the original's name). */
+function decryptedTarget(flow: InboundFlow, item: ItemRecord, target: ItemTarget): ItemTarget {
+  if (!flow.pgp || target.sdriveName !== undefined) return target
+  return { ...target, sdriveName: sdriveFileName(withoutPgpSuffix(item.name)) }
 }

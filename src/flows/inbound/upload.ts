@@ -22,6 +22,7 @@ import type { RunEvents } from '../../runs/events.js'
 import { moveItem, placeItem } from '../../runs/items.js'
 import { composeBytePath } from '../../transfer/byte-pipeline.js'
 import { inboundByteStages } from '../../transfer/byte-stages.js'
+import { decryptBatch, type Plaintext, readPlaintext } from './decrypt.js'
 import { currentLocation } from './dispose.js'
 
 export interface BatchContext {
@@ -39,6 +40,8 @@ export interface BatchContext {
   onProgress?: (item: ItemRecord, bytes: number) => void
   /** Aborted when the service drains: files not started yet are left for the next start. */
   draining?: AbortSignal
+  /** PGP flows: the decrypted files by item id, uploaded instead of the remote ones. */
+  plaintexts?: ReadonlyMap<string, Plaintext>
 }
 
 const opts = (signal: AbortSignal) => ({ signal })
@@ -279,11 +282,10 @@ async function uploadOne(
     const transferring = await startTransfer(ctx, item)
     onStart(transferring)
     started = process.hrtime.bigint()
-    return ctx.remote.read(
-      currentLocation(item),
-      (stream) => streamToS3(ctx, item, ticket, stream),
-      opts(ctx.signal),
-    )
+    const plaintext = ctx.plaintexts?.get(item.id)
+    const consume = (stream: Readable) => streamToS3(ctx, item, ticket, stream)
+    if (plaintext) return readPlaintext(plaintext, consume)
+    return ctx.remote.read(currentLocation(item), consume, opts(ctx.signal))
   })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   ctx.events.emit({ type: 'transfer-timed', flow: ctx.flow.name, seconds })
@@ -363,8 +365,26 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
     return
   }
   if (items.length === 0) return
+  if (!ctx.flow.pgp) return uploadBatch(ctx, target, first.target, items)
+  // Decrypted and verified first: a file that fails here never reaches S-Drive (no WIP record).
+  const decrypted = await decryptBatch(ctx, items)
+  try {
+    for (const { item, error } of decrypted.failed) await failBeforeStart(ctx, item, error)
+    if (decrypted.items.length === 0) return
+    await uploadBatch({ ...ctx, plaintexts: decrypted.plaintexts }, target, first.target, decrypted.items)
+  } finally {
+    await decrypted.dispose()
+  }
+}
 
-  const tickets = await requestTickets(ctx, target, first.target, items)
+/** Tickets for the batch (one POST), one streamed S3 upload each, one PUT for all that arrived. */
+async function uploadBatch(
+  ctx: BatchContext,
+  target: SDriveTarget,
+  itemTarget: ItemTarget,
+  items: ItemRecord[],
+): Promise<void> {
+  const tickets = await requestTickets(ctx, target, itemTarget, items)
   if (tickets === null) return
 
   const startedItems = new Map<string, ItemRecord>()
@@ -464,11 +484,12 @@ async function requestTickets(
   try {
     tickets = await ctx.sdrive.startUpload(
       target,
-      items.map((item) => {
+      items.map((item, i) => {
         const description = descriptionOf(ctx, item, itemTarget)
         return {
           fileName: sdriveNameOf(item),
-          sizeBytes: item.size,
+          // The size of what is uploaded: a decrypted file's is its plaintext's, not the stored one's.
+          sizeBytes: (pending[i] as ItemRecord).size,
           contentType: contentTypeOf(item.name),
           ...(description === undefined ? {} : { description }),
         }

@@ -44,6 +44,7 @@ function manifestRows(
       remotePath: i.finalPath ?? i.path,
       size: i.bytesTransferred,
       sha256: i.sha256 ?? '',
+      plaintextSha256: i.target?.plaintextSha256 ?? i.sha256 ?? '',
       deliveredAt: i.updatedAt,
       fields: Object.fromEntries(
         fields.map((f) => {
@@ -92,6 +93,7 @@ export async function writeCompanions(
       flow.manifest.format,
       manifestRows(delivered, records, flow.manifest.recordFields),
       flow.manifest.recordFields,
+      { plaintextDigest: flow.pgp !== undefined },
     )
     await writeTextFile(remote, posix.join(directory, name), body, text)
   }

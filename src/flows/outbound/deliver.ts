@@ -12,6 +12,8 @@ import type { ItemRecord } from '../../ports/store.js'
 import { itemFinished } from '../../runs/item-audit.js'
 import { moveItem } from '../../runs/items.js'
 import { pauseWithoutAttempt } from '../../runs/retry.js'
+import { encryptionStage } from '../../transfer/pgp/encrypt-stage.js'
+import { outboundPgpKeys } from '../../transfer/pgp/key-cache.js'
 import { deliverFile } from '../../transfer/remote-delivery.js'
 import type { OutboundDeps } from './deps.js'
 import { downloadLinks, openFileDownload, startDueItems } from './fetch.js'
@@ -73,6 +75,7 @@ async function deliverItem(
   const endpoint = deps.endpoints.get(destination.endpoint)
   const begun = process.hrtime.bigint()
   try {
+    const encryption = flow.pgp ? encryptionStage(await outboundPgpKeys(flow.pgp)) : undefined
     const result = await deps.queue.run(destination.endpoint, async () =>
       deliverFile(remote, {
         directory: posix.dirname(item.path),
@@ -86,6 +89,7 @@ async function deliverItem(
         signal,
         tag: item.runId,
         directories,
+        encryption,
       }),
     )
     const seconds = Number(process.hrtime.bigint() - begun) / 1e9
@@ -95,6 +99,10 @@ async function deliverItem(
       bytesTransferred: result.bytes,
       finalPath: result.path,
       error: null,
+      // The SHA-256 of what S-Drive holds, beside that of what was delivered (they differ once encrypted).
+      ...(item.target && result.plaintextSha256 !== ''
+        ? { target: { ...item.target, plaintextSha256: result.plaintextSha256 } }
+        : {}),
     }
     if (result.outcome === 'skipped') {
       const skipped = await moveItem(deps.store, item, 'skipped', patch)

@@ -125,8 +125,9 @@ function plannedItem(
     let directory = renderOutboundTemplate(flow.destination.directory, ctx)
     if (batch) directory = posix.join(directory, batch.folder)
     const dir = sanitizeRemotePath(directory, flow.destination.replacement)
+    // An encrypted file is delivered under its name with the PGP suffix (".pgp"), as recipients expect.
     const name = sanitizeRemoteSegment(
-      renderOutboundTemplate(flow.destination.fileName, ctx),
+      renderOutboundTemplate(flow.destination.fileName, ctx) + (flow.pgp?.suffix ?? ''),
       flow.destination.replacement,
     )
     return { item: itemFor(flow, file, posix.join(dir, name), name, key), failure: null }

@@ -3,9 +3,11 @@
  * them into the services. The HTTP app, the CLI and tests all get their
  * Bridge from here, so they run the same object graph.
  */
+
 import type { Logger } from 'pino'
 import { createSystemClock } from './adapters/clock/system-clock.js'
 import { createPrometheusMetrics, type PrometheusMetrics } from './adapters/metrics/prometheus.js'
+import { createPubSubSubscriber } from './adapters/pubsub/client.js'
 import { type ExchangeRecording, openExchangeRecording } from './adapters/recording/exchange-file.js'
 import { createRemoteFiles } from './adapters/remote/index.js'
 import { createSalesforceApi } from './adapters/salesforce/index.js'
@@ -22,6 +24,7 @@ import type { TransferServices } from './flows/flow-services.js'
 import type { SourceFolderFlow } from './flows/inbound/context.js'
 import { createInboundEngine, type InboundEngine } from './flows/inbound/engine.js'
 import { createExportEngine, type ExportEngine } from './flows/outbound/engine.js'
+import { createPubSubTriggers, type PubSubTriggers } from './flows/outbound/pubsub-trigger.js'
 import { createReviewEngine, type ReviewEngine } from './flows/review/engine.js'
 import { createNotificationService, type NotificationService } from './notify/service.js'
 import type { Clock } from './ports/clock.js'
@@ -302,7 +305,21 @@ export async function createBridge(
   const parts = { config, flows: flowsOfKind(config, ['inbound', 'status']), endpoints, store, sf, sdrive }
   const services = { metrics, events, logger, retention, flowSchema, notifications, clock }
   const bridge = { ...parts, remotes, queue, ...engines, ...services, nextTick: nextTickFor(config, clock) }
-  return withLifecycle(bridge, { clock, leases, pool, recording })
+  const outbound = config.flows.filter((f) => f.kind === 'outbound')
+  const triggers = createPubSubTriggers({
+    flows: outbound,
+    subscriber: createPubSubSubscriber(config.salesforce.pubsub, {
+      sf,
+      logger: logger.child({ component: 'pubsub' }),
+    }),
+    leases: runLeases,
+    owner: leases.owner,
+    leaseMs: config.store.leaseMs,
+    store,
+    submit: engines.exports.submit,
+    logger: logger.child({ component: 'pubsub-trigger' }),
+  })
+  return withLifecycle(bridge, { clock, leases, pool, recording, triggers })
 }
 
 /** When a flow's schedule (inbound, status) or delivery window (outbound) fires next; null if it has none. */
@@ -332,7 +349,13 @@ function openSupportRecording(config: LoadedConfig, logger: Logger): ExchangeRec
 /** start() and close() of the bridge: what runs in the background, and the order things close in. */
 function withLifecycle(
   bridge: Omit<Bridge, 'start' | 'close' | 'flowSchemaChecked'>,
-  own: { clock: Clock; leases: LeaseKeeper; pool: RemotePool; recording: ExchangeRecording | null },
+  own: {
+    clock: Clock
+    leases: LeaseKeeper
+    pool: RemotePool
+    recording: ExchangeRecording | null
+    triggers: PubSubTriggers
+  },
 ): Bridge {
   const { config, store, engine, exports, reviews, retention, metrics, flowSchema, logger, notifications } =
     bridge
@@ -357,6 +380,7 @@ function withLifecycle(
       await reviews.recover()
       // Messages left pending by a previous process (a crash, a restart) go out now.
       notifications.start()
+      own.triggers.start()
       if (options.schedules !== false) {
         scheduler = startCronScheduler([...bridge.flows.values()], engine, logger)
         exports.startWindows()
@@ -371,6 +395,8 @@ function withLifecycle(
       scheduler?.stop()
       // Each cleanup runs even if an earlier one fails; the first failure is reported.
       // Engines first (they drain and may still use connections and the store), then the rest.
+      // Events stop turning into jobs before the engines drain.
+      await own.triggers.close()
       const engines = await Promise.allSettled([
         retention.close(),
         engine.close(options),

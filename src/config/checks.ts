@@ -10,6 +10,7 @@ import { isNotificationEvent, NotificationEvents, parseDuration } from '../domai
 import { parsePlaceholders } from '../domain/placeholders.js'
 import { checkFileFields, checkLookupList } from './file-field-checks.js'
 import { type ConfigIssue, isPlainObject, issue, type KeyPath } from './key-path.js'
+import { checkPubSubTrigger } from './trigger-pubsub-checks.js'
 
 const fieldName = /^[A-Za-z][A-Za-z0-9_]*$/
 const hostKeyFingerprint = /^SHA256:[A-Za-z0-9+/]{43}=?$/
@@ -359,6 +360,7 @@ function checkOutboundFlow(
   endpointNames: string[],
   issues: ConfigIssue[],
 ): void {
+  checkPubSubTrigger(flow, path, issues)
   const destination = flow.destination
   if (isPlainObject(destination)) {
     checkEndpointName(destination.endpoint, [...path, 'destination', 'endpoint'], endpointNames, issues)

@@ -4,6 +4,7 @@
  */
 import { type Static, Type as T } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { FlowTriggerSchema, SalesforcePubSubSchema } from './trigger-pubsub-schema.js'
 
 const Seconds = (description: string, def: number) => T.Number({ minimum: 0, default: def, description })
 const Millis = (description: string, def: number) => T.Integer({ minimum: 1, default: def, description })
@@ -220,6 +221,7 @@ export const SalesforceConfigSchema = T.Object(
       'While the org is at its API limit, every Salesforce call waits and one probe call (GET …/limits) per interval checks whether the limit has lifted.',
       60_000,
     ),
+    pubsub: T.Optional(SalesforcePubSubSchema),
   },
   { additionalProperties: false },
 )
@@ -906,6 +908,7 @@ export const OutboundFlowSchema = T.Object(
         },
       ),
     ),
+    trigger: T.Optional(FlowTriggerSchema),
     retry: RetryConfigSchema,
   },
   { additionalProperties: false },

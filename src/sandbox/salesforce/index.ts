@@ -267,6 +267,7 @@ async function startSandboxPubSub(host: string, orgId: string, isValidToken: (to
       )
     },
     retainOnly: (count) => bus.retainOnly(count),
+    subscribers: (topic) => bus.subscribers.get(topic) ?? 0,
   }
   return { handle, close: server.close }
 }

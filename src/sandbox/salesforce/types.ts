@@ -100,6 +100,8 @@ export interface SandboxPubSub {
   ): string[]
   /** Drops all but the newest `count` events of every topic (retention ran out). */
   retainOnly(count: number): void
+  /** Subscribe streams open on a topic now. */
+  subscribers(topic: string): number
 }
 
 export interface SalesforceSandbox {

@@ -68,6 +68,8 @@ export class EventBus {
   readonly topics = new Map<string, Topic>()
   private nextReplay = 1n
   private readonly listeners = new Set<() => void>()
+  /** Open Subscribe streams per topic (tests: exactly one replica reads a topic). */
+  readonly subscribers = new Map<string, number>()
 
   /** `/event/Name__e` with these (text) fields, or `/data/<Object>ChangeEvent` with these record fields. */
   define(topicName: string, fields: readonly string[]): Topic {

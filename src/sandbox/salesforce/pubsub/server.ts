@@ -92,6 +92,7 @@ function subscribe(
     if (over) return
     over = true
     unlisten()
+    if (topic) options.bus.subscribers.set(topic.name, (options.bus.subscribers.get(topic.name) ?? 1) - 1)
     if (error) call.emit('error', error)
     else call.end()
   }
@@ -126,6 +127,7 @@ function subscribe(
       if (typeof start !== 'number') return end(start)
       topic = found
       next = start
+      options.bus.subscribers.set(found.name, (options.bus.subscribers.get(found.name) ?? 0) + 1)
     }
     pending += Math.max(0, request.num_requested ?? 0)
     pump()

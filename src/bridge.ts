@@ -3,9 +3,11 @@
  * them into the services. The HTTP app, the CLI and tests all get their
  * Bridge from here, so they run the same object graph.
  */
+
 import type { Logger } from 'pino'
 import { createSystemClock } from './adapters/clock/system-clock.js'
 import { createPrometheusMetrics, type PrometheusMetrics } from './adapters/metrics/prometheus.js'
+import { createPubSubSubscriber } from './adapters/pubsub/client.js'
 import { type ExchangeRecording, openExchangeRecording } from './adapters/recording/exchange-file.js'
 import { createRemoteFiles } from './adapters/remote/index.js'
 import { createSalesforceApi } from './adapters/salesforce/index.js'
@@ -24,6 +26,7 @@ import type { SourceFolderFlow } from './flows/inbound/context.js'
 import { createInboundEngine, type InboundEngine } from './flows/inbound/engine.js'
 import { createExportEngine, type ExportEngine } from './flows/outbound/engine.js'
 import { createPollTrigger, type PollStep, type PollTrigger } from './flows/outbound/poll-trigger.js'
+import { createPubSubTriggers, type PubSubTriggers } from './flows/outbound/pubsub-trigger.js'
 import { createReviewEngine, type ReviewEngine } from './flows/review/engine.js'
 import { createNotificationService, type NotificationService } from './notify/service.js'
 import type { Clock } from './ports/clock.js'
@@ -297,6 +300,19 @@ export async function createBridge(
     logger: logger.child({ component: 'poll' }),
     ...(overrides.onPollStep ? { onStep: overrides.onPollStep } : {}),
   })
+  const triggers = createPubSubTriggers({
+    flows: [...live.outboundFlows.values()],
+    subscriber: createPubSubSubscriber(config.salesforce.pubsub, {
+      sf,
+      logger: logger.child({ component: 'pubsub' }),
+    }),
+    leases: runLeases,
+    owner: leases.owner,
+    leaseMs: config.store.leaseMs,
+    store,
+    submit: engines.exports.submit,
+    logger: logger.child({ component: 'pubsub-trigger' }),
+  })
   const parts = { config, flows: live.sourceFlows, endpoints, store, sf, sdrive }
   const services = { metrics, events, logger, retention, flowSchema, notifications, clock }
   const bridge = { ...parts, remotes, queue, ...engines, ...services, nextTick: nextTickFor(live, clock) }
@@ -309,7 +325,7 @@ export async function createBridge(
     logger: logger.child({ component: 'reload' }),
   })
   return withLiveConfig(
-    withLifecycle(bridge, { clock, leases, pool, recording, timers, poll, pollClaims }),
+    withLifecycle(bridge, { clock, leases, pool, recording, timers, poll, pollClaims, triggers }),
     live,
     reload,
   )
@@ -389,6 +405,7 @@ function withLifecycle(
     timers: BridgeTimers
     poll: PollTrigger
     pollClaims: PollClaimStore
+    triggers: PubSubTriggers
   },
 ): Omit<Bridge, 'reload'> {
   const { config, store, engine, exports, reviews, retention, metrics, flowSchema, notifications } = bridge
@@ -412,6 +429,7 @@ function withLifecycle(
       await reviews.recover()
       // Messages left pending by a previous process (a crash, a restart) go out now.
       notifications.start()
+      own.triggers.start()
       if (options.schedules !== false) {
         own.timers.startTimers()
         own.poll.start()
@@ -429,6 +447,8 @@ function withLifecycle(
       const polled = await Promise.allSettled([own.poll.close()])
       // Each cleanup runs even if an earlier one fails; the first failure is reported.
       // Engines first (they drain and may still use connections and the store), then the rest.
+      // Events stop turning into jobs before the engines drain.
+      await own.triggers.close()
       const engines = await Promise.allSettled([
         retention.close(),
         engine.close(options),

@@ -11,6 +11,7 @@ import { parsePlaceholders } from '../domain/placeholders.js'
 import { checkFileFields, checkLookupList } from './file-field-checks.js'
 import { type ConfigIssue, isPlainObject, issue, type KeyPath } from './key-path.js'
 import { checkPollTrigger } from './trigger-poll-schema.js'
+import { checkPubSubTrigger } from './trigger-pubsub-checks.js'
 
 const fieldName = /^[A-Za-z][A-Za-z0-9_]*$/
 const hostKeyFingerprint = /^SHA256:[A-Za-z0-9+/]{43}=?$/
@@ -371,6 +372,7 @@ function checkOutboundFlow(
   endpointNames: string[],
   issues: ConfigIssue[],
 ): void {
+  checkPubSubTrigger(flow, path, issues)
   const destination = flow.destination
   if (isPlainObject(destination)) {
     checkEndpointName(destination.endpoint, [...path, 'destination', 'endpoint'], endpointNames, issues)

@@ -12,6 +12,7 @@ import {
   SshAlgorithmsSchema,
 } from './proxy-schema.js'
 import { PollTriggerProperties } from './trigger-poll-schema.js'
+import { FlowTriggerSchema, SalesforcePubSubSchema } from './trigger-pubsub-schema.js'
 
 const Seconds = (description: string, def: number) => T.Number({ minimum: 0, default: def, description })
 const Millis = (description: string, def: number) => T.Integer({ minimum: 1, default: def, description })
@@ -229,6 +230,7 @@ export const SalesforceConfigSchema = T.Object(
       'While the org is at its API limit, every Salesforce call waits and one probe call (GET …/limits) per interval checks whether the limit has lifted.',
       60_000,
     ),
+    pubsub: T.Optional(SalesforcePubSubSchema),
   },
   { additionalProperties: false },
 )
@@ -917,8 +919,12 @@ export const OutboundFlowSchema = T.Object(
     retry: RetryConfigSchema,
     trigger: T.Optional(
       T.Object(
-        { ...PollTriggerProperties },
-        { additionalProperties: false, description: 'What starts export jobs besides the API and callouts.' },
+        { ...FlowTriggerSchema.properties, ...PollTriggerProperties },
+        {
+          additionalProperties: false,
+          description:
+            'What starts export jobs besides the API and callouts, with no inbound call from Salesforce: a Pub/Sub subscription or a polling query.',
+        },
       ),
     ),
     pgp: T.Optional(OutboundPgpSchema),

@@ -9,10 +9,15 @@
 import { BridgeError } from './errors.js'
 
 /** Prefixes of the keys the service makes; a client key starting with one is refused. */
-export const RESERVED_KEY_PREFIXES = ['outbound-message:', 'schedule:'] as const
+export const RESERVED_KEY_PREFIXES = ['outbound-message:', 'schedule:', 'pubsub:'] as const
 
 export function outboundMessageKey(flow: string, notificationId: string): string {
   return `outbound-message:${flow}:${notificationId}`
+}
+
+/** One per Pub/Sub event: its EventUuid, or its replay id when it carries none. */
+export function pubsubEventKey(flow: string, eventId: string): string {
+  return `pubsub:${flow}:${eventId}`
 }
 
 export function scheduleTickKey(flow: string, tick: string): string {

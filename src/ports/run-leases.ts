@@ -27,5 +27,13 @@ export interface RunLeaseStore {
   renew(owner: string, runIds: readonly string[], leaseMs: number): Promise<string[]>
   /** Gives leases up at once (a run that ended, or a drain that stopped before the end). */
   release(owner: string, runIds: readonly string[]): Promise<void>
+  /**
+   * A named lease on work that is not a run (one Pub/Sub subscription per
+   * topic): taken when free or run out, extended when `owner` holds it;
+   * false while another owner's lease is live.
+   */
+  hold(owner: string, name: string, leaseMs: number): Promise<boolean>
+  /** Gives a named lease up at once, if `owner` holds it. */
+  letGo(owner: string, name: string): Promise<void>
   close(): Promise<void>
 }

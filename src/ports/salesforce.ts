@@ -75,6 +75,12 @@ export interface SalesforceIdentity {
   userId: string
 }
 
+export interface SessionCredentials {
+  accessToken: string
+  instanceUrl: string
+  orgId: string
+}
+
 export interface SalesforceApi {
   /** GET sobjects/{object}/describe; null when the org has no such object (or the user cannot see it). */
   describe(object: string, options?: SalesforceCallOptions): Promise<ObjectDescription | null>
@@ -123,6 +129,12 @@ export interface SalesforceApi {
   get<T = unknown>(path: string, options?: SalesforceCallOptions): Promise<T>
   /** Who the session runs as; null before the first login or when the token answer had no identity URL. */
   identity(): SalesforceIdentity | null
+  /**
+   * The session for other Salesforce APIs (the Pub/Sub API's accesstoken,
+   * instanceurl and tenantid headers); `renew` mints a new token first (the
+   * old one was refused). Never logged.
+   */
+  sessionCredentials(options?: { renew?: boolean }): Promise<SessionCredentials>
   /** Authenticates if needed; throws SALESFORCE_AUTH_FAILED if it cannot. */
   checkAuth(options?: SalesforceCallOptions): Promise<void>
   /** Latest Sforce-Limit-Info reading, if any response carried one. */

@@ -20,7 +20,7 @@ export type RunState = (typeof RunStates)[number]
 export const ItemStates = ['pending', 'transferring', 'finalizing', 'done', 'failed', 'skipped'] as const
 export type ItemState = (typeof ItemStates)[number]
 
-export type RunTrigger = 'api' | 'schedule' | 'retry' | 'startup' | 'outbound-message'
+export type RunTrigger = 'api' | 'schedule' | 'retry' | 'startup' | 'outbound-message' | 'pubsub'
 
 export interface RunRecord {
   id: string
@@ -274,6 +274,19 @@ export interface CreateRunInput {
   /** Initial state: 'queued' (default) or 'waiting_for_window' with notBefore. */
   state?: 'queued' | 'waiting_for_window'
   notBefore?: string
+  /**
+   * Where the event stream that asked for this job now stands (a Pub/Sub
+   * replay id), written in the job's own transaction, also when the key
+   * already had its job: a crash never leaves a job without its position
+   * or a position past a job that was not stored.
+   */
+  checkpoint?: TriggerCheckpoint
+}
+
+export interface TriggerCheckpoint {
+  /** e.g. `pubsub:<flow>:<topic>` */
+  stream: string
+  position: string
 }
 
 export type CreateRunResult =
@@ -441,6 +454,10 @@ export interface Store {
   /** Creates or updates the schema; safe to call on every start. */
   migrate(): Promise<void>
   createRun(input: CreateRunInput): Promise<CreateRunResult>
+  /** The last position stored for an event stream (createRun's checkpoint, or saveCheckpoint's); null before any. */
+  getCheckpoint(stream: string): Promise<string | null>
+  /** Moves a stream on past events that asked for no job (filtered out), so a restart does not read them again. */
+  saveCheckpoint(checkpoint: TriggerCheckpoint): Promise<void>
   getRun(id: string): Promise<RunRecord | null>
   listRuns(query: ListRunsQuery): Promise<{ runs: RunRecord[]; nextCursor: string | null }>
   /** Updates a run; the outbox messages given are written in the same transaction (a run's outcome and its notifications). */

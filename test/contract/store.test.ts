@@ -494,6 +494,8 @@ t.test('postgres specifics', async (t) => {
         'run_leases',
         'runs',
         'schema_migrations',
+        'trigger_checkpoints',
+        'trigger_leases',
       ],
     )
     const recorded = await schema.admin.query<{ version: number; name: string }>(

@@ -91,12 +91,14 @@ export async function childSetup(
     endpoint?: Record<string, unknown>
     /** More flows besides `bulk`, given the endpoint's name (`partner`). */
     flows?: (endpoint: string) => Record<string, unknown>[]
+    /** Also serve the sandbox's Pub/Sub API; the config's salesforce.pubsub points at it. */
+    pubsub?: boolean
   } = {},
 ): Promise<ChildSetup> {
   const dir = await mkdtemp(join(tmpdir(), 'bridge-child-'))
   const remoteRoot = join(dir, 'remote')
   await mkdir(join(remoteRoot, 'inbox'), { recursive: true })
-  const sandbox = await startSalesforceSandbox()
+  const sandbox = await startSalesforceSandbox({ pubsub: options.pubsub ?? false })
   const remote = await startRemoteServer('sftp', remoteRoot)
   t.teardown(async () => {
     await remote.close()
@@ -114,6 +116,7 @@ export async function childSetup(
     salesforce: {
       loginUrl: sandbox.url,
       auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: '${SF_CLIENT_SECRET}' },
+      ...(sandbox.pubsub ? { pubsub: { endpoint: sandbox.pubsub.endpoint, tls: false } } : {}),
     },
     sdrive: { s3UploadUrl: sandbox.s3UploadUrl },
     endpoints: { partner: { ...endpointConfig('sftp', remote), ...options.endpoint } },

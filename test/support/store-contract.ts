@@ -152,6 +152,29 @@ export function storeContract(
     t.not(plain1.run.id, plain2.run.id, 'without a key every call creates a run')
   })
 
+  t.test('a Pub/Sub job and its replay id are stored together; a repeat keeps one job', async (t) => {
+    const store = await open(t)
+    const stream = 'pubsub:events:/event/SDrive_Export__e'
+    t.equal(await store.getCheckpoint(stream), null, 'no position before any job')
+    const input = {
+      flow: 'events',
+      trigger: 'pubsub' as const,
+      idempotencyKey: 'pubsub:events:uuid-1',
+      requestHash: 'h1',
+      checkpoint: { stream, position: '0000000000000001' },
+    }
+    const first = await store.createRun(input)
+    t.equal(first.outcome, 'created')
+    t.equal(first.run.trigger, 'pubsub')
+    t.equal(await store.getCheckpoint(stream), '0000000000000001')
+    const again = await store.createRun({ ...input, checkpoint: { stream, position: '0000000000000002' } })
+    t.equal(again.outcome, 'existing', 'the same event id is the same job')
+    t.equal(again.run.id, first.run.id)
+    t.equal(await store.getCheckpoint(stream), '0000000000000002', 'the position moves on with it')
+    await store.saveCheckpoint({ stream, position: '0000000000000003' })
+    t.equal(await store.getCheckpoint(stream), '0000000000000003', 'skipped events move it too')
+  })
+
   t.test('two writers creating a run with the same idempotency key get one run', async (t) => {
     const a = await open(t)
     const b = await open(t)

@@ -7,14 +7,20 @@
 import type { Logger } from 'pino'
 import type { SalesforceConfig } from '../../config/schema.js'
 import type { BackoffOptions } from '../../domain/backoff.js'
+import { BridgeError } from '../../domain/errors.js'
 import type { ExchangeSink } from '../../ports/exchange-log.js'
-import type { ApiUsage, SalesforceApi, SalesforceIdentity } from '../../ports/salesforce.js'
+import type {
+  ApiUsage,
+  SalesforceApi,
+  SalesforceIdentity,
+  SessionCredentials,
+} from '../../ports/salesforce.js'
 import { createRecord, invokeStandardAction } from './actions.js'
 import { attemptCall, probeLimit, type SalesforceCalls } from './calls.js'
 import { createApiLimitGate } from './limit-gate.js'
 import { createRecords, deleteRecords, updateRecords } from './records.js'
 import { apex, describe, get, query } from './rest.js'
-import { type ApiCounters, openSession } from './session.js'
+import { type ApiCounters, mintToken, openSession } from './session.js'
 
 export { buildJwtAssertion } from './auth.js'
 export { parseLimitInfo } from './limit-info.js'
@@ -65,6 +71,16 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
     deleteRecords: (ids, options) => deleteRecords(calls, ids, options),
     createRecord: (sobject, fields, options) => createRecord(calls, sobject, fields, options),
     invokeStandardAction: (action, inputs, options) => invokeStandardAction(calls, action, inputs, options),
+
+    async sessionCredentials(options): Promise<SessionCredentials> {
+      const { conn } = calls.session
+      if (options?.renew || !conn.accessToken) await mintToken(calls.session)
+      const identity = parseIdentity(calls.session.identityUrl)
+      if (!conn.accessToken || !identity) {
+        throw new BridgeError('SALESFORCE_AUTH_FAILED', 'the token answer named no org (no identity URL)')
+      }
+      return { accessToken: conn.accessToken, instanceUrl: conn.instanceUrl, orgId: identity.orgId }
+    },
 
     async checkAuth(options) {
       // Authentication is not metered: it answers even while the org is at its API limit.

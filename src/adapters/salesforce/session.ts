@@ -81,7 +81,7 @@ export function openSession(
 }
 
 /** Mints a new token (shared by concurrent callers). Its own deadline, so one caller's cancel does not fail the others. */
-function mintToken(session: SalesforceSession): Promise<void> {
+export function mintToken(session: SalesforceSession): Promise<void> {
   if (!session.minting) {
     const { config, conn, log } = session
     session.minting = (async () => {

@@ -90,6 +90,22 @@ export function createPostgresRunLeases(options: PostgresRunLeasesOptions): RunL
       await query(`DELETE FROM ${leases} WHERE owner = $1 AND run_id = ANY($2::text[])`, [owner, runIds])
     },
 
+    async hold(owner, name, leaseMs) {
+      const rows = await query<{ owner: string }>(
+        `INSERT INTO "${schema}".trigger_leases (name, owner, expires_at)
+         VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+           WHERE "${schema}".trigger_leases.owner = excluded.owner OR "${schema}".trigger_leases.expires_at <= now()
+         RETURNING owner`,
+        [name, owner, leaseMs],
+      )
+      return rows.length > 0
+    },
+
+    async letGo(owner, name) {
+      await query(`DELETE FROM "${schema}".trigger_leases WHERE name = $1 AND owner = $2`, [name, owner])
+    },
+
     close: () => pool.end(),
   }
 }

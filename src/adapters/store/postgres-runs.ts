@@ -13,6 +13,7 @@ import type {
   RunState,
 } from '../../ports/store.js'
 import { decodeRunCursor, encodeRunCursor, runTimeBound } from './cursor.js'
+import { writeCheckpoint } from './postgres-checkpoints.js'
 import {
   type Cast,
   type PgStoreContext,
@@ -59,8 +60,15 @@ export async function createRun(ctx: PgStoreContext, input: CreateRunInput): Pro
     return toRun(single(rows, `run ${id}`))
   }
   const key = input.idempotencyKey
-  if (key === undefined) return { outcome: 'created', run: await insertRun(ctx.query) }
+  const checkpoint = input.checkpoint
+  if (key === undefined && !checkpoint) return { outcome: 'created', run: await insertRun(ctx.query) }
   return transaction(ctx, async (q): Promise<CreateRunResult> => {
+    const result: CreateRunResult =
+      key === undefined ? { outcome: 'created', run: await insertRun(q) } : await insertOnce(q, key)
+    if (checkpoint) await writeCheckpoint(ctx, q, checkpoint)
+    return result
+  })
+  async function insertOnce(q: Query, key: string): Promise<CreateRunResult> {
     // The key's primary key decides: a replica inserting the same key at the
     // same moment waits for this transaction and then finds the key taken.
     const claimed = await q(
@@ -77,7 +85,7 @@ export async function createRun(ctx: PgStoreContext, input: CreateRunInput): Pro
     )
     const previous = single(rows, `the run of idempotency key ${key}`)
     return { outcome: previous.same ? 'existing' : 'conflict', run: toRun(previous) }
-  })
+  }
 }
 
 export async function listRuns(

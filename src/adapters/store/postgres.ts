@@ -9,6 +9,7 @@ import pg from 'pg'
 import { BridgeError } from '../../domain/errors.js'
 import type { Store } from '../../ports/store.js'
 import { createIdGenerator } from './ids.js'
+import { getCheckpoint, saveCheckpoint } from './postgres-checkpoints.js'
 import {
   createSession,
   deleteExpiredSessions,
@@ -116,6 +117,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     migrate: () => migrate(ctx, migrations),
 
     createRun: (input) => createRun(ctx, input),
+    getCheckpoint: async (stream) => getCheckpoint(ctx, stream),
+    saveCheckpoint: (checkpoint) => saveCheckpoint(ctx, checkpoint),
     getRun: (id) => getRun(ctx, id),
     listRuns: (q) => listRuns(ctx, q),
     updateRun: (id, patch, outbox) => updateRun(ctx, id, patch, outbox),

@@ -94,6 +94,27 @@ export function createSqliteRunLeases(options: SqliteRunLeasesOptions): RunLease
       )
     },
 
+    async hold(owner, name, leaseMs) {
+      return transaction((conn) => {
+        const at = now()
+        const changed = conn
+          .prepare(
+            `INSERT INTO trigger_leases (name, owner, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+               WHERE trigger_leases.owner = excluded.owner OR trigger_leases.expires_at <= ?`,
+          )
+          .run(name, owner, iso(at + leaseMs), iso(at)).changes
+        return changed > 0
+      })
+    },
+
+    async letGo(owner, name) {
+      if (connection === null) return
+      await transaction((conn) =>
+        conn.prepare('DELETE FROM trigger_leases WHERE name = ? AND owner = ?').run(name, owner),
+      )
+    },
+
     async close() {
       connection?.close()
       connection = null

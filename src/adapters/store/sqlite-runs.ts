@@ -13,6 +13,7 @@ import type {
   RunState,
 } from '../../ports/store.js'
 import { decodeRunCursor, encodeRunCursor, runTimeBound } from './cursor.js'
+import { writeCheckpoint } from './sqlite-checkpoints.js'
 import {
   assignments,
   placeholders,
@@ -60,27 +61,34 @@ function insertRun(ctx: SqliteStoreContext, input: CreateRunInput): RunRecord {
 }
 
 export function createRun(ctx: SqliteStoreContext, input: CreateRunInput): Promise<CreateRunResult> {
-  const key = input.idempotencyKey
-  if (key === undefined) return ctx.write(() => ({ outcome: 'created', run: insertRun(ctx, input) }))
   return ctx.write((): CreateRunResult => {
-    const conn = ctx.db()
-    const previous = conn
-      .prepare<[string], { run_id: string; request_hash: string | null }>(
-        'SELECT run_id, request_hash FROM idempotency WHERE key = ?',
-      )
-      .get(key)
-    if (previous) {
-      const run = toRun(runRow(ctx, previous.run_id)!)
-      // The flow is part of the request: one key reused for another flow is a conflict even without hashes.
-      const same = previous.request_hash === (input.requestHash ?? null) && run.flow === input.flow
-      return { outcome: same ? 'existing' : 'conflict', run }
-    }
-    const run = insertRun(ctx, input)
-    conn
-      .prepare('INSERT INTO idempotency (key, run_id, request_hash, created_at) VALUES (?, ?, ?, ?)')
-      .run(key, run.id, input.requestHash ?? null, run.createdAt)
-    return { outcome: 'created', run }
+    const result = insertOnce(ctx, input)
+    if (input.checkpoint) writeCheckpoint(ctx, input.checkpoint)
+    return result
   })
+}
+
+/** Inside createRun's write transaction: a new run, or the one its idempotency key already has. */
+function insertOnce(ctx: SqliteStoreContext, input: CreateRunInput): CreateRunResult {
+  const key = input.idempotencyKey
+  if (key === undefined) return { outcome: 'created', run: insertRun(ctx, input) }
+  const conn = ctx.db()
+  const previous = conn
+    .prepare<[string], { run_id: string; request_hash: string | null }>(
+      'SELECT run_id, request_hash FROM idempotency WHERE key = ?',
+    )
+    .get(key)
+  if (previous) {
+    const run = toRun(runRow(ctx, previous.run_id)!)
+    // The flow is part of the request: one key reused for another flow is a conflict even without hashes.
+    const same = previous.request_hash === (input.requestHash ?? null) && run.flow === input.flow
+    return { outcome: same ? 'existing' : 'conflict', run }
+  }
+  const run = insertRun(ctx, input)
+  conn
+    .prepare('INSERT INTO idempotency (key, run_id, request_hash, created_at) VALUES (?, ?, ?, ?)')
+    .run(key, run.id, input.requestHash ?? null, run.createdAt)
+  return { outcome: 'created', run }
 }
 
 export function listRuns(

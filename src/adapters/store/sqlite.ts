@@ -6,6 +6,7 @@
 import type { Store } from '../../ports/store.js'
 import { createIdGenerator } from './ids.js'
 import { migrations as defaultMigrations, type Migration } from './migrations/index.js'
+import { getCheckpoint, saveCheckpoint } from './sqlite-checkpoints.js'
 import { openSqlite, type SqliteConnection } from './sqlite-connection.js'
 import {
   createSession,
@@ -71,6 +72,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     migrate: async () => migrate(ctx, migrations),
 
     createRun: (input) => createRun(ctx, input),
+    getCheckpoint: async (stream) => getCheckpoint(ctx, stream),
+    saveCheckpoint: (checkpoint) => saveCheckpoint(ctx, checkpoint),
     getRun: async (id) => {
       const row = runRow(ctx, id)
       return row ? toRun(row) : null

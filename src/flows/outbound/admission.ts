@@ -6,7 +6,7 @@
 import type { OutboundFlow } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
 import { displacedKey } from '../../domain/idempotency-keys.js'
-import type { RunRecord, RunTrigger, Store } from '../../ports/store.js'
+import type { RunRecord, RunTrigger, Store, TriggerCheckpoint } from '../../ports/store.js'
 import { type ExportRequest, exportRequestHash } from './request.js'
 
 export const queueFull = () =>
@@ -74,7 +74,7 @@ export async function storeJob(
   store: Store,
   flow: OutboundFlow,
   request: ExportRequest,
-  options: { trigger: RunTrigger; idempotencyKey?: string },
+  options: { trigger: RunTrigger; idempotencyKey?: string; checkpoint?: TriggerCheckpoint },
   notBefore: string | null,
 ): Promise<StoredJob> {
   const create = (idempotencyKey: string | undefined) =>
@@ -85,6 +85,7 @@ export async function storeJob(
       requestHash: exportRequestHash(flow.name, request),
       ...(idempotencyKey ? { idempotencyKey } : {}),
       ...(notBefore ? { state: 'waiting_for_window' as const, notBefore } : {}),
+      ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
     })
   const key = options.idempotencyKey
   const serviceKey = key !== undefined && options.trigger !== 'api'

@@ -5,14 +5,19 @@
  */
 import type { OutboundFlow } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
-import type { RunRecord, RunTrigger, Store } from '../../ports/store.js'
+import type { RunRecord, RunTrigger, Store, TriggerCheckpoint } from '../../ports/store.js'
 import { createAdmission, queueFull, storeJob } from './admission.js'
 import type { OutboundDeps } from './deps.js'
 import { createRecordObjectCheck, type ExportRequest, validateRequest } from './request.js'
 import { createNextWindow } from './windows.js'
 
 export type Submitted = { job: RunRecord; created: boolean }
-export type SubmitOptions = { trigger: RunTrigger; idempotencyKey?: string }
+export type SubmitOptions = {
+  trigger: RunTrigger
+  idempotencyKey?: string
+  /** Stored with the job, in its transaction (a Pub/Sub subscription's replay id). */
+  checkpoint?: TriggerCheckpoint
+}
 export type SubmitEntry = { request: ExportRequest; idempotencyKey?: string }
 
 export function outboundFlowOf(flows: ReadonlyMap<string, OutboundFlow>, name: string): OutboundFlow {

@@ -10,11 +10,13 @@ import { DataApi } from './data-api.js'
 import { Faults, REST_TARGETS, Usage } from './faults.js'
 import { IdAllocator } from './ids.js'
 import { SandboxNotifications } from './notifications.js'
+import { EventBus } from './pubsub/bus.js'
+import { startPubSubSandbox } from './pubsub/server.js'
 import { S3Store } from './s3-store.js'
 import { SDriveFiles } from './sdrive.js'
 import { createRequestHandler } from './server.js'
 import { RecordStore } from './store.js'
-import type { SalesforceSandbox, SalesforceSandboxOptions } from './types.js'
+import type { SalesforceSandbox, SalesforceSandboxOptions, SandboxPubSub } from './types.js'
 
 export { REST_TARGETS, SALESFORCE_FAULTS } from './faults.js'
 export type * from './types.js'
@@ -126,9 +128,11 @@ function sandboxHandle(
   identity: SandboxIdentity,
   { store, usage, faults, sessions, s3Store, notifications }: SandboxParts,
   close: () => Promise<void>,
+  pubsub: SandboxPubSub | null,
 ): SalesforceSandbox {
   const { url, bucket, orgId, clientId, clientSecret } = identity
   return {
+    pubsub,
     url,
     s3UploadUrl: `${url}/s3/${bucket}/`,
     orgId,
@@ -212,10 +216,14 @@ export async function startSalesforceSandbox(
   }
   const { handler, ...parts } = assembleSandbox(options, identity, dataDir)
   server.on('request', handler)
+  const pubsub = options.pubsub
+    ? await startSandboxPubSub(host, identity.orgId, (token) => parts.sessions.isValid(token))
+    : null
 
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
+      await pubsub?.close()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
@@ -224,5 +232,42 @@ export async function startSalesforceSandbox(
     })()
     return closing
   }
-  return sandboxHandle(identity, parts, close)
+  return sandboxHandle(identity, parts, close, pubsub?.handle ?? null)
+}
+
+/** The Pub/Sub API beside the REST sandbox, checking the tokens it issued. */
+async function startSandboxPubSub(host: string, orgId: string, isValidToken: (token: string) => boolean) {
+  const bus = new EventBus()
+  const server = await startPubSubSandbox({ bus, orgId, isValidToken, host })
+  const topicOf = (name: string) => {
+    const topic = bus.topics.get(name)
+    if (!topic) throw new Error(`sandbox pubsub: topic ${name} is not defined`)
+    return topic
+  }
+  const hex = (ids: { replayId: bigint }[]) => ids.map((e) => e.replayId.toString(16).padStart(16, '0'))
+  const handle: SandboxPubSub = {
+    endpoint: server.endpoint,
+    define: (topic, fields) => void bus.define(topic, fields),
+    publish(name, events) {
+      const topic = topicOf(name)
+      return hex(
+        bus.append(
+          topic,
+          events.map((fields) => ({ payload: bus.encode(topic, fields) })),
+        ),
+      )
+    },
+    publishChanges(name, changes) {
+      const topic = topicOf(name)
+      return hex(
+        bus.append(
+          topic,
+          changes.map((change) => ({ payload: bus.encode(topic, bus.changeEvent(topic, change)) })),
+        ),
+      )
+    },
+    retainOnly: (count) => bus.retainOnly(count),
+    subscribers: (topic) => bus.subscribers.get(topic) ?? 0,
+  }
+  return { handle, close: server.close }
 }

@@ -6,6 +6,8 @@ import type { SandboxEmail, SandboxPlatformEvent, WebhookDelivery } from './noti
  */
 
 export interface SalesforceSandboxOptions {
+  /** Also serve the Pub/Sub API over gRPC (plaintext, an ephemeral port of `host`). */
+  pubsub?: boolean
   host?: string // default 127.0.0.1
   port?: number // default 0 (ephemeral)
   orgId?: string // default '00D000000000001AAA'
@@ -79,7 +81,31 @@ export interface FaultSpec {
   dropAfterBytes?: number
 }
 
+/** The sandbox's Pub/Sub API (gRPC), when started with `pubsub: true`. */
+export interface SandboxPubSub {
+  /** host:port for salesforce.pubsub.endpoint (with tls: false). */
+  endpoint: string
+  /** A topic: /event/Name__e with these text fields, or /data/<Object>ChangeEvent with these record fields. */
+  define(topic: string, fields: readonly string[]): void
+  /** Publishes events (as Publish would); returns their replay ids as hex. */
+  publish(topic: string, events: Record<string, unknown>[]): string[]
+  /** Publishes change events (header and changedFields bitmap filled in). */
+  publishChanges(
+    topic: string,
+    changes: {
+      recordId: string
+      changeType: 'CREATE' | 'UPDATE' | 'DELETE'
+      fields: Record<string, unknown>
+    }[],
+  ): string[]
+  /** Drops all but the newest `count` events of every topic (retention ran out). */
+  retainOnly(count: number): void
+  /** Subscribe streams open on a topic now. */
+  subscribers(topic: string): number
+}
+
 export interface SalesforceSandbox {
+  pubsub: SandboxPubSub | null
   /** Login and instance URL (same server): http://127.0.0.1:<port> */
   readonly url: string
   /** S3 bucket endpoint for browser-POST uploads: http://127.0.0.1:<port>/s3/<bucket>/ */

@@ -1,0 +1,162 @@
+/**
+ * Export jobs started by Pub/Sub events (trigger.pubsub): per flow, the
+ * process that holds the topic's lease subscribes, resuming after the replay
+ * id stored with the last job; each event that asks for an export becomes a
+ * job as POST /v1/exports makes one, its EventUuid the idempotency key and
+ * its replay id stored in the job's transaction. A process that loses the
+ * lease (or dies) stops reading; another takes the topic within leaseMs.
+ */
+import type { Logger } from 'pino'
+import type { OutboundFlow } from '../../config/schema.js'
+import type { PubSubTrigger } from '../../config/trigger-pubsub-schema.js'
+import { isTransient, toBridgeError } from '../../domain/errors.js'
+import { pubsubEventKey } from '../../domain/idempotency-keys.js'
+import { decideEvent } from '../../domain/pubsub-events.js'
+import type { EventSubscriber, StreamEvent, Subscription } from '../../ports/event-subscriber.js'
+import type { RunLeaseStore } from '../../ports/run-leases.js'
+import type { Store } from '../../ports/store.js'
+import type { Submissions } from './submit.js'
+
+export interface PubSubTriggerDeps {
+  flows: readonly OutboundFlow[]
+  subscriber: EventSubscriber
+  leases: RunLeaseStore
+  owner: string
+  leaseMs: number
+  store: Store
+  submit: Submissions['submit']
+  logger: Logger
+}
+
+export interface PubSubTriggers {
+  start(): void
+  close(): Promise<void>
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
+
+/** One flow's topic: its lease, and its subscription while the lease is held. */
+function topicReader(flow: OutboundFlow, trigger: PubSubTrigger, deps: PubSubTriggerDeps) {
+  const stream = `pubsub:${flow.name}:${trigger.topic}`
+  const log = deps.logger.child({ flow: flow.name, topic: trigger.topic })
+  let subscription: Subscription | null = null
+  let holding = false
+
+  /** Stores one event's job; waits while admission is full or the store fails for a moment. */
+  async function storeJob(event: StreamEvent, request: ReturnType<typeof decideEvent>): Promise<void> {
+    if (request.kind === 'skip') return
+    const options = {
+      trigger: 'pubsub' as const,
+      idempotencyKey: pubsubEventKey(flow.name, event.id || event.replayId),
+      checkpoint: { stream, position: event.replayId },
+    }
+    for (let attempt = 0; ; attempt++) {
+      if (!holding) throw new Error('lease lost')
+      try {
+        await deps.submit(flow.name, request.request, options)
+        return
+      } catch (error) {
+        const bridgeError = toBridgeError(error, 'INTERNAL')
+        if (!isTransient(bridgeError)) {
+          // A malformed event (no valid record id) will not get better: recorded in the log and passed.
+          log.warn(
+            { replayId: event.replayId, code: bridgeError.code, err: bridgeError.message },
+            'event asks for no valid export; skipped',
+          )
+          await deps.store.saveCheckpoint({ stream, position: event.replayId })
+          return
+        }
+        await sleep(Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)))
+      }
+    }
+  }
+
+  async function handle(events: StreamEvent[]): Promise<void> {
+    let unsaved: string | null = null
+    for (const event of events) {
+      const decision = decideEvent(trigger, event.fields, event.schema)
+      if (decision.kind === 'skip') {
+        log.debug({ replayId: event.replayId, reason: decision.reason }, 'event skipped')
+        unsaved = event.replayId
+        continue
+      }
+      await storeJob(event, decision)
+      unsaved = null
+    }
+    // Events that asked for nothing still move the stream on, so a restart does not read them again.
+    if (unsaved) await deps.store.saveCheckpoint({ stream, position: unsaved })
+  }
+
+  async function subscribe(): Promise<void> {
+    const stored = await deps.store.getCheckpoint(stream)
+    log.info({ from: stored ?? trigger.startAt }, 'subscribing: this process holds the topic')
+    subscription = deps.subscriber.subscribe({
+      topic: trigger.topic,
+      batchSize: trigger.batchSize,
+      start: stored ? { replayId: stored } : { preset: trigger.startAt },
+      handle,
+    })
+  }
+
+  async function unsubscribe(): Promise<void> {
+    const current = subscription
+    subscription = null
+    await current?.stop()
+  }
+
+  return {
+    /** Takes or keeps the lease; subscribes when it is newly held, stops when it was lost. */
+    async tick(): Promise<void> {
+      let held = false
+      try {
+        held = await deps.leases.hold(deps.owner, stream, deps.leaseMs)
+      } catch (error) {
+        log.warn({ err: error }, 'topic lease could not be renewed')
+      }
+      if (held && !holding) {
+        holding = true
+        await subscribe()
+      } else if (!held && holding) {
+        log.warn('topic lease lost: another process reads the topic now')
+        holding = false
+        await unsubscribe()
+      }
+    },
+    async close(): Promise<void> {
+      holding = false
+      await unsubscribe()
+      await deps.leases.letGo(deps.owner, stream).catch(() => {})
+    },
+  }
+}
+
+export function createPubSubTriggers(deps: PubSubTriggerDeps): PubSubTriggers {
+  const readers = deps.flows.flatMap((flow) =>
+    flow.trigger?.pubsub ? [topicReader(flow, flow.trigger.pubsub, deps)] : [],
+  )
+  let timer: NodeJS.Timeout | null = null
+  let ticking: Promise<unknown> = Promise.resolve()
+  const tick = () => {
+    ticking = Promise.allSettled(readers.map((r) => r.tick()))
+  }
+  return {
+    start() {
+      if (readers.length === 0 || timer) return
+      tick()
+      // A third of the lease: two renewals may fail before another process may take the topic.
+      timer = setInterval(
+        () => {
+          ticking.then(tick, tick)
+        },
+        Math.max(50, Math.floor(deps.leaseMs / 3)),
+      )
+      timer.unref()
+    },
+    async close() {
+      if (timer) clearInterval(timer)
+      timer = null
+      await ticking
+      await Promise.allSettled(readers.map((r) => r.close()))
+    },
+  }
+}

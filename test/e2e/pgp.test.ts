@@ -17,6 +17,9 @@ import { type GpgKey, type Keyring, openKeyring, skipUnlessGpg } from '../suppor
 import { sdriveFiles, seedRecords, standardFlow, startHarness } from '../support/harness.js'
 import { seedSDriveFiles } from '../support/sdrive-seed.js'
 
+// gpg and a few large files both ways: more than tap's default on a busy 2-core machine.
+t.setTimeout(10 * 60_000)
+
 const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex')
 const skip = skipUnlessGpg()
 

@@ -8,6 +8,9 @@ import t from 'tap'
 import { exitCodeOf } from '../support/child-service.js'
 import { publishEvents, pubsubSetup, sqliteCounter, TOPIC, waitForCounts } from '../support/pubsub.js'
 
+// 1,000 jobs, a SIGKILL and a restart: minutes, not seconds, on a busy 2-core machine.
+t.setTimeout(10 * 60_000)
+
 const EVENTS = 1000
 
 t.test('SIGKILL after ~400 jobs, restart → exactly 1,000 jobs', async (t) => {

@@ -10,6 +10,9 @@ import { exitCodeOf } from '../support/child-service.js'
 import { postgresCounter, publishEvents, pubsubSetup, TOPIC, waitForCounts } from '../support/pubsub.js'
 import { freshSchema, pgUrl, startReplicas } from '../support/replicas.js'
 
+// Three replicas, a kill and a takeover: minutes, not seconds, on a busy 2-core machine.
+t.setTimeout(10 * 60_000)
+
 const LEASE_MS = 3000
 
 t.test('3 replicas → one subscriber; killed, another takes over with no gap and no repeat', async (t) => {

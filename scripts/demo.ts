@@ -22,7 +22,11 @@ await mkdir(join(remoteRoot, 'inbox'), { recursive: true })
 // Product_File__c, Campaign_File__c, Quote_File__c: customer-made S-Drive file objects (parent field Parent__c).
 const sandbox = await startSalesforceSandbox({
   fileObjects: ['Product_File__c', 'Campaign_File__c', 'Quote_File__c'],
+  pubsub: true,
 })
+// The Platform Event the kit's record-triggered Flow publishes; defined before the service subscribes to it.
+const EXPORT_EVENT = '/event/SDrive_Export__e'
+sandbox.pubsub!.define(EXPORT_EVENT, ['Record_Id__c', 'Requested_By__c'])
 sandbox.insert('Product2', { Name: 'Widget 100', ProductCode: 'WIDGET-100' })
 sandbox.insert('Campaign', { Name: 'Spring 2027', Status: 'Planned' })
 const quote = sandbox.insert('Quote', { Name: 'Globex widgets', QuoteNumber: '00000042', Status: 'Draft' })
@@ -85,6 +89,8 @@ const config = {
   salesforce: {
     loginUrl: sandbox.url,
     auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: '${SF_CLIENT_SECRET}' },
+    // The sandbox's Pub/Sub API is plaintext gRPC on 127.0.0.1; Salesforce's is TLS on api.pubsub.salesforce.com:7443.
+    pubsub: { endpoint: sandbox.pubsub!.endpoint, tls: false },
   },
   sdrive: { s3UploadUrl: sandbox.s3UploadUrl },
   endpoints: {
@@ -188,6 +194,17 @@ const config = {
         errorDirectory: '/catalogue-batches-errors',
       },
     },
+    {
+      name: 'event-exports',
+      kind: 'outbound',
+      description:
+        'An SDrive_Export__e Platform Event (Pub/Sub API, no inbound call) → the Account files to the partner',
+      source: { object: 'Account', fileObject: 'cg__AccountFile__c', parentField: 'cg__Account__c' },
+      destination: { endpoint: 'partner-sftp', directory: '/exports', existing: 'overwrite' },
+      trigger: {
+        pubsub: { topic: EXPORT_EVENT, recordIdField: 'Record_Id__c', metadataFields: ['Requested_By__c'] },
+      },
+    },
   ],
   // The unmatched file makes the run partially failed: one signed webhook message to the sandbox's
   // receiver and one email the org is asked to send (emailSimple), both listed in the outbox.
@@ -248,6 +265,22 @@ async function followProgress(runId: string): Promise<void> {
     }
   }
   process.stdout.write('\n')
+}
+/** Waits for the first job of an event-triggered flow to end (no handle to await: the event started it). */
+async function exportJobOf(flow: string): Promise<any> {
+  const until = Date.now() + 120_000
+  for (;;) {
+    const { jobs } = await api('GET', `/v1/jobs?flow=${flow}`)
+    const id = jobs?.[0]?.id
+    const job = id ? await api('GET', `/v1/jobs/${id}`) : null
+    if (
+      job &&
+      ['succeeded', 'failed', 'partially_failed', 'cancelled', 'nothing_to_export'].includes(job.state)
+    )
+      return job
+    if (Date.now() > until) throw new Error(`no finished ${flow} job after 120 s: ${JSON.stringify(job)}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
 }
 out(`sdrive-ftp-bridge demo — service at ${server.url}`)
 out(`  sandbox org:   ${sandbox.url}   (Salesforce + S-Drive + S3 emulator)`)
@@ -331,6 +364,21 @@ out("Catalogue batch with an index (index.csv names each file's record and field
       `    not in the index: ${b.notInIndex.join(', ') || 'none'}; rows without a file: ${b.missing.map((m: { file: string }) => m.file).join(', ') || 'none'}`,
     )
     out(`    result file on the server: ${b.resultPath}`)
+  }
+}
+out()
+out(`Export triggered by a Platform Event (Pub/Sub API over gRPC, ${EXPORT_EVENT}):`)
+{
+  // The subscription starts at LATEST: an event published before it is open is not the service's to read.
+  while (sandbox.pubsub!.subscribers(EXPORT_EVENT) === 0) await new Promise((r) => setTimeout(r, 50))
+  const [replayId] = sandbox.pubsub!.publish(EXPORT_EVENT, [{ Record_Id__c: acme, Requested_By__c: 'demo' }])
+  out(`  published {Record_Id__c: ${acme}} (Account Acme Corp), replay id ${replayId}`)
+  const job = await exportJobOf('event-exports')
+  out(`  job ${job.id}: ${job.state} (trigger ${job.trigger}, records ${job.recordIds.join(', ')})`)
+  for (const f of job.files) {
+    out(
+      `  ${f.state.padEnd(7)} ${f.name} → sftp ${f.remotePath}, ${f.size} bytes (sha256 ${String(f.sha256).slice(0, 12)}…)`,
+    )
   }
 }
 out()

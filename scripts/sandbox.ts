@@ -1,7 +1,7 @@
 /**
  * `npm run sandbox`: the emulators on their own, for pointing a hand-written
  * config (or another tool) at: Salesforce + S-Drive + S3, an SFTP server and
- * an FTP server with explicit FTPS, all on 127.0.0.1, files under .sandbox/.
+ * an FTP server with explicit FTPS, the Pub/Sub API over gRPC, all on 127.0.0.1, files under .sandbox/.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, rm } from 'node:fs/promises'
@@ -17,7 +17,9 @@ const root = join(home, 'files')
 await mkdir(join(root, 'inbox'), { recursive: true })
 const password = process.env.SANDBOX_PASSWORD ?? randomBytes(12).toString('base64url')
 
-const sf = await startSalesforceSandbox({ port: Number(process.env.SF_PORT ?? 0) })
+const sf = await startSalesforceSandbox({ port: Number(process.env.SF_PORT ?? 0), pubsub: true })
+// The topic the kit's Flow publishes, so trigger.pubsub on it subscribes as it would against an org.
+sf.pubsub!.define('/event/SDrive_Export__e', ['Record_Id__c', 'File_Id__c'])
 const sftp = await startSftpServer({
   root,
   users: [{ username: 'partner', password }],
@@ -36,6 +38,9 @@ out('sandbox running (Ctrl-C stops):')
 out(`  salesforce.loginUrl:   ${sf.url}`)
 out(`  client id / secret:    ${sf.clientId} / ${sf.clientSecret}`)
 out(`  sdrive.s3UploadUrl:    ${sf.s3UploadUrl}`)
+out(
+  `  salesforce.pubsub:     {endpoint: ${sf.pubsub!.endpoint}, tls: false}  (topic /event/SDrive_Export__e)`,
+)
 out(
   `  sftp:                  ${sftp.host}:${sftp.port} partner / ${password}  hostKeySha256 ${sftp.hostKeySha256}`,
 )

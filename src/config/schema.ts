@@ -4,6 +4,7 @@
  */
 import { type Static, Type as T } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { ResumeConfigSchema } from './resume-schema.js'
 
 const Seconds = (description: string, def: number) => T.Number({ minimum: 0, default: def, description })
 const Millis = (description: string, def: number) => T.Integer({ minimum: 1, default: def, description })
@@ -316,6 +317,7 @@ export const EndpointConfigSchema = T.Object(
       default: true,
       description: 'Whether the server can rename (used by atomic writes on the outbound side).',
     }),
+    resume: ResumeConfigSchema,
   },
   { additionalProperties: false },
 )

@@ -40,6 +40,8 @@ export function emptyRunCounts(): RunCounts {
     failed: 0,
     skipped: 0,
     bytesDone: 0,
+    bytesMoved: 0,
+    resumes: 0,
   }
 }
 

@@ -150,6 +150,13 @@ export interface ItemRecord {
   sdriveFileId: string | null
   sha256: string | null
   bytesTransferred: number
+  /**
+   * Bytes moved over the wire to or from the remote server in all attempts,
+   * re-sent bytes included; equals `size` for a file moved once without a cut.
+   */
+  bytesMoved: number
+  /** Transfers continued after a cut connection, in all attempts. */
+  resumes: number
   /** Where the source file ended up (processed or error directory), if moved. */
   finalPath: string | null
   error: ItemError | null
@@ -183,6 +190,8 @@ export type ItemPatch = Partial<
     | 'sdriveFileId'
     | 'sha256'
     | 'bytesTransferred'
+    | 'bytesMoved'
+    | 'resumes'
     | 'finalPath'
     | 'error'
     | 'detail'
@@ -202,6 +211,10 @@ export interface RunCounts {
   failed: number
   skipped: number
   bytesDone: number
+  /** Items' bytesMoved summed: every byte that crossed the wire, re-sent ones included. */
+  bytesMoved: number
+  /** Items' resumes summed. */
+  resumes: number
 }
 
 export interface ListRunsQuery {

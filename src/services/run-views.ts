@@ -36,6 +36,8 @@ export function toItemView(item: ItemRecord) {
     versionOf: item.target?.unchanged ? [] : (item.target?.versionOf ?? []),
     sha256: item.sha256,
     bytesTransferred: item.bytesTransferred,
+    bytesMoved: item.bytesMoved,
+    resumes: item.resumes,
     finalPath: item.finalPath,
     errorCode: item.error?.code ?? null,
     errorMessage: item.error?.message ?? null,
@@ -140,6 +142,8 @@ export function toJobFileView(item: ItemRecord) {
     attempts: item.attempts,
     sha256: item.sha256,
     bytesTransferred: item.bytesTransferred,
+    bytesMoved: item.bytesMoved,
+    resumes: item.resumes,
     errorCode: item.error?.code ?? null,
     errorMessage: item.error?.message ?? null,
   }

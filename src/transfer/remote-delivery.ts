@@ -18,6 +18,8 @@ import { MAX_SEGMENT_BYTES, sanitizeRemoteSegment, truncateUtf8 } from '../domai
 import type { RemoteFiles, RemoteOpOptions } from '../ports/remote-files.js'
 import { composeBytePath } from './byte-pipeline.js'
 import { outboundByteStages } from './byte-stages.js'
+import { writeResumably } from './resumable-write.js'
+import type { TransferTally } from './resume-support.js'
 
 export type ExistingFilePolicy = 'overwrite' | 'rename' | 'skip' | 'fail'
 
@@ -49,7 +51,19 @@ export interface DeliveryRequest extends WriteSettings {
    * failed delivery forgets its directory, so the next round makes it again.
    */
   directories?: Map<string, Promise<void>>
+  /**
+   * Opens the source again from a byte offset. With it, and an endpoint whose
+   * resume policy is enabled, an upload cut mid-file continues from the size
+   * on the server instead of starting again. Only for a byte path that
+   * leaves the bytes as they are: the offset on the server is an offset in
+   * the source.
+   */
+  reopen?: ((offset: number) => Promise<Readable>) | undefined
+  /** Bytes written over the wire (re-sent ones included) and continuations are added here. */
+  tally?: TransferTally | undefined
 }
+
+type UploadSettings = WriteSettings & Pick<DeliveryRequest, 'reopen' | 'tally'>
 
 export interface DeliveryResult {
   outcome: 'delivered' | 'skipped'
@@ -194,7 +208,7 @@ async function upload(
   finalName: string,
   source: Readable,
   size: number,
-  settings: WriteSettings,
+  settings: UploadSettings,
   tag: string,
 ): Promise<Written> {
   const temporary = settings.atomic && settings.supportsRename
@@ -203,17 +217,30 @@ async function upload(
     temporary ? temporaryName(finalName, settings.tempSuffix, tag) : finalName,
   )
   const opts = settings.signal ? { signal: settings.signal } : {}
+  const { reopen, tally } = settings
+  if (reopen && tally && remote.resume?.enabled) {
+    try {
+      const { bytes, sha256 } = await writeResumably(remote, {
+        path,
+        source,
+        size,
+        reopen,
+        signal: settings.signal,
+        tally,
+      })
+      await checkRemoteSize(remote, path, size, bytes, opts)
+      return { path, temporary, bytes, sha256 }
+    } catch (error) {
+      source.destroy()
+      await removeQuietly(remote, path)
+      throw error
+    }
+  }
   const bytePath = composeBytePath({ source, stages: outboundByteStages(size), signal: settings.signal })
   try {
     const { bytes } = await remote.write(path, bytePath.stream, opts)
-    const entry = await remote.stat(path, { ...opts, modifiedAt: false })
-    if (bytes !== size || entry?.size !== size) {
-      throw new BridgeError(
-        'SIZE_MISMATCH',
-        `${path}: expected ${size} bytes, sent ${bytes}, the server reports ${entry?.size ?? 'no file'}`,
-        { transient: true, details: { path, expected: size, sent: bytes, remote: entry?.size ?? null } },
-      )
-    }
+    if (tally) tally.bytesMoved += bytes
+    await checkRemoteSize(remote, path, size, bytes, opts)
     // The server took every byte, so the path has run to its end: only now are the digests whole.
     await bytePath.done
     return { path, temporary, bytes, sha256: bytePath.results().hashing.sha256 }
@@ -221,6 +248,24 @@ async function upload(
     bytePath.stream.destroy()
     await removeQuietly(remote, path)
     throw error
+  }
+}
+
+/** SIZE_MISMATCH unless every byte was sent and the server reports the file whole. */
+async function checkRemoteSize(
+  remote: RemoteFiles,
+  path: string,
+  size: number,
+  bytes: number,
+  opts: RemoteOpOptions,
+): Promise<void> {
+  const entry = await remote.stat(path, { ...opts, modifiedAt: false })
+  if (bytes !== size || entry?.size !== size) {
+    throw new BridgeError(
+      'SIZE_MISMATCH',
+      `${path}: expected ${size} bytes, sent ${bytes}, the server reports ${entry?.size ?? 'no file'}`,
+      { transient: true, details: { path, expected: size, sent: bytes, remote: entry?.size ?? null } },
+    )
   }
 }
 

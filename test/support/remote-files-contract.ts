@@ -45,6 +45,7 @@ export function endpointConfig(
     idleCloseMs: 30_000,
     fileNameEncoding: 'utf8',
     supportsRename: true,
+    resume: { enabled: true, maxPerAttempt: 32, baseDelayMs: 250, maxDelayMs: 10_000 },
     ...fields,
   }
 }

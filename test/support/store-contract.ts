@@ -442,8 +442,15 @@ export function storeContract(
     )
     t.equal(await store.activeItemCount(), before + states.length, 'new items are pending, so active')
     for (const [i, state] of states.entries()) {
-      await store.updateItem(added[i]!.id, { state, bytesTransferred: 100 * (i + 1) })
+      await store.updateItem(added[i]!.id, {
+        state,
+        bytesTransferred: 100 * (i + 1),
+        bytesMoved: 150 * (i + 1),
+        resumes: i % 3,
+      })
     }
+    const moved = await store.getItem(added[7]!.id)
+    t.match(moved, { bytesMoved: 1200, resumes: 1 }, 'an item keeps its bytes moved and resumes')
     t.same(await store.runCounts(run.id), {
       total: 8,
       pending: 2,
@@ -453,6 +460,8 @@ export function storeContract(
       failed: 1,
       skipped: 1,
       bytesDone: 100 * (1 + 2 + 3 + 4 + 5 + 6 + 7 + 8),
+      bytesMoved: 150 * (1 + 2 + 3 + 4 + 5 + 6 + 7 + 8),
+      resumes: 0 + 1 + 2 + 0 + 1 + 2 + 0 + 1,
     })
     t.equal(await store.activeItemCount(), before + 4, 'pending + transferring + finalizing')
     const empty = await newRun(store, 'counts')
@@ -465,6 +474,8 @@ export function storeContract(
       failed: 0,
       skipped: 0,
       bytesDone: 0,
+      bytesMoved: 0,
+      resumes: 0,
     })
     await t.rejects(store.runCounts('run_missing'), { code: 'NOT_FOUND' })
   })

@@ -76,7 +76,12 @@ export function createSDrive(sf: SalesforceApi, config: SDriveConfig, deps: SDri
     // Downloads.
     downloadUrls: (files, options) => downloadUrls(ctx, files, options),
     openDownload: (url, options) =>
-      recorded('GET', url, undefined, openS3Download(url, config.uploadTimeoutMs, options?.signal)),
+      recorded(
+        'GET',
+        url,
+        undefined,
+        openS3Download(url, config.uploadTimeoutMs, options?.signal, options?.offset ?? 0),
+      ),
     checkUploadUrl: (options) => checkUploadUrl(config.s3UploadUrl, config.uploadTimeoutMs, options?.signal),
 
     // Earlier versions, per the replace policy.

@@ -13,6 +13,7 @@ import { itemFinished } from '../../runs/item-audit.js'
 import { moveItem } from '../../runs/items.js'
 import { pauseWithoutAttempt } from '../../runs/retry.js'
 import { deliverFile } from '../../transfer/remote-delivery.js'
+import { emptyTally, withTally } from '../../transfer/resume-support.js'
 import type { OutboundDeps } from './deps.js'
 import { downloadLinks, openFileDownload, startDueItems } from './fetch.js'
 
@@ -72,6 +73,7 @@ async function deliverItem(
   const remote = deps.remotes.get(destination.endpoint)
   const endpoint = deps.endpoints.get(destination.endpoint)
   const begun = process.hrtime.bigint()
+  const tally = emptyTally()
   try {
     const result = await deps.queue.run(destination.endpoint, async () =>
       deliverFile(remote, {
@@ -86,6 +88,8 @@ async function deliverItem(
         signal,
         tag: item.runId,
         directories,
+        reopen: (offset) => openFileDownload(deps.sdrive, url, signal, offset),
+        tally,
       }),
     )
     const seconds = Number(process.hrtime.bigint() - begun) / 1e9
@@ -93,6 +97,7 @@ async function deliverItem(
     const patch = {
       sha256: result.sha256,
       bytesTransferred: result.bytes,
+      ...withTally(item, tally),
       finalPath: result.path,
       error: null,
     }
@@ -103,7 +108,11 @@ async function deliverItem(
       await moveItem(deps.store, item, 'finalizing', patch)
     }
   } catch (error) {
-    const fresh = (await deps.store.getItem(item.id)) as ItemRecord
+    let fresh = (await deps.store.getItem(item.id)) as ItemRecord
+    // A failed attempt's bytes crossed the wire too; the item keeps the count across attempts.
+    if (tally.bytesMoved > 0 || tally.resumes > 0) {
+      fresh = await deps.store.updateItem(fresh.id, withTally(fresh, tally))
+    }
     await failAttempt(deps, flow, fresh, toBridgeError(error, 'REMOTE_IO'), signal)
   }
 }

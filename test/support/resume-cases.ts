@@ -118,15 +118,13 @@ export async function changedDuringCutCase(t: Test, protocol: Protocol): Promise
   await h.put(`inbox/${name}`, first)
   const path = join(h.remoteRoot, 'inbox', name)
 
+  // Made ready before the run: at the cut the swap is one rename, done long before the reconnect.
+  const staging = join(h.remoteRoot, `.${name}.new`)
+  await writeFile(staging, second)
+  const at = (Date.now() - 7200_000) / 1000
+  await utimes(staging, at, at)
   proxy.setRule({ action: 'cut', afterBytes: 8 * MiB, times: 1 })
-  const replaced = once(proxy.events, 'cut').then(async () => {
-    // Whole or not at all: the bridge must never read a half-written replacement.
-    const staging = join(h.remoteRoot, `.${name}.new`)
-    await writeFile(staging, second)
-    const at = (Date.now() - 7200_000) / 1000
-    await utimes(staging, at, at)
-    await rename(staging, path)
-  })
+  const replaced = once(proxy.events, 'cut').then(() => rename(staging, path))
   const run = await h.runAndWait('partner-docs')
   await replaced
   t.equal(run.state, 'succeeded', 'the run completes')

@@ -40,8 +40,6 @@ export function emptyRunCounts(): RunCounts {
     failed: 0,
     skipped: 0,
     bytesDone: 0,
-    bytesMoved: 0,
-    resumes: 0,
   }
 }
 

@@ -211,10 +211,6 @@ export interface RunCounts {
   failed: number
   skipped: number
   bytesDone: number
-  /** Items' bytesMoved summed: every byte that crossed the wire, re-sent ones included. */
-  bytesMoved: number
-  /** Items' resumes summed. */
-  resumes: number
 }
 
 export interface ListRunsQuery {

@@ -74,6 +74,17 @@ function statusFileView(item: ItemRecord) {
   }
 }
 
+/** The store's counts with the items' bytes moved and resumes summed (resumable transfers). */
+function withMoved(counts: RunCounts, items: readonly ItemRecord[]) {
+  let bytesMoved = 0
+  let resumes = 0
+  for (const item of items) {
+    bytesMoved += item.bytesMoved
+    resumes += item.resumes
+  }
+  return { ...counts, bytesMoved, resumes }
+}
+
 export function toRunDetailView(
   run: RunRecord,
   counts: RunCounts,
@@ -84,7 +95,7 @@ export function toRunDetailView(
   return {
     ...toRunSummaryView(run),
     progress: figures,
-    counts,
+    counts: withMoved(counts, items),
     notes: run.notes,
     batches: run.batches.map((batch) => toRunBatchView(batch, items)),
     items: items.map(toItemView),
@@ -155,7 +166,7 @@ export function toJobDetailView(job: RunRecord, counts: RunCounts, items: ItemRe
     ...toJobSummaryView(job),
     recordIds: request.recordIds ?? [],
     fileIds: request.fileIds ?? [],
-    counts,
+    counts: withMoved(counts, items),
     notes: job.notes,
     files: items.map(toJobFileView),
   }

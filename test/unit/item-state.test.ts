@@ -23,8 +23,6 @@ const counts = (o: Partial<Record<string, number>>) => ({
   failed: 0,
   skipped: 0,
   bytesDone: 0,
-  bytesMoved: 0,
-  resumes: 0,
   ...o,
 })
 

@@ -46,8 +46,6 @@ t.test('runProgressFromTotals agrees with runProgress', async (t) => {
     failed: 1,
     skipped: 1,
     bytesDone: 0,
-    bytesMoved: 0,
-    resumes: 0,
   }
   const sizes = { bytesTotal: 4585, bytesFinished: 575 }
   const moving = [...inFlight].map(([id, bytes]) => ({ item: items.find((i) => i.id === id)!, bytes }))

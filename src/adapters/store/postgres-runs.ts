@@ -172,15 +172,8 @@ export async function countRuns(
 
 export async function runCounts(ctx: PgStoreContext, runId: string): Promise<RunCounts> {
   // The LEFT JOIN answers "does the run exist" and "what are its counts" in one snapshot.
-  const rows = await ctx.query<{
-    state: ItemState | null
-    n: number
-    bytes: number
-    moved: number
-    resumes: number
-  }>(
-    `SELECT i.state, count(i.id)::integer AS n, coalesce(sum(i.bytes_transferred), 0)::bigint AS bytes,
-       coalesce(sum(i.bytes_moved), 0)::bigint AS moved, coalesce(sum(i.resumes), 0)::bigint AS resumes
+  const rows = await ctx.query<{ state: ItemState | null; n: number; bytes: number }>(
+    `SELECT i.state, count(i.id)::integer AS n, coalesce(sum(i.bytes_transferred), 0)::bigint AS bytes
      FROM ${ctx.table.runs} r LEFT JOIN ${ctx.table.items} i ON i.run_id = r.id
      WHERE r.id = $1 GROUP BY i.state`,
     [runId],
@@ -192,8 +185,6 @@ export async function runCounts(ctx: PgStoreContext, runId: string): Promise<Run
     counts[row.state] = row.n
     counts.total += row.n
     counts.bytesDone += row.bytes
-    counts.bytesMoved += row.moved
-    counts.resumes += row.resumes
   }
   return counts
 }

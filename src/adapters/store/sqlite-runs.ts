@@ -183,9 +183,8 @@ export function runCounts(ctx: SqliteStoreContext, runId: string): RunCounts {
   const conn = ctx.db()
   if (!runRow(ctx, runId)) throw new BridgeError('NOT_FOUND', `run ${runId} not found`)
   const rows = conn
-    .prepare<[string], { state: ItemState; n: number; bytes: number; moved: number; resumes: number }>(
-      `SELECT state, count(*) AS n, coalesce(sum(bytes_transferred), 0) AS bytes,
-         coalesce(sum(bytes_moved), 0) AS moved, coalesce(sum(resumes), 0) AS resumes
+    .prepare<[string], { state: ItemState; n: number; bytes: number }>(
+      `SELECT state, count(*) AS n, coalesce(sum(bytes_transferred), 0) AS bytes
        FROM items WHERE run_id = ? GROUP BY state`,
     )
     .all(runId)
@@ -194,8 +193,6 @@ export function runCounts(ctx: SqliteStoreContext, runId: string): RunCounts {
     counts[row.state] = row.n
     counts.total += row.n
     counts.bytesDone += row.bytes
-    counts.bytesMoved += row.moved
-    counts.resumes += row.resumes
   }
   return counts
 }

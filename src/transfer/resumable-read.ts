@@ -50,17 +50,27 @@ function forwardInto(out: PassThrough, onBytes: (n: number) => void): Writable {
   })
 }
 
+/**
+ * Whether a stat's mtime is the listed one, at the listing's precision: an FTP LIST line gives
+ * minutes (days for files older than six months) where MDTM and SFTP give seconds, so a listed time
+ * on a whole minute or day is compared at that unit; below a second, listings and stats round apart.
+ */
+export function sameListedTime(listedMs: number, statMs: number): boolean {
+  const DAY = 86_400_000
+  const MINUTE = 60_000
+  const unit = listedMs % DAY === 0 ? DAY : listedMs % MINUTE === 0 ? MINUTE : 1000
+  return Math.floor(listedMs / unit) === Math.floor(statMs / unit)
+}
+
 /** FILE_CHANGED unless the file still has the size and mtime it was listed with. */
 async function assertUnchanged(remote: RemoteFiles, request: ResumableReadRequest): Promise<void> {
   const { path, listed } = request
   const now = await remote.stat(path, request.signal ? { signal: request.signal } : {})
-  // Servers report seconds; a listing and a stat of one file may round differently below that.
-  const seconds = (ms: number) => Math.floor(ms / 1000)
   const mtimeKnown = listed.modifiedAt > 0 && (now?.modifiedAt ?? 0) > 0
   if (
     now === null ||
     now.size !== listed.size ||
-    (mtimeKnown && seconds(now.modifiedAt) !== seconds(listed.modifiedAt))
+    (mtimeKnown && !sameListedTime(listed.modifiedAt, now.modifiedAt))
   ) {
     throw new BridgeError(
       'FILE_CHANGED',

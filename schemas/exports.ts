@@ -77,6 +77,10 @@ export const JobFile = T.Object(
       }),
     ),
     bytesTransferred: T.Integer(),
+    bytesMoved: T.Integer({
+      description: 'Bytes written to the remote server by all attempts, re-sent bytes included.',
+    }),
+    resumes: T.Integer({ description: 'Writes continued at the size already on the server after a cut.' }),
     errorCode: Nullable(T.String()),
     errorMessage: Nullable(T.String()),
   },

@@ -31,6 +31,10 @@ export const RunItem = T.Object(
     }),
     sha256: Nullable(T.String()),
     bytesTransferred: T.Integer(),
+    bytesMoved: T.Integer({
+      description: 'Bytes read from the remote server by all attempts, re-read bytes included.',
+    }),
+    resumes: T.Integer({ description: 'Reads continued at the offset where a cut connection stopped.' }),
     finalPath: Nullable(
       T.String({ description: 'Where the source file is now (processed or error folder).' }),
     ),
@@ -127,6 +131,11 @@ export const RunCounts = T.Object(
     failed: T.Integer(),
     skipped: T.Integer(),
     bytesDone: T.Integer(),
+    bytesMoved: T.Integer({
+      description:
+        'Bytes moved over the wire to or from the remote server by all attempts of all files, re-sent bytes included.',
+    }),
+    resumes: T.Integer({ description: 'Transfers continued after a cut connection (resumable transfers).' }),
   },
   { $id: 'RunCounts', title: 'RunCounts', additionalProperties: false },
 )

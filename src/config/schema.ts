@@ -11,6 +11,7 @@ import {
   ProxyConfigSchema,
   SshAlgorithmsSchema,
 } from './proxy-schema.js'
+import { ResumeConfigSchema } from './resume-schema.js'
 import { PollTriggerProperties } from './trigger-poll-schema.js'
 import { FlowTriggerSchema, SalesforcePubSubSchema } from './trigger-pubsub-schema.js'
 
@@ -325,6 +326,7 @@ export const EndpointConfigSchema = T.Object(
       default: true,
       description: 'Whether the server can rename (used by atomic writes on the outbound side).',
     }),
+    resume: ResumeConfigSchema,
   },
   { additionalProperties: false },
 )

@@ -15,6 +15,27 @@ export interface RemoteOpOptions {
   signal?: AbortSignal
 }
 
+export interface TransferOptions extends RemoteOpOptions {
+  /**
+   * Read: start at this byte (SFTP reads at the offset, FTP sends REST).
+   * Write: keep the file's first `offset` bytes and write after them (SFTP
+   * writes at the offset without truncating; FTP appends with APPE, so the
+   * file must hold exactly `offset` bytes: REST before STOR truncates on
+   * some servers). Default 0: the whole file.
+   */
+  offset?: number
+}
+
+/** Whether and how often a transfer cut mid-file continues where it stopped (the endpoint's `resume`). */
+export interface ResumePolicy {
+  enabled: boolean
+  /** Continuations allowed within one attempt; past them the attempt fails as before. */
+  maxPerAttempt: number
+  /** Backoff before each reconnect: full jitter, doubling from baseDelayMs up to maxDelayMs. */
+  baseDelayMs: number
+  maxDelayMs: number
+}
+
 export interface StatOptions extends RemoteOpOptions {
   /**
    * false: the caller needs no modification time (an existence or size
@@ -41,6 +62,8 @@ export interface RenameOptions extends RemoteOpOptions {
  */
 export interface RemoteFiles {
   readonly endpoint: string
+  /** The endpoint's resume policy; absent: transfers are never continued, only restarted. */
+  readonly resume?: ResumePolicy
   /** One directory level. Missing directory → REMOTE_NOT_FOUND. */
   list(dir: string, options?: RemoteOpOptions): Promise<RemoteEntry[]>
   /** null when the path does not exist. */
@@ -49,9 +72,9 @@ export interface RemoteFiles {
    * Streams the file to `consume`; the connection stays checked out until
    * `consume` settles, so FTP's one-transfer-per-connection rule holds.
    */
-  read<T>(path: string, consume: (stream: Readable) => Promise<T>, options?: RemoteOpOptions): Promise<T>
-  /** Writes `source` to `path` (overwriting), resolving with the bytes written. */
-  write(path: string, source: Readable, options?: RemoteOpOptions): Promise<{ bytes: number }>
+  read<T>(path: string, consume: (stream: Readable) => Promise<T>, options?: TransferOptions): Promise<T>
+  /** Writes `source` to `path` (overwriting, or after `offset`), resolving with the bytes written. */
+  write(path: string, source: Readable, options?: TransferOptions): Promise<{ bytes: number }>
   /**
    * Renames; fails if the endpoint cannot rename (supportsRename false).
    * An existing `to` → FILE_EXISTS, unless `overwrite`: then SFTP replaces it

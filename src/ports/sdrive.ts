@@ -140,8 +140,14 @@ export interface SDrive {
   ): Promise<SDriveFile[]>
   /** Expiring download URLs from GET /files, batched; in the order of `files`. */
   downloadUrls(files: { id: string; parentId: string }[], options?: SDriveCallOptions): Promise<string[]>
-  /** Streams an S3 object by a URL from downloadUrls. */
-  openDownload(url: string, options?: SDriveCallOptions): Promise<{ stream: Readable; size: number | null }>
+  /**
+   * Streams an S3 object by a URL from downloadUrls; from byte `offset` on
+   * (an HTTP Range request) when given, for a transfer that continues.
+   */
+  openDownload(
+    url: string,
+    options?: SDriveCallOptions & { offset?: number },
+  ): Promise<{ stream: Readable; size: number | null }>
   /**
    * Marks files as no longer the latest version (Is_Latest_Version__c =
    * false), batched: the REST API has no documented way to start a version

@@ -152,6 +152,13 @@ export interface ItemRecord {
   sdriveFileId: string | null
   sha256: string | null
   bytesTransferred: number
+  /**
+   * Bytes moved over the wire to or from the remote server in all attempts,
+   * re-sent bytes included; equals `size` for a file moved once without a cut.
+   */
+  bytesMoved: number
+  /** Transfers continued after a cut connection, in all attempts. */
+  resumes: number
   /** Where the source file ended up (processed or error directory), if moved. */
   finalPath: string | null
   error: ItemError | null
@@ -185,6 +192,8 @@ export type ItemPatch = Partial<
     | 'sdriveFileId'
     | 'sha256'
     | 'bytesTransferred'
+    | 'bytesMoved'
+    | 'resumes'
     | 'finalPath'
     | 'error'
     | 'detail'

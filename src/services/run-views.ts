@@ -36,6 +36,8 @@ export function toItemView(item: ItemRecord) {
     versionOf: item.target?.unchanged ? [] : (item.target?.versionOf ?? []),
     sha256: item.sha256,
     bytesTransferred: item.bytesTransferred,
+    bytesMoved: item.bytesMoved,
+    resumes: item.resumes,
     finalPath: item.finalPath,
     errorCode: item.error?.code ?? null,
     errorMessage: item.error?.message ?? null,
@@ -72,6 +74,17 @@ function statusFileView(item: ItemRecord) {
   }
 }
 
+/** The store's counts with the items' bytes moved and resumes summed (resumable transfers). */
+function withMoved(counts: RunCounts, items: readonly ItemRecord[]) {
+  let bytesMoved = 0
+  let resumes = 0
+  for (const item of items) {
+    bytesMoved += item.bytesMoved
+    resumes += item.resumes
+  }
+  return { ...counts, bytesMoved, resumes }
+}
+
 export function toRunDetailView(
   run: RunRecord,
   counts: RunCounts,
@@ -82,7 +95,7 @@ export function toRunDetailView(
   return {
     ...toRunSummaryView(run),
     progress: figures,
-    counts,
+    counts: withMoved(counts, items),
     notes: run.notes,
     batches: run.batches.map((batch) => toRunBatchView(batch, items)),
     items: items.map(toItemView),
@@ -141,6 +154,8 @@ export function toJobFileView(item: ItemRecord) {
     sha256: item.sha256,
     plaintextSha256: item.target?.plaintextSha256 ?? item.sha256,
     bytesTransferred: item.bytesTransferred,
+    bytesMoved: item.bytesMoved,
+    resumes: item.resumes,
     errorCode: item.error?.code ?? null,
     errorMessage: item.error?.message ?? null,
   }
@@ -152,7 +167,7 @@ export function toJobDetailView(job: RunRecord, counts: RunCounts, items: ItemRe
     ...toJobSummaryView(job),
     recordIds: request.recordIds ?? [],
     fileIds: request.fileIds ?? [],
-    counts,
+    counts: withMoved(counts, items),
     notes: job.notes,
     files: items.map(toJobFileView),
   }

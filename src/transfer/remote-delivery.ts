@@ -20,6 +20,8 @@ import { type ByteStage, composeBytePath } from './byte-pipeline.js'
 import { encryptedOutboundByteStages, outboundByteStages } from './byte-stages.js'
 import type { HashingResult } from './hashing-stream.js'
 import type { EncryptionResult } from './pgp/encrypt-stage.js'
+import { writeResumably } from './resumable-write.js'
+import type { TransferTally } from './resume-support.js'
 
 export type ExistingFilePolicy = 'overwrite' | 'rename' | 'skip' | 'fail'
 
@@ -53,7 +55,19 @@ export interface DeliveryRequest extends WriteSettings {
    * failed delivery forgets its directory, so the next round makes it again.
    */
   directories?: Map<string, Promise<void>>
+  /**
+   * Opens the source again from a byte offset. With it, and an endpoint whose
+   * resume policy is enabled, an upload cut mid-file continues from the size
+   * on the server instead of starting again. Only for a byte path that
+   * leaves the bytes as they are: the offset on the server is an offset in
+   * the source.
+   */
+  reopen?: ((offset: number) => Promise<Readable>) | undefined
+  /** Bytes written over the wire (re-sent ones included) and continuations are added here. */
+  tally?: TransferTally | undefined
 }
+
+type UploadSettings = WriteSettings & Pick<DeliveryRequest, 'reopen' | 'tally'>
 
 export interface DeliveryResult {
   outcome: 'delivered' | 'skipped'
@@ -206,7 +220,7 @@ async function upload(
   finalName: string,
   source: Readable,
   size: number,
-  settings: WriteSettings,
+  settings: UploadSettings,
   tag: string,
 ): Promise<Written> {
   const temporary = settings.atomic && settings.supportsRename
@@ -215,12 +229,22 @@ async function upload(
     temporary ? temporaryName(finalName, settings.tempSuffix, tag) : finalName,
   )
   const opts = settings.signal ? { signal: settings.signal } : {}
+  const { reopen, tally } = settings
+  if (reopen && tally && remote.resume?.enabled && !settings.encryption) {
+    return uploadResumably(
+      remote,
+      { path, temporary, source, size },
+      { reopen, tally, signal: settings.signal },
+      opts,
+    )
+  }
   const stages = settings.encryption
     ? encryptedOutboundByteStages(size, settings.encryption)
     : outboundByteStages(size)
   const bytePath = composeBytePath({ source, stages, signal: settings.signal })
   try {
     const { bytes } = await remote.write(path, bytePath.stream, opts)
+    if (tally) tally.bytesMoved += bytes
     const entry = await remote.stat(path, { ...opts, modifiedAt: false })
     // Encrypted, the path's own count of what left it is the size to expect; it is checked once the path ended.
     const expected = settings.encryption ? entry?.size : size
@@ -250,6 +274,57 @@ async function upload(
     bytePath.stream.destroy()
     await removeQuietly(remote, path)
     throw error
+  }
+}
+
+/**
+ * The write continued from the size on the server after a cut (plain bytes only: an encrypted
+ * file's bytes are not S3's bytes at the same offsets, so it restarts from zero instead).
+ */
+async function uploadResumably(
+  remote: RemoteFiles,
+  target: { path: string; temporary: boolean; source: Readable; size: number },
+  settings: {
+    reopen: (offset: number) => Promise<Readable>
+    tally: TransferTally
+    signal?: AbortSignal | undefined
+  },
+  opts: RemoteOpOptions,
+): Promise<Written> {
+  const { path, temporary, source, size } = target
+  try {
+    const { bytes, sha256 } = await writeResumably(remote, {
+      path,
+      source,
+      size,
+      reopen: settings.reopen,
+      signal: settings.signal,
+      tally: settings.tally,
+    })
+    await checkRemoteSize(remote, path, size, bytes, opts)
+    return { path, temporary, bytes, sha256, plaintextSha256: sha256 }
+  } catch (error) {
+    source.destroy()
+    await removeQuietly(remote, path)
+    throw error
+  }
+}
+
+/** SIZE_MISMATCH unless every byte was sent and the server reports the file whole. */
+async function checkRemoteSize(
+  remote: RemoteFiles,
+  path: string,
+  size: number,
+  bytes: number,
+  opts: RemoteOpOptions,
+): Promise<void> {
+  const entry = await remote.stat(path, { ...opts, modifiedAt: false })
+  if (bytes !== size || entry?.size !== size) {
+    throw new BridgeError(
+      'SIZE_MISMATCH',
+      `${path}: expected ${size} bytes, sent ${bytes}, the server reports ${entry?.size ?? 'no file'}`,
+      { transient: true, details: { path, expected: size, sent: bytes, remote: entry?.size ?? null } },
+    )
   }
 }
 

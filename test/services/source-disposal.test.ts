@@ -61,6 +61,8 @@ function item(name: string): ItemRecord {
     sdriveFileId: 'a0X1',
     sha256: null,
     bytesTransferred: 4,
+    bytesMoved: 4,
+    resumes: 0,
     finalPath: null,
     error: null,
     detail: null,

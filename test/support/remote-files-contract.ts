@@ -45,6 +45,7 @@ export function endpointConfig(
     idleCloseMs: 30_000,
     fileNameEncoding: 'utf8',
     supportsRename: true,
+    resume: { enabled: true, maxPerAttempt: 32, baseDelayMs: 250, maxDelayMs: 10_000 },
     ...fields,
   }
 }
@@ -205,6 +206,26 @@ export function runRemoteFilesContract(t: Test, target: ContractTarget): void {
     t.same(await files.write('/empty.bin', Readable.from([])), { bytes: 0 })
     t.equal((await stat(join(root, 'empty.bin'))).size, 0)
     t.equal((await files.read('/empty.bin', collect)).length, 0)
+  })
+
+  t.test('read and write at an offset: a transfer continues where it stopped', async (t) => {
+    const { root, remote } = await setUp(t, target)
+    const files = remote()
+    const data = randomBytes(2 * 1024 * 1024 + 333)
+    await writeFile(join(root, 'src.bin'), data)
+    const offset = 1024 * 1024 + 17
+    const tail = await files.read('/src.bin', collect, { offset })
+    t.equal(sha256(tail), sha256(data.subarray(offset)), 'the read starts at the offset')
+
+    await writeFile(join(root, 'part.bin'), data.subarray(0, offset))
+    t.same(await files.write('/part.bin', Readable.from([data.subarray(offset)]), { offset }), {
+      bytes: data.length - offset,
+    })
+    t.equal(
+      sha256(await readFile(join(root, 'part.bin'))),
+      sha256(data),
+      'the write kept the bytes before it',
+    )
   })
 
   t.test('rename moves a file', async (t) => {

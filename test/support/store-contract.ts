@@ -465,8 +465,15 @@ export function storeContract(
     )
     t.equal(await store.activeItemCount(), before + states.length, 'new items are pending, so active')
     for (const [i, state] of states.entries()) {
-      await store.updateItem(added[i]!.id, { state, bytesTransferred: 100 * (i + 1) })
+      await store.updateItem(added[i]!.id, {
+        state,
+        bytesTransferred: 100 * (i + 1),
+        bytesMoved: 150 * (i + 1),
+        resumes: i % 3,
+      })
     }
+    const moved = await store.getItem(added[7]!.id)
+    t.match(moved, { bytesMoved: 1200, resumes: 1 }, 'an item keeps its bytes moved and resumes')
     t.same(await store.runCounts(run.id), {
       total: 8,
       pending: 2,

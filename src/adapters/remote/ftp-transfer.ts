@@ -55,6 +55,7 @@ export async function readFile<T>(
   control: OperationControl,
   path: string,
   consume: (stream: Readable) => Promise<T>,
+  offset = 0,
 ): Promise<T> {
   const gate = new DownloadGate()
   let consumed: Promise<T> | undefined
@@ -78,7 +79,8 @@ export async function readFile<T>(
   control.watch(() => ({ bytes: gate.bytes, waitingOnLocal: gate.readable.writableNeedDrain }))
   let transferError: BridgeError | undefined
   try {
-    await client.downloadTo(gate.sink, path)
+    // basic-ftp sends REST <offset> before RETR when it is not 0.
+    await client.downloadTo(gate.sink, path, offset)
   } catch (error) {
     transferError = ftpError(error)
   }
@@ -103,6 +105,7 @@ export async function writeFile(
   control: OperationControl,
   path: string,
   source: Readable,
+  offset = 0,
 ): Promise<{ bytes: number }> {
   let bytes = 0
   let sourceError: unknown
@@ -137,7 +140,10 @@ export async function writeFile(
   })
   control.watch(() => ({ bytes, waitingOnLocal: !sourceEnded && counter.readableLength === 0 }))
   try {
-    await client.uploadFrom(counter, path)
+    // APPE continues a file at its end, which the caller checked is `offset`: the one way to
+    // write after existing bytes that every server offers (REST before STOR is optional).
+    if (offset > 0) await client.appendFrom(counter, path)
+    else await client.uploadFrom(counter, path)
   } catch (error) {
     if (!sourceEnded) {
       source.unpipe(counter)

@@ -12,7 +12,7 @@ import type { Client } from 'basic-ftp'
 import type { Logger } from 'pino'
 import type { EndpointConfig } from '../../config/schema.js'
 import { BridgeError } from '../../domain/errors.js'
-import type { RemoteFiles, RemoteOpOptions } from '../../ports/remote-files.js'
+import type { RemoteFiles, RemoteOpOptions, TransferOptions } from '../../ports/remote-files.js'
 import { fileExists } from './failures.js'
 import { connectFtp, ftpConnectSettings } from './ftp-connect.js'
 import { ftpError, isReply } from './ftp-errors.js'
@@ -123,6 +123,7 @@ export function createFtpRemoteFiles(
 
   return {
     endpoint: endpoint.name,
+    resume: endpoint.resume,
 
     list(dir, options) {
       const path = absolutePath(dir)
@@ -140,14 +141,18 @@ export function createFtpRemoteFiles(
       )
     },
 
-    read<T>(target: string, consume: (stream: Readable) => Promise<T>, options?: RemoteOpOptions) {
+    read<T>(target: string, consume: (stream: Readable) => Promise<T>, options?: TransferOptions) {
       const path = absolutePath(target)
-      return run(ftp, `read ${path}`, options, (client, control) => readFile(client, control, path, consume))
+      return run(ftp, `read ${path}`, options, (client, control) =>
+        readFile(client, control, path, consume, options?.offset ?? 0),
+      )
     },
 
     write(target, source, options) {
       const path = absolutePath(target)
-      return run(ftp, `write ${path}`, options, (client, control) => writeFile(client, control, path, source))
+      return run(ftp, `write ${path}`, options, (client, control) =>
+        writeFile(client, control, path, source, options?.offset ?? 0),
+      )
     },
 
     rename(fromPath, toPath, options) {

@@ -33,7 +33,7 @@ class SftpReadStream extends Readable {
   private readonly chunk: number
   private readonly maxDepth: number
   private depth = 1
-  private nextOffset = 0
+  private nextOffset: number
   private ended = false
   /** From FSTAT, once it answered; undefined: read until a read answers EOF. */
   private size: number | undefined
@@ -43,8 +43,11 @@ class SftpReadStream extends Readable {
     private readonly sftp: SFTPWrapper,
     private readonly handle: Buffer,
     private readonly onFailure: (error: unknown) => BridgeError,
+    /** The byte the stream starts at (a resumed read); `bytes` counts from here. */
+    private readonly start: number,
   ) {
     super({ highWaterMark: READ_CHUNK })
+    this.nextOffset = start
     // ssh2 splits a read longer than the server's limit into sequential requests; stay within it.
     const limit = (sftp as unknown as { _maxReadLen?: number })._maxReadLen
     this.chunk = limit && limit > 0 ? Math.min(READ_CHUNK, limit) : READ_CHUNK
@@ -85,7 +88,7 @@ class SftpReadStream extends Readable {
   }
 
   override _read(): void {
-    if (this.size !== undefined && this.bytes >= this.size) {
+    if (this.size !== undefined && this.start + this.bytes >= this.size) {
       this.finish()
       return
     }
@@ -139,13 +142,19 @@ export async function readFile<T>(
   control: OperationControl,
   path: string,
   consume: (stream: Readable) => Promise<T>,
+  offset = 0,
 ): Promise<T> {
   const handle = await call<Buffer>((done) => sftp.open(path, 'r', done))
-  const stream = new SftpReadStream(sftp, handle, (error) => {
-    const failure = sftpError(error)
-    control.fail(failure)
-    return failure
-  })
+  const stream = new SftpReadStream(
+    sftp,
+    handle,
+    (error) => {
+      const failure = sftpError(error)
+      control.fail(failure)
+      return failure
+    },
+    offset,
+  )
   control.commit()
   control.watch(() => ({ bytes: stream.bytes, waitingOnLocal: !stream.reading }))
   const consumed = consume(stream)

@@ -1,6 +1,7 @@
 /** Writing a remote file over SFTP: the source gathered into large writes, several in flight. */
 import type { Readable } from 'node:stream'
 import type { SFTPWrapper } from 'ssh2'
+import { connectionLost } from './failures.js'
 import { CallerFailure, type OperationControl } from './operation.js'
 import { call } from './sftp-channel.js'
 
@@ -82,9 +83,15 @@ export async function writeFile(
   control: OperationControl,
   path: string,
   source: Readable,
+  offset = 0,
 ): Promise<{ bytes: number }> {
-  const handle = await call<Buffer>((done) => sftp.open(path, 'w', done))
+  // A continued upload keeps the bytes before `offset`: opened for writing without truncation.
+  const handle = await call<Buffer>((done) => sftp.open(path, offset > 0 ? 'r+' : 'w', done))
   control.commit()
+  // Writes queued behind a full channel window are not answered when the connection drops: the
+  // channel's close fails the upload at once instead of after the stall deadline.
+  const onClose = () => control.fail(connectionLost(`the connection closed while writing ${path}`))
+  sftp.once('close', onClose)
   // The source's pieces (an HTTP body's are 16–64 KiB) are gathered into writes as large
   // as the server takes, several in flight: four 64 KiB writes at a time held a 2 GiB
   // upload to ~58 MiB/s.
@@ -94,7 +101,7 @@ export async function writeFile(
     sftp,
     handle,
     maxInFlight: Math.max(WRITES_IN_FLIGHT, Math.floor(WRITE_AHEAD / writeSize)),
-    position: 0,
+    position: offset,
     acknowledged: 0,
     inFlight: new Set<Promise<void>>(),
     writeError: undefined,
@@ -110,6 +117,7 @@ export async function writeFile(
     await Promise.all(upload.inFlight)
     if (upload.writeError) throw upload.writeError
   } catch (error) {
+    sftp.off('close', onClose)
     upload.sourceDone = true
     await chunks.return?.()
     await Promise.all(upload.inFlight)
@@ -119,6 +127,7 @@ export async function writeFile(
     )
     throw error
   }
+  sftp.off('close', onClose)
   await call<undefined>((done) => sftp.close(handle, (error) => done(error, undefined)))
   return { bytes: upload.acknowledged }
 }

@@ -84,6 +84,7 @@ export function createSftpRemoteFiles(
 
   return {
     endpoint: endpoint.name,
+    resume: endpoint.resume,
 
     list(dir, options) {
       const path = absolutePath(dir)
@@ -105,12 +106,16 @@ export function createSftpRemoteFiles(
 
     read(target, consume, options) {
       const path = absolutePath(target)
-      return run(ops, `read ${path}`, options, ({ sftp }, control) => readFile(sftp, control, path, consume))
+      return run(ops, `read ${path}`, options, ({ sftp }, control) =>
+        readFile(sftp, control, path, consume, options?.offset ?? 0),
+      )
     },
 
     write(target, source, options) {
       const path = absolutePath(target)
-      return run(ops, `write ${path}`, options, ({ sftp }, control) => writeFile(sftp, control, path, source))
+      return run(ops, `write ${path}`, options, ({ sftp }, control) =>
+        writeFile(sftp, control, path, source, options?.offset ?? 0),
+      )
     },
 
     rename(fromPath, toPath, options) {

@@ -87,7 +87,13 @@ export function createSDrive(sf: SalesforceApi, config: SDriveConfig, deps: SDri
         'GET',
         url,
         undefined,
-        openS3Download(url, config.uploadTimeoutMs, options?.signal, agentFor(url).agent),
+        openS3Download(
+          url,
+          config.uploadTimeoutMs,
+          options?.signal,
+          agentFor(url).agent,
+          options?.offset ?? 0,
+        ),
       ),
     checkUploadUrl: (options) =>
       checkUploadUrl(

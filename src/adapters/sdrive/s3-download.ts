@@ -27,6 +27,7 @@ export function openS3Download(
   idleTimeoutMs: number,
   signal?: AbortSignal,
   agent?: http.Agent,
+  offset = 0,
 ): Promise<S3Download> {
   return new Promise<S3Download>((resolve, reject) => {
     if (signal?.aborted) {
@@ -34,8 +35,15 @@ export function openS3Download(
       return
     }
     const client = url.startsWith('https:') ? https : http
-    const req = client.get(url, agent ? { agent } : {}, (res) => {
+    const headers = offset > 0 ? { range: `bytes=${offset}-` } : {}
+    const req = client.get(url, { headers, ...(agent ? { agent } : {}) }, (res) => {
       const status = res.statusCode ?? 0
+      if (offset > 0 && status === 200) {
+        // The server ignored the range: its body starts at byte 0, not where the transfer stopped.
+        res.destroy()
+        reject(failure('S3 did not honour the Range request', true, { status }))
+        return
+      }
       if (status < 200 || status >= 300) {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.length < 16 && chunks.push(c))

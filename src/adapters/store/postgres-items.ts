@@ -31,6 +31,8 @@ const itemColumns: Record<keyof ItemPatch, { column: string; cast: Cast }> = {
   sdriveFileId: { column: 'sdrive_file_id', cast: null },
   sha256: { column: 'sha256', cast: null },
   bytesTransferred: { column: 'bytes_transferred', cast: null },
+  bytesMoved: { column: 'bytes_moved', cast: null },
+  resumes: { column: 'resumes', cast: null },
   finalPath: { column: 'final_path', cast: null },
   error: { column: 'error', cast: 'jsonb' },
   detail: { column: 'detail', cast: 'jsonb' },

@@ -50,6 +50,9 @@ export interface ItemRow<J> {
   sdrive_file_id: string | null
   sha256: string | null
   bytes_transferred: number
+  /** Absent before migration 013. */
+  bytes_moved?: number
+  resumes?: number
   final_path: string | null
   error: J
   detail: J
@@ -115,6 +118,8 @@ export function toItemRecord<J>(row: ItemRow<J>, json: JsonDecoder<J>): ItemReco
     sdriveFileId: row.sdrive_file_id,
     sha256: row.sha256,
     bytesTransferred: row.bytes_transferred,
+    bytesMoved: row.bytes_moved ?? 0,
+    resumes: row.resumes ?? 0,
     finalPath: row.final_path,
     error: json<ItemRecord['error']>(row.error),
     // Absent on a database not yet migrated to 003 (read by an older migration set).

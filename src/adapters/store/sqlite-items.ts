@@ -28,6 +28,8 @@ const itemColumns: Record<keyof ItemPatch, { column: string; json: boolean }> = 
   sdriveFileId: { column: 'sdrive_file_id', json: false },
   sha256: { column: 'sha256', json: false },
   bytesTransferred: { column: 'bytes_transferred', json: false },
+  bytesMoved: { column: 'bytes_moved', json: false },
+  resumes: { column: 'resumes', json: false },
   finalPath: { column: 'final_path', json: false },
   error: { column: 'error', json: true },
   detail: { column: 'detail', json: true },

@@ -22,6 +22,8 @@ import type { RunEvents } from '../../runs/events.js'
 import { moveItem, placeItem } from '../../runs/items.js'
 import { composeBytePath } from '../../transfer/byte-pipeline.js'
 import { inboundByteStages } from '../../transfer/byte-stages.js'
+import { readResumably } from '../../transfer/resumable-read.js'
+import { emptyTally, type TransferTally, withTally } from '../../transfer/resume-support.js'
 import { decryptBatch, type Plaintext, readPlaintext } from './decrypt.js'
 import { currentLocation } from './dispose.js'
 
@@ -255,6 +257,8 @@ interface Uploaded {
   versionId: string | null
   sha256: string
   bytes: number
+  /** Bytes read over the wire and continuations of this attempt. */
+  tally: TransferTally
 }
 
 /**
@@ -278,20 +282,32 @@ async function uploadOne(
   onStart: (started: ItemRecord) => void,
 ): Promise<Uploaded> {
   let started = process.hrtime.bigint()
-  const result = await ctx.queue.run(ctx.remote.endpoint, async () => {
-    const transferring = await startTransfer(ctx, item)
-    onStart(transferring)
-    started = process.hrtime.bigint()
-    const plaintext = ctx.plaintexts?.get(item.id)
-    const consume = (stream: Readable) => streamToS3(ctx, item, ticket, stream)
-    if (plaintext) return readPlaintext(plaintext, consume)
-    return ctx.remote.read(currentLocation(item), consume, opts(ctx.signal))
-  })
+  const tally = emptyTally()
+  const location = currentLocation(item)
+  const result = await ctx.queue
+    .run(ctx.remote.endpoint, async () => {
+      const transferring = await startTransfer(ctx, item)
+      onStart(transferring)
+      started = process.hrtime.bigint()
+      const plaintext = ctx.plaintexts?.get(item.id)
+      const consume = (stream: Readable) => streamToS3(ctx, item, ticket, stream)
+      // A decrypted file is read from its private temp file; the remote read already happened.
+      if (plaintext) return readPlaintext(plaintext, consume)
+      return readResumably(ctx.remote, { path: location, listed: item, signal: ctx.signal, tally }, consume)
+    })
+    .catch(async (error: unknown) => {
+      // A failed attempt's bytes crossed the wire too; the item keeps the count across attempts.
+      if (tally.bytesMoved > 0 || tally.resumes > 0) {
+        const fresh = await ctx.store.getItem(item.id)
+        if (fresh) await ctx.store.updateItem(item.id, withTally(fresh, tally))
+      }
+      throw error
+    })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   ctx.events.emit({ type: 'transfer-timed', flow: ctx.flow.name, seconds })
   // Stored with the batch's move to finalizing, not here: a commit per file costs an fsync per
   // file, and until S-Drive completed the upload the digest means nothing (a retry uploads again).
-  return { item, versionId: result.versionId, sha256: result.sha256, bytes: result.bytes }
+  return { item, versionId: result.versionId, sha256: result.sha256, bytes: result.bytes, tally }
 }
 
 /** Sends the remote file's bytes through the inbound byte path to S3 and checks what S3 stored. */
@@ -452,6 +468,7 @@ async function keepCurrentVersions(
         sdriveFileId: current,
         sha256: u.sha256,
         bytesTransferred: u.bytes,
+        ...withTally(fresh, u.tally),
         target: retarget(fresh, {
           uploadRequested: false,
           alreadyInSDrive: true,
@@ -561,6 +578,7 @@ async function completeUploads(ctx: BatchContext, uploaded: Uploaded[]): Promise
           wipFileId: wip,
           sha256: u.sha256,
           bytesTransferred: u.bytes,
+          ...withTally(fresh, u.tally),
         })
       }),
     )

@@ -15,6 +15,7 @@ import { pauseWithoutAttempt } from '../../runs/retry.js'
 import { encryptionStage } from '../../transfer/pgp/encrypt-stage.js'
 import { outboundPgpKeys } from '../../transfer/pgp/key-cache.js'
 import { deliverFile } from '../../transfer/remote-delivery.js'
+import { emptyTally, withTally } from '../../transfer/resume-support.js'
 import type { OutboundDeps } from './deps.js'
 import { downloadLinks, openFileDownload, startDueItems } from './fetch.js'
 
@@ -74,6 +75,7 @@ async function deliverItem(
   const remote = deps.remotes.get(destination.endpoint)
   const endpoint = deps.endpoints.get(destination.endpoint)
   const begun = process.hrtime.bigint()
+  const tally = emptyTally()
   try {
     const encryption = flow.pgp ? encryptionStage(await outboundPgpKeys(flow.pgp)) : undefined
     const result = await deps.queue.run(destination.endpoint, async () =>
@@ -90,6 +92,8 @@ async function deliverItem(
         tag: item.runId,
         directories,
         encryption,
+        reopen: (offset) => openFileDownload(deps.sdrive, url, signal, offset),
+        tally,
       }),
     )
     const seconds = Number(process.hrtime.bigint() - begun) / 1e9
@@ -97,6 +101,7 @@ async function deliverItem(
     const patch = {
       sha256: result.sha256,
       bytesTransferred: result.bytes,
+      ...withTally(item, tally),
       finalPath: result.path,
       error: null,
       // The SHA-256 of what S-Drive holds, beside that of what was delivered (they differ once encrypted).
@@ -111,7 +116,11 @@ async function deliverItem(
       await moveItem(deps.store, item, 'finalizing', patch)
     }
   } catch (error) {
-    const fresh = (await deps.store.getItem(item.id)) as ItemRecord
+    let fresh = (await deps.store.getItem(item.id)) as ItemRecord
+    // A failed attempt's bytes crossed the wire too; the item keeps the count across attempts.
+    if (tally.bytesMoved > 0 || tally.resumes > 0) {
+      fresh = await deps.store.updateItem(fresh.id, withTally(fresh, tally))
+    }
     await failAttempt(deps, flow, fresh, toBridgeError(error, 'REMOTE_IO'), signal)
   }
 }

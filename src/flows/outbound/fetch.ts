@@ -34,7 +34,12 @@ export async function downloadLinks(
   }
 }
 
-export async function openFileDownload(sdrive: SDrive, url: string, signal: AbortSignal): Promise<Readable> {
-  const download = await sdrive.openDownload(url, { signal })
+export async function openFileDownload(
+  sdrive: SDrive,
+  url: string,
+  signal: AbortSignal,
+  offset = 0,
+): Promise<Readable> {
+  const download = await sdrive.openDownload(url, offset > 0 ? { signal, offset } : { signal })
   return download.stream
 }

@@ -14,6 +14,7 @@ import { sql as outbox } from './008-outbox.js'
 import { sql as console } from './009-console.js'
 import { sql as fileDigests } from './010-file-digests.js'
 import { sql as batches } from './011-batches.js'
+import { sql as bytesMoved } from './013-bytes-moved.js'
 import { sql as eventTriggers } from './014-event-triggers.js'
 import { sql as pollClaims } from './015-poll-claims.js'
 
@@ -35,6 +36,7 @@ export const migrations: readonly Migration[] = [
   { version: 9, name: 'console', sql: console },
   { version: 10, name: 'file-digests', sql: fileDigests },
   { version: 11, name: 'batches', sql: batches },
+  { version: 13, name: 'bytes-moved', sql: bytesMoved },
   { version: 14, name: 'event-triggers', sql: eventTriggers },
   { version: 15, name: 'poll-claims', sql: pollClaims },
 ]

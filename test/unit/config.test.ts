@@ -95,6 +95,8 @@ t.test('the example configuration loads with defaults applied', async (t) => {
     timeoutMs: 60_000,
     maxRetries: 4,
     apiLimitProbeIntervalMs: 60_000,
+    // Where the Pub/Sub trigger subscribes (issue 16), filled in even when no flow uses it.
+    pubsub: { endpoint: 'api.pubsub.salesforce.com:7443', tls: true, reconnectMaxDelayMs: 30_000 },
   })
   t.match(config.sdrive, {
     filesPath: '/cg/SDrive/files',

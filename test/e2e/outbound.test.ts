@@ -142,7 +142,8 @@ for (const protocol of ['sftp', 'ftp'] as Protocol[]) {
     const record = h.sandbox.records('Opportunity').find((r) => r.Id === opp)
     t.equal(record?.Export_Status__c, 'Delivered 3', 'write-back on success')
 
-    // A connection dropped mid-upload: the file is retried and arrives whole, never half under its name.
+    // A connection dropped mid-upload: the write continues where the server's copy ends (resumable
+    // transfers, on by default) and the file arrives whole, never half under its name.
     const big = Buffer.alloc(3 * 1024 * 1024, 7)
     const bigOpp = h.sandbox.insert('Opportunity', {
       Name: 'Big File',
@@ -161,7 +162,8 @@ for (const protocol of ['sftp', 'ftp'] as Protocol[]) {
     await h.server.bridge.exports.settled(dropped.json.jobId)
     const after = (await h.api('GET', `/v1/jobs/${dropped.json.jobId}`)).json
     t.equal(after.state, 'succeeded')
-    t.equal(after.files[0].attempts, 2, 'the dropped upload was retried')
+    t.equal(after.files[0].attempts, 1, 'the dropped upload was continued within its attempt')
+    t.ok(after.files[0].resumes >= 1, `resumed ${after.files[0].resumes} time(s)`)
     const arrived = await readFile(join(h.remoteRoot, dir, 'Big File_drawing.pdf'))
     t.equal(sha256(arrived), sha256(big), 'and arrived whole')
     t.notOk(

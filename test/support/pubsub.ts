@@ -23,10 +23,14 @@ export function eventsFlow(endpoint: string) {
   }
 }
 
-export async function pubsubSetup(t: Test, store?: Record<string, unknown>): Promise<ChildSetup> {
+export async function pubsubSetup(
+  t: Test,
+  store?: Record<string, unknown>,
+  leaseMs = 3000,
+): Promise<ChildSetup> {
   const setup = await childSetup(t, {
     pubsub: true,
-    leaseMs: 3000,
+    leaseMs,
     flows: (e) => [eventsFlow(e)],
     ...(store ? { store } : {}),
   })

@@ -109,7 +109,7 @@ function topicReader(flow: OutboundFlow, trigger: PubSubTrigger, deps: PubSubTri
     async tick(): Promise<void> {
       let held = false
       try {
-        held = await deps.leases.hold(deps.owner, stream, deps.leaseMs)
+        held = await deps.leases.hold(deps.owner, stream, topicLeaseMs(deps.leaseMs))
       } catch (error) {
         log.warn({ err: error }, 'topic lease could not be renewed')
       }
@@ -130,6 +130,15 @@ function topicReader(flow: OutboundFlow, trigger: PubSubTrigger, deps: PubSubTri
   }
 }
 
+/**
+ * The topic lease is two thirds of leaseMs: it lapses at most that long after the dead reader's
+ * last renewal, and a standby takes it at its next tick (a sixth), so the topic has a reader again
+ * within leaseMs of the death, subscription set-up aside.
+ */
+export function topicLeaseMs(leaseMs: number): number {
+  return Math.max(100, Math.floor((leaseMs * 2) / 3))
+}
+
 export function createPubSubTriggers(deps: PubSubTriggerDeps): PubSubTriggers {
   const readers = deps.flows.flatMap((flow) =>
     flow.trigger?.pubsub ? [topicReader(flow, flow.trigger.pubsub, deps)] : [],
@@ -143,12 +152,13 @@ export function createPubSubTriggers(deps: PubSubTriggerDeps): PubSubTriggers {
     start() {
       if (readers.length === 0 || timer) return
       tick()
-      // A third of the lease: two renewals may fail before another process may take the topic.
+      // A sixth of leaseMs: the holder may miss three renewals before its lease lapses, and a
+      // standby sees the lapse within another sixth, so a dead reader is replaced within leaseMs.
       timer = setInterval(
         () => {
           ticking.then(tick, tick)
         },
-        Math.max(50, Math.floor(deps.leaseMs / 3)),
+        Math.max(50, Math.floor(deps.leaseMs / 6)),
       )
       timer.unref()
     },

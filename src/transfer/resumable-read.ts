@@ -93,6 +93,9 @@ export async function readResumably<T>(
 ): Promise<T> {
   const { path, signal, tally } = request
   const out = new PassThrough({ highWaterMark: STITCH_HIGH_WATER })
+  // The failure reaches the caller through the throw below; a consumer that already let go of the
+  // stream (cancelled, failed) must not turn its 'error' into an uncaught exception.
+  out.on('error', () => {})
   let offset = 0
   let resumes = 0
   let consumed: Promise<T> | undefined

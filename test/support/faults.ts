@@ -29,7 +29,7 @@ export const MiB = 1024 * KiB
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 /** The in-process server for `protocol`, reached by the service only through a fault proxy. */
-export function behindProxy(protocol: Protocol) {
+export function behindProxy(protocol: Protocol, endpointExtra: Record<string, unknown> = {}) {
   const handle: { proxy?: FaultProxy } = {}
   const server: ExternalRemoteServer = {
     async start(root) {
@@ -49,7 +49,7 @@ export function behindProxy(protocol: Protocol) {
             await remote.close()
           },
         },
-        endpoint: { ...endpointConfig(protocol, remote), port: proxy.port },
+        endpoint: { ...endpointConfig(protocol, remote), port: proxy.port, ...endpointExtra },
       }
     },
   }

@@ -64,6 +64,12 @@ export interface RemoteFiles {
   readonly endpoint: string
   /** The endpoint's resume policy; absent: transfers are never continued, only restarted. */
   readonly resume?: ResumePolicy
+  /**
+   * How far below the size a server reports after a cut write its file may still have a hole:
+   * write requests in flight at the cut (SFTP pipelines them; a server may apply them out of
+   * order). A resumed write starts this much lower. Absent: the bytes arrive in order (FTP).
+   */
+  readonly unorderedWriteBytes?: number
   /** One directory level. Missing directory → REMOTE_NOT_FOUND. */
   list(dir: string, options?: RemoteOpOptions): Promise<RemoteEntry[]>
   /** null when the path does not exist. */

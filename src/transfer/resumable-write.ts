@@ -101,8 +101,11 @@ async function continuationPoint(
 ): Promise<{ offset: number; from: number } | null> {
   const size = await settledSize(remote, request)
   if (size === null) return null
-  const from = hasher.rewind(size)
-  return from === null ? null : { offset: size, from }
+  // Below the reported size a pipelined write lost at the cut may have left a hole: rewrite the
+  // last writes in flight too, never trust them.
+  const at = Math.max(0, size - (remote.unorderedWriteBytes ?? 0))
+  const from = hasher.rewind(at)
+  return from === null ? null : { offset: at, from }
 }
 
 /** Writes the whole file, continuing after cuts where the endpoint's resume policy allows. */

@@ -9,6 +9,8 @@ const WRITES_IN_FLIGHT = 4
 /** The largest write sent (the server's limit may be lower), and the bytes kept in flight. */
 const WRITE_CHUNK = 256 * 1024
 const WRITE_AHEAD = 1024 * 1024
+/** At least the bytes of the writes in flight at once: maxInFlight × the write size is WRITE_AHEAD, one more may be on its way. */
+export const SFTP_UNORDERED_WRITE_BYTES = WRITE_AHEAD + WRITE_CHUNK
 
 interface Upload {
   readonly sftp: SFTPWrapper

@@ -25,7 +25,7 @@ import {
 } from './sftp-connect.js'
 import { deletePath, makeDirectories, renamePath, statOrNull } from './sftp-paths.js'
 import { readFile } from './sftp-read.js'
-import { writeFile } from './sftp-write.js'
+import { SFTP_UNORDERED_WRITE_BYTES, writeFile } from './sftp-write.js'
 
 export { fingerprintOf, parseHostKeyPin, parseHostKeyPins } from './sftp-connect.js'
 
@@ -85,6 +85,7 @@ export function createSftpRemoteFiles(
   return {
     endpoint: endpoint.name,
     resume: endpoint.resume,
+    unorderedWriteBytes: SFTP_UNORDERED_WRITE_BYTES,
 
     list(dir, options) {
       const path = absolutePath(dir)

@@ -172,6 +172,8 @@ for (const kind of ['sftp', 'ftp', 'ftps'] as const) {
         path: '/out/acme/contract.pdf',
         bytes: data.length,
         sha256: sha256(data),
+        // Not encrypted: what S-Drive holds is what was delivered.
+        plaintextSha256: sha256(data),
       })
       t.equal(sha256(await readFile(join(server.root, 'out', 'acme', 'contract.pdf'))), sha256(data))
       t.same(await localNames(server.root, 'out/acme'), ['contract.pdf'])
@@ -199,6 +201,7 @@ for (const kind of ['sftp', 'ftp', 'ftps'] as const) {
           path: '/out/acme/contract.pdf',
           bytes: 0,
           sha256: '',
+          plaintextSha256: '',
         },
       )
       t.equal(skipSource.reads, 0, 'skip does not read the source')

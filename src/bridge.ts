@@ -7,7 +7,6 @@
 import type { Logger } from 'pino'
 import { createSystemClock } from './adapters/clock/system-clock.js'
 import { createPrometheusMetrics, type PrometheusMetrics } from './adapters/metrics/prometheus.js'
-import { createPubSubSubscriber } from './adapters/pubsub/client.js'
 import { type ExchangeRecording, openExchangeRecording } from './adapters/recording/exchange-file.js'
 import { createRemoteFiles } from './adapters/remote/index.js'
 import { createSalesforceApi } from './adapters/salesforce/index.js'
@@ -30,6 +29,7 @@ import { createPubSubTriggers, type PubSubTriggers } from './flows/outbound/pubs
 import { createReviewEngine, type ReviewEngine } from './flows/review/engine.js'
 import { createNotificationService, type NotificationService } from './notify/service.js'
 import type { Clock } from './ports/clock.js'
+import type { EventSubscriber } from './ports/event-subscriber.js'
 import type { PollClaimStore } from './ports/poll-claims.js'
 import type { RemoteFiles, RemoteRegistry } from './ports/remote-files.js'
 import type { RunLeaseStore } from './ports/run-leases.js'
@@ -302,10 +302,7 @@ export async function createBridge(
   })
   const triggers = createPubSubTriggers({
     flows: [...live.outboundFlows.values()],
-    subscriber: createPubSubSubscriber(config.salesforce.pubsub, {
-      sf,
-      logger: logger.child({ component: 'pubsub' }),
-    }),
+    subscriber: await pubsubSubscriber(live, config, sf, logger),
     leases: runLeases,
     owner: leases.owner,
     leaseMs: config.store.leaseMs,
@@ -368,6 +365,30 @@ function createTimers(
       scheduler = null
     },
   }
+}
+
+/**
+ * The Pub/Sub client (gRPC, Avro) is loaded only when a flow subscribes: the other configurations
+ * do not carry it at rest. Without one, nothing ever subscribes.
+ */
+async function pubsubSubscriber(
+  live: LiveConfig,
+  config: LoadedConfig,
+  sf: SalesforceApi,
+  logger: Logger,
+): Promise<EventSubscriber> {
+  if (![...live.outboundFlows.values()].some((f) => f.trigger?.pubsub)) {
+    return {
+      subscribe() {
+        throw new Error('no flow has a Pub/Sub trigger')
+      },
+    }
+  }
+  const { createPubSubSubscriber } = await import('./adapters/pubsub/client.js')
+  return createPubSubSubscriber(config.salesforce.pubsub, {
+    sf,
+    logger: logger.child({ component: 'pubsub' }),
+  })
 }
 
 /** When a flow's schedule (inbound, status) or delivery window (outbound) fires next; null if it has none. */

@@ -13,6 +13,7 @@ import { type Bridge, type BridgeOverrides, createBridge } from './bridge.js'
 import { ConfigError, type LoadedConfig, loadConfig } from './config/load.js'
 import { createLogger } from './logging/logger.js'
 import { buildServerOptions } from './server-options.js'
+import { collectStartupGarbage } from './startup-gc.js'
 
 /** Pending connections the kernel may hold for us (see listen below). */
 const LISTEN_BACKLOG = 4096
@@ -101,6 +102,7 @@ async function main(): Promise<void> {
     configSource: () => loadConfig(path, process.env),
   })
   logger.info({ url: server.url, flows: config.flows.map((f) => f.name) }, 'sdrive-ftp-bridge listening')
+  collectStartupGarbage()
 
   let signals = 0
   const onSignal = (signal: NodeJS.Signals) => {

@@ -1,0 +1,26 @@
+/**
+ * One full garbage collection once the service is listening. Start-up
+ * (compiling the route and configuration schemas, building the OpenAPI
+ * document, loading a few MiB of module source) leaves ~100 MiB of garbage in
+ * the old generation, and a service at rest allocates too little for V8 to
+ * ever collect it: measured on the compiled service with one flow per kind,
+ * RSS at rest 221 MiB without this collection and 151 MiB with it (heap in
+ * use 126 → 43 MiB). Node exposes no collection call without a command-line
+ * flag, so the flag is set at run time and `gc` read from a fresh context —
+ * the way jest-leak-detector reaches it.
+ */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+
+export function collectStartupGarbage(): void {
+  const exposed = (globalThis as { gc?: () => void }).gc
+  if (exposed) {
+    exposed()
+    return
+  }
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  // Other code must not come to rely on a global gc it was not started with.
+  setFlagsFromString('--no-expose-gc')
+  gc()
+}

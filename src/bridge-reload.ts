@@ -3,10 +3,12 @@
  * bridge, once the new flows and endpoints are in force (src/services/
  * live-config.ts): the pools of changed or removed endpoints are retired
  * (closed after the runs that use them), transfer caps follow the new
- * maxConnections, schedules and delivery windows follow the new flows,
- * and queued work of a removed flow is failed with FLOW_REMOVED.
+ * maxConnections, schedules, delivery windows, polls and Pub/Sub
+ * subscriptions follow the new flows, and queued work of a removed flow is
+ * failed with FLOW_REMOVED.
  */
 import type { Logger } from 'pino'
+import type { OutboundFlow } from './config/schema.js'
 import type { ConfigChanges } from './domain/config-changes.js'
 import type { Clock } from './ports/clock.js'
 import type { Store } from './ports/store.js'
@@ -28,6 +30,8 @@ export interface ReloadTargets {
   restartTimers(): void
   /** Checks the inbound flows against the org again (in the background; never throws). */
   recheckFlows(): void
+  /** The polling trigger and the Pub/Sub triggers: each follows the outbound flows in force. */
+  triggers: { refresh(flows: Iterable<OutboundFlow>): Promise<void> }[]
 }
 
 const removedMessage = (flow: string) =>
@@ -75,6 +79,8 @@ export function reloadActions(targets: ReloadTargets): (changes: ConfigChanges) 
     targets.remotes.replace(live.endpoints)
     for (const { name } of changes.endpoints.changed) targets.queue.resize(name)
     targets.restartTimers()
+    // Awaited: the reload answers once removed flows are polled and read no more.
+    await Promise.all(targets.triggers.map((trigger) => trigger.refresh(live.outboundFlows.values())))
     if (changes.flows.removed.length > 0) await failQueuedRunsOf(changes.flows.removed, targets)
     if (changes.flows.added.length + changes.flows.changed.length > 0) targets.recheckFlows()
   }

@@ -289,26 +289,10 @@ export async function createBridge(
     exportFlows: live.outboundNames,
     onPruned: metrics.retentionPruned,
   })
-  const poll = createPollTrigger({
-    flows: live.outboundFlows.values(),
-    sf,
-    claims: pollClaims,
-    submissions: engines.exports,
-    maxQueuedItems: config.queue.maxQueuedItems,
-    owner: leases.owner,
-    leaseMs: config.store.leaseMs,
-    logger: logger.child({ component: 'poll' }),
-    ...(overrides.onPollStep ? { onStep: overrides.onPollStep } : {}),
-  })
-  const triggers = createPubSubTriggers({
-    flows: [...live.outboundFlows.values()],
-    subscriber: await pubsubSubscriber(live, config, sf, logger),
-    leases: runLeases,
-    owner: leases.owner,
-    leaseMs: config.store.leaseMs,
-    store,
-    submit: engines.exports.submit,
-    logger: logger.child({ component: 'pubsub-trigger' }),
+  const { poll, triggers } = createTriggers({
+    ...{ live, config, sf, pollClaims, runLeases, store, owner: leases.owner, logger },
+    exports: engines.exports,
+    ...(overrides.onPollStep ? { onPollStep: overrides.onPollStep } : {}),
   })
   const parts = { config, flows: live.sourceFlows, endpoints, store, sf, sdrive }
   const services = { metrics, events, logger, retention, flowSchema, notifications, clock }
@@ -317,7 +301,10 @@ export async function createBridge(
   const reload = createConfigReloader({
     live,
     load: overrides.configSource ?? null,
-    applied: reloadActions({ live, remotes: pool, queue, store, leases, clock, logger, ...timers }),
+    applied: reloadActions({
+      ...{ live, remotes: pool, queue, store, leases, clock, logger, ...timers },
+      triggers: [poll, triggers],
+    }),
     clock,
     logger: logger.child({ component: 'reload' }),
   })
@@ -367,28 +354,66 @@ function createTimers(
   }
 }
 
+/** What starts export jobs besides the API: the polling trigger and the Pub/Sub triggers. */
+function createTriggers(parts: {
+  live: LiveConfig
+  config: LoadedConfig
+  sf: SalesforceApi
+  pollClaims: PollClaimStore
+  runLeases: RunLeaseStore
+  store: Store
+  owner: string
+  exports: ExportEngine
+  logger: Logger
+  onPollStep?: (step: PollStep, flow: string) => void
+}): { poll: PollTrigger; triggers: PubSubTriggers } {
+  const { live, config, logger } = parts
+  const poll = createPollTrigger({
+    flows: live.outboundFlows.values(),
+    sf: parts.sf,
+    claims: parts.pollClaims,
+    submissions: parts.exports,
+    maxQueuedItems: config.queue.maxQueuedItems,
+    owner: parts.owner,
+    leaseMs: config.store.leaseMs,
+    logger: logger.child({ component: 'poll' }),
+    ...(parts.onPollStep ? { onStep: parts.onPollStep } : {}),
+  })
+  const triggers = createPubSubTriggers({
+    flows: live.outboundFlows.values(),
+    subscriber: lazyPubSubSubscriber(config, parts.sf, logger),
+    leases: parts.runLeases,
+    owner: parts.owner,
+    leaseMs: config.store.leaseMs,
+    store: parts.store,
+    submit: parts.exports.submit,
+    logger: logger.child({ component: 'pubsub-trigger' }),
+  })
+  return { poll, triggers }
+}
+
 /**
- * The Pub/Sub client (gRPC, Avro) is loaded only when a flow subscribes: the other configurations
- * do not carry it at rest. Without one, nothing ever subscribes.
+ * The Pub/Sub client (gRPC, Avro) is loaded at the first subscription, which a flow added by a reload
+ * may ask for as well as one configured at start: the other configurations never carry it.
  */
-async function pubsubSubscriber(
-  live: LiveConfig,
+function lazyPubSubSubscriber(
   config: LoadedConfig,
   sf: SalesforceApi,
   logger: Logger,
-): Promise<EventSubscriber> {
-  if (![...live.outboundFlows.values()].some((f) => f.trigger?.pubsub)) {
-    return {
-      subscribe() {
-        throw new Error('no flow has a Pub/Sub trigger')
-      },
-    }
+): () => Promise<EventSubscriber> {
+  let subscriber: Promise<EventSubscriber> | null = null
+  return () => {
+    if (subscriber) return subscriber
+    const loading = import('./adapters/pubsub/client.js').then(({ createPubSubSubscriber }) =>
+      createPubSubSubscriber(config.salesforce.pubsub, { sf, logger: logger.child({ component: 'pubsub' }) }),
+    )
+    subscriber = loading
+    // A failed load is tried again at the next subscription rather than remembered.
+    loading.catch(() => {
+      if (subscriber === loading) subscriber = null
+    })
+    return loading
   }
-  const { createPubSubSubscriber } = await import('./adapters/pubsub/client.js')
-  return createPubSubSubscriber(config.salesforce.pubsub, {
-    sf,
-    logger: logger.child({ component: 'pubsub' }),
-  })
 }
 
 /** When a flow's schedule (inbound, status) or delivery window (outbound) fires next; null if it has none. */

@@ -40,8 +40,8 @@ export interface HarnessOptions {
   sandbox?: SalesforceSandboxOptions
   queue?: Record<string, unknown>
   endpoint?: Record<string, unknown>
-  /** Overrides of the `salesforce` section (timeoutMs, maxRetries, …). */
-  salesforce?: Record<string, unknown>
+  /** Overrides of the `salesforce` section (timeoutMs, maxRetries, …; a function: made from the sandbox, e.g. its Pub/Sub endpoint). */
+  salesforce?: Record<string, unknown> | ((sandbox: SalesforceSandbox) => Record<string, unknown>)
   /** Overrides of the `sdrive` section (proxy, …). */
   sdrive?: Record<string, unknown>
   /** Additions to the `server` section (recordSalesforce, …). */
@@ -158,7 +158,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       maxRetries: 3,
       // Tests inject API-limit faults: a probe every 100 ms instead of every minute.
       apiLimitProbeIntervalMs: 100,
-      ...(options.salesforce ?? {}),
+      ...(typeof options.salesforce === 'function'
+        ? options.salesforce(sandbox)
+        : (options.salesforce ?? {})),
     },
     sdrive: { s3UploadUrl: sandbox.s3UploadUrl, uploadTimeoutMs: 10_000, ...(options.sdrive ?? {}) },
     endpoints: {

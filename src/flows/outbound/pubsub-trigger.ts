@@ -6,6 +6,7 @@
  * its replay id stored in the job's transaction. A process that loses the
  * lease (or dies) stops reading; another takes the topic within leaseMs.
  */
+import { isDeepStrictEqual } from 'node:util'
 import type { Logger } from 'pino'
 import type { OutboundFlow } from '../../config/schema.js'
 import type { PubSubTrigger } from '../../config/trigger-pubsub-schema.js'
@@ -18,8 +19,9 @@ import type { Store } from '../../ports/store.js'
 import type { Submissions } from './submit.js'
 
 export interface PubSubTriggerDeps {
-  flows: readonly OutboundFlow[]
-  subscriber: EventSubscriber
+  flows: Iterable<OutboundFlow>
+  /** The Pub/Sub client, made on the first subscription (gRPC and Avro load only then). */
+  subscriber: () => Promise<EventSubscriber>
   leases: RunLeaseStore
   owner: string
   leaseMs: number
@@ -30,6 +32,12 @@ export interface PubSubTriggerDeps {
 
 export interface PubSubTriggers {
   start(): void
+  /**
+   * Reads for the flows in force now (after a reload): readers of removed
+   * flows and of changed triggers stop (their leases let go), added and
+   * changed triggers get new ones; an unchanged trigger keeps its subscription.
+   */
+  refresh(flows: Iterable<OutboundFlow>): Promise<void>
   close(): Promise<void>
 }
 
@@ -90,7 +98,8 @@ function topicReader(flow: OutboundFlow, trigger: PubSubTrigger, deps: PubSubTri
   async function subscribe(): Promise<void> {
     const stored = await deps.store.getCheckpoint(stream)
     log.info({ from: stored ?? trigger.startAt }, 'subscribing: this process holds the topic')
-    subscription = deps.subscriber.subscribe({
+    const subscriber = await deps.subscriber()
+    subscription = subscriber.subscribe({
       topic: trigger.topic,
       batchSize: trigger.batchSize,
       start: stored ? { replayId: stored } : { preset: trigger.startAt },
@@ -115,7 +124,11 @@ function topicReader(flow: OutboundFlow, trigger: PubSubTrigger, deps: PubSubTri
       }
       if (held && !holding) {
         holding = true
-        await subscribe()
+        await subscribe().catch((error: unknown) => {
+          // Tried again at the next tick, the lease still held.
+          holding = false
+          log.warn({ err: toBridgeError(error).message }, 'subscription could not start')
+        })
       } else if (!held && holding) {
         log.warn('topic lease lost: another process reads the topic now')
         holding = false
@@ -139,34 +152,90 @@ export function topicLeaseMs(leaseMs: number): number {
   return Math.max(100, Math.floor((leaseMs * 2) / 3))
 }
 
+/** One flow's reader, with the trigger it reads for (a changed trigger gets a new reader). */
+interface FlowReader {
+  trigger: PubSubTrigger
+  reader: ReturnType<typeof topicReader>
+}
+
+function pubsubTriggersOf(flows: Iterable<OutboundFlow>): Map<string, [OutboundFlow, PubSubTrigger]> {
+  const triggers = new Map<string, [OutboundFlow, PubSubTrigger]>()
+  for (const flow of flows) if (flow.trigger?.pubsub) triggers.set(flow.name, [flow, flow.trigger.pubsub])
+  return triggers
+}
+
 export function createPubSubTriggers(deps: PubSubTriggerDeps): PubSubTriggers {
-  const readers = deps.flows.flatMap((flow) =>
-    flow.trigger?.pubsub ? [topicReader(flow, flow.trigger.pubsub, deps)] : [],
-  )
+  const readers = new Map<string, FlowReader>()
+  let started = false
+  let closed = false
   let timer: NodeJS.Timeout | null = null
+  // Ticks, refreshes and close run one after another: a reader is never closed halfway through subscribing.
   let ticking: Promise<unknown> = Promise.resolve()
-  const tick = () => {
-    ticking = Promise.allSettled(readers.map((r) => r.tick()))
+  const tick = () => Promise.allSettled([...readers.values()].map((r) => r.reader.tick()))
+  const after = (step: () => Promise<unknown>) => {
+    ticking = ticking.then(step, step)
+    return ticking
   }
+
+  /** Ticks while there are readers: a sixth of leaseMs, so a dead reader is replaced within leaseMs. */
+  function followReaders(): void {
+    if (started && readers.size > 0 && !timer) {
+      // The holder may miss three renewals before its lease lapses; a standby sees the lapse a sixth later.
+      timer = setInterval(() => void after(tick), Math.max(50, Math.floor(deps.leaseMs / 6)))
+      timer.unref()
+    } else if (readers.size === 0 && timer) {
+      clearInterval(timer)
+      timer = null
+    }
+  }
+
+  /** Readers for the triggers that have none; true if any was made. */
+  function addReaders(next: Map<string, [OutboundFlow, PubSubTrigger]>): boolean {
+    let added = false
+    for (const [name, [flow, trigger]] of next) {
+      if (readers.has(name)) continue
+      readers.set(name, { trigger, reader: topicReader(flow, trigger, deps) })
+      added = true
+    }
+    return added
+  }
+
+  /** Readers of removed flows and of changed triggers close (lease let go); new ones are made. */
+  async function replaceReaders(flows: Iterable<OutboundFlow>): Promise<boolean> {
+    const next = pubsubTriggersOf(flows)
+    const closing: Promise<void>[] = []
+    for (const [name, current] of readers) {
+      const wanted = next.get(name)
+      if (wanted && isDeepStrictEqual(wanted[1], current.trigger)) continue
+      readers.delete(name)
+      closing.push(current.reader.close())
+    }
+    await Promise.allSettled(closing)
+    return addReaders(next)
+  }
+
+  addReaders(pubsubTriggersOf(deps.flows))
   return {
     start() {
-      if (readers.length === 0 || timer) return
-      tick()
-      // A sixth of leaseMs: the holder may miss three renewals before its lease lapses, and a
-      // standby sees the lapse within another sixth, so a dead reader is replaced within leaseMs.
-      timer = setInterval(
-        () => {
-          ticking.then(tick, tick)
-        },
-        Math.max(50, Math.floor(deps.leaseMs / 6)),
-      )
-      timer.unref()
+      if (started || closed) return
+      started = true
+      followReaders()
+      if (readers.size > 0) void after(tick)
+    },
+    async refresh(flows) {
+      await after(async () => {
+        if (closed) return
+        const added = await replaceReaders(flows)
+        followReaders()
+        // New readers take their topics now, not a timer period later.
+        if (added && started) await tick()
+      })
     },
     async close() {
+      closed = true
       if (timer) clearInterval(timer)
       timer = null
-      await ticking
-      await Promise.allSettled(readers.map((r) => r.close()))
+      await after(() => Promise.allSettled([...readers.values()].map((r) => r.reader.close())))
     },
   }
 }

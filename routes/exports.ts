@@ -16,8 +16,7 @@ const outboundFlows = (bridge: Bridge) =>
 
 async function jobOrThrow(bridge: Bridge, id: string) {
   const job = await bridge.store.getRun(id)
-  if (!job || !bridge.exports.isOutboundFlow(job.flow))
-    throw new BridgeError('NOT_FOUND', `job ${id} does not exist`)
+  if (!job || !bridge.exports.isExportJob(job)) throw new BridgeError('NOT_FOUND', `job ${id} does not exist`)
   return job
 }
 
@@ -128,7 +127,13 @@ function registerRetryJob(app: RouteApp, bridge: Bridge) {
         summary: 'Retry the failed files of a job',
         tags: ['exports'],
         params: JobParams,
-        response: { 202: T.Ref('JobActionResult'), 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
+        response: {
+          202: T.Ref('JobActionResult'),
+          400: ErrorRef,
+          401: ErrorRef,
+          404: ErrorRef,
+          409: ErrorRef,
+        },
       },
     },
     async (request, reply) => {

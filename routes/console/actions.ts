@@ -28,7 +28,7 @@ const HTML = 'text/html; charset=utf-8'
 async function isExportJob(bridge: Bridge, runId: string): Promise<boolean> {
   const run = await bridge.store.getRun(runId)
   if (!run) throw new BridgeError('NOT_FOUND', `run ${runId} does not exist`)
-  return bridge.exports.isOutboundFlow(run.flow)
+  return bridge.exports.isExportJob(run)
 }
 
 function registerRunActions(app: RouteApp, bridge: Bridge) {

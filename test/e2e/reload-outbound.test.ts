@@ -100,6 +100,12 @@ t.test('reload: an export flow and its endpoint added, changed, removed in fligh
       t.equal(await jobState(job.json.jobId), 'succeeded', 'the job in flight finished')
       const delivered = await readFile(join(h.remoteRoot, 'recipient/moved/Third.pdf'))
       t.ok(delivered.equals(big), 'delivered whole')
+      const shown = await h.api('GET', `/v1/jobs/${job.json.jobId}`)
+      t.equal(shown.status, 200, 'the finished job of the removed flow can still be read')
+      t.equal(shown.json.state, 'succeeded')
+      const retried = await h.api('POST', `/v1/jobs/${job.json.jobId}/retry`)
+      t.equal(retried.status, 409, 'but not retried: its flow is gone')
+      t.equal(retried.json.error.code, 'FLOW_REMOVED')
     },
   )
 })

@@ -38,6 +38,8 @@ export interface ExportEngine extends Submissions {
   startWindows(): void
   settled(jobId: string): Promise<void>
   isOutboundFlow(flow: string): boolean
+  /** An export job, also one whose flow a reload has since removed (it keeps its request). */
+  isExportJob(run: Pick<RunRecord, 'flow' | 'request'>): boolean
   /**
    * What admission counts against queue.maxQueuedItems: files waiting or in
    * progress plus export jobs not finished (jobs paused for the API limit
@@ -68,14 +70,24 @@ export function createExportEngine(deps: ExportEngineDeps): ExportEngine {
   const submissions = createSubmissions({ ...deps, claim: (ids) => driver.claim(ids) })
   let windows: Cron[] = []
 
+  const isExportJob = (run: Pick<RunRecord, 'flow' | 'request'>) =>
+    deps.flows.has(run.flow) || run.request !== null
+
+  /** A job that can be acted on: its flow must still be configured to retry or cancel it. */
   const jobOf = async (jobId: string): Promise<RunRecord> => {
     const job = await store.getRun(jobId)
-    if (!job || !deps.flows.has(job.flow)) throw new BridgeError('NOT_FOUND', `job ${jobId} does not exist`)
+    if (!job || !isExportJob(job)) throw new BridgeError('NOT_FOUND', `job ${jobId} does not exist`)
+    if (!deps.flows.has(job.flow))
+      throw new BridgeError(
+        'FLOW_REMOVED',
+        `flow "${job.flow}" of job ${jobId} was removed from the configuration: the job can be read, not retried or cancelled`,
+      )
     return job
   }
 
   const engine: ExportEngine = {
     isOutboundFlow: (name) => deps.flows.has(name),
+    isExportJob,
     queuedWork: submissions.queuedWork,
     submit: submissions.submit,
     submitMany: submissions.submitMany,

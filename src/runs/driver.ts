@@ -6,6 +6,7 @@
  * and reports run-started, run-finished and run-settled on the event
  * stream. It knows nothing about FTP, S-Drive or what a flow kind does.
  */
+import { setMaxListeners } from 'node:events'
 import type { Logger } from 'pino'
 import { BridgeError, toBridgeError } from '../domain/errors.js'
 import type { Clock } from '../ports/clock.js'
@@ -125,6 +126,9 @@ async function outboxOf(
   }
 }
 
+/** Listeners the run's signal may hold before Node warns: ~6 per file, up to 32 files in flight. */
+const RUN_SIGNAL_LISTENERS = 200
+
 function controlFor(state: DriverState<unknown>, runs: RunRecord[]): RunControl {
   const { tasks } = state
   const lostLease = new AbortController()
@@ -138,8 +142,13 @@ function controlFor(state: DriverState<unknown>, runs: RunRecord[]): RunControl 
       return controller.signal
     }),
   )
+  const signal = AbortSignal.any([tasks.shutdown, lostLease.signal, cancelled])
+  // Every file in flight listens on the run's signal at each layer it is in (pool wait, remote
+  // operation, S3 upload, Salesforce call): at 4 concurrent files that passes Node's default of
+  // 10 and logs a "possible memory leak" warning for listeners that are all removed again.
+  setMaxListeners(RUN_SIGNAL_LISTENERS, signal)
   return {
-    signal: AbortSignal.any([tasks.shutdown, lostLease.signal, cancelled]),
+    signal,
     shutdown: tasks.shutdown,
     draining: tasks.drain,
     lost: lostLease.signal,

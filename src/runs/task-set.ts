@@ -4,6 +4,7 @@
  * drains first (`drain` aborts: start nothing new, let what is in flight
  * finish), waits up to a grace period, then aborts the rest (`shutdown`).
  */
+import { setMaxListeners } from 'node:events'
 import { BridgeError } from '../domain/errors.js'
 
 export interface TaskSet {
@@ -36,10 +37,17 @@ export async function settleWithin(promises: Promise<unknown>[], ms: number): Pr
   clearTimeout(timer)
 }
 
+/** Listeners the process-wide signals may hold before Node warns: ~6 per operation in flight. */
+const PROCESS_SIGNAL_LISTENERS = 1000
+
 export function createTaskSet(): TaskSet {
   const tasks = new Map<string, Promise<void>>()
   const drain = new AbortController()
   const shutdown = new AbortController()
+  // Every remote, S3 and Salesforce call of every run in flight listens on these two for as long
+  // as it runs (and removes its listener after): 16 files at a time pass Node's default of 10 and
+  // log a "possible memory leak" warning that is none. A leak would still show, past this bound.
+  setMaxListeners(PROCESS_SIGNAL_LISTENERS, drain.signal, shutdown.signal)
   let closing: Promise<void> | null = null
   const running = () => [...new Set(tasks.values())]
 

@@ -39,6 +39,16 @@ const CONCURRENCY = 4
 const FILE_OBJECT = 'cg__AccountFile__c'
 const PARENT_FIELD = 'cg__Account__c'
 
+/** Calls made between two snapshots of the sandbox's counts, by kind, most first. */
+function callKindsSince(before: Record<string, number>, after: Record<string, number>): string {
+  return Object.entries(after)
+    .map(([kind, n]) => [kind, n - (before[kind] ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ')
+}
+
 export async function benchBatch(
   files = Number(process.env.BENCH_BATCH_FILES ?? scaled(10_000, 20)),
   protocol = (process.env.BENCH_BATCH_PROTOCOL ?? 'sftp') as Protocol,
@@ -78,6 +88,8 @@ export async function benchBatch(
     const service: number[] = []
     const baseline: number[] = []
     const callsPerFile: number[] = []
+    // The last pass's calls by kind: where the calls per file go.
+    let callKinds = ''
     try {
       for (let rep = 0; rep < reps; rep++) {
         const names = Array.from({ length: files }, (_, i) => `SKU-${i % RECORDS}_r${rep}-${i}.jpg`)
@@ -104,10 +116,12 @@ export async function benchBatch(
         }))
         baseline.push(await runRawWorker(remote.connection, tasks, CONCURRENCY, dir))
         const before = sandbox.apiCallCount()
+        const kindsBefore = sandbox.calls
         const t0 = process.hrtime.bigint()
         const run = await svc.runFlow('images', 100)
         service.push(seconds(t0))
         callsPerFile.push((sandbox.apiCallCount() - before) / files)
+        callKinds = callKindsSince(kindsBefore, sandbox.calls)
         if (run.state !== 'succeeded' || run.counts?.done !== files)
           throw new Error(`batch run ended ${run.state} with ${JSON.stringify(run.counts)}`)
         log(
@@ -138,7 +152,10 @@ export async function benchBatch(
           met: calls.median < 0.02,
         },
       ],
-      notes: [`G3: ${P} server ${remote.label}; service polled every 100 ms for the run's end`],
+      notes: [
+        `G3: ${P} server ${remote.label}; service polled every 100 ms for the run's end`,
+        `G3: Salesforce calls of the last pass by kind: ${callKinds}`,
+      ],
     }
   } finally {
     await remote.close()

@@ -292,9 +292,12 @@ export type LookupResults = ReadonlyMap<string, readonly Record<string, unknown>
 
 export type MatchOutcome = { ok: true; recordId: string } | { ok: false; code: ErrorCode; message: string }
 
-// SOQL `=` on text is case-insensitive, so the in-memory comparison must be too.
+// SOQL `=` on text is case-insensitive, so the in-memory comparison must be too. One collator for
+// every comparison: localeCompare with options builds one per call, 36× slower (1.75 s against
+// 0.05 s for 4,000 files × 100 records), 7 % of a 4,000-file batch run's CPU.
+const textCollator = new Intl.Collator(undefined, { sensitivity: 'accent' })
 const sameText = (a: unknown, b: string) =>
-  a !== null && a !== undefined && String(a).localeCompare(b, undefined, { sensitivity: 'accent' }) === 0
+  a !== null && a !== undefined && textCollator.compare(String(a), b) === 0
 
 export function resolveMatch(key: MatchKey, results: LookupResults): MatchOutcome {
   const records = results.get(key.object) ?? []

@@ -147,6 +147,8 @@ t.test('resolution: exactly one record, compared like SOQL compares', async (t) 
     { ok: true, recordId: '001000000000001AAA' },
     'case-insensitive',
   )
+  const accented = resolveMatch(key('ÁCME-001'), results)
+  t.equal(accented.ok, false, 'accent-sensitive, as SOQL: Á is not A')
   const none = resolveMatch(key('NOPE'), results)
   t.equal(none.ok, false)
   if (!none.ok) t.equal(none.code, 'NO_MATCHING_RECORD')

@@ -290,7 +290,14 @@ export async function createBridge(
     onPruned: metrics.retentionPruned,
   })
   const { poll, triggers } = createTriggers({
-    ...{ live, config, sf, pollClaims, runLeases, store, owner: leases.owner, logger },
+    live,
+    config,
+    sf,
+    pollClaims,
+    runLeases,
+    store,
+    owner: leases.owner,
+    logger,
     exports: engines.exports,
     ...(overrides.onPollStep ? { onPollStep: overrides.onPollStep } : {}),
   })
@@ -302,7 +309,14 @@ export async function createBridge(
     live,
     load: overrides.configSource ?? null,
     applied: reloadActions({
-      ...{ live, remotes: pool, queue, store, leases, clock, logger, ...timers },
+      live,
+      remotes: pool,
+      queue,
+      store,
+      leases,
+      clock,
+      logger,
+      ...timers,
       triggers: [poll, triggers],
     }),
     clock,

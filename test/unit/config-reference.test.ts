@@ -78,31 +78,36 @@ t.test("README's minimal configuration is a valid configuration", async (t) => {
   t.equal(config.flows[0]?.kind, 'inbound')
 })
 
-t.test("README's product-catalogue flow is a valid flow of the minimal configuration", async (t) => {
-  const readme = read('README.md')
-  const minimal = /## A minimal configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
-  const flow = /## Product catalogues[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
-  if (!minimal || !flow) throw new Error('README.md lacks the minimal configuration or the catalogue flow')
-  const config = parseConfig(`${minimal}${flow}`, 'yaml', {
-    BRIDGE_API_KEY: 'readme-key-0123456789abcdef',
-    SF_CLIENT_ID: 'client-id',
-    SF_CLIENT_SECRET: 'client-secret',
-    PARTNER_SFTP_PASSWORD: 'partner-password',
-  })
-  t.match(config.flows[1], {
-    name: 'product-catalogue',
-    existing: 'version',
-    target: { fields: { Language__c: '{lang}' } },
-  })
-})
+t.test(
+  "docs/features.md's product-catalogue flow is a valid flow of README's minimal configuration",
+  async (t) => {
+    const minimal = /## A minimal configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(read('README.md'))?.[1]
+    const flow = /## Product catalogues[\s\S]*?```yaml\n([\s\S]*?)```/.exec(read('docs/features.md'))?.[1]
+    if (!minimal || !flow)
+      throw new Error('README.md or docs/features.md lacks the minimal configuration or the catalogue flow')
+    const config = parseConfig(`${minimal}${flow}`, 'yaml', {
+      BRIDGE_API_KEY: 'readme-key-0123456789abcdef',
+      SF_CLIENT_ID: 'client-id',
+      SF_CLIENT_SECRET: 'client-secret',
+      PARTNER_SFTP_PASSWORD: 'partner-password',
+    })
+    t.match(config.flows[1], {
+      name: 'product-catalogue',
+      existing: 'version',
+      target: { fields: { Language__c: '{lang}' } },
+    })
+  },
+)
 
-t.test("README's atomic-batch lines make a valid catalogue flow", async (t) => {
-  const readme = read('README.md')
-  const minimal = /## A minimal configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
+t.test("docs/features.md's atomic-batch lines make a valid catalogue flow", async (t) => {
+  const minimal = /## A minimal configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(read('README.md'))?.[1]
   const [flow, atomic] = [
-    ...(/## Product catalogues[\s\S]*?(?=\n## )/.exec(readme)?.[0] ?? '').matchAll(/```yaml\n([\s\S]*?)```/g),
+    ...(/## Product catalogues[\s\S]*?(?=\n## )/.exec(read('docs/features.md'))?.[0] ?? '').matchAll(
+      /```yaml\n([\s\S]*?)```/g,
+    ),
   ].map((m) => m[1] as string)
-  if (!minimal || !flow || !atomic) throw new Error('README.md lacks the catalogue flow or its atomic lines')
+  if (!minimal || !flow || !atomic)
+    throw new Error('docs/features.md lacks the catalogue flow or its atomic lines')
   const withAtomic = flow.replace(/^ {4}existing: version\n/m, atomic)
   const config = parseConfig(`${minimal}${withAtomic}`, 'yaml', {
     BRIDGE_API_KEY: 'readme-key-0123456789abcdef',
@@ -113,12 +118,14 @@ t.test("README's atomic-batch lines make a valid catalogue flow", async (t) => {
   t.match(config.flows[1], { name: 'product-catalogue', existing: 'version', batch: { atomic: true } })
 })
 t.test(
-  "README's catalogue-batches flow (an index file) is a valid flow of the minimal configuration",
+  "docs/features.md's catalogue-batches flow (an index file) is a valid flow of README's minimal configuration",
   async (t) => {
-    const readme = read('README.md')
-    const minimal = /## A minimal configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
-    const flow = /## Catalogue batches with an index file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
-    if (!minimal || !flow) throw new Error('README.md lacks the minimal configuration or the index flow')
+    const minimal = /## A minimal configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(read('README.md'))?.[1]
+    const flow = /## Catalogue batches with an index file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(
+      read('docs/features.md'),
+    )?.[1]
+    if (!minimal || !flow)
+      throw new Error('README.md or docs/features.md lacks the minimal configuration or the index flow')
     const config = parseConfig(`${minimal}${flow}`, 'yaml', {
       BRIDGE_API_KEY: 'readme-key-0123456789abcdef',
       SF_CLIENT_ID: 'client-id',

@@ -63,7 +63,7 @@ t.test('the stated budget', async (t) => {
       maxNamespaceDeclarations: 1_000,
       maxDepth: 32,
     },
-    'the limits the README documents',
+    'the limits docs/operations.md documents',
   )
 })
 

@@ -205,6 +205,7 @@ function createEngines(parts: EngineParts): Pick<Bridge, 'engine' | 'exports' | 
     engine: createInboundEngine({
       ...shared,
       ...limits,
+      completionWaitMs: config.sdrive.completionWaitMs,
       flows: live.sourceFlows,
       logger: logger.child({ component: 'engine' }),
     }),

@@ -89,6 +89,12 @@ export interface SalesforceApi {
     soql: string,
     options?: SalesforceCallOptions,
   ): Promise<T[]>
+  /** Like query, or null as soon as the query is known to match more than maxRecords (no more pages read). */
+  queryAtMost<T extends Record<string, unknown> = Record<string, unknown>>(
+    soql: string,
+    maxRecords: number,
+    options?: SalesforceCallOptions,
+  ): Promise<T[] | null>
   /** Calls an Apex REST resource (path below /services/apexrest). */
   apex<T = unknown>(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',

@@ -4,6 +4,7 @@ import { pino } from 'pino'
 import t from 'tap'
 import { createSalesforceApi } from '../../src/adapters/salesforce/index.js'
 import { createSDrive } from '../../src/adapters/sdrive/index.js'
+import { fileQueries } from '../../src/adapters/sdrive/queries.js'
 import type { SalesforceConfig, SDriveConfig } from '../../src/config/schema.js'
 import type { SDriveTarget } from '../../src/ports/sdrive.js'
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce/index.js'
@@ -37,6 +38,7 @@ function sdriveConfig(sandbox: SalesforceSandbox, overrides: Partial<SDriveConfi
     idListEncoding: 'comma',
     linkLifetimeSeconds: 300,
     uploadTimeoutMs: 30_000,
+    completionWaitMs: 2000,
     replaceMode: 'softDelete',
     ...overrides,
   }
@@ -337,4 +339,65 @@ t.test('a 256 MiB generated stream uploads with flat memory', async (t) => {
     sha256(),
     'stored bytes match',
   )
+})
+
+t.test('findFiles with many names reads the parents whole when that takes fewer queries', async (t) => {
+  const fileRecord = (parent: string, name: string) =>
+    sandbox.insert('cg__CaseFile__c', {
+      cg__Case__c: parent,
+      cg__File_Name__c: name,
+      cg__File_Size_in_Bytes__c: 1,
+      cg__Content_Type__c: 'image/png',
+      cg__WIP__c: false,
+      cg__Is_Deleted__c: false,
+      cg__Is_Latest_Version__c: true,
+    })
+  const imageNames = (n: number) =>
+    Array.from({ length: n }, (_, i) => `product-image-${String(i).padStart(4, '0')}-${'x'.repeat(41)}.png`)
+  const nameQueries = (parent: string, names: string[]) =>
+    fileQueries('cg__CaseFile__c', 'cg__Case__c', [parent], false, names).length
+  const queries = () => (sandbox.calls.query ?? 0) + (sandbox.calls.queryMore ?? 0)
+
+  const names = imageNames(1000)
+  const few = sandbox.insert('Case', { Subject: 'few files' })
+  const kept = [fileRecord(few, names[3] as string), fileRecord(few, (names[999] as string).toUpperCase())]
+  fileRecord(few, 'not-asked-for.png')
+  t.ok(nameQueries(few, names) >= 10, `${nameQueries(few, names)} queries by name`)
+  let before = queries()
+  const found = await sd.findFiles('cg__CaseFile__c', 'cg__Case__c', [few], names)
+  t.equal(queries() - before, 1, 'one query for the parent, not one per list of names')
+  t.same(
+    found.map((f) => f.id).sort(),
+    [...kept].sort(),
+    'the named files only; names compare without case, as SOQL does',
+  )
+  before = queries()
+  const latest = await sd.findLatestFiles('cg__CaseFile__c', 'cg__Case__c', [few], names)
+  t.equal(queries() - before, 1, 'the latest-version read takes the same way')
+  t.equal(latest.length, 2)
+
+  // 4,001 files under the parent: 3 pages, still fewer calls than the names' queries.
+  const several = sandbox.insert('Case', { Subject: 'several thousand files' })
+  for (let i = 0; i < 4_000; i++) fileRecord(several, `other-${i}.png`)
+  const named = fileRecord(several, names[500] as string)
+  before = queries()
+  t.same(
+    (await sd.findFiles('cg__CaseFile__c', 'cg__Case__c', [several], names)).map((f) => f.id),
+    [named],
+  )
+  t.equal(queries() - before, 3, 'three pages of the parent')
+
+  // 250 names make 3 queries; reading 4,001 files would take 3 pages: given up after the first.
+  const fewerNames = imageNames(250)
+  t.equal(nameQueries(several, fewerNames), 3)
+  before = queries()
+  t.same(
+    (await sd.findFiles('cg__CaseFile__c', 'cg__Case__c', [several], fewerNames)).map((f) => f.id),
+    [],
+  )
+  t.equal(queries() - before, 4, "the parent's first page, then the 3 queries by name")
+  t.equal(nameQueries(several, imageNames(150)), 2)
+  before = queries()
+  await sd.findFiles('cg__CaseFile__c', 'cg__Case__c', [several], imageNames(150))
+  t.equal(queries() - before, 2, 'two queries by name are never raced against the parent')
 })

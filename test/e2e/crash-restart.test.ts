@@ -2,7 +2,9 @@
  * A service process killed with SIGKILL in the middle of a run and started
  * again finishes the run with exactly one S-Drive file per source file and
  * every source file moved: the ledger, the item states and WIP
- * reconciliation carry it across the crash.
+ * reconciliation carry it across the crash. The second case kills it while
+ * batches of several records wait to share one PUT /files (their files all
+ * in S3, none completed).
  */
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -51,4 +53,55 @@ t.test('SIGKILL mid-run, restart: exactly once, nothing lost', async (t) => {
   t.equal((await readdir(join(remoteRoot, 'processed'))).length, FILES, 'all in the processed folder')
   second.proc.kill('SIGTERM')
   t.equal(await exitCodeOf(second.proc), 0, 'SIGTERM shuts down cleanly')
+})
+
+t.test('SIGKILL while batches wait for a shared PUT, restart: exactly once, no WIP left', async (t) => {
+  const RECORDS = 4
+  const PER_RECORD = 15
+  // The wait outlasts the run: no batch completes before the last one is done uploading.
+  const setup = await childSetup(t, {
+    queue: { maxConcurrentTransfers: 2 },
+    leaseMs: 3000,
+    sdrive: { completionWaitMs: 600_000 },
+  })
+  const { sandbox, remoteRoot } = setup
+  for (let r = 1; r <= RECORDS; r++) {
+    sandbox.insert('Account', { Name: `Shop ${r}`, AccountNumber: `SHOP-${r}` })
+    for (let i = 0; i < PER_RECORD; i++)
+      await setup.dropFile(
+        `SHOP-${r}_image-${String(i).padStart(2, '0')}.png`,
+        Buffer.alloc(16 * 1024, r * 31 + i),
+      )
+  }
+  const files = RECORDS * PER_RECORD
+
+  const first = await setup.start()
+  const started = await childApi(first, 'POST', '/v1/flows/bulk/runs')
+  t.equal(started.status, 202)
+  const runId = started.json.runId as string
+  // Two records' batches are in S3 and waiting for the others.
+  while ((sandbox.calls.s3 ?? 0) < 2 * PER_RECORD + 1) await new Promise((resolve) => setImmediate(resolve))
+  first.proc.kill('SIGKILL')
+  await exitCodeOf(first.proc)
+  t.equal(sandbox.calls['apex:PUT'] ?? 0, 0, 'killed before any PUT: every uploaded file was still WIP')
+  t.ok(
+    sandbox.records('cg__AccountFile__c').filter((r) => r.cg__WIP__c === true).length > 2 * PER_RECORD,
+    'WIP records of uploaded files were left by the crash',
+  )
+
+  const second = await setup.start()
+  t.teardown(() => {
+    second.proc.kill('SIGTERM')
+  })
+  const run = await waitForRunOver(second, runId)
+  t.equal(run.state, 'succeeded')
+  t.equal(run.counts.done, files)
+  const records = sandbox.records('cg__AccountFile__c')
+  const finished = records.filter((r) => r.cg__WIP__c === false && r.cg__Is_Deleted__c !== true)
+  t.equal(finished.length, files, 'one S-Drive file per source file')
+  t.equal(new Set(finished.map((r) => String(r.cg__File_Name__c))).size, files, 'no duplicates')
+  t.equal(records.filter((r) => r.cg__WIP__c === true).length, 0, 'no WIP record left')
+  t.same(await readdir(join(remoteRoot, 'inbox')), [], 'every source file moved')
+  second.proc.kill('SIGTERM')
+  t.equal(await exitCodeOf(second.proc), 0)
 })

@@ -89,6 +89,8 @@ export async function childSetup(
     /** The `notifications` section. */
     notifications?: Record<string, unknown>
     endpoint?: Record<string, unknown>
+    /** Additions to the `sdrive` section. */
+    sdrive?: Record<string, unknown>
     /** More flows besides `bulk`, given the endpoint's name (`partner`). */
     flows?: (endpoint: string) => Record<string, unknown>[]
     /** Also serve the sandbox's Pub/Sub API; the config's salesforce.pubsub points at it. */
@@ -118,7 +120,7 @@ export async function childSetup(
       auth: { type: 'client_credentials', clientId: sandbox.clientId, clientSecret: '${SF_CLIENT_SECRET}' },
       ...(sandbox.pubsub ? { pubsub: { endpoint: sandbox.pubsub.endpoint, tls: false } } : {}),
     },
-    sdrive: { s3UploadUrl: sandbox.s3UploadUrl },
+    sdrive: { s3UploadUrl: sandbox.s3UploadUrl, ...options.sdrive },
     endpoints: { partner: { ...endpointConfig('sftp', remote), ...options.endpoint } },
     flows: [
       {

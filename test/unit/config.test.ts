@@ -103,6 +103,7 @@ t.test('the example configuration loads with defaults applied', async (t) => {
     idListEncoding: 'comma',
     linkLifetimeSeconds: 300,
     uploadTimeoutMs: 120_000,
+    completionWaitMs: 2000,
     replaceMode: 'softDelete',
   })
 

@@ -19,7 +19,7 @@ import { createRecord, invokeStandardAction } from './actions.js'
 import { attemptCall, probeLimit, type SalesforceCalls } from './calls.js'
 import { createApiLimitGate } from './limit-gate.js'
 import { createRecords, deleteRecords, updateRecords } from './records.js'
-import { apex, describe, get, query } from './rest.js'
+import { apex, describe, get, query, queryAtMost } from './rest.js'
 import { type ApiCounters, mintToken, openSession } from './session.js'
 
 export { buildJwtAssertion } from './auth.js'
@@ -62,6 +62,7 @@ export function createSalesforceApi(config: SalesforceConfig, deps: SalesforceAp
   return {
     describe: (object, options) => describe(calls, object, options),
     query: (soql, options) => query(calls, soql, options),
+    queryAtMost: (soql, maxRecords, options) => queryAtMost(calls, soql, maxRecords, options),
     apex: (method, path, body, options) => apex(calls, method, path, body, options),
     get: (path, options) => get(calls, path, options),
     identity: () => parseIdentity(calls.session.identityUrl),

@@ -6,6 +6,7 @@ import { request, runCall, type SalesforceCalls } from './calls.js'
 import { pathOf } from './session.js'
 
 interface QueryPage {
+  totalSize?: number
   done: boolean
   nextRecordsUrl?: string
   records: Record<string, unknown>[]
@@ -76,11 +77,30 @@ export async function describe(
   }
 }
 
-export async function query<T extends Record<string, unknown>>(
+export function query<T extends Record<string, unknown>>(
   calls: SalesforceCalls,
   soql: string,
   options?: SalesforceCallOptions,
 ): Promise<T[]> {
+  return queryPages<T>(calls, soql, Number.POSITIVE_INFINITY, options) as Promise<T[]>
+}
+
+/** All the query's records, or null (no further page read) once it is known to have more than `maxRecords`. */
+export function queryAtMost<T extends Record<string, unknown>>(
+  calls: SalesforceCalls,
+  soql: string,
+  maxRecords: number,
+  options?: SalesforceCallOptions,
+): Promise<T[] | null> {
+  return queryPages<T>(calls, soql, maxRecords, options)
+}
+
+async function queryPages<T extends Record<string, unknown>>(
+  calls: SalesforceCalls,
+  soql: string,
+  maxRecords: number,
+  options?: SalesforceCallOptions,
+): Promise<T[] | null> {
   const records: T[] = []
   let url: string | undefined = `/query?q=${encodeURIComponent(soql)}`
   let page = 0
@@ -89,7 +109,10 @@ export async function query<T extends Record<string, unknown>>(
     const result = await runCall(calls, page === 0 ? 'query' : 'queryMore', 'GET', options, () =>
       request<QueryPage>(calls.session, 'GET', current),
     )
+    // totalSize comes with every page; without it, the records read so far tell.
+    if (typeof result.totalSize === 'number' && result.totalSize > maxRecords) return null
     for (const record of result.records ?? []) records.push(withoutAttributes(record) as T)
+    if (records.length > maxRecords) return null
     url = result.done ? undefined : result.nextRecordsUrl
     page++
   }

@@ -13,6 +13,8 @@ export type SourceFolderFlow = InboundFlow | StatusFlow
 
 export interface SourceFolderServices extends TransferServices {
   batchLimits: BatchLimits
+  /** How long a batch done uploading waits to share its PUT /files (completions.ts). */
+  completionWaitMs: number
   /** Checks inbound flows against the org's schema before their runs; none: not checked. */
   flowSchema?: FlowSchemaChecker
 }

@@ -22,6 +22,8 @@ export interface InboundEngineDeps extends TransferServices {
   flows: ReadonlyMap<string, SourceFolderFlow>
   maxQueuedItems: number
   batchLimits?: BatchLimits
+  /** How long a batch done uploading waits to share its PUT /files (sdrive.completionWaitMs). */
+  completionWaitMs: number
   /** Run leases: this process drives only the runs it holds. */
   leases: LeaseKeeper
   /** Checks inbound flows against the org's schema before their runs; none: not checked. */

@@ -19,6 +19,7 @@ import { statusDetailOf } from '../status/detail.js'
 import { appliedInPart, applyStatusFiles, finalizeStatusFile } from '../status/run.js'
 import { type BatchGate, createBatchGate } from './batch-gate.js'
 import { settleBatches } from './batch-settle.js'
+import { createCompletions } from './completions.js'
 import type { RunContext, SourceFolderFlow } from './context.js'
 import { finalize, finalizeOne, reportFailures } from './dispose.js'
 import { applyFileFields, waitsForFields } from './fields.js'
@@ -132,6 +133,12 @@ function batchContextOf(ctx: RunContext, flow: SourceFolderFlow): BatchContext {
     events: ctx.events,
     signal: control.signal,
     draining: control.draining,
+    completions: createCompletions({
+      completeUpload: (wipFileIds, versionIds, options) =>
+        ctx.sdrive.completeUpload(wipFileIds, versionIds, options),
+      signal: control.signal,
+      lingerMs: ctx.completionWaitMs,
+    }),
     onProgress: (item, bytes) => control.progress.streamed(flow.name, item.runId, item.id, bytes),
   }
 }

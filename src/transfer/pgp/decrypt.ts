@@ -10,9 +10,10 @@
  */
 import type { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import * as openpgp from 'openpgp'
+import type * as openpgp from 'openpgp'
 import { BridgeError } from '../../domain/errors.js'
 import { readPrivateKey, readVerificationKey } from './keys.js'
+import { loadOpenpgp } from './load.js'
 import { nodeToWeb, webToNode, withHead } from './web-streams.js'
 
 export interface InboundPgpSettings {
@@ -81,10 +82,10 @@ export async function decryptMessage(
     // ASCII armor starts with text; a binary packet's first byte has its high bit set.
     const armored = head.length > 0 && (head[0] as number) < 0x80
     const message = armored
-      ? await openpgp.readMessage({ armoredMessage: asText(web) })
-      : await openpgp.readMessage({ binaryMessage: web })
+      ? await (await loadOpenpgp()).readMessage({ armoredMessage: asText(web) })
+      : await (await loadOpenpgp()).readMessage({ binaryMessage: web })
     const requireSigned = keys.verificationKeys.length > 0
-    const decrypted = await openpgp.decrypt({
+    const decrypted = await (await loadOpenpgp()).decrypt({
       message,
       decryptionKeys: keys.decryptionKey,
       ...(requireSigned ? { verificationKeys: keys.verificationKeys, expectSigned: true } : {}),

@@ -5,9 +5,10 @@
  */
 import { Duplex, PassThrough } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import * as openpgp from 'openpgp'
+import type * as openpgp from 'openpgp'
 import type { ByteStage } from '../byte-pipeline.js'
 import { readEncryptionKey, readSigningKey } from './keys.js'
+import { loadOpenpgp } from './load.js'
 import { nodeToWeb, webToNode } from './web-streams.js'
 
 export interface OutboundPgpSettings {
@@ -47,15 +48,15 @@ export function encryptionStage(keys: OutboundPgpKeys): ByteStage<'pgp', Encrypt
         bytes += n
       })
       const encrypting = (async () => {
-        const message = await openpgp.createMessage({ binary: plaintext, format: 'binary' })
+        const message = await (await loadOpenpgp()).createMessage({ binary: plaintext, format: 'binary' })
         const options = {
           message,
           encryptionKeys: keys.encryptionKeys,
           ...(keys.signingKey ? { signingKeys: keys.signingKey } : {}),
         }
         const encrypted = keys.armor
-          ? await openpgp.encrypt({ ...options, format: 'armored' })
-          : await openpgp.encrypt({ ...options, format: 'binary' })
+          ? await (await loadOpenpgp()).encrypt({ ...options, format: 'armored' })
+          : await (await loadOpenpgp()).encrypt({ ...options, format: 'binary' })
         await pipeline(webToNode(encrypted as ReadableStream<Uint8Array | string>), output)
       })()
       const transform = Duplex.from({ writable: input, readable: output })

@@ -4,8 +4,9 @@
  * a passphrase that does not open it). check-config and the flows read keys
  * the same way, so a key check-config accepts is one a transfer can use.
  */
-import * as openpgp from 'openpgp'
+import type * as openpgp from 'openpgp'
 import { BridgeError } from '../../domain/errors.js'
+import { loadOpenpgp } from './load.js'
 
 /** `field` names the setting at fault when it is not the key itself (a wrong passphrase). */
 function invalid(message: string, cause?: unknown, field: 'passphrase' | 'key' = 'key'): BridgeError {
@@ -22,7 +23,7 @@ function reason(error: unknown): string {
 /** The armored text as a key, or why it is not one. Private key blocks are read for their public part. */
 async function readAnyKey(armored: string): Promise<openpgp.Key> {
   try {
-    return await openpgp.readKey({ armoredKey: armored })
+    return await (await loadOpenpgp()).readKey({ armoredKey: armored })
   } catch (error) {
     throw invalid(`not an OpenPGP key: ${reason(error)}`, error)
   }
@@ -67,7 +68,7 @@ export async function readPrivateKey(
 ): Promise<openpgp.PrivateKey> {
   let key: openpgp.PrivateKey
   try {
-    key = await openpgp.readPrivateKey({ armoredKey: armored })
+    key = await (await loadOpenpgp()).readPrivateKey({ armoredKey: armored })
   } catch (error) {
     throw invalid(`not an OpenPGP private key: ${reason(error)}`, error)
   }
@@ -81,7 +82,7 @@ export async function readPrivateKey(
     )
   }
   try {
-    return await openpgp.decryptKey({ privateKey: key, passphrase })
+    return await (await loadOpenpgp()).decryptKey({ privateKey: key, passphrase })
   } catch (error) {
     throw invalid(
       `the passphrase does not open private key ${key.getFingerprint().toUpperCase()}`,

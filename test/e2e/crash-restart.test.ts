@@ -8,14 +8,43 @@
  */
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import t from 'tap'
-import { childApi, childSetup, exitCodeOf, waitForRunOver } from '../support/child-service.js'
+import t, { type Test } from 'tap'
+import {
+  type ChildSetup,
+  childApi,
+  childSetup,
+  exitCodeOf,
+  waitForRunOver,
+} from '../support/child-service.js'
 
 const FILES = 120
 
+/** Restarts the service and checks the run ended with exactly one finished S-Drive file per source file. */
+async function restartAndCheck(t: Test, setup: ChildSetup, runId: string, files: number): Promise<void> {
+  const { sandbox, remoteRoot } = setup
+  const second = await setup.start()
+  t.teardown(() => {
+    second.proc.kill('SIGTERM')
+  })
+  const run = await waitForRunOver(second, runId)
+  t.equal(run.state, 'succeeded')
+  t.equal(run.counts.done, files)
+
+  const records = sandbox.records('cg__AccountFile__c')
+  const finished = records.filter((r) => r.cg__WIP__c === false && r.cg__Is_Deleted__c !== true)
+  const names = finished.map((r) => String(r.cg__File_Name__c))
+  t.equal(finished.length, files, 'one S-Drive file per source file')
+  t.equal(new Set(names).size, files, 'no duplicates')
+  t.equal(records.filter((r) => r.cg__WIP__c === true).length, 0, 'no WIP record left')
+  t.same(await readdir(join(remoteRoot, 'inbox')), [], 'every source file moved')
+  t.equal((await readdir(join(remoteRoot, 'processed'))).length, files, 'all in the processed folder')
+  second.proc.kill('SIGTERM')
+  t.equal(await exitCodeOf(second.proc), 0, 'SIGTERM shuts down cleanly')
+}
+
 t.test('SIGKILL mid-run, restart: exactly once, nothing lost', async (t) => {
   const setup = await childSetup(t, { queue: { maxConcurrentTransfers: 2 }, leaseMs: 3000 })
-  const { sandbox, remoteRoot } = setup
+  const { sandbox } = setup
   for (let i = 0; i < FILES; i++) {
     await setup.dropFile(`ACME-001_part-${String(i).padStart(3, '0')}.pdf`, Buffer.alloc(64 * 1024, i))
   }
@@ -35,24 +64,7 @@ t.test('SIGKILL mid-run, restart: exactly once, nothing lost', async (t) => {
     `killed mid-run (${uploadedBeforeKill} of ${FILES} uploads had reached S3)`,
   )
 
-  const second = await setup.start()
-  t.teardown(() => {
-    second.proc.kill('SIGTERM')
-  })
-  const run = await waitForRunOver(second, runId)
-  t.equal(run.state, 'succeeded')
-  t.equal(run.counts.done, FILES)
-
-  const records = sandbox.records('cg__AccountFile__c')
-  const finished = records.filter((r) => r.cg__WIP__c === false && r.cg__Is_Deleted__c !== true)
-  const names = finished.map((r) => String(r.cg__File_Name__c))
-  t.equal(finished.length, FILES, 'one S-Drive file per source file')
-  t.equal(new Set(names).size, FILES, 'no duplicates')
-  t.equal(records.filter((r) => r.cg__WIP__c === true).length, 0, 'no WIP record left')
-  t.same(await readdir(join(remoteRoot, 'inbox')), [], 'every source file moved')
-  t.equal((await readdir(join(remoteRoot, 'processed'))).length, FILES, 'all in the processed folder')
-  second.proc.kill('SIGTERM')
-  t.equal(await exitCodeOf(second.proc), 0, 'SIGTERM shuts down cleanly')
+  await restartAndCheck(t, setup, runId, FILES)
 })
 
 t.test('SIGKILL while batches wait for a shared PUT, restart: exactly once, no WIP left', async (t) => {
@@ -64,7 +76,7 @@ t.test('SIGKILL while batches wait for a shared PUT, restart: exactly once, no W
     leaseMs: 3000,
     sdrive: { completionWaitMs: 600_000 },
   })
-  const { sandbox, remoteRoot } = setup
+  const { sandbox } = setup
   for (let r = 1; r <= RECORDS; r++) {
     sandbox.insert('Account', { Name: `Shop ${r}`, AccountNumber: `SHOP-${r}` })
     for (let i = 0; i < PER_RECORD; i++)
@@ -89,19 +101,5 @@ t.test('SIGKILL while batches wait for a shared PUT, restart: exactly once, no W
     'WIP records of uploaded files were left by the crash',
   )
 
-  const second = await setup.start()
-  t.teardown(() => {
-    second.proc.kill('SIGTERM')
-  })
-  const run = await waitForRunOver(second, runId)
-  t.equal(run.state, 'succeeded')
-  t.equal(run.counts.done, files)
-  const records = sandbox.records('cg__AccountFile__c')
-  const finished = records.filter((r) => r.cg__WIP__c === false && r.cg__Is_Deleted__c !== true)
-  t.equal(finished.length, files, 'one S-Drive file per source file')
-  t.equal(new Set(finished.map((r) => String(r.cg__File_Name__c))).size, files, 'no duplicates')
-  t.equal(records.filter((r) => r.cg__WIP__c === true).length, 0, 'no WIP record left')
-  t.same(await readdir(join(remoteRoot, 'inbox')), [], 'every source file moved')
-  second.proc.kill('SIGTERM')
-  t.equal(await exitCodeOf(second.proc), 0)
+  await restartAndCheck(t, setup, runId, files)
 })

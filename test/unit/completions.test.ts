@@ -21,16 +21,18 @@ function fakePut(answer?: (put: Put) => CompleteResult[] | Error) {
   return { puts, completeUpload }
 }
 
+/** Completions for a round that is not aborted. */
+const completionsFor = (
+  completeUpload: ReturnType<typeof fakePut>['completeUpload'],
+  options: { lingerMs: number; maxIds?: number },
+) => createCompletions({ completeUpload, signal: new AbortController().signal, ...options })
+
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 const nulls = (n: number) => Array.from({ length: n }, () => null)
 
 t.test('a lone batch completes at once, without waiting', async (t) => {
   const { puts, completeUpload } = fakePut()
-  const completions = createCompletions({
-    completeUpload,
-    signal: new AbortController().signal,
-    lingerMs: 60_000,
-  })
+  const completions = completionsFor(completeUpload, { lingerMs: 60_000 })
   const slot = completions.join()
   const results = await slot.complete(ids('a', 3), nulls(3))
   slot.leave()
@@ -43,11 +45,7 @@ t.test('a lone batch completes at once, without waiting', async (t) => {
 
 t.test('batches finishing while others upload share one PUT; each gets its own results', async (t) => {
   const { puts, completeUpload } = fakePut()
-  const completions = createCompletions({
-    completeUpload,
-    signal: new AbortController().signal,
-    lingerMs: 60_000,
-  })
+  const completions = completionsFor(completeUpload, { lingerMs: 60_000 })
   const a = completions.join()
   const b = completions.join()
   const c = completions.join()
@@ -70,11 +68,7 @@ t.test('batches finishing while others upload share one PUT; each gets its own r
 
 t.test('a batch waits at most the linger for others still uploading', async (t) => {
   const { puts, completeUpload } = fakePut()
-  const completions = createCompletions({
-    completeUpload,
-    signal: new AbortController().signal,
-    lingerMs: 30,
-  })
+  const completions = completionsFor(completeUpload, { lingerMs: 30 })
   const a = completions.join()
   const b = completions.join()
   const started = performance.now()
@@ -87,12 +81,7 @@ t.test('a batch waits at most the linger for others still uploading', async (t) 
 
 t.test('never more than maxIds in one PUT', async (t) => {
   const { puts, completeUpload } = fakePut()
-  const completions = createCompletions({
-    completeUpload,
-    signal: new AbortController().signal,
-    lingerMs: 60_000,
-    maxIds: 200,
-  })
+  const completions = completionsFor(completeUpload, { lingerMs: 60_000, maxIds: 200 })
   const slots = [0, 1, 2, 3, 4].map(() => completions.join())
   const done = slots.slice(0, 3).map((s, i) => s.complete(ids(`s${i}-`, 100), nulls(100)))
   t.equal(puts.length, 1, 'two batches of 100 fill a PUT')
@@ -104,12 +93,7 @@ t.test('never more than maxIds in one PUT', async (t) => {
     [200, 100],
   )
   // One request larger than the cap is sent whole (a batch is never split).
-  const big = createCompletions({
-    completeUpload,
-    signal: new AbortController().signal,
-    lingerMs: 60_000,
-    maxIds: 10,
-  })
+  const big = completionsFor(completeUpload, { lingerMs: 60_000, maxIds: 10 })
   const slot = big.join()
   await slot.complete(ids('x', 12), nulls(12))
   t.equal(puts.at(-1)?.wipFileIds.length, 12)
@@ -117,11 +101,7 @@ t.test('never more than maxIds in one PUT', async (t) => {
 
 t.test('versioned and unversioned uploads never share a PUT', async (t) => {
   const { puts, completeUpload } = fakePut()
-  const completions = createCompletions({
-    completeUpload,
-    signal: new AbortController().signal,
-    lingerMs: 60_000,
-  })
+  const completions = completionsFor(completeUpload, { lingerMs: 60_000 })
   const a = completions.join()
   const b = completions.join()
   const c = completions.join()
@@ -144,11 +124,7 @@ t.test('a shared PUT refused as a whole is tried again per batch; a transient fa
       ? new BridgeError('SDRIVE_ERROR', 'Unknown wipIds: bad', { details: { status: 404 } })
       : put.wipFileIds.map((wipFileId) => ({ wipFileId, success: true })),
   )
-  const completions = createCompletions({
-    completeUpload: refused.completeUpload,
-    signal: new AbortController().signal,
-    lingerMs: 60_000,
-  })
+  const completions = completionsFor(refused.completeUpload, { lingerMs: 60_000 })
   const a = completions.join()
   const b = completions.join()
   const good = a.complete(['g0', 'g1'], nulls(2))
@@ -165,11 +141,7 @@ t.test('a shared PUT refused as a whole is tried again per batch; a transient fa
   )
 
   const flaky = fakePut(() => new BridgeError('CONNECTION_LOST', 'socket hang up'))
-  const shared = createCompletions({
-    completeUpload: flaky.completeUpload,
-    signal: new AbortController().signal,
-    lingerMs: 60_000,
-  })
+  const shared = completionsFor(flaky.completeUpload, { lingerMs: 60_000 })
   const c = shared.join()
   const d = shared.join()
   const both = [c.complete(['c0'], nulls(1)), d.complete(['d0'], nulls(1))]
@@ -199,11 +171,7 @@ t.test('an aborted round sends what waits without lingering', async (t) => {
 
 t.test('complete() twice for one batch is a programming error', async (t) => {
   const { completeUpload } = fakePut()
-  const completions = createCompletions({
-    completeUpload,
-    signal: new AbortController().signal,
-    lingerMs: 10,
-  })
+  const completions = completionsFor(completeUpload, { lingerMs: 10 })
   const slot = completions.join()
   await slot.complete(['a'], [null])
   await t.rejects(slot.complete(['a'], [null]), /twice/)
@@ -211,7 +179,7 @@ t.test('complete() twice for one batch is a programming error', async (t) => {
 
 t.test('a wait of 0 sends every batch on its own', async (t) => {
   const { puts, completeUpload } = fakePut()
-  const completions = createCompletions({ completeUpload, signal: new AbortController().signal, lingerMs: 0 })
+  const completions = completionsFor(completeUpload, { lingerMs: 0 })
   const a = completions.join()
   const b = completions.join()
   await a.complete(['a0'], [null])

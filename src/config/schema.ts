@@ -255,6 +255,8 @@ export const SDriveConfigSchema = T.Object(
     uploadTimeoutMs: Millis('An S3 upload making no progress this long is aborted.', 120_000),
     completionWaitMs: T.Integer({
       minimum: 0,
+      // Past 2^31 ms a Node timer fires at once; no run waits ten minutes for a batch.
+      maximum: 600_000,
       // Longer than a batch of 100 small files takes at c=4 (0.8 s in bench G3), so consecutive
       // batches pair up; short beside a run of many batches, whose files are safe in S3 meanwhile.
       default: 2000,

@@ -797,3 +797,20 @@ t.test('review and status flows: checks beyond the schema', async (t) => {
   t.match(withFlows(status({ format: { type: 'tsv' } })), [/flows\[\d+\]\.format\.type/])
   t.match(withFlows(status({ fields: {} })), [/flows\[\d+\]\.fields: must NOT have fewer than 1 properties/])
 })
+
+t.test('sdrive.completionWaitMs: hostile values are refused naming the key', async (t) => {
+  for (const [value, message] of [
+    [-1, 'must be >= 0'],
+    [2_147_483_648, 'must be <= 600000'],
+    ['2s', 'must be integer'],
+    [1.5, 'must be integer'],
+    [{ ms: 1 }, 'must be integer'],
+  ] as const) {
+    t.match(
+      errorsAfter([['sdrive', 'completionWaitMs'], value])[0],
+      `sdrive.completionWaitMs: ${message}`,
+      String(value),
+    )
+  }
+  t.same(errorsAfter([['sdrive', 'completionWaitMs'], 0]), [], '0: every batch completes on its own')
+})

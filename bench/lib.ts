@@ -23,6 +23,7 @@ import type { SalesforceSandbox } from '../src/sandbox/salesforce/index.js'
 import { generateSshKeyPair, startSftpServer } from '../src/sandbox/sftp-server.js'
 import { daemonUnavailable, freePort, sshdPath, stopDaemon, vsftpdPath } from '../test/support/daemons.js'
 import { ensureTestUser, localAccount, startVsftpd } from '../test/support/real-server-configs.js'
+import type { CpuWindow } from './cpu.js'
 
 export const MB = 1024 * 1024
 export const KiB = 1024
@@ -496,6 +497,16 @@ export async function runRawWorker(
   concurrency: number,
   dir: string,
 ): Promise<number> {
+  return (await runRawWorkerTimed(connection, tasks, concurrency, dir)).seconds
+}
+
+/** runRawWorker, with the CPU of its timed window: the machine's and the raw client's own. */
+export async function runRawWorkerTimed(
+  connection: RemoteConnection,
+  tasks: RawTask[],
+  concurrency: number,
+  dir: string,
+): Promise<CpuWindow> {
   const jobPath = join(dir, `raw-${Math.random().toString(36).slice(2)}.json`)
   await writeFile(jobPath, JSON.stringify({ connection, tasks, concurrency }))
   const child = spawn(process.execPath, [...helperScript('bench/raw-worker.ts'), jobPath], {
@@ -508,7 +519,7 @@ export async function runRawWorker(
   const [code] = (await once(child, 'exit')) as [number]
   await rm(jobPath, { force: true })
   if (code !== 0) throw new Error(`raw worker exited with ${code}`)
-  return (JSON.parse(out) as { seconds: number }).seconds
+  return (JSON.parse(out) as { cpu: CpuWindow }).cpu
 }
 
 export type Row = [figure: string, measured: string, baseline: string, ratio: string]

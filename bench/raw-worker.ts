@@ -16,7 +16,8 @@
  *
  * `concurrency` connections each take the next task until none is left.
  * Usage (from bench/lib.ts runRawWorker): tsx bench/raw-worker.ts JOB.json
- * → prints {"seconds": …}.
+ * → prints {"seconds": …, "cpu": …}: the timed window's wall time and its CPU (cpu.ts), the
+ * machine's and this process's.
  */
 import { readFile } from 'node:fs/promises'
 import { PassThrough, Readable } from 'node:stream'
@@ -25,6 +26,7 @@ import type { Client, SFTPWrapper } from 'ssh2'
 import SftpClient from 'ssh2-sftp-client'
 import { openS3Download } from '../src/adapters/sdrive/s3-download.js'
 import { uploadToS3 } from '../src/adapters/sdrive/s3-upload.js'
+import { cpuWindow } from './cpu.js'
 import type { RawTask, RemoteConnection } from './lib.js'
 
 interface Job {
@@ -198,7 +200,7 @@ async function runTask(client: RawClient, task: RawTask): Promise<void> {
 const job = JSON.parse(await readFile(process.argv[2] as string, 'utf8')) as Job
 const clients = await Promise.all(Array.from({ length: job.concurrency }, () => connect(job.connection)))
 let next = 0
-const t0 = process.hrtime.bigint()
+const window = cpuWindow(process.pid)
 await Promise.all(
   clients.map(async (client) => {
     for (;;) {
@@ -208,6 +210,6 @@ await Promise.all(
     }
   }),
 )
-const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+const cpu = window()
 await Promise.all(clients.map((c) => c.end()))
-process.stdout.write(`${JSON.stringify({ seconds })}\n`)
+process.stdout.write(`${JSON.stringify({ seconds: cpu.seconds, cpu })}\n`)

@@ -17,6 +17,7 @@ import { link, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type SalesforceSandbox, startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
+import { processCpu } from './cpu.js'
 import { type GoalRow, printGoalTable, showSpread, spread } from './goals.js'
 import {
   benchReps,
@@ -47,13 +48,6 @@ const POLL_MS = 250
 
 const FILE_OBJECT = 'cg__AccountFile__c'
 const PARENT_FIELD = 'cg__Account__c'
-
-/** User and system CPU seconds a process has spent so far (/proc/<pid>/stat, clock ticks of 10 ms). */
-async function cpuOf(pid: number): Promise<{ user: number; system: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }
-}
 
 /**
  * CPU seconds per GiB of a fixed piece of work on this machine right now: SHA-256 and MD5 of 128 MiB
@@ -150,14 +144,14 @@ async function oneProcess(
           await mkdir(join(remote.root, 'in'), { recursive: true })
           await link(master, path).catch(() => writeBigFile(path, options.sizeMb))
         }
-        const cpu0 = await cpuOf(svc.pid)
+        const cpu0 = processCpu(svc.pid)
         const t0 = process.hrtime.bigint()
         const job =
           direction === 'in'
             ? await svc.runFlow('in', POLL_MS)
             : await svc.exportRecords('out', [accounts[0] as string], POLL_MS)
         const wall = seconds(t0)
-        const cpu1 = await cpuOf(svc.pid)
+        const cpu1 = processCpu(svc.pid)
         if (direction === 'out') await rm(join(remote.root, 'out'), { recursive: true, force: true })
         if (job.state !== 'succeeded') throw new Error(`${direction} ${p} pass ${pass} ended ${job.state}`)
         const files = job.counts?.done ?? 1

@@ -6,6 +6,8 @@
  *   3   peak RSS of the service over its resting RSS during each G2 pass
  *   4   Salesforce API calls per file for the G1 runs, both directions
  *   6   inbound 1,000 × 100 KiB at 1 and 2 concurrent transfers per endpoint (c=4 is G1)
+ *   7   CPU per file (G1) and per GiB (G2) of the whole machine and of the mover alone, service
+ *       and baseline: the service, the SFTP/FTP server and the S3 emulator share the cores
  * Every figure is the median of BENCH_REPS passes (3), each pass the baseline
  * (bench/raw-worker.ts: the raw clients moving the same bytes at the same
  * concurrency) then the service.
@@ -24,6 +26,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { UploadTicket } from '../src/ports/sdrive.js'
 import { startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
+import { type CpuWindow, cores, coresBusy, cpuWindow } from './cpu.js'
 import { type GoalRow, printGoalTable, throughputRow } from './goals.js'
 import {
   benchReps,
@@ -40,7 +43,7 @@ import {
   type RemoteServer,
   type Row,
   ratio,
-  runRawWorker,
+  runRawWorkerTimed,
   type ServiceChild,
   scaled,
   sdriveClient,
@@ -106,6 +109,8 @@ export interface ThroughputResult {
 export async function benchThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
   const goals: GoalRow[] = []
   const rows: Row[] = []
+  /** Figure 7, printed after the others. */
+  const cpuRows: Row[] = []
   const notes: string[] = []
   const dir = await mkdtemp(join(tmpdir(), 'bridge-bench-tp-'))
   const sandbox = await startSalesforceSandbox({ maxFileSizeBytes: 6 * 1024 * MB })
@@ -203,6 +208,23 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
     await mkdir(join(remotes[p].root, 'outbase'), { recursive: true })
   }
 
+  /**
+   * Figure 7: what the machine's cores spent per unit moved over the timed windows (median of the
+   * passes), with the mover's own share (the service process, or the raw client process) beside it.
+   */
+  const cpuRow = (figure: string, unit: string, units: number, svc: CpuWindow[], base: CpuWindow[]): Row => {
+    const per = (ws: CpuWindow[], pick: (w: CpuWindow) => number) => median(ws.map(pick)) / units
+    const ms = (v: number) => (unit === 'file' ? `${(v * 1000).toFixed(2)} ms` : `${v.toFixed(2)} s`)
+    const side = (ws: CpuWindow[], who: string) =>
+      `${ms(per(ws, (w) => w.machine))} (${who} ${ms(per(ws, (w) => w.process))}), ${median(ws.map(coresBusy)).toFixed(2)} of ${cores} cores busy`
+    return [
+      `7 CPU per ${unit}, ${figure}: the machine's (the mover's own)`,
+      side(svc, 'service'),
+      side(base, 'raw client'),
+      ratio(median(base.map((w) => w.machine)), median(svc.map((w) => w.machine))),
+    ]
+  }
+
   let runCounter = 0
   /** One pass of 1,000 small files inbound: baseline then service. */
   const smallInbound = async (svc: ServiceChild, p: Protocol, concurrency: number, files: number) => {
@@ -210,7 +232,7 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
     const names = Array.from({ length: files }, (_, i) => `ACCT-${i % RECORDS}_r${r}-${i}.bin`)
     await writeSmallFiles(join(remotes[p].root, 'in'), names, SMALL)
     const tickets = await ticketsFor(names, SMALL, base)
-    const baseS = await runRawWorker(
+    const baseCpu = await runRawWorkerTimed(
       remotes[p].connection,
       inboundTasks(names, SMALL, tickets),
       concurrency,
@@ -221,13 +243,13 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
       tickets.map(() => null),
     )
     const before = sandbox.apiCallCount()
-    const t0 = process.hrtime.bigint()
+    const window = cpuWindow(svc.pid)
     const run = await svc.runFlow(`in-${p}`)
-    const svcS = seconds(t0)
+    const svcCpu = window()
     const calls = sandbox.apiCallCount() - before
     if (run.state !== 'succeeded' || run.counts?.done !== files)
       throw new Error(`in-${p} run ended ${run.state} with ${JSON.stringify(run.counts)}`)
-    return { baseS, svcS, calls }
+    return { baseS: baseCpu.seconds, svcS: svcCpu.seconds, calls, svcCpu, baseCpu }
   }
 
   const growth = (x: { resting: number; peak: number }) => (x.peak - x.resting) / MB
@@ -236,32 +258,37 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
   const largeFile = async (svc: ServiceChild, p: Protocol, sizeMb: number): Promise<GoalRow[]> => {
     const P = p.toUpperCase()
     const size = sizeMb * MB
-    const inb = { svc: [] as number[], base: [] as number[], growth: [] as number[] }
-    const outb = { svc: [] as number[], base: [] as number[], growth: [] as number[] }
+    const cpu = () => ({ svc: [] as CpuWindow[], base: [] as CpuWindow[] })
+    const inb = { svc: [] as number[], base: [] as number[], growth: [] as number[], cpu: cpu() }
+    const outb = { svc: [] as number[], base: [] as number[], growth: [] as number[], cpu: cpu() }
+    const timed = (side: typeof inb, svcCpu: CpuWindow, baseCpu: CpuWindow) => {
+      side.svc.push(svcCpu.seconds)
+      side.base.push(baseCpu.seconds)
+      side.cpu.svc.push(svcCpu)
+      side.cpu.base.push(baseCpu)
+    }
     for (let rep = 0; rep < options.reps; rep++) {
       const account = big[bigIdx] as string
       const name = `BIG-${bigIdx++}_big.bin`
       await writeBigFile(join(remotes[p].root, 'in', name), sizeMb)
       const [ticket] = await ticketsFor([name], size, base)
-      inb.base.push(
-        await runRawWorker(
-          remotes[p].connection,
-          inboundTasks([name], size, [ticket as UploadTicket]),
-          1,
-          dir,
-        ),
+      const inBase = await runRawWorkerTimed(
+        remotes[p].connection,
+        inboundTasks([name], size, [ticket as UploadTicket]),
+        1,
+        dir,
       )
-      const t0 = process.hrtime.bigint()
+      const inWindow = cpuWindow(svc.pid)
       const inRun = await svc.sampled(() => svc.runFlow(`in-${p}`))
-      inb.svc.push(seconds(t0))
+      timed(inb, inWindow(), inBase)
       inb.growth.push(growth(inRun))
       if (inRun.result.state !== 'succeeded' || inRun.result.counts?.done !== 1)
         throw new Error(`large in-${p} run ended ${inRun.result.state}`)
       await clearOut(p)
-      outb.base.push(await runRawWorker(remotes[p].connection, await outboundTasks([account]), 1, dir))
-      const t1 = process.hrtime.bigint()
+      const outBase = await runRawWorkerTimed(remotes[p].connection, await outboundTasks([account]), 1, dir)
+      const outWindow = cpuWindow(svc.pid)
       const outRun = await svc.sampled(() => svc.exportRecords(`out-${p}`, [account]))
-      outb.svc.push(seconds(t1))
+      timed(outb, outWindow(), outBase)
       outb.growth.push(growth(outRun))
       if (outRun.result.state !== 'succeeded' || outRun.result.counts?.done !== 1)
         throw new Error(`large out-${p} job ended ${outRun.result.state}`)
@@ -276,6 +303,9 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
       `max +${Math.max(...inb.growth).toFixed(0)} / +${Math.max(...outb.growth).toFixed(0)} MiB`,
       '',
     ])
+    const gib = sizeMb / 1024
+    cpuRows.push(cpuRow(`G2 inbound ${P} 1 × ${sizeMb} MiB`, 'GiB', gib, inb.cpu.svc, inb.cpu.base))
+    cpuRows.push(cpuRow(`G2 outbound ${P} 1 × ${sizeMb} MiB`, 'GiB', gib, outb.cpu.svc, outb.cpu.base))
     return [
       throughputRow(`G2 inbound ${P} 1 × ${sizeMb} MiB`, size, 1, inb.svc, inb.base, 0.9),
       throughputRow(`G2 outbound ${P} 1 × ${sizeMb} MiB`, size, 1, outb.svc, outb.base, 0.9),
@@ -318,7 +348,7 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
     for (const p of PROTOCOLS) {
       const P = p.toUpperCase()
       // Figure 1a + 4 (inbound)
-      const inb: { baseS: number; svcS: number; calls: number }[] = []
+      const inb: Awaited<ReturnType<typeof smallInbound>>[] = []
       for (let rep = 0; rep < options.reps; rep++) {
         inb.push(await smallInbound(svc, p, options.concurrency, options.files))
         log(
@@ -338,6 +368,16 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
           0.85,
         ),
       )
+      const g1 = `G1 inbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`
+      cpuRows.push(
+        cpuRow(
+          g1,
+          'file',
+          options.files,
+          inb.map((x) => x.svcCpu),
+          inb.map((x) => x.baseCpu),
+        ),
+      )
       const inCalls = median(inb.map((x) => x.calls))
       rows.push([
         `4 SF API calls/file, inbound ${P} ${options.files} files / ${RECORDS} records`,
@@ -347,20 +387,22 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
       ])
 
       // Figure 2a + 4 (outbound export)
-      const outb: { baseS: number; svcS: number; calls: number }[] = []
+      const outb: { baseS: number; svcS: number; calls: number; svcCpu: CpuWindow; baseCpu: CpuWindow }[] = []
       for (let rep = 0; rep < options.reps; rep++) {
         await clearOut(p)
         const tasks = await outboundTasks(out)
-        const baseS = await runRawWorker(remotes[p].connection, tasks, options.concurrency, dir)
+        const baseCpu = await runRawWorkerTimed(remotes[p].connection, tasks, options.concurrency, dir)
         const before = sandbox.apiCallCount()
-        const t0 = process.hrtime.bigint()
+        const window = cpuWindow(svc.pid)
         const job = await svc.exportRecords(`out-${p}`, out)
-        const s = seconds(t0)
+        const svcCpu = window()
         const calls = sandbox.apiCallCount() - before
         if (job.state !== 'succeeded' || job.counts?.done !== options.files)
           throw new Error(`out-${p} job ended ${job.state} with ${JSON.stringify(job.counts)}`)
-        outb.push({ baseS, svcS: s, calls })
-        log(`2a ${P} rep ${rep + 1}: service ${s.toFixed(2)} s, baseline ${baseS.toFixed(2)} s`)
+        outb.push({ baseS: baseCpu.seconds, svcS: svcCpu.seconds, calls, svcCpu, baseCpu })
+        log(
+          `2a ${P} rep ${rep + 1}: service ${svcCpu.seconds.toFixed(2)} s, baseline ${baseCpu.seconds.toFixed(2)} s`,
+        )
       }
       await clearOut(p)
       goals.push(
@@ -371,6 +413,16 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
           outb.map((x) => x.svcS),
           outb.map((x) => x.baseS),
           0.85,
+        ),
+      )
+      const g1out = `G1 outbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`
+      cpuRows.push(
+        cpuRow(
+          g1out,
+          'file',
+          options.files,
+          outb.map((x) => x.svcCpu),
+          outb.map((x) => x.baseCpu),
         ),
       )
       const outCalls = median(outb.map((x) => x.calls))
@@ -419,7 +471,7 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
   } finally {
     for (const c of cleanups) await c().catch(() => {})
   }
-  return { goals, extras: rows, notes }
+  return { goals, extras: [...rows, ...cpuRows], notes }
 }
 
 if (isMain(import.meta.url)) {

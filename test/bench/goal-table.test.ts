@@ -64,6 +64,16 @@ t.test('the bench prints every figure of the goal table at a tiny scale', async 
     t.match(cells[4], /\d/, `${label}: a ratio`)
     t.match(cells[6], /^(yes|NO)$/, `${label}: whether the goal is met`)
   }
+  // Figure 7: the CPU each transfer figure cost the whole machine and the mover, both sides.
+  for (const label of GOAL_FIGURES.filter((l) => /^G[12] /.test(l))) {
+    const unit = label.startsWith('G1') ? 'file' : 'GiB'
+    const row = out.split('\n').find((line) => line.startsWith(`| 7 CPU per ${unit}, ${label} `))
+    t.match(
+      row,
+      /\| [\d.]+ m?s \(service [\d.]+ m?s\), [\d.]+ of \d+ cores busy +\| [\d.]+ m?s \(raw client [\d.]+ m?s\), [\d.]+ of \d+ cores busy +\| [\d.]+ +\|/,
+      `figure 7 for ${label}: the machine's and the mover's CPU, service and raw client`,
+    )
+  }
   const medianWithSpread = /\d+(\.\d+)?( [^ ]+)? \(\d+(\.\d+)?–\d+(\.\d+)?\)/
   for (const r of rows.filter((r) => !r.startsWith('| G8')))
     t.match(r.split('|')[2], medianWithSpread, `median (min–max) in ${r.split('|')[1]?.trim()}`)

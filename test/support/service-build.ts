@@ -15,6 +15,7 @@ export const CHILD_SCRIPTS = [
   'test/support/parse-outbound-message.ts',
   // The bench's baseline helpers, for test/bench/goal-table.test.ts.
   'bench/raw-worker.ts',
+  'bench/cpu.ts',
   'bench/bare-server.ts',
 ]
 

@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { UploadTicket } from '../src/ports/sdrive.js'
 import { startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
+import { type CpuWindow, cpuWindow } from './cpu.js'
+import { cpuCells } from './cpu-row.js'
 import { type GoalRow, printGoalTable, showSpread, spread, throughputRow } from './goals.js'
 import {
   benchReps,
@@ -24,10 +26,9 @@ import {
   MB,
   type Protocol,
   type RawTask,
-  runRawWorker,
+  runRawWorkerTimed,
   scaled,
   sdriveClient,
-  seconds,
   spawnService,
   startRemote,
   writeSmallFiles,
@@ -88,6 +89,8 @@ export async function benchBatch(
     const service: number[] = []
     const baseline: number[] = []
     const callsPerFile: number[] = []
+    const svcCpus: CpuWindow[] = []
+    const baseCpus: CpuWindow[] = []
     // The last pass's calls by kind: where the calls per file go.
     let callKinds = ''
     try {
@@ -114,12 +117,16 @@ export async function benchBatch(
           fields: (tickets[i] as UploadTicket).formFields,
           fileName: name,
         }))
-        baseline.push(await runRawWorker(remote.connection, tasks, CONCURRENCY, dir))
+        const baseCpu = await runRawWorkerTimed(remote.connection, tasks, CONCURRENCY, dir)
+        baseline.push(baseCpu.seconds)
+        baseCpus.push(baseCpu)
         const before = sandbox.apiCallCount()
         const kindsBefore = sandbox.calls
-        const t0 = process.hrtime.bigint()
+        const window = cpuWindow(svc.pid)
         const run = await svc.runFlow('images', 100)
-        service.push(seconds(t0))
+        const svcCpu = window()
+        service.push(svcCpu.seconds)
+        svcCpus.push(svcCpu)
         callsPerFile.push((sandbox.apiCallCount() - before) / files)
         callKinds = callKindsSince(kindsBefore, sandbox.calls)
         if (run.state !== 'succeeded' || run.counts?.done !== files)
@@ -133,6 +140,7 @@ export async function benchBatch(
     }
     void targets
     const calls = spread(callsPerFile)
+    const cpu = cpuCells('file', files, svcCpus, baseCpus)
     return {
       goals: [
         throughputRow(
@@ -155,6 +163,7 @@ export async function benchBatch(
       notes: [
         `G3: ${P} server ${remote.label}; service polled every 100 ms for the run's end`,
         `G3: Salesforce calls of the last pass by kind: ${callKinds}`,
+        `G3: CPU per file, the machine's (the mover's own), median of the passes: service ${cpu.measured}; raw client ${cpu.baseline}; raw / service ${cpu.ratio}`,
       ],
     }
   } finally {

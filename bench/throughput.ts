@@ -26,7 +26,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { UploadTicket } from '../src/ports/sdrive.js'
 import { startSalesforceSandbox } from '../src/sandbox/salesforce/index.js'
-import { type CpuWindow, cores, coresBusy, cpuWindow } from './cpu.js'
+import { type CpuWindow, cpuWindow } from './cpu.js'
+import { cpuCells } from './cpu-row.js'
 import { type GoalRow, printGoalTable, throughputRow } from './goals.js'
 import {
   benchReps,
@@ -208,20 +209,20 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
     await mkdir(join(remotes[p].root, 'outbase'), { recursive: true })
   }
 
-  /**
-   * Figure 7: what the machine's cores spent per unit moved over the timed windows (median of the
-   * passes), with the mover's own share (the service process, or the raw client process) beside it.
-   */
-  const cpuRow = (figure: string, unit: string, units: number, svc: CpuWindow[], base: CpuWindow[]): Row => {
-    const per = (ws: CpuWindow[], pick: (w: CpuWindow) => number) => median(ws.map(pick)) / units
-    const ms = (v: number) => (unit === 'file' ? `${(v * 1000).toFixed(2)} ms` : `${v.toFixed(2)} s`)
-    const side = (ws: CpuWindow[], who: string) =>
-      `${ms(per(ws, (w) => w.machine))} (${who} ${ms(per(ws, (w) => w.process))}), ${median(ws.map(coresBusy)).toFixed(2)} of ${cores} cores busy`
+  /** Figure 7: CPU per unit moved over the timed windows, the machine's and the mover's own. */
+  const cpuRow = (
+    figure: string,
+    unit: 'file' | 'GiB',
+    units: number,
+    svc: CpuWindow[],
+    base: CpuWindow[],
+  ): Row => {
+    const cells = cpuCells(unit, units, svc, base)
     return [
       `7 CPU per ${unit}, ${figure}: the machine's (the mover's own)`,
-      side(svc, 'service'),
-      side(base, 'raw client'),
-      ratio(median(base.map((w) => w.machine)), median(svc.map((w) => w.machine))),
+      cells.measured,
+      cells.baseline,
+      cells.ratio,
     ]
   }
 

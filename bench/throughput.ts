@@ -359,9 +359,10 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
       const svcS = median(inb.map((x) => x.svcS))
       const baseS = median(inb.map((x) => x.baseS))
       scaleAtDefault[p] = { svcS, baseS }
+      const g1 = `G1 inbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`
       goals.push(
         throughputRow(
-          `G1 inbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`,
+          g1,
           bytes,
           options.files,
           inb.map((x) => x.svcS),
@@ -369,7 +370,6 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
           0.85,
         ),
       )
-      const g1 = `G1 inbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`
       cpuRows.push(
         cpuRow(
           g1,
@@ -406,9 +406,10 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
         )
       }
       await clearOut(p)
+      const g1out = `G1 outbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`
       goals.push(
         throughputRow(
-          `G1 outbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`,
+          g1out,
           bytes,
           options.files,
           outb.map((x) => x.svcS),
@@ -416,7 +417,6 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
           0.85,
         ),
       )
-      const g1out = `G1 outbound ${P} ${options.files} × 100 KiB, c=${options.concurrency}`
       cpuRows.push(
         cpuRow(
           g1out,

@@ -34,4 +34,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "dist/src/healthcheck.js"]
 # tini forwards SIGTERM to node so the graceful shutdown runs.
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/src/server.js"]
+# Node flags: see src/node-flags.ts.
+CMD ["node", "--max-semi-space-size=8", "dist/src/server.js"]

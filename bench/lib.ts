@@ -17,6 +17,7 @@ import { createSalesforceApi } from '../src/adapters/salesforce/index.js'
 import { createSDrive } from '../src/adapters/sdrive/index.js'
 import { parseConfig } from '../src/config/load.js'
 import { createLogger } from '../src/logging/logger.js'
+import { SERVICE_NODE_FLAGS } from '../src/node-flags.js'
 import type { SDrive } from '../src/ports/sdrive.js'
 import { startFtpServer } from '../src/sandbox/ftp-server.js'
 import type { SalesforceSandbox } from '../src/sandbox/salesforce/index.js'
@@ -335,7 +336,7 @@ let built: Promise<void> | null = null
 
 /**
  * What the service child runs. By default what production runs (the Dockerfile's CMD): the
- * compiled `dist/src/server.js` under NODE_ENV=production, built once per bench process with
+ * compiled `dist/src/server.js` with the service's node flags under NODE_ENV=production, built once per bench process with
  * `npm run build` so the figures are never those of a stale dist. BENCH_SERVICE=tsx runs the
  * sources under tsx instead (no build step, but tsx's loader adds ~60 MiB of RSS and its own CPU).
  */
@@ -346,7 +347,7 @@ export async function serviceEntry(): Promise<{
 }> {
   if (process.env.BENCH_SERVICE === 'tsx')
     return {
-      args: ['--import', 'tsx', 'src/server.ts'],
+      args: [...SERVICE_NODE_FLAGS, '--import', 'tsx', 'src/server.ts'],
       env: {},
       label: 'node --import tsx src/server.ts',
     }
@@ -361,9 +362,9 @@ export async function serviceEntry(): Promise<{
   // BENCH_DIST=DIR (with BENCH_NO_BUILD=1): another compiled tree, e.g. an earlier commit's, for a before/after.
   const dist = process.env.BENCH_DIST ?? 'dist'
   return {
-    args: [`${dist}/src/server.js`],
+    args: [...SERVICE_NODE_FLAGS, `${dist}/src/server.js`],
     env: { NODE_ENV: 'production' },
-    label: `node ${dist}/src/server.js (compiled, NODE_ENV=production)`,
+    label: `node ${SERVICE_NODE_FLAGS.join(' ')} ${dist}/src/server.js (compiled, NODE_ENV=production)`,
   }
 }
 

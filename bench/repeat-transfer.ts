@@ -10,7 +10,7 @@
  *
  * Environment: BENCH_REPEAT_MB (file size, default 1024 × BENCH_SCALE), BENCH_REPEAT_PASSES (5),
  * BENCH_REPEAT_PROCESSES (3), BENCH_REPEAT_PROTOCOLS (sftp; sftp,ftp for both),
- * BENCH_REPEAT_DIRECTIONS (in; in,out for both, outbound moving the first inbound pass's file).
+ * BENCH_REPEAT_DIRECTIONS (in,out: inbound, then outbound moving the first inbound pass's file; in alone).
  */
 import { createHash } from 'node:crypto'
 import { link, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -85,7 +85,7 @@ export function defaultRepeatOptions(): RepeatOptions {
     passes: Number(process.env.BENCH_REPEAT_PASSES ?? 5),
     processes: Number(process.env.BENCH_REPEAT_PROCESSES ?? benchReps()),
     protocols: (process.env.BENCH_REPEAT_PROTOCOLS ?? 'sftp').split(',') as Protocol[],
-    directions: (process.env.BENCH_REPEAT_DIRECTIONS ?? 'in').split(',') as ('in' | 'out')[],
+    directions: (process.env.BENCH_REPEAT_DIRECTIONS ?? 'in,out').split(',') as ('in' | 'out')[],
   }
 }
 

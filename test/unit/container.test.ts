@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { posix } from 'node:path'
 import t from 'tap'
+import { SERVICE_NODE_FLAGS } from '../../src/node-flags.js'
 
 const root = new URL('../../', import.meta.url)
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8')
@@ -17,7 +18,10 @@ const dockerfile = read('Dockerfile')
   .filter((l) => !l.trimStart().startsWith('#'))
   .join('\n')
 const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
-const pkg = JSON.parse(read('package.json')) as { bin: Record<string, string> }
+const pkg = JSON.parse(read('package.json')) as {
+  bin: Record<string, string>
+  scripts: Record<string, string>
+}
 const tsconfig = JSON.parse(read('tsconfig.json')) as { compilerOptions: { rootDir: string; outDir: string } }
 
 /** The source file tsc compiles to `built` (rootDir → outDir, .ts → .js). */
@@ -26,6 +30,14 @@ function sourceOf(built: string): string {
   const relative = posix.relative(posix.normalize(outDir), posix.normalize(built))
   return posix.join(rootDir, relative).replace(/\.js$/, '.ts')
 }
+
+t.test("the image's CMD and npm start run the service with its node flags", async (t) => {
+  // The last CMD of the runtime stage (the HEALTHCHECK's CMD comes before it).
+  const cmd = [...runtimeStage.matchAll(/^CMD (\[.*\])$/gm)].at(-1)?.[1]
+  t.ok(cmd, 'the runtime stage has a CMD')
+  t.same(JSON.parse(cmd as string), ['node', ...SERVICE_NODE_FLAGS, 'dist/src/server.js'])
+  t.equal(pkg.scripts.start, ['node', ...SERVICE_NODE_FLAGS, 'dist/src/server.js'].join(' '))
+})
 
 t.test('HEALTHCHECK runs the config-reading script; nothing reads $PORT', async (t) => {
   const check = /HEALTHCHECK[^\n]*\\\n\s*CMD (\[.*\])/.exec(runtimeStage)

@@ -336,8 +336,9 @@ let built: Promise<void> | null = null
 
 /**
  * What the service child runs. By default what production runs (the Dockerfile's CMD): the
- * compiled `dist/src/server.js` with the service's node flags under NODE_ENV=production, built once per bench process with
- * `npm run build` so the figures are never those of a stale dist. BENCH_SERVICE=tsx runs the
+ * compiled `dist/src/server.js` with the service's node flags (src/node-flags.ts) under
+ * NODE_ENV=production, built once per bench process with `npm run build` so the figures are
+ * never those of a stale dist. BENCH_SERVICE=tsx runs the
  * sources under tsx instead (no build step, but tsx's loader adds ~60 MiB of RSS and its own CPU).
  */
 export async function serviceEntry(): Promise<{
@@ -349,7 +350,7 @@ export async function serviceEntry(): Promise<{
     return {
       args: [...SERVICE_NODE_FLAGS, '--import', 'tsx', 'src/server.ts'],
       env: {},
-      label: 'node --import tsx src/server.ts',
+      label: `node ${SERVICE_NODE_FLAGS.join(' ')} --import tsx src/server.ts`,
     }
   built ??= (async () => {
     if (process.env.BENCH_NO_BUILD === '1') return

@@ -35,4 +35,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # tini forwards SIGTERM to node so the graceful shutdown runs.
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # Node flags: see src/node-flags.ts.
-CMD ["node", "--max-semi-space-size=8", "dist/src/server.js"]
+CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=100", "dist/src/server.js"]
